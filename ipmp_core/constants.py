@@ -1,0 +1,64 @@
+"""Tunables of clearview-ipmp, each next to the reason for its value.
+
+Modelled on in.mpathd's mpd_defs.h: no bare numbers elsewhere in the engine.
+Times are in milliseconds unless the name says otherwise.
+"""
+
+from __future__ import annotations
+
+# --- failure detection time (/etc/default/mpathd FAILURE_DETECTION_TIME) ---------------
+# in.mpathd's default: ten seconds is long enough that a busy switch does not cause false
+# failures and short enough that applications' TCP retransmissions survive a failover.
+DEFAULT_FDT_MS = 10_000
+# in.mpathd refuses anything lower: below 100 ms the probe interval (FDT/7) drops under the
+# scheduling jitter of an ordinary host and every probe looks late.
+MIN_FDT_MS = 100
+
+# --- link-based detection ---------------------------------------------------------------
+# A link that came up more than this many times within LINK_FLAP_WINDOW_MS is flapping:
+# in.mpathd does not repair an interface on a flapping link until it is stable again, so
+# that addresses do not bounce back and forth with a bad cable or a rebooting switch.
+LINK_UP_PERMIN = 2
+LINK_FLAP_WINDOW_MS = 60_000
+
+# --- failback -----------------------------------------------------------------------------
+# in.mpathd's default FAILBACK=yes: a repaired interface takes its share of addresses back.
+DEFAULT_FAILBACK = True
+
+# --- minimum redundancy ---------------------------------------------------------------
+# if_mpadm -d refuses to offline an interface unless at least this many other usable
+# interfaces remain in the group (in.mpathd's "minimum redundancy" error).
+MIN_REDUNDANCY = 1
+
+# --- announcements after a move -------------------------------------------------------
+# Peers: bonding sends 1 gratuitous ARP, IPaddr2 5 (200 ms apart), keepalived 5 and a
+# second burst 5 s later. One frame can be lost on a congested port or arrive before a
+# switch re-learns the port, so we send a short burst of 3 (the first one immediately,
+# which is what ends the outage) and repeat the burst 5 s later, like keepalived, for
+# neighbours that were busy or switches that flushed their tables in between.
+DEFAULT_ANNOUNCE_COUNT = 3
+DEFAULT_ANNOUNCE_INTERVAL_MS = 200
+DEFAULT_ANNOUNCE_REPEAT_MS = 5_000
+# Upper bounds for the configurable values: a burst must end well before the next failure
+# could be detected (MIN_FDT_MS) is not required, but an unbounded burst is a flood.
+MAX_ANNOUNCE_COUNT = 20
+MAX_ANNOUNCE_INTERVAL_MS = 10_000
+
+# --- names ----------------------------------------------------------------------------
+# Linux interface names are at most IFNAMSIZ - 1 = 15 bytes; a group is named like one
+# (Solaris: the IPMP interface's name) so that operators can use it in the same places.
+MAX_IFNAME_LEN = 15
+
+# --- the control channel --------------------------------------------------------------
+# An abstract Unix socket: abstract names are scoped by network namespace, so each
+# namespace's daemon gets its own channel with nothing on disk to clean up.
+CONTROL_SOCKET_NAME = "\0clearview-ipmp/ipmpd"
+# Longest request or reply line accepted; a snapshot of many groups stays far below.
+CONTROL_MAX_LINE = 4 * 1024 * 1024
+# How long a client waits for the daemon to answer one request.
+CONTROL_TIMEOUT_S = 10.0
+# How long ipmpadm waits for a daemon it started to answer.
+DAEMON_START_TIMEOUT_S = 10.0
+
+# --- persistence ----------------------------------------------------------------------
+DEFAULT_STATE_DIR = "/var/lib/clearview-ipmp"

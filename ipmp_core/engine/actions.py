@@ -1,0 +1,115 @@
+"""What the engine asks the outside world to do.
+
+The engine never touches the network. Every method of Engine returns a list of these;
+the daemon turns them into netlink calls, packets, log lines and published events, in
+order. Keeping them as plain frozen data makes the engine's decisions easy to assert on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from ipaddress import IPv4Interface, IPv6Interface
+from typing import Any
+
+IPInterface = IPv4Interface | IPv6Interface
+
+
+@dataclass(frozen=True)
+class PlumbMember:
+    """An interface joined a group: bring it up and make it answer ARP only for its own
+    addresses (arp_ignore/arp_announce), so each data address has exactly one owner."""
+
+    group: str
+    member: str
+
+
+@dataclass(frozen=True)
+class UnplumbMember:
+    """An interface left its group: restore what PlumbMember changed."""
+
+    group: str
+    member: str
+
+
+@dataclass(frozen=True)
+class SetTestAddresses:
+    """Add/remove test addresses on a member (deprecated: never a source for applications,
+    never moved)."""
+
+    member: str
+    add: tuple[IPInterface, ...] = ()
+    remove: tuple[IPInterface, ...] = ()
+
+
+@dataclass(frozen=True)
+class BindAddress:
+    """Put a data address on ``member`` (and take it off ``previous``), then announce it.
+
+    ``announce`` is False only when the daemon adopts an address that the kernel already
+    has in the right place (restart after a crash): nothing moved, nothing to announce."""
+
+    group: str
+    address: IPInterface
+    member: str
+    previous: str | None = None
+    announce: bool = True
+
+
+@dataclass(frozen=True)
+class UnbindAddress:
+    """Take a data address off ``member``; it stays in the group, unbound."""
+
+    group: str
+    address: IPInterface
+    member: str
+
+
+@dataclass(frozen=True)
+class SetRoutes:
+    """Outbound routes of the group must now go through ``members`` (the active ones)."""
+
+    group: str
+    members: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Nominate:
+    """``member`` now receives multicast/broadcast for ``family`` ("inet" or "inet6");
+    None when no member can."""
+
+    group: str
+    family: str
+    member: str | None
+    previous: str | None
+
+
+@dataclass(frozen=True)
+class Log:
+    level: str  # "err", "warning", "notice", "info", "debug"
+    message: str
+
+
+@dataclass(frozen=True)
+class Publish:
+    """An event for subscribers of the control channel (ipmpstat -p, agents)."""
+
+    event: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ConfigChanged:
+    """The desired configuration changed: the daemon persists it."""
+
+
+Action = (
+    PlumbMember
+    | UnplumbMember
+    | SetTestAddresses
+    | BindAddress
+    | UnbindAddress
+    | SetRoutes
+    | Nominate
+    | Log
+    | Publish
+    | ConfigChanged
+)

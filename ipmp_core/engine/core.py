@@ -1,0 +1,755 @@
+"""The sans-I/O IPMP engine: in.mpathd's decisions, without the I/O.
+
+Rules of this module (after h11's _state.py):
+- Everything that decides a member's state, which members are active, and where each
+  data address lives is here. The daemon only turns observations into calls and returns
+  the actions it gets back into netlink requests, packets and log lines.
+- The engine never reads a clock: every call takes ``now`` (milliseconds on a monotonic
+  clock of the caller's choosing). Tests drive it with a fake clock.
+- Requests that are refused raise EngineError and change nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from ipaddress import IPv4Interface, IPv6Interface
+from typing import Any
+
+from ipmp_core import errors
+from ipmp_core.config import (
+    IPInterface,
+    check_name,
+    normalize_fdt,
+    parse_address,
+    parse_bool,
+    parse_ip,
+)
+from ipmp_core.constants import DEFAULT_FAILBACK, DEFAULT_FDT_MS, MIN_REDUNDANCY
+from ipmp_core.engine import placement
+from ipmp_core.engine.actions import (
+    Action,
+    BindAddress,
+    ConfigChanged,
+    Log,
+    Nominate,
+    PlumbMember,
+    Publish,
+    SetRoutes,
+    SetTestAddresses,
+    UnbindAddress,
+    UnplumbMember,
+)
+from ipmp_core.engine.state import Group, Member, Route
+from ipmp_core.errors import EngineError
+from ipmp_core.model import (
+    AddressView,
+    AddrState,
+    GroupState,
+    GroupView,
+    IfFlags,
+    IfState,
+    InterfaceView,
+    LinkState,
+    ProbeState,
+    Snapshot,
+    TargetMode,
+)
+
+
+class Observed:
+    """What netlink last said about an interface name."""
+
+    __slots__ = ("ifindex", "mac", "carrier", "admin_up")
+
+    def __init__(self, ifindex: int, mac: str, carrier: bool | None, admin_up: bool) -> None:
+        self.ifindex = ifindex
+        self.mac = mac
+        self.carrier = carrier
+        self.admin_up = admin_up
+
+
+class Engine:
+    def __init__(self) -> None:
+        self.groups: dict[str, Group] = {}
+        self.members: dict[str, Member] = {}
+        self.observed: dict[str, Observed] = {}
+        self._starting = False
+
+    # ------------------------------------------------------------------ observations
+    def link_observed(
+        self,
+        name: str,
+        now: float,
+        *,
+        ifindex: int,
+        mac: str,
+        carrier: bool | None,
+        admin_up: bool,
+    ) -> list[Action]:
+        """Netlink reported an interface (RTM_NEWLINK or a dump at start)."""
+        self.observed[name] = Observed(ifindex, mac, carrier, admin_up)
+        member = self.members.get(name)
+        if member is None:
+            return []
+        out: list[Action] = []
+        if not member.present:
+            member.present = True
+            out.append(Log("notice", f"IP interface {name} of group {member.group} appeared"))
+            out.append(PlumbMember(member.group, name))
+            if member.test_addresses:
+                out.append(SetTestAddresses(name, add=tuple(member.test_addresses)))
+        if member.mac != mac:
+            member.mac, member.mac_since = mac, now
+        member.ifindex = ifindex
+        member.admin_up = admin_up
+        for line in member.link.observe(carrier, now):
+            out.append(Log("notice", line))
+        self._refresh(self.groups[member.group], now, out)
+        return out
+
+    def link_removed(self, name: str, now: float) -> list[Action]:
+        """Netlink reported RTM_DELLINK: the NIC is gone (hot removal, DR)."""
+        self.observed.pop(name, None)
+        member = self.members.get(name)
+        if member is None or not member.present:
+            return []
+        out: list[Action] = [Log("warning", f"IP interface {name} of group {member.group} "
+                                 "was removed from the system")]
+        member.present = False
+        member.link.observe(None, now)
+        self._refresh(self.groups[member.group], now, out)
+        return out
+
+    def tick(self, now: float) -> list[Action]:
+        out: list[Action] = []
+        for group in self.groups.values():
+            changed = False
+            for name in group.members:
+                for detector in self.members[name].detectors:
+                    deadline = detector.next_deadline()
+                    if deadline is not None and deadline <= now:
+                        out.extend(Log("notice", line) for line in detector.tick(now))
+                        changed = True
+            if changed:
+                self._refresh(group, now, out)
+        return out
+
+    def next_deadline(self) -> float | None:
+        deadlines = [
+            d
+            for m in self.members.values()
+            for det in m.detectors
+            if (d := det.next_deadline()) is not None
+        ]
+        return min(deadlines, default=None)
+
+    # ------------------------------------------------------------------ group commands
+    def create_group(
+        self,
+        name: str,
+        now: float,
+        *,
+        failback: bool = DEFAULT_FAILBACK,
+        fdt_ms: int = DEFAULT_FDT_MS,
+    ) -> list[Action]:
+        check_name("group", name)
+        if name in self.groups:
+            raise EngineError(errors.EXISTS, f"group {name} already exists")
+        if name in self.observed or name in self.members:
+            raise EngineError(errors.EXISTS, f"{name} is an interface; a group needs its own name")
+        out: list[Action] = []
+        fdt = normalize_fdt(int(fdt_ms))
+        if fdt.note:
+            out.append(Log("warning", fdt.note))
+        self.groups[name] = Group(name=name, failback=failback, fdt_ms=fdt.value)
+        out.append(Log("notice", f"Group {name} created"))
+        out.append(Publish({"type": "group-added", "group": name}))
+        out.append(ConfigChanged())
+        return out
+
+    def delete_group(self, name: str, now: float) -> list[Action]:
+        group = self._group(name)
+        out: list[Action] = []
+        for addr in list(group.binding):
+            out += self._drop_address(group, addr)
+        for member in list(group.members):
+            out += self._drop_member(self.members[member], now)
+        del self.groups[name]
+        out.append(SetRoutes(name, ()))
+        out.append(Log("notice", f"Group {name} deleted"))
+        out.append(Publish({"type": "group-removed", "group": name}))
+        out.append(ConfigChanged())
+        return out
+
+    def set_failback(self, name: str, value: bool | str, now: float) -> list[Action]:
+        group = self._group(name)
+        group.failback = parse_bool(value)
+        if group.failback:
+            for member in self._members(group):
+                member.held = False
+        out: list[Action] = [ConfigChanged()]
+        self._refresh(group, now, out)
+        return out
+
+    def set_fdt(self, name: str, fdt_ms: int, now: float) -> list[Action]:
+        group = self._group(name)
+        fdt = normalize_fdt(int(fdt_ms))
+        group.fdt_ms = fdt.value
+        out: list[Action] = [ConfigChanged()]
+        if fdt.note:
+            out.insert(0, Log("warning", fdt.note))
+        return out
+
+    def add_route(self, name: str, dst: str, gateway: str, now: float) -> list[Action]:
+        group = self._group(name)
+        dst = "default" if dst in ("default", "", None) else str(parse_address(dst).network)
+        gw = str(parse_ip(gateway))
+        route = Route(dst, gw)
+        if any(r.key() == route.key() for r in group.routes):
+            raise EngineError(errors.EXISTS, f"route {dst} via {gw} already in group {name}")
+        group.routes.append(route)
+        out: list[Action] = [ConfigChanged()]
+        self._refresh(group, now, out)
+        return out
+
+    def remove_route(self, name: str, dst: str, gateway: str, now: float) -> list[Action]:
+        group = self._group(name)
+        dst = "default" if dst in ("default", "", None) else str(parse_address(dst).network)
+        gw = str(parse_ip(gateway))
+        before = len(group.routes)
+        group.routes = [r for r in group.routes if r.key() != (dst, gw)]
+        if len(group.routes) == before:
+            raise EngineError(errors.UNKNOWN_ADDRESS, f"no route {dst} via {gw} in group {name}")
+        out: list[Action] = [ConfigChanged()]
+        self._refresh(group, now, out)
+        return out
+
+    # ------------------------------------------------------------------ member commands
+    def add_member(
+        self,
+        group_name: str,
+        ifname: str,
+        now: float,
+        *,
+        standby: bool = False,
+        offline: bool = False,
+        require_present: bool = True,
+    ) -> list[Action]:
+        group = self._group(group_name)
+        check_name("interface", ifname)
+        if ifname in self.members:
+            raise EngineError(
+                errors.IN_GROUP,
+                f"interface {ifname} is already in group {self.members[ifname].group}",
+            )
+        if ifname == "lo":
+            raise EngineError(errors.INVALID, "the loopback interface cannot join a group")
+        if require_present and ifname not in self.observed:
+            raise EngineError(errors.UNKNOWN_INTERFACE, f"no such interface: {ifname}")
+        member = Member(name=ifname, group=group_name, standby=standby, offline=offline)
+        self.members[ifname] = member
+        group.members.append(ifname)
+        out: list[Action] = [
+            Log("notice", f"IP interface {ifname} added to group {group_name}"),
+            Publish({"type": "member-added", "group": group_name, "interface": ifname}),
+            ConfigChanged(),
+        ]
+        seen = self.observed.get(ifname)
+        if seen is not None:
+            member.present = True
+            member.ifindex, member.mac, member.mac_since = seen.ifindex, seen.mac, now
+            member.admin_up = seen.admin_up
+            out.append(PlumbMember(group_name, ifname))
+            # PlumbMember brings the link administratively up; the kernel will confirm it
+            # with RTM_NEWLINK, but a member we plumb counts as up from now on.
+            member.admin_up = True
+            for line in member.link.observe(seen.carrier, now):
+                out.append(Log("notice", line))
+        else:
+            out.append(Log("warning", f"IP interface {ifname} of group {group_name} is missing; "
+                           "it will join when it appears"))
+        self._refresh(group, now, out)
+        return out
+
+    def remove_member(self, ifname: str, now: float) -> list[Action]:
+        member = self._member(ifname)
+        group = self.groups[member.group]
+        out = self._drop_member(member, now)
+        self._refresh(group, now, out)
+        return out
+
+    def _drop_member(self, member: Member, now: float) -> list[Action]:
+        group = self.groups[member.group]
+        out: list[Action] = []
+        # Take it out of service first so that its addresses move away before it leaves.
+        member.offline = True
+        self._refresh(group, now, out)
+        group.members.remove(member.name)
+        del self.members[member.name]
+        if member.present:
+            if member.test_addresses:
+                out.append(SetTestAddresses(member.name, remove=tuple(member.test_addresses)))
+            out.append(UnplumbMember(group.name, member.name))
+        out.append(Log("notice", f"IP interface {member.name} removed from group {group.name}"))
+        out.append(Publish({"type": "member-removed", "group": group.name,
+                            "interface": member.name}))
+        out.append(ConfigChanged())
+        return out
+
+    def set_standby(self, ifname: str, value: bool | str, now: float) -> list[Action]:
+        member = self._member(ifname)
+        member.standby = parse_bool(value)
+        if member.standby:
+            member.held = False
+        out: list[Action] = [ConfigChanged()]
+        self._refresh(self.groups[member.group], now, out)
+        return out
+
+    def offline(self, ifname: str, now: float) -> list[Action]:
+        """if_mpadm -d: take a member out of service, e.g. before replacing the NIC."""
+        member = self._member(ifname)
+        if member.offline:
+            return []
+        group = self.groups[member.group]
+        others = [m for m in self._members(group) if m is not member and m.usable]
+        if len(others) < MIN_REDUNDANCY:
+            raise EngineError(
+                errors.MIN_REDUNDANCY,
+                f"cannot offline {ifname}: minimum redundancy of group {group.name} "
+                f"would not be met (no other usable interface)",
+            )
+        member.offline = True
+        self._release_held(self._members(group))
+        out: list[Action] = [
+            Log("notice", f"IP interface {ifname} in group {group.name} is now offline"),
+            ConfigChanged(),
+        ]
+        self._refresh(group, now, out)
+        return out
+
+    def online(self, ifname: str, now: float) -> list[Action]:
+        """if_mpadm -r: undo offline."""
+        member = self._member(ifname)
+        if not member.offline:
+            return []
+        group = self.groups[member.group]
+        member.offline = False
+        if not group.failback and group.state is not GroupState.FAILED and not member.standby:
+            member.held = True
+        out: list[Action] = [
+            Log("notice", f"IP interface {ifname} in group {group.name} is back online"),
+            ConfigChanged(),
+        ]
+        self._refresh(group, now, out)
+        return out
+
+    def set_test_addresses(self, ifname: str, addresses: Iterable[str]) -> list[Action]:
+        member = self._member(ifname)
+        parsed = [parse_address(a, kind="test address") for a in addresses]
+        for addr in parsed:
+            self._check_not_data(addr.ip)
+            owner = self._test_owner(addr.ip)
+            if owner is not None and owner is not member:
+                raise EngineError(
+                    errors.EXISTS, f"test address {addr.ip} is already used on {owner.name}"
+                )
+        old, member.test_addresses = member.test_addresses, parsed
+        out: list[Action] = [ConfigChanged()]
+        if member.present:
+            add = tuple(a for a in parsed if a not in old)
+            remove = tuple(a for a in old if a not in parsed)
+            if add or remove:
+                out.append(SetTestAddresses(ifname, add=add, remove=remove))
+        return out
+
+    # ------------------------------------------------------------------ data addresses
+    def add_data_address(
+        self, group_name: str, text: str, now: float, *, hint: str | None = None
+    ) -> list[Action]:
+        """Add a data address to a group. ``hint`` is the member that already carries it
+        (the daemon restarting): the binding is kept there when that member is active."""
+        group = self._group(group_name)
+        addr = parse_address(text, kind="data address")
+        self._check_not_test(addr.ip)
+        for other in self.groups.values():
+            for existing in other.binding:
+                if existing.ip == addr.ip:
+                    raise EngineError(
+                        errors.EXISTS, f"address {addr.ip} already belongs to group {other.name}"
+                    )
+        active = self._active_names(group)
+        out: list[Action] = []
+        if hint is not None and hint in active:
+            group.binding[addr] = hint
+            out.append(BindAddress(group.name, addr, hint, None, announce=False))
+        else:
+            member = placement.least_loaded(group.binding, active)
+            group.binding[addr] = member
+            if member is not None:
+                out.append(BindAddress(group.name, addr, member))
+            else:
+                out.append(Log("warning", f"Address {addr} of group {group.name} stays down: "
+                               "no active interface"))
+        out.append(Publish({"type": "address-added", "group": group.name, "address": str(addr),
+                            "member": group.binding[addr]}))
+        out.append(ConfigChanged())
+        self._refresh(group, now, out)
+        return out
+
+    def remove_data_address(self, text: str, now: float) -> list[Action]:
+        ip = parse_ip(text)
+        for group in self.groups.values():
+            for addr in group.binding:
+                if addr.ip == ip:
+                    out = self._drop_address(group, addr)
+                    out.append(ConfigChanged())
+                    self._refresh(group, now, out)
+                    return out
+        raise EngineError(errors.UNKNOWN_ADDRESS, f"no data address {ip} in any group")
+
+    def _drop_address(self, group: Group, addr: IPInterface) -> list[Action]:
+        member = group.binding.pop(addr)
+        out: list[Action] = []
+        if member is not None:
+            out.append(UnbindAddress(group.name, addr, member))
+        out.append(Publish({"type": "address-removed", "group": group.name,
+                            "address": str(addr)}))
+        return out
+
+    def find_address(self, text: str) -> tuple[str, IPInterface, str | None] | None:
+        ip = parse_ip(text)
+        for group in self.groups.values():
+            for addr, member in group.binding.items():
+                if addr.ip == ip:
+                    return group.name, addr, member
+        return None
+
+    # ------------------------------------------------------------------ state machine
+    def _refresh(self, group: Group, now: float, out: list[Action]) -> None:
+        """Re-derive everything about ``group`` after any event; append the actions."""
+        was_usable = group.state is not GroupState.FAILED
+        members = self._members(group)
+        self._check_duplicate_mac(group, members, out)
+        for member in members:
+            functioning = member.functioning()
+            if not member.judged:
+                # First verdict: a member that joins healthy is not "repaired", but one
+                # whose link is already down at start is a failure (a transition).
+                member.judged = True
+                member.failed = not functioning
+                if member.failed and member.present:
+                    out.append(Log("err", f"IP interface failure detected on {member.name} "
+                                   f"of group {group.name}"))
+                out.append(self._member_event(member))
+            elif member.failed and functioning:
+                member.failed = False
+                if (
+                    not group.failback
+                    and was_usable
+                    and not self._starting
+                    and not member.standby
+                    and not member.active
+                ):
+                    member.held = True
+                out.append(Log("notice", f"IP interface repair detected on {member.name} "
+                               f"of group {group.name}"))
+                out.append(self._member_event(member))
+            elif not member.failed and not functioning:
+                member.failed = True
+                self._release_held(members)
+                out.append(Log("err", f"IP interface failure detected on {member.name} "
+                               f"of group {group.name}"))
+                out.append(self._member_event(member))
+
+        before = self._active_names(group)
+        active = self._choose_active(group, members)
+        for member in members:
+            if member.active != (member.name in active):
+                member.active = member.name in active
+                if member.active:
+                    member.held = False
+                out.append(self._member_event(member))
+        newly = [m for m in active if m not in before]
+        self._place(group, active, newly, out)
+        self._nominate(group, active, out)
+        self._routes(group, active, out)
+        self._group_state(group, members, out)
+
+    def _choose_active(self, group: Group, members: list[Member]) -> list[str]:
+        """in.mpathd's goal: as many active members as non-standby members, at least one.
+
+        Usable non-standby members are active; the rest of the goal is filled from
+        currently active members first (no needless moves), then standby members, in
+        configured order. A member held back by FAILBACK=no is not used to fill the goal
+        until another member fails (_release_held)."""
+        want = max(1, sum(1 for m in members if not m.standby))
+        usable = [m for m in members if m.usable and not m.held]
+        chosen = [m for m in usable if not m.standby]
+        spare = [m for m in usable if m not in chosen]
+        spare.sort(key=lambda m: (not m.active, not m.standby, group.members.index(m.name)))
+        chosen += spare[: max(0, want - len(chosen))]
+        return [m.name for m in members if m in chosen]  # keep configured order
+
+    def _place(self, group: Group, active: list[str], newly: list[str], out: list[Action]) -> None:
+        new = placement.rebalance(group.binding, active, newly)
+        for addr, member in new.items():
+            old = group.binding[addr]
+            if old == member:
+                continue
+            if member is None:
+                assert old is not None
+                out.append(UnbindAddress(group.name, addr, old))
+                out.append(Log("warning", f"Address {addr} of group {group.name} is down: "
+                               "no active interface"))
+            else:
+                out.append(BindAddress(group.name, addr, member, old))
+                out.append(Log("notice", f"Address {addr.ip} of group {group.name} moved from "
+                               f"{old or '(none)'} to {member}"))
+            out.append(Publish({"type": "address-moved", "group": group.name,
+                                "address": str(addr), "from": old, "to": member}))
+        group.binding = new
+
+    def _nominate(self, group: Group, active: list[str], out: list[Action]) -> None:
+        for family in ("inet", "inet6"):
+            current = group.nominees.get(family)
+            if current in active:
+                continue
+            nominee = active[0] if active else None
+            if nominee != current:
+                group.nominees[family] = nominee
+                out.append(Nominate(group.name, family, nominee, current))
+
+    def _routes(self, group: Group, active: list[str], out: list[Action]) -> None:
+        key = (tuple(active), tuple(r.key() for r in group.routes),
+               tuple(sorted({str(a.network) for a in group.binding})))
+        if key != group.last_routes:
+            group.last_routes = key
+            out.append(SetRoutes(group.name, tuple(active)))
+
+    def _group_state(self, group: Group, members: list[Member], out: list[Action]) -> None:
+        usable = [m for m in members if m.usable]
+        if not usable:
+            state = GroupState.FAILED
+        elif len(usable) == len(members):
+            state = GroupState.OK
+        else:
+            state = GroupState.DEGRADED
+        if state is group.state:
+            return
+        old, group.state = group.state, state
+        if state is GroupState.FAILED and members:
+            out.append(Log("err", f"All IP interfaces in group {group.name} are now unusable"))
+        elif old is GroupState.FAILED and usable:
+            names = " ".join(m.name for m in usable)
+            out.append(Log("notice", f"At least 1 IP interface ({names}) in group "
+                           f"{group.name} is now usable"))
+        out.append(Publish({"type": "group-state", "group": group.name, "state": str(state),
+                            "previous": str(old)}))
+
+    @staticmethod
+    def _release_held(members: list[Member]) -> None:
+        """FAILBACK=no: a repaired member stays inactive "unless another member fails"."""
+        for m in members:
+            m.held = False
+
+    def _check_duplicate_mac(self, group: Group, members: list[Member], out: list[Action]) -> None:
+        """A member whose MAC equals another online member's is offlined (flag h) and
+        onlined again by itself once its MAC is unique. The member that had the MAC
+        first keeps it; the newcomer (latest MAC change) is the one taken offline."""
+        claimed: dict[str, Member] = {}
+        ordered = sorted(
+            (m for m in members if m.present and m.mac and not m.offline),
+            key=lambda m: (m.duphw, m.mac_since, group.members.index(m.name)),
+        )
+        for member in ordered:
+            owner = claimed.get(member.mac)
+            if owner is None:
+                claimed[member.mac] = member
+                if member.duphw:
+                    member.duphw = False
+                    out.append(Log("notice", f"IP interface {member.name} now has a unique "
+                                   f"hardware address; bringing it back online"))
+                    out.append(self._member_event(member))
+            elif not member.duphw:
+                member.duphw = True
+                out.append(Log("err", f"IP interface {member.name} has a hardware address "
+                               f"({member.mac}) that duplicates {owner.name}'s in group "
+                               f"{group.name}; taking it offline"))
+                out.append(self._member_event(member))
+
+    # ------------------------------------------------------------------ start-up
+    def load(self, config: dict[str, Any], now: float,
+             hints: dict[str, str] | None = None) -> list[Action]:
+        """Rebuild groups from a persisted configuration. ``hints`` maps a data address
+        (without prefix) to the member the kernel already has it on."""
+        hints = hints or {}
+        out: list[Action] = []
+        self._starting = True
+        try:
+            for g in config.get("groups", []):
+                try:
+                    out += self._load_group(g, now, hints)
+                except EngineError as exc:
+                    out.append(Log("err", f"Ignoring configuration of group "
+                                   f"{g.get('name')}: {exc.message}"))
+        finally:
+            self._starting = False
+        return [a for a in out if not isinstance(a, ConfigChanged)]
+
+    def _load_group(self, g: dict[str, Any], now: float, hints: dict[str, str]) -> list[Action]:
+        out = self.create_group(g["name"], now, failback=g.get("failback", DEFAULT_FAILBACK),
+                                fdt_ms=g.get("fdt_ms", DEFAULT_FDT_MS))
+        for m in g.get("members", []):
+            out += self.add_member(g["name"], m["name"], now, standby=m.get("standby", False),
+                                   offline=m.get("offline", False), require_present=False)
+            out += self.set_test_addresses(m["name"], m.get("test_addresses", []))
+        for r in g.get("routes", []):
+            out += self.add_route(g["name"], r["dst"], r["gateway"], now)
+        for a in g.get("data_addresses", []):
+            ip = str(parse_address(a).ip)
+            out += self.add_data_address(g["name"], a, now, hint=hints.get(ip))
+        return out
+
+    def config(self) -> dict[str, Any]:
+        """The desired configuration, as persisted and as `load` reads it back."""
+        return {
+            "version": 1,
+            "groups": [
+                {
+                    "name": g.name,
+                    "failback": g.failback,
+                    "fdt_ms": g.fdt_ms,
+                    "members": [
+                        {
+                            "name": m.name,
+                            "standby": m.standby,
+                            "offline": m.offline,
+                            "test_addresses": [str(a) for a in m.test_addresses],
+                        }
+                        for m in self._members(g)
+                    ],
+                    "data_addresses": [str(a) for a in g.binding],
+                    "routes": [{"dst": r.dst, "gateway": r.gateway} for r in g.routes],
+                }
+                for g in self.groups.values()
+            ],
+        }
+
+    # ------------------------------------------------------------------ views
+    def snapshot(self) -> Snapshot:
+        snap = Snapshot()
+        for group in self.groups.values():
+            members = self._members(group)
+            active = [m.name for m in members if m.active]
+            snap.groups.append(
+                GroupView(
+                    name=group.name,
+                    state=group.state,
+                    fdt_ms=None,  # nobody probes yet: link-based detection only
+                    failback=group.failback,
+                    active=active,
+                    inactive=[m.name for m in members if m.usable and not m.active],
+                    unusable=[m.name for m in members if not m.usable],
+                )
+            )
+            for m in members:
+                snap.interfaces.append(self._interface_view(group, m))
+            for addr, member in group.binding.items():
+                snap.addresses.append(
+                    AddressView(
+                        address=str(addr.ip),
+                        prefixlen=addr.network.prefixlen,
+                        state=AddrState.UP if member else AddrState.DOWN,
+                        group=group.name,
+                        inbound=member or "",
+                        outbound=active,
+                    )
+                )
+        return snap
+
+    def _interface_view(self, group: Group, m: Member) -> InterfaceView:
+        if m.is_offline:
+            state = IfState.OFFLINE
+        elif m.failed:
+            state = IfState.FAILED
+        else:
+            state = IfState.OK
+        flags = IfFlags(
+            inactive=not m.active and not m.is_offline and (m.usable or m.standby),
+            standby=m.standby,
+            mcast4=group.nominees["inet"] == m.name,
+            bcast4=group.nominees["inet"] == m.name,
+            mcast6=group.nominees["inet6"] == m.name,
+            down=m.present and not m.admin_up,
+            duphw=m.duphw,
+        )
+        return InterfaceView(
+            name=m.name,
+            group=group.name,
+            active=m.active,
+            flags=flags,
+            link=m.link.state if m.present else LinkState.UNKNOWN,
+            probe=ProbeState.DISABLED,
+            state=state,
+            testaddrs=[str(a.ip) for a in m.test_addresses],
+            target_mode=TargetMode.DISABLED,
+            targets=[],
+            present=m.present,
+            mac=m.mac,
+        )
+
+    # ------------------------------------------------------------------ helpers
+    def _group(self, name: str) -> Group:
+        try:
+            return self.groups[name]
+        except KeyError:
+            raise EngineError(errors.UNKNOWN_GROUP, f"no such group: {name}") from None
+
+    def _member(self, name: str) -> Member:
+        try:
+            return self.members[name]
+        except KeyError:
+            if name in self.observed:
+                raise EngineError(errors.NOT_IN_GROUP,
+                                  f"interface {name} is not in any group") from None
+            raise EngineError(errors.UNKNOWN_INTERFACE, f"no such interface: {name}") from None
+
+    def _members(self, group: Group) -> list[Member]:
+        return [self.members[n] for n in group.members]
+
+    def _active_names(self, group: Group) -> list[str]:
+        return [n for n in group.members if self.members[n].active]
+
+    def _member_event(self, m: Member) -> Publish:
+        view = self._interface_view(self.groups[m.group], m)
+        return Publish({"type": "member-state", "group": m.group, "interface": m.name,
+                        "state": str(view.state), "active": m.active,
+                        "link": str(view.link)})
+
+    def _test_owner(self, ip: Any) -> Member | None:
+        for m in self.members.values():
+            if any(a.ip == ip for a in m.test_addresses):
+                return m
+        return None
+
+    def _check_not_test(self, ip: Any) -> None:
+        owner = self._test_owner(ip)
+        if owner is not None:
+            raise EngineError(
+                errors.INVALID,
+                f"{ip} is the test address of {owner.name}: a data address can never "
+                "double as a test address",
+            )
+
+    def _check_not_data(self, ip: Any) -> None:
+        for group in self.groups.values():
+            for addr in group.binding:
+                if addr.ip == ip:
+                    raise EngineError(
+                        errors.INVALID,
+                        f"{ip} is a data address of group {group.name}: a test address can "
+                        "never double as a data address",
+                    )
+
+
+__all__ = ["Engine", "IPv4Interface", "IPv6Interface"]

@@ -1,0 +1,74 @@
+"""The engine's runtime records of groups and members."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ipmp_core.config import IPInterface
+from ipmp_core.constants import DEFAULT_FAILBACK, DEFAULT_FDT_MS
+from ipmp_core.engine.detector import Detector, Verdict
+from ipmp_core.engine.link import LinkDetector
+from ipmp_core.model import GroupState
+
+
+@dataclass
+class Member:
+    name: str
+    group: str
+    standby: bool = False
+    offline: bool = False  # administratively offline (if_mpadm -d)
+    duphw: bool = False  # offline because its MAC duplicates another member's (flag h)
+    present: bool = False
+    ifindex: int = 0
+    mac: str = ""
+    mac_since: float = 0.0  # when the MAC was last seen to change (who keeps a shared MAC)
+    admin_up: bool = False
+    failed: bool = True
+    judged: bool = False  # failure state evaluated at least once (no 'repair' at join)
+    active: bool = False
+    held: bool = False  # FAILBACK=no kept it inactive after its repair
+    test_addresses: list[IPInterface] = field(default_factory=list)
+    link: LinkDetector = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.link = LinkDetector(self.name)
+
+    @property
+    def detectors(self) -> list[Detector]:
+        return [self.link]
+
+    @property
+    def is_offline(self) -> bool:
+        return self.offline or self.duphw
+
+    def functioning(self) -> bool:
+        """in.mpathd's combined rule: failed if ANY detector says so."""
+        return self.present and all(d.verdict() is not Verdict.FAILED for d in self.detectors)
+
+    @property
+    def usable(self) -> bool:
+        return not self.failed and not self.is_offline and self.admin_up
+
+
+@dataclass
+class Route:
+    dst: str  # "default" or a prefix
+    gateway: str
+
+    def key(self) -> tuple[str, str]:
+        return (self.dst, self.gateway)
+
+
+@dataclass
+class Group:
+    name: str
+    failback: bool = DEFAULT_FAILBACK
+    fdt_ms: int = DEFAULT_FDT_MS
+    members: list[str] = field(default_factory=list)  # configured order
+    binding: dict[IPInterface, str | None] = field(default_factory=dict)  # data addresses
+    routes: list[Route] = field(default_factory=list)
+    state: GroupState = GroupState.FAILED  # a new group is failed until a member is usable
+    nominees: dict[str, str | None] = field(
+        default_factory=lambda: {"inet": None, "inet6": None}
+    )
+    last_routes: tuple | None = None

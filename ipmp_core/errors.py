@@ -1,0 +1,28 @@
+"""Errors the engine and the daemon refuse requests with.
+
+The codes mirror libipmp's (IPMP_EMINRED, IPMP_EUNKGROUP, ...) so that operators who know
+Solaris recognise them; they cross the control channel as strings.
+"""
+
+from __future__ import annotations
+
+MIN_REDUNDANCY = "minimum-redundancy"
+UNKNOWN_GROUP = "unknown-group"
+UNKNOWN_INTERFACE = "unknown-interface"
+UNKNOWN_ADDRESS = "unknown-address"
+EXISTS = "exists"
+INVALID = "invalid"
+IN_GROUP = "in-group"
+NOT_IN_GROUP = "not-in-group"
+HWADDR_DUPLICATE = "hwaddr-duplicate"
+PERMISSION = "permission"
+NOT_OFFLINE = "not-offline"
+
+
+class EngineError(Exception):
+    """A request the engine refuses; nothing was changed."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message

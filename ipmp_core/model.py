@@ -1,0 +1,133 @@
+"""Plain data shared by the engine, the daemon, the control channel and ipmpstat.
+
+The snapshot is what in.mpathd's libipmp calls a snapshot: one consistent view of every
+group, interface and address. It crosses the control socket as JSON, so every field is a
+plain type; ipmpstat formats it and never computes state itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class GroupState(StrEnum):
+    OK = "ok"
+    DEGRADED = "degraded"
+    FAILED = "failed"
+
+
+class IfState(StrEnum):
+    OK = "ok"
+    FAILED = "failed"
+    OFFLINE = "offline"
+    UNKNOWN = "unknown"
+
+
+class LinkState(StrEnum):
+    UP = "up"
+    DOWN = "down"
+    UNKNOWN = "unknown"
+
+
+class ProbeState(StrEnum):
+    OK = "ok"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+    DISABLED = "disabled"
+
+
+class TargetMode(StrEnum):
+    ROUTES = "routes"
+    MULTICAST = "multicast"
+    DISABLED = "disabled"
+
+
+class AddrState(StrEnum):
+    UP = "up"
+    DOWN = "down"
+
+
+@dataclass
+class IfFlags:
+    """ipmpstat -i FLAGS, printed in the order i s m b M d h."""
+
+    inactive: bool = False
+    standby: bool = False
+    mcast4: bool = False  # m: nominated for IPv4 multicast reception
+    bcast4: bool = False  # b: nominated for IPv4 broadcast reception
+    mcast6: bool = False  # M: nominated for IPv6 multicast reception
+    down: bool = False  # d: administratively down
+    duphw: bool = False  # h: offlined because its hardware address duplicates another's
+
+
+@dataclass
+class GroupView:
+    name: str
+    state: GroupState
+    fdt_ms: int | None  # None when no member probes (ipmpstat prints an empty FDT)
+    failback: bool
+    active: list[str] = field(default_factory=list)
+    inactive: list[str] = field(default_factory=list)
+    unusable: list[str] = field(default_factory=list)
+
+
+@dataclass
+class InterfaceView:
+    name: str
+    group: str  # "" for the anonymous group
+    active: bool
+    flags: IfFlags
+    link: LinkState
+    probe: ProbeState
+    state: IfState
+    testaddrs: list[str] = field(default_factory=list)
+    target_mode: TargetMode = TargetMode.DISABLED
+    targets: list[str] = field(default_factory=list)
+    present: bool = True
+    mac: str = ""
+
+
+@dataclass
+class AddressView:
+    address: str  # without prefix length
+    prefixlen: int
+    state: AddrState
+    group: str
+    inbound: str  # member the address is bound to, "" when unbound
+    outbound: list[str] = field(default_factory=list)  # active members
+
+
+@dataclass
+class Snapshot:
+    groups: list[GroupView] = field(default_factory=list)
+    interfaces: list[InterfaceView] = field(default_factory=list)
+    addresses: list[AddressView] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Snapshot:
+        groups = [
+            GroupView(**{**g, "state": GroupState(g["state"])}) for g in data.get("groups", [])
+        ]
+        interfaces = []
+        for i in data.get("interfaces", []):
+            interfaces.append(
+                InterfaceView(
+                    **{
+                        **i,
+                        "flags": IfFlags(**i["flags"]),
+                        "link": LinkState(i["link"]),
+                        "probe": ProbeState(i["probe"]),
+                        "state": IfState(i["state"]),
+                        "target_mode": TargetMode(i["target_mode"]),
+                    }
+                )
+            )
+        addresses = [
+            AddressView(**{**a, "state": AddrState(a["state"])}) for a in data.get("addresses", [])
+        ]
+        return cls(groups=groups, interfaces=interfaces, addresses=addresses)
