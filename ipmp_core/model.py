@@ -7,7 +7,7 @@ plain type; ipmpstat formats it and never computes state itself.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
@@ -110,16 +110,19 @@ class Snapshot:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Snapshot:
+        """Rebuild from JSON; keys this version does not know are ignored, so an older
+        ipmpstat keeps working against a newer daemon."""
         groups = [
-            GroupView(**{**g, "state": GroupState(g["state"])}) for g in data.get("groups", [])
+            GroupView(**{**_known(GroupView, g), "state": GroupState(g["state"])})
+            for g in data.get("groups", [])
         ]
         interfaces = []
         for i in data.get("interfaces", []):
             interfaces.append(
                 InterfaceView(
                     **{
-                        **i,
-                        "flags": IfFlags(**i["flags"]),
+                        **_known(InterfaceView, i),
+                        "flags": IfFlags(**_known(IfFlags, i["flags"])),
                         "link": LinkState(i["link"]),
                         "probe": ProbeState(i["probe"]),
                         "state": IfState(i["state"]),
@@ -128,6 +131,12 @@ class Snapshot:
                 )
             )
         addresses = [
-            AddressView(**{**a, "state": AddrState(a["state"])}) for a in data.get("addresses", [])
+            AddressView(**{**_known(AddressView, a), "state": AddrState(a["state"])})
+            for a in data.get("addresses", [])
         ]
         return cls(groups=groups, interfaces=interfaces, addresses=addresses)
+
+
+def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in data.items() if k in names}

@@ -1,0 +1,473 @@
+"""Formatting for ipmpstat: a Snapshot (or a probe event) in, rows and lines of text out.
+
+Everything here is pure (no sockets, no files) so that the exact Solaris output can be
+tested without a daemon; the command in ipmp_core.cli.ipmpstat does the I/O.
+
+The layout follows illumos' ipmpstat(8) and libinetutil's ofmt: every field has a default
+width, human output pads each column to it and lets an over-long value borrow room from the
+columns after it, parsable output (-P) joins fields with ``:``, and an empty value prints as
+``--`` for people but as nothing for scripts. A row is a dict from upper-case field name to
+its text, "" meaning empty, so the same rows feed all three output styles.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from ipmp_core.model import (
+    AddressView,
+    AddrState,
+    GroupView,
+    IfFlags,
+    InterfaceView,
+    Snapshot,
+    TargetMode,
+)
+
+Row = dict[str, str]
+# Turns an IP address into what ipmpstat shows for it (a host name, or the address itself).
+Resolver = Callable[[str], str]
+
+
+class StatUsageError(Exception):
+    """The command line asks for something ipmpstat cannot print; the message is one line."""
+
+
+class Mode(StrEnum):
+    """The output modes; the value is the option letter that selects it."""
+
+    ADDRESSES = "a"
+    GROUPS = "g"
+    INTERFACES = "i"
+    PROBES = "p"
+    TARGETS = "t"
+
+
+class Style(StrEnum):
+    HUMAN = "human"
+    PARSABLE = "parsable"
+    JSON = "json"
+
+
+@dataclass(frozen=True)
+class Field:
+    """One output column: its header and ofmt's default width for it."""
+
+    name: str
+    width: int
+
+
+# Widths are illumos ipmpstat's (its ofmt_field_t tables), so columns line up exactly as on
+# Solaris and operators' eyes and awk scripts written against Solaris output still fit.
+FIELDS: Mapping[Mode, tuple[Field, ...]] = {
+    Mode.ADDRESSES: (
+        Field("ADDRESS", 26),
+        Field("STATE", 7),
+        Field("GROUP", 12),
+        Field("INBOUND", 12),
+        Field("OUTBOUND", 23),
+    ),
+    Mode.GROUPS: (
+        Field("GROUP", 12),
+        Field("GROUPNAME", 12),
+        Field("STATE", 10),
+        Field("FDT", 10),
+        Field("INTERFACES", 30),
+    ),
+    Mode.INTERFACES: (
+        Field("INTERFACE", 12),
+        Field("ACTIVE", 8),
+        Field("GROUP", 12),
+        Field("FLAGS", 10),
+        Field("LINK", 10),
+        Field("PROBE", 10),
+        Field("STATE", 10),
+    ),
+    Mode.PROBES: (
+        Field("TIME", 10),
+        Field("INTERFACE", 12),
+        Field("PROBE", 7),
+        Field("NETRTT", 10),
+        Field("RTT", 10),
+        Field("RTTAVG", 10),
+        Field("TARGET", 20),
+        Field("RTTDEV", 10),
+    ),
+    Mode.TARGETS: (
+        Field("INTERFACE", 12),
+        Field("MODE", 10),
+        Field("TESTADDR", 20),
+        Field("TARGETS", 38),
+    ),
+}
+
+# ipmpstat opens ofmt with 80 columns: without -o, human output shows the leading fields
+# whose widths fit in 80 columns (which is why RTTDEV only appears with -o in probe mode).
+HUMAN_MAX_COLS = 80
+EMPTY_HUMAN = "--"  # ofmt's OFMT_VAL_UNDEF
+UNKNOWN_VALUE = "?"  # ofmt's OFMT_VAL_UNKNOWN: the value could not be obtained
+ALL_FIELDS = "all"
+SYNOPSIS = "ipmpstat [-n] [-o field[,...] [-P]] [-j] -a|-g|-i|-p|-t"
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """What one ipmpstat run prints: the mode, the columns in order, and the style."""
+
+    mode: Mode
+    fields: tuple[Field, ...]
+    style: Style
+
+
+# --------------------------------------------------------------------------- options
+
+
+def choose_mode(letters: Iterable[str]) -> Mode:
+    """Return the single mode asked for; ipmpstat refuses zero or several (even repeated)."""
+    given = list(letters)
+    if len(given) > 1:
+        raise StatUsageError("only one output mode may be specified")
+    if not given:
+        raise StatUsageError(f"an output mode is required: usage: {SYNOPSIS}")
+    try:
+        return Mode(given[0])
+    except ValueError:
+        raise StatUsageError(f"unknown output mode -{given[0]}") from None
+
+
+def default_fields(mode: Mode, style: Style) -> tuple[Field, ...]:
+    """Fields printed without -o: all for JSON, the ones fitting 80 columns for people."""
+    fields = FIELDS[mode]
+    if style is not Style.HUMAN:
+        return fields
+    chosen: list[Field] = []
+    cols = 0
+    for fld in fields:
+        cols += fld.width
+        if cols > HUMAN_MAX_COLS:
+            break
+        chosen.append(fld)
+    return tuple(chosen)
+
+
+def select_fields(mode: Mode, spec: str | None, style: Style) -> tuple[Field, ...]:
+    """Resolve ``-o`` into columns, with ofmt's rules and messages.
+
+    Parsable output needs an explicit list (and not ``all``) because a script must not
+    break when a later release adds a field.
+    """
+    if style is Style.PARSABLE:
+        if spec is None or spec == "":
+            raise StatUsageError("output fields must be specified in parsable mode")
+        if spec.lower() == ALL_FIELDS:
+            raise StatUsageError("output field `all' invalid in parsable mode")
+    if spec is None:
+        return default_fields(mode, style)
+    if spec.lower() == ALL_FIELDS:
+        return FIELDS[mode]
+    by_name = {fld.name: fld for fld in FIELDS[mode]}
+    names = [name for name in spec.split(",") if name.strip()]
+    if not names:
+        raise StatUsageError("no valid output fields")
+    bad = [name for name in names if name.strip().upper() not in by_name]
+    if bad:
+        plural = "s" if len(bad) > 1 else ""
+        quoted = " ".join(f"`{name}'" for name in bad)
+        raise StatUsageError(f"unknown output field{plural} for -{mode.value}: {quoted}")
+    return tuple(by_name[name.strip().upper()] for name in names)
+
+
+def make_spec(
+    modes: Iterable[str], fields: str | None, parsable: bool, as_json: bool
+) -> OutputSpec:
+    """Validate a whole command line's worth of choices into an OutputSpec."""
+    if parsable and as_json:
+        raise StatUsageError("-P and -j cannot be used together")
+    mode = choose_mode(modes)
+    style = Style.PARSABLE if parsable else Style.JSON if as_json else Style.HUMAN
+    return OutputSpec(mode=mode, fields=select_fields(mode, fields, style), style=style)
+
+
+# --------------------------------------------------------------------------- values
+
+
+def numeric(address: str) -> str:
+    """The -n resolver: show addresses as they are."""
+    return address
+
+
+def flags_text(flags: IfFlags) -> str:
+    """The 7-character FLAGS column, in ipmpstat's fixed order i s m b M d h."""
+    letters = (
+        (flags.inactive, "i"),
+        (flags.standby, "s"),
+        (flags.mcast4, "m"),
+        (flags.bcast4, "b"),
+        (flags.mcast6, "M"),
+        (flags.down, "d"),
+        (flags.duphw, "h"),
+    )
+    return "".join(letter if on else "-" for on, letter in letters)
+
+
+def fdt_text(fdt_ms: int | None) -> str:
+    """FDT as seconds with two decimals; empty when no member probes (ipmpstat's 0)."""
+    if not fdt_ms:
+        return ""
+    return f"{fdt_ms / 1000:.2f}s"
+
+
+def members_text(group: GroupView) -> str:
+    """INTERFACES: active members, then (inactive ones), then [unusable ones].
+
+    Like ipmpstat, each class shares one pair of parentheses or brackets, e.g.
+    ``fops0 fops3 (fops2) [fops1]`` or ``[hme0 hme1]``.
+    """
+    parts = list(group.active)
+    if group.inactive:
+        parts.append("(" + " ".join(group.inactive) + ")")
+    if group.unusable:
+        parts.append("[" + " ".join(group.unusable) + "]")
+    return " ".join(parts)
+
+
+def group_row(group: GroupView) -> Row:
+    """One -g row; GROUP (Solaris' IPMP interface) and GROUPNAME are both the group name."""
+    return {
+        "GROUP": group.name,
+        "GROUPNAME": group.name,
+        "STATE": str(group.state),
+        "FDT": fdt_text(group.fdt_ms),
+        "INTERFACES": members_text(group),
+    }
+
+
+def interface_row(iface: InterfaceView) -> Row:
+    """One -i row; an interface in the anonymous group has an empty GROUP."""
+    return {
+        "INTERFACE": iface.name,
+        "ACTIVE": "yes" if iface.active else "no",
+        "GROUP": iface.group,
+        "FLAGS": flags_text(iface.flags),
+        "LINK": str(iface.link),
+        "PROBE": str(iface.probe),
+        "STATE": str(iface.state),
+    }
+
+
+def address_row(addr: AddressView, resolve: Resolver = numeric) -> Row:
+    """One -a row; a down or unbound address sends nothing, so OUTBOUND is then empty."""
+    sending = addr.state is AddrState.UP and bool(addr.inbound)
+    return {
+        "ADDRESS": resolve(addr.address),
+        "STATE": str(addr.state),
+        "GROUP": addr.group,
+        "INBOUND": addr.inbound,
+        "OUTBOUND": " ".join(addr.outbound) if sending else "",
+    }
+
+
+def target_row(iface: InterfaceView, resolve: Resolver = numeric) -> Row:
+    """One -t row; like ipmpstat, TESTADDR is blank while probing is disabled."""
+    testaddr = ""
+    if iface.target_mode is not TargetMode.DISABLED and iface.testaddrs:
+        testaddr = resolve(iface.testaddrs[0])
+    return {
+        "INTERFACE": iface.name,
+        "MODE": str(iface.target_mode),
+        "TESTADDR": testaddr,
+        "TARGETS": " ".join(resolve(target) for target in iface.targets),
+    }
+
+
+def snapshot_rows(mode: Mode, snapshot: Snapshot, resolve: Resolver = numeric) -> list[Row]:
+    """All rows of a snapshot mode, in the snapshot's order."""
+    if mode is Mode.GROUPS:
+        return [group_row(g) for g in snapshot.groups]
+    if mode is Mode.INTERFACES:
+        return [interface_row(i) for i in snapshot.interfaces]
+    if mode is Mode.ADDRESSES:
+        return [address_row(a, resolve) for a in snapshot.addresses]
+    if mode is Mode.TARGETS:
+        return [target_row(i, resolve) for i in snapshot.interfaces]
+    raise ValueError("probe rows come from events (probe_row), not from a snapshot")
+
+
+# --------------------------------------------------------------------------- probes
+
+REPORTED_PROBE_STATUSES = frozenset({"acked", "lost"})
+
+
+def is_reported_probe(event: Mapping[str, Any]) -> bool:
+    """ipmpstat -p prints a probe once its fate is known: acked or lost, not sent."""
+    return event.get("type") == "probe" and event.get("status") in REPORTED_PROBE_STATUSES
+
+
+def _ms_text(value: Any) -> str:
+    """A time in milliseconds as ``%.2fms``; ipmpstat leaves an unknown (0) value empty."""
+    if value is None or value == 0:
+        return ""
+    return f"{float(value):.2f}ms"
+
+
+def _required_text(event: Mapping[str, Any], key: str) -> str:
+    """A value every probe event carries; ofmt shows ``?`` when one is missing."""
+    value = event.get(key)
+    return UNKNOWN_VALUE if value is None else str(value)
+
+
+def probe_row(event: Mapping[str, Any], start_ns: int, resolve: Resolver = numeric) -> Row:
+    """One -p row; TIME counts from ``start_ns`` (same clock as the event's ``time_ns``).
+
+    Round-trip times only exist for an acked probe, so NETRTT and RTT are empty for a lost
+    one, while RTTAVG and RTTDEV describe the target and print whenever they are known.
+    """
+    time_ns = event.get("time_ns")
+    acked = event.get("status") == "acked"
+    target = event.get("target")
+    return {
+        "TIME": UNKNOWN_VALUE if time_ns is None else f"{(time_ns - start_ns) / 1e9:.2f}s",
+        "INTERFACE": _required_text(event, "interface"),
+        "PROBE": _required_text(event, "probe"),
+        "NETRTT": _ms_text(event.get("netrtt_ms")) if acked else "",
+        "RTT": _ms_text(event.get("rtt_ms")) if acked else "",
+        "RTTAVG": _ms_text(event.get("rttavg_ms")),
+        "TARGET": UNKNOWN_VALUE if not target else resolve(str(target)),
+        "RTTDEV": _ms_text(event.get("rttdev_ms")),
+    }
+
+
+# --------------------------------------------------------------------------- output
+
+
+def _human_line(fields: Sequence[Field], values: Sequence[str]) -> str:
+    """Lay out one line the way ofmt does.
+
+    Each column is left-aligned in its width; a value that does not fit is followed by a
+    single space and the overflow is taken back from later columns' padding, so one long
+    name does not push the rest of the line out of alignment for good. The last column is
+    never padded (no trailing blanks).
+    """
+    out: list[str] = []
+    overflow = 0
+    last = len(fields) - 1
+    for index, (fld, value) in enumerate(zip(fields, values, strict=True)):
+        if index == last:
+            out.append(value)
+            break
+        width = fld.width
+        if len(value) + overflow >= width:
+            overflow += len(value) - width + 1
+            out.append(value + " ")
+            continue
+        if overflow > 0:
+            compress = min(overflow, width - len(value))
+            overflow -= compress
+            width -= compress
+        out.append(value.ljust(width))
+    return "".join(out)
+
+
+def format_header(fields: Sequence[Field]) -> str:
+    """The human header line: the field names laid out like values."""
+    return _human_line(fields, [fld.name for fld in fields])
+
+
+def format_human_row(fields: Sequence[Field], row: Row) -> str:
+    """One human line; an empty value shows as ``--`` so columns never look shifted."""
+    return _human_line(fields, [row[fld.name] or EMPTY_HUMAN for fld in fields])
+
+
+def _escape(value: str) -> str:
+    """dladm's convention: a ``:`` or ``\\`` inside a value is preceded by ``\\``."""
+    return value.replace("\\", "\\\\").replace(":", "\\:")
+
+
+def format_parsable_row(fields: Sequence[Field], row: Row) -> str:
+    """One -P line: fields joined by ``:``, escaped unless there is only one field.
+
+    With a single field nothing needs splitting, so the value is printed as is (ofmt).
+    """
+    if len(fields) == 1:
+        return row[fields[0].name]
+    return ":".join(_escape(row[fld.name]) for fld in fields)
+
+
+def row_object(fields: Sequence[Field], row: Row) -> dict[str, str]:
+    """A row for -j: lower-case field names to the human text, empty as ""."""
+    return {fld.name.lower(): row[fld.name] for fld in fields}
+
+
+def format_row(spec: OutputSpec, row: Row) -> str:
+    """One output line in the spec's style (for -j: one JSON object, as -p streams it)."""
+    if spec.style is Style.PARSABLE:
+        return format_parsable_row(spec.fields, row)
+    if spec.style is Style.JSON:
+        return json.dumps(row_object(spec.fields, row))
+    return format_human_row(spec.fields, row)
+
+
+def render_lines(spec: OutputSpec, rows: Sequence[Row]) -> list[str]:
+    """Every line for a snapshot mode.
+
+    Like ipmpstat, the human header comes with the first row, so nothing at all is
+    printed when there is nothing to show; -j prints a JSON list (``[]`` when empty).
+    """
+    if spec.style is Style.JSON:
+        objects = [row_object(spec.fields, row) for row in rows]
+        return json.dumps(objects, indent=2).splitlines()
+    lines = [format_row(spec, row) for row in rows]
+    if spec.style is Style.HUMAN and lines:
+        lines.insert(0, format_header(spec.fields))
+    return lines
+
+
+def render_snapshot(spec: OutputSpec, snapshot: Snapshot, resolve: Resolver = numeric) -> str:
+    """The complete output of a snapshot mode, newline-terminated ("" when empty)."""
+    lines = render_lines(spec, snapshot_rows(spec.mode, snapshot, resolve))
+    return "".join(line + "\n" for line in lines)
+
+
+# --------------------------------------------------------------------------- names
+
+
+def _normalize_address(text: str) -> str | None:
+    """Canonical text of an address so ``::1`` and ``0::1`` find the same hosts entry."""
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return None
+
+
+def parse_hosts(text: str) -> dict[str, str]:
+    """Address -> canonical name from /etc/hosts text; the first line for an address wins.
+
+    ipmpstat names addresses with getnameinfo(); we read only /etc/hosts because a DNS
+    lookup can hang for seconds per address when the network is the thing that is broken.
+    """
+    table: dict[str, str] = {}
+    for line in text.splitlines():
+        words = line.split("#", 1)[0].split()
+        if len(words) < 2:
+            continue
+        address = _normalize_address(words[0])
+        if address is not None and address not in table:
+            table[address] = words[1]
+    return table
+
+
+def hosts_resolver(table: Mapping[str, str]) -> Resolver:
+    """A resolver that names addresses found in ``table`` and leaves the others numeric."""
+
+    def resolve(address: str) -> str:
+        key = _normalize_address(address)
+        if key is None:
+            return address
+        return table.get(key, address)
+
+    return resolve
