@@ -61,6 +61,14 @@ def parse_address(text: str, *, kind: str = "address") -> IPInterface:
     return iface
 
 
+def parse_network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """A route destination: 'default' is handled by the caller; host bits are refused."""
+    try:
+        return ipaddress.ip_network(text.strip())
+    except ValueError as exc:
+        raise EngineError(errors.INVALID, f"destination '{text}' is not a prefix: {exc}") from None
+
+
 def parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     """An address without a prefix (for lookups such as delete-addr)."""
     try:

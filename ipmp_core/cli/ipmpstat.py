@@ -227,3 +227,7 @@ def ipmpstat(
 def main(argv: Sequence[str] | None = None) -> int:
     """Console-script entry point: run ipmpstat and return its exit code."""
     return ipmpstat.main(args=argv, prog_name=PROG, standalone_mode=False)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

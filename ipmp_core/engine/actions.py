@@ -65,11 +65,21 @@ class UnbindAddress:
 
 
 @dataclass(frozen=True)
+class RoutePlan:
+    """One route of a group: ``dst`` (a prefix) through ``members``, via ``gateway`` or
+    directly connected when it is None."""
+
+    dst: str
+    members: tuple[str, ...]
+    gateway: str | None = None
+
+
+@dataclass(frozen=True)
 class SetRoutes:
-    """Outbound routes of the group must now go through ``members`` (the active ones)."""
+    """The group's outbound routes must now be exactly ``plan`` (empty: none at all)."""
 
     group: str
-    members: tuple[str, ...]
+    plan: tuple[RoutePlan, ...]
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from ipmp_core.config import (
     parse_address,
     parse_bool,
     parse_ip,
+    parse_network,
 )
 from ipmp_core.constants import DEFAULT_FAILBACK, DEFAULT_FDT_MS, MIN_REDUNDANCY
 from ipmp_core.engine import placement
@@ -34,6 +35,7 @@ from ipmp_core.engine.actions import (
     Nominate,
     PlumbMember,
     Publish,
+    RoutePlan,
     SetRoutes,
     SetTestAddresses,
     UnbindAddress,
@@ -175,7 +177,7 @@ class Engine:
         for member in list(group.members):
             out += self._drop_member(self.members[member], now)
         del self.groups[name]
-        out.append(SetRoutes(name, ()))
+        out.append(SetRoutes(name, ()))  # nothing of the group stays routed
         out.append(Log("notice", f"Group {name} deleted"))
         out.append(Publish({"type": "group-removed", "group": name}))
         out.append(ConfigChanged())
@@ -202,7 +204,7 @@ class Engine:
 
     def add_route(self, name: str, dst: str, gateway: str, now: float) -> list[Action]:
         group = self._group(name)
-        dst = "default" if dst in ("default", "", None) else str(parse_address(dst).network)
+        dst = "default" if dst in ("default", "", None) else str(parse_network(dst))
         gw = str(parse_ip(gateway))
         route = Route(dst, gw)
         if any(r.key() == route.key() for r in group.routes):
@@ -214,7 +216,7 @@ class Engine:
 
     def remove_route(self, name: str, dst: str, gateway: str, now: float) -> list[Action]:
         group = self._group(name)
-        dst = "default" if dst in ("default", "", None) else str(parse_address(dst).network)
+        dst = "default" if dst in ("default", "", None) else str(parse_network(dst))
         gw = str(parse_ip(gateway))
         before = len(group.routes)
         group.routes = [r for r in group.routes if r.key() != (dst, gw)]
@@ -520,11 +522,47 @@ class Engine:
                 out.append(Nominate(group.name, family, nominee, current))
 
     def _routes(self, group: Group, active: list[str], out: list[Action]) -> None:
-        key = (tuple(active), tuple(r.key() for r in group.routes),
-               tuple(sorted({str(a.network) for a in group.binding})))
-        if key != group.last_routes:
-            group.last_routes = key
-            out.append(SetRoutes(group.name, tuple(active)))
+        plan = self.route_plan(group, active)
+        if plan != group.last_routes:
+            group.last_routes = plan
+            out.append(SetRoutes(group.name, plan))
+
+    def route_plan(self, group: Group, active: list[str]) -> tuple[RoutePlan, ...]:
+        """Outbound routes: each data-address subnet, and each declared route, through the
+        active members that have an address of their own in that subnet.
+
+        Why not every active member: Linux picks the sender address of an ARP request
+        from the outgoing interface (arp_announce=2), falling back to any address of the
+        host. A member with no address in the subnet would send ARP requests naming a
+        data address bound to ANOTHER member, with its own MAC, and every neighbour
+        would re-learn that address on the wrong port. Members that hold an address
+        there announce only addresses they really answer for."""
+
+        def holders(net: Any) -> tuple[str, ...]:
+            found = [
+                m for m in active
+                if any(a.network == net or a.ip in net for a, b in group.binding.items()
+                       if b == m and a.version == net.version)
+                or any(t.ip in net for t in self.members[m].test_addresses
+                       if t.version == net.version)
+            ]
+            return tuple(found)
+
+        plan: list[RoutePlan] = []
+        networks = sorted({a.network for a in group.binding},
+                          key=lambda n: (n.version, int(n.network_address), n.prefixlen))
+        for net in networks:
+            members = holders(net)
+            if members:
+                plan.append(RoutePlan(str(net), members))
+        for route in group.routes:
+            gw = parse_ip(route.gateway)
+            subnets = [p.network for p in group.binding if gw in p.network]
+            members = tuple(m for n in subnets for m in holders(n))
+            members = tuple(dict.fromkeys(members)) or tuple(active)
+            if members:
+                plan.append(RoutePlan(route.dst, members, route.gateway))
+        return tuple(plan)
 
     def _group_state(self, group: Group, members: list[Member], out: list[Action]) -> None:
         usable = [m for m in members if m.usable]

@@ -1,19 +1,22 @@
-"""Which kernel routes a group needs, given its active members (pure).
+"""Kernel route specs for a group's route plan (pure).
 
 Data addresses are added with noprefixroute, so the daemon owns the routes to their
 subnets: outbound traffic must leave through active members only, and a failed member
 must not keep a route (a carrier-down route is still used unless
-ignore_routes_with_linkdown is set). IPv4 routes spread over all active members as one
-multipath route (per-flow hashing, like Solaris' outbound spreading); IPv6 only allows
-multipath through gateways, so device routes go through the first active member.
+ignore_routes_with_linkdown is set). The engine decides which members carry each route
+(RoutePlan); this module only spells that in netlink terms. IPv4 routes spread over their
+members as one multipath route (per-flow hashing, like Solaris' outbound spreading);
+IPv6 allows multipath only through gateways, so IPv6 device routes use the first member.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+from ipmp_core.engine.actions import RoutePlan
 
 RT_SCOPE_LINK = 253
 
@@ -25,27 +28,24 @@ def _hops(indexes: Sequence[int], gateway: str | None = None) -> dict[str, Any]:
     return {"multipath": hops}
 
 
-def route_specs(
-    networks: Sequence[str],
-    routes: Sequence[tuple[str, str]],
-    indexes: Sequence[int],
-) -> dict[str, dict[str, Any]]:
-    """Route specs keyed by destination: connected routes for each data-address network,
-    then the declared (dst, gateway) routes; nothing when no member is active."""
-    if not indexes:
-        return {}
+def route_specs(plan: Sequence[RoutePlan], index: Mapping[str, int]) -> dict[str, dict[str, Any]]:
+    """Route specs keyed by destination prefix; members without an ifindex are skipped."""
     specs: dict[str, dict[str, Any]] = {}
-    for text in networks:
-        net = ipaddress.ip_network(text)
-        if net.version == 4:
-            specs[str(net)] = {"dst": str(net), "family": socket.AF_INET,
-                               "scope": RT_SCOPE_LINK, **_hops(indexes)}
-        else:
-            specs[str(net)] = {"dst": str(net), "family": socket.AF_INET6,
-                               **_hops(indexes[:1])}
-    for dst, gateway in routes:
-        v6 = ":" in gateway
+    for route in plan:
+        indexes = [index[m] for m in route.members if index.get(m)]
+        if not indexes:
+            continue
+        if route.gateway is None:
+            net = ipaddress.ip_network(route.dst)
+            if net.version == 4:
+                specs[str(net)] = {"dst": str(net), "family": socket.AF_INET,
+                                   "scope": RT_SCOPE_LINK, **_hops(indexes)}
+            else:
+                specs[str(net)] = {"dst": str(net), "family": socket.AF_INET6,
+                                   **_hops(indexes[:1])}
+            continue
+        v6 = ":" in route.gateway
         family = socket.AF_INET6 if v6 else socket.AF_INET
-        target = ("::/0" if v6 else "0.0.0.0/0") if dst == "default" else dst
-        specs[target] = {"dst": target, "family": family, **_hops(indexes, gateway)}
+        target = ("::/0" if v6 else "0.0.0.0/0") if route.dst == "default" else route.dst
+        specs[target] = {"dst": target, "family": family, **_hops(indexes, route.gateway)}
     return specs

@@ -11,6 +11,7 @@ from ipmp_core.engine.actions import (
     BindAddress,
     Nominate,
     PlumbMember,
+    RoutePlan,
     SetRoutes,
     SetTestAddresses,
     UnbindAddress,
@@ -201,14 +202,33 @@ def test_address_added_to_failed_group_stays_down_until_a_member_is_usable():
     ]
 
 
-def test_routes_follow_the_active_members():
+def routes(actions: list) -> tuple[RoutePlan, ...]:
+    return [a for a in actions if isinstance(a, SetRoutes)][-1].plan
+
+
+def test_routes_follow_the_active_members_that_hold_addresses():
+    w = World("e0", "e1", "e2")
+    w.group("ipmp0", "e0", "e1", "e2")
+    w.addr("ipmp0", "198.51.100.10/24", "198.51.100.11/24")
+    w.record(w.engine.add_route("ipmp0", "default", "198.51.100.1", w.now))
+    # e2 is active but has no address in the subnet: it carries no route (see route_plan)
+    assert routes(w.actions) == (
+        RoutePlan("198.51.100.0/24", ("e0", "e1")),
+        RoutePlan("default", ("e0", "e1"), "198.51.100.1"),
+    )
+    actions = w.link("e0", up=False)
+    assert routes(actions)[0] == RoutePlan("198.51.100.0/24", ("e1", "e2"))
+    w.record(w.engine.set_test_addresses("e0", ["198.51.100.50/24"]))
+    actions = w.link("e0", up=True)
+    assert routes(actions)[0].members[0] == "e0"
+
+
+def test_a_test_address_qualifies_a_member_for_the_subnet_route():
     w = World("e0", "e1")
     w.group("ipmp0", "e0", "e1")
+    w.record(w.engine.set_test_addresses("e1", ["198.51.100.51/24"]))
     w.addr("ipmp0", "198.51.100.10/24")
-    actions = w.link("e0", up=False)
-    assert SetRoutes("ipmp0", ("e1",)) in actions
-    actions = w.link("e0", up=True)
-    assert SetRoutes("ipmp0", ("e0", "e1")) in actions
+    assert routes(w.actions) == (RoutePlan("198.51.100.0/24", ("e0", "e1")),)
 
 
 # --------------------------------------------------------------------------- standby

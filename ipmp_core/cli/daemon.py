@@ -1,0 +1,74 @@
+"""ipmpd: start the node daemon in the current network namespace."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import logging.handlers
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from ipmp_core.constants import CONTROL_SOCKET_NAME
+from ipmp_core.defaults import DEFAULTS_FILE
+from ipmp_core.persist import STATE_DIR_ENV, StateFile, netns_name, state_dir
+
+
+def setup_logging(log_file: str | None, use_syslog: bool, debug: bool) -> None:
+    """in.mpathd logs to syslog; we do too when asked, else to a file or stderr."""
+    handler: logging.Handler
+    if use_syslog and os.path.exists("/dev/log"):
+        handler = logging.handlers.SysLogHandler(
+            address="/dev/log", facility=logging.handlers.SysLogHandler.LOG_DAEMON
+        )
+        handler.setFormatter(logging.Formatter(f"ipmpd[{os.getpid()}]: %(message)s"))
+    else:
+        handler = logging.FileHandler(log_file) if log_file else logging.StreamHandler()
+        handler.setFormatter(
+            logging.Formatter(
+                f"%(asctime)s ipmpd[{os.getpid()}] %(levelname)s: %(message)s",
+                datefmt="%Y-%m-%dT%H:%M:%S",
+            )
+        )
+    root = logging.getLogger("ipmpd")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if debug else logging.INFO)
+    root.propagate = False
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--state-dir", type=click.Path(file_okay=False), default=None,
+              help=f"Where the configuration is kept (default ${STATE_DIR_ENV} or "
+              f"{state_dir()}).")
+@click.option("--defaults", "defaults_path", default=DEFAULTS_FILE, show_default=True,
+              help="Tunables file, re-read on SIGHUP.")
+@click.option("--log-file", type=click.Path(dir_okay=False), default=None,
+              help="Log here instead of stderr.")
+@click.option("--syslog", "use_syslog", is_flag=True, help="Log to syslog (LOG_DAEMON).")
+@click.option("--debug", is_flag=True, help="Log debug messages too.")
+def cli(state_dir: str | None, defaults_path: str, log_file: str | None, use_syslog: bool,
+        debug: bool) -> None:
+    """Run the IPMP daemon of this network namespace in the foreground."""
+    setup_logging(log_file, use_syslog, debug)
+    from ipmp_core.daemon import Daemon  # pyroute2 is imported only by the daemon itself
+
+    state = StateFile.for_this_netns(Path(state_dir) if state_dir else None)
+    daemon = Daemon(state, defaults_path=defaults_path, control_address=CONTROL_SOCKET_NAME)
+    try:
+        asyncio.run(daemon.run())
+    except OSError as exc:
+        if exc.errno == 98:  # EADDRINUSE on the abstract control socket
+            click.echo(f"ipmpd: another daemon is already running in network namespace "
+                       f"{netns_name()}", err=True)
+            sys.exit(1)
+        raise
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,256 @@
+"""ipmpadm: configure IPMP groups, modelled on Solaris 11 ipadm and if_mpadm.
+
+    ipmpadm create-ipmp -i e0 -i e1 ipmp0        ipmpadm delete-ipmp ipmp0
+    ipmpadm add-ipmp -i e2 ipmp0                  ipmpadm remove-ipmp -i e2 ipmp0
+    ipmpadm create-addr -a 198.51.100.10/24 ipmp0          (data address of the group)
+    ipmpadm create-addr -T test -a 198.51.100.11/24 e0     (test address of a member)
+    ipmpadm delete-addr 198.51.100.10
+    ipmpadm set-ifprop -p standby=on e2
+    ipmpadm set-ipmp -p failback=no ipmp0        ipmpadm set-ipmp -p fdt=10000 ipmp0
+    ipmpadm offline e0                            ipmpadm online e0
+    ipmpadm create-route -g 198.51.100.1 ipmp0   ipmpadm delete-route -g 198.51.100.1 ipmp0
+
+Every change goes to the namespace's daemon, which is started when it is not running.
+Errors are one line on stderr and exit status 1 (2 for usage errors).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from typing import Any
+
+import click
+
+from ipmp_core.constants import DAEMON_START_TIMEOUT_S
+from ipmp_core.control import ControlClient, ControlError, DaemonUnreachable
+from ipmp_core.persist import netns_name, state_dir
+
+# Poll interval while waiting for a daemon we started to answer.
+_START_POLL_S = 0.05
+
+
+class AdmError(click.ClickException):
+    def show(self, file: Any = None) -> None:
+        click.echo(f"ipmpadm: {self.message}", err=True)
+
+
+def start_daemon(client: ControlClient) -> None:
+    """Start ipmpd in this namespace (detached, logging to the state directory)."""
+    directory = state_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    log_path = directory / f"{netns_name()}.log"
+    with open(log_path, "ab") as log_file:
+        subprocess.Popen(
+            [sys.executable, "-m", "ipmp_core.cli.daemon", "--log-file", str(log_path)],
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=log_file,
+            start_new_session=True,
+            close_fds=True,
+        )
+    deadline = time.monotonic() + DAEMON_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if client.ping():
+            return
+        time.sleep(_START_POLL_S)
+    raise AdmError(f"the IPMP daemon did not start within {DAEMON_START_TIMEOUT_S:.0f} s "
+                   f"(see {log_path})")
+
+
+def call(op: str, *, start: bool = True, **args: Any) -> Any:
+    if os.geteuid() != 0 and op not in ("snapshot", "config", "ping"):
+        raise AdmError(f"permission denied: '{op}' changes the configuration and needs root")
+    client = ControlClient()
+    try:
+        return client.call(op, **args)
+    except DaemonUnreachable:
+        if not start:
+            raise AdmError("the IPMP daemon is not running") from None
+        start_daemon(client)
+    except ControlError as exc:
+        raise AdmError(exc.message) from None
+    try:
+        return client.call(op, **args)
+    except ControlError as exc:
+        raise AdmError(exc.message) from None
+
+
+def parse_props(props: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for prop in props:
+        key, sep, value = prop.partition("=")
+        if not sep or not key:
+            raise click.UsageError(f"property '{prop}' must be NAME=VALUE")
+        out[key.strip().lower()] = value.strip()
+    return out
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Configure IP multipathing groups (Solaris ipadm/if_mpadm style)."""
+
+
+@cli.command("create-ipmp")
+@click.option("-i", "interfaces", multiple=True, metavar="IF", help="Member interface.")
+@click.option("-s", "standby", multiple=True, metavar="IF", help="Standby member interface.")
+@click.argument("group")
+def create_ipmp(interfaces: tuple[str, ...], standby: tuple[str, ...], group: str) -> None:
+    """Create GROUP with the given member interfaces."""
+    call("create-group", group=group)
+    try:
+        for ifname in interfaces:
+            call("add-member", group=group, interface=ifname)
+        for ifname in standby:
+            call("add-member", group=group, interface=ifname, standby=True)
+    except AdmError:
+        # A failed create leaves nothing behind: no half-made group.
+        try:
+            call("delete-group", group=group)
+        except AdmError:
+            pass
+        raise
+
+
+@cli.command("delete-ipmp")
+@click.argument("group")
+def delete_ipmp(group: str) -> None:
+    """Delete GROUP: its members leave, its data addresses are removed."""
+    call("delete-group", group=group)
+
+
+@cli.command("add-ipmp")
+@click.option("-i", "interfaces", multiple=True, required=True, metavar="IF")
+@click.option("-s", "--standby", is_flag=True, help="Add as standby members.")
+@click.argument("group")
+def add_ipmp(interfaces: tuple[str, ...], standby: bool, group: str) -> None:
+    """Add interfaces to GROUP."""
+    for ifname in interfaces:
+        call("add-member", group=group, interface=ifname, standby=standby)
+
+
+@cli.command("remove-ipmp")
+@click.option("-i", "interfaces", multiple=True, required=True, metavar="IF")
+@click.argument("group")
+def remove_ipmp(interfaces: tuple[str, ...], group: str) -> None:
+    """Remove interfaces from GROUP (their data addresses move to other members first)."""
+    config = call("config")
+    members = {m["name"] for g in config["groups"] if g["name"] == group for m in g["members"]}
+    if not any(g["name"] == group for g in config["groups"]):
+        raise AdmError(f"no such group: {group}")
+    for ifname in interfaces:
+        if ifname not in members:
+            raise AdmError(f"interface {ifname} is not in group {group}")
+        call("remove-member", interface=ifname)
+
+
+@cli.command("create-addr")
+@click.option("-T", "addr_type", type=click.Choice(["static", "test"]), default="static",
+              show_default=True, help="static: a data address of a group; test: a test "
+              "address of a member interface.")
+@click.option("-a", "address", required=True, metavar="ADDR/PREFIX")
+@click.argument("target")
+def create_addr(addr_type: str, address: str, target: str) -> None:
+    """Add a data address to a group, or a test address to a member interface."""
+    if addr_type == "test":
+        call("add-test-address", interface=target, address=address)
+    else:
+        call("add-address", group=target, address=address)
+
+
+@cli.command("delete-addr")
+@click.argument("address")
+def delete_addr(address: str) -> None:
+    """Remove a data or test address."""
+    try:
+        call("remove-address", address=address)
+    except AdmError as exc:
+        if "no data address" not in exc.message:
+            raise
+        call("remove-test-address", address=address)
+
+
+@cli.command("set-ifprop")
+@click.option("-p", "props", multiple=True, required=True, metavar="PROP=VALUE",
+              help="standby=on|off")
+@click.argument("interface")
+def set_ifprop(props: tuple[str, ...], interface: str) -> None:
+    """Set a property of a member interface."""
+    for key, value in parse_props(props).items():
+        if key != "standby":
+            raise AdmError(f"unknown interface property '{key}' (known: standby)")
+        call("set-standby", interface=interface, standby=value)
+
+
+@cli.command("set-ipmp")
+@click.option("-p", "props", multiple=True, required=True, metavar="PROP=VALUE",
+              help="failback=yes|no, fdt=MILLISECONDS")
+@click.argument("group")
+def set_ipmp(props: tuple[str, ...], group: str) -> None:
+    """Set a property of GROUP."""
+    for key, value in parse_props(props).items():
+        if key == "failback":
+            call("set-failback", group=group, failback=value)
+        elif key == "fdt":
+            try:
+                ms = int(value.removesuffix("ms"))
+            except ValueError:
+                raise AdmError(f"fdt must be a number of milliseconds, not '{value}'") from None
+            call("set-fdt", group=group, fdt_ms=ms)
+        else:
+            raise AdmError(f"unknown group property '{key}' (known: failback, fdt)")
+
+
+@cli.command("create-route")
+@click.option("-g", "gateway", required=True, metavar="GATEWAY")
+@click.option("-d", "dst", default="default", show_default=True, metavar="PREFIX")
+@click.argument("group")
+def create_route(gateway: str, dst: str, group: str) -> None:
+    """Route DST via GATEWAY through the group's active members (multipath)."""
+    call("add-route", group=group, dst=dst, gateway=gateway)
+
+
+@cli.command("delete-route")
+@click.option("-g", "gateway", required=True, metavar="GATEWAY")
+@click.option("-d", "dst", default="default", show_default=True, metavar="PREFIX")
+@click.argument("group")
+def delete_route(gateway: str, dst: str, group: str) -> None:
+    """Remove a route declared on the group."""
+    call("remove-route", group=group, dst=dst, gateway=gateway)
+
+
+@cli.command("offline")
+@click.argument("interface")
+def offline(interface: str) -> None:
+    """Take a member out of service (if_mpadm -d), e.g. before replacing its NIC."""
+    call("offline", interface=interface)
+
+
+@cli.command("online")
+@click.argument("interface")
+def online(interface: str) -> None:
+    """Put an offlined member back in service (if_mpadm -r)."""
+    call("online", interface=interface)
+
+
+@cli.command("show-config")
+def show_config() -> None:
+    """Print the daemon's configuration as JSON."""
+    click.echo(json.dumps(call("config", start=False), indent=2))
+
+
+@cli.command("shutdown")
+def shutdown() -> None:
+    """Stop this namespace's daemon (the network stays as configured)."""
+    call("shutdown", start=False)
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,460 @@
+"""ipmpd: the node daemon, a thin asyncio shell around the engine (one per namespace).
+
+Netlink notifications and control requests become engine calls; the actions the engine
+returns become netlink requests, announcements, log lines and published events, executed
+in order under one lock so that the kernel sees them in the engine's order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import socket
+import struct
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ipmp_core import errors
+from ipmp_core.constants import CONTROL_MAX_LINE, CONTROL_SOCKET_NAME
+from ipmp_core.defaults import DEFAULTS_FILE, Defaults, load_defaults
+from ipmp_core.engine.actions import (
+    Action,
+    BindAddress,
+    ConfigChanged,
+    Log,
+    Nominate,
+    PlumbMember,
+    Publish,
+    SetRoutes,
+    SetTestAddresses,
+    UnbindAddress,
+    UnplumbMember,
+)
+from ipmp_core.engine.core import Engine
+from ipmp_core.errors import EngineError
+from ipmp_core.net.announce import Announcer
+from ipmp_core.net.netlink import GLOBAL_SYSCTLS, AddrEvent, LinkGone, LinkInfo, Netlink
+from ipmp_core.net.routes import route_specs
+from ipmp_core.persist import StateFile
+
+log = logging.getLogger("ipmpd")
+
+# Key under which the daemon keeps the namespace-wide sysctls it replaced.
+GLOBAL_KEY = "*"
+
+_LEVELS = {
+    "err": logging.ERROR,
+    "warning": logging.WARNING,
+    "notice": logging.INFO,
+    "info": logging.INFO,
+    "debug": logging.DEBUG,
+}
+
+
+def now_ms() -> float:
+    return time.monotonic() * 1000.0
+
+
+def _mac_bytes(mac: str) -> bytes:
+    return bytes.fromhex(mac.replace(":", "")) if mac else b"\0" * 6
+
+
+class Daemon:
+    def __init__(
+        self,
+        state: StateFile,
+        *,
+        defaults_path: str | None = DEFAULTS_FILE,
+        control_address: str = CONTROL_SOCKET_NAME,
+    ) -> None:
+        self.state = state
+        self.defaults_path = defaults_path
+        self.defaults: Defaults = load_defaults(defaults_path)
+        self.control_address = control_address
+        self.engine = Engine()
+        self.netlink = Netlink()
+        self.announcer = Announcer()
+        self.lock = asyncio.Lock()
+        self.stopping = asyncio.Event()
+        self.subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
+        self.saved_sysctls: dict[str, dict[str, str]] = {}
+        self.installed_routes: dict[str, dict[str, dict[str, Any]]] = {}
+        self.bursts: dict[str, asyncio.Task[None]] = {}
+        self.timer: asyncio.TimerHandle | None = None
+        self.server: asyncio.AbstractServer | None = None
+
+    # ------------------------------------------------------------------ life cycle
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        # Binding the abstract socket is also the "one daemon per namespace" lock.
+        self.server = await asyncio.start_unix_server(
+            self._client, path=self.control_address, limit=CONTROL_MAX_LINE
+        )
+        for note in self.defaults.notes:
+            log.warning(note)
+        await self.netlink.open()
+        for sig, handler in (
+            (signal.SIGTERM, self.stopping.set),
+            (signal.SIGINT, self.stopping.set),
+            (signal.SIGHUP, self._reload),
+            (signal.SIGUSR1, self._dump),
+        ):
+            loop.add_signal_handler(sig, handler)
+        await self._start()
+        log.info("ipmpd started (pid %d, state %s)", os.getpid(), self.state.path)
+        events = asyncio.create_task(self._watch_kernel())
+        await self.stopping.wait()
+        log.info("ipmpd exiting; the network stays as configured")
+        events.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await events
+        for task in self.bursts.values():
+            task.cancel()
+        self.server.close()
+        self.netlink.close()
+        self.announcer.close()
+
+    async def _start(self) -> None:
+        now = now_ms()
+        async with self.lock:
+            for link in await self.netlink.links():
+                self.engine.link_observed(link.name, now, ifindex=link.ifindex, mac=link.mac,
+                                          carrier=link.carrier, admin_up=link.admin_up)
+            hints = {
+                a.address: self.netlink.names.get(a.ifindex, "")
+                for a in await self.netlink.addresses()
+            }
+            try:
+                persisted = self.state.load()
+            except (OSError, ValueError) as exc:
+                log.error("cannot read %s: %s; starting with no groups", self.state.path, exc)
+                persisted = {}
+            self.saved_sysctls = persisted.get("saved_sysctls", {})
+            actions = self.engine.load(persisted, now, hints)
+            if persisted.get("groups"):
+                log.info("resuming %d group(s) from %s", len(persisted["groups"]),
+                         self.state.path)
+            await self._execute(actions)
+            self._schedule()
+
+    def _reload(self) -> None:
+        self.defaults = load_defaults(self.defaults_path)
+        for note in self.defaults.notes:
+            log.warning(note)
+        log.info("re-read %s", self.defaults_path)
+
+    def _dump(self) -> None:
+        snap = self.engine.snapshot()
+        for g in snap.groups:
+            log.info("group %s: state %s, active %s, inactive %s, unusable %s", g.name,
+                     g.state, " ".join(g.active) or "-", " ".join(g.inactive) or "-",
+                     " ".join(g.unusable) or "-")
+        for i in snap.interfaces:
+            log.info("interface %s (group %s): state %s link %s active %s", i.name, i.group,
+                     i.state, i.link, "yes" if i.active else "no")
+        for a in snap.addresses:
+            log.info("address %s/%d (group %s): %s on %s", a.address, a.prefixlen, a.group,
+                     a.state, a.inbound or "-")
+
+    # ------------------------------------------------------------------ kernel events
+    async def _watch_kernel(self) -> None:
+        async for event in self.netlink.stream():
+            try:
+                await self._kernel_event(event)
+            except Exception:  # a bad event must not stop failure detection
+                log.exception("error while handling %s", event)
+
+    async def _kernel_event(self, event: LinkInfo | LinkGone | AddrEvent) -> None:
+        if isinstance(event, AddrEvent):
+            return  # address notifications: used by later detection of foreign changes
+        async with self.lock:
+            now = now_ms()
+            if isinstance(event, LinkInfo):
+                actions = self.engine.link_observed(
+                    event.name, now, ifindex=event.ifindex, mac=event.mac,
+                    carrier=event.carrier, admin_up=event.admin_up,
+                )
+            else:
+                actions = self.engine.link_removed(event.name, now)
+            await self._execute(actions)
+            self._schedule()
+
+    def _schedule(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        deadline = self.engine.next_deadline()
+        if deadline is None:
+            return
+        delay = max(0.0, (deadline - now_ms()) / 1000.0)
+        self.timer = asyncio.get_running_loop().call_later(
+            delay, lambda: asyncio.ensure_future(self._tick())
+        )
+
+    async def _tick(self) -> None:
+        async with self.lock:
+            await self._execute(self.engine.tick(now_ms()))
+            self._schedule()
+
+    # ------------------------------------------------------------------ actions
+    async def _execute(self, actions: list[Action]) -> None:
+        config_changed = False
+        for action in actions:
+            try:
+                if isinstance(action, ConfigChanged):
+                    config_changed = True
+                else:
+                    await self._apply(action)
+            except Exception:
+                log.exception("error while carrying out %s", action)
+        if config_changed:
+            self._save()
+
+    async def _apply(self, action: Action) -> None:
+        if isinstance(action, Log):
+            log.log(_LEVELS.get(action.level, logging.INFO), "%s", action.message)
+        elif isinstance(action, Publish):
+            self._publish(action.event)
+        elif isinstance(action, BindAddress):
+            await self._bind(action)
+        elif isinstance(action, UnbindAddress):
+            self._cancel_burst(str(action.address.ip))
+            await self.netlink.remove_address(action.member, action.address)
+        elif isinstance(action, SetRoutes):
+            await self._routes(action)
+        elif isinstance(action, PlumbMember):
+            saved = await self.netlink.plumb(action.member)
+            # Keep the oldest values: those are what the interface had before we came.
+            self._keep_saved(action.member, saved)
+            self._keep_saved(GLOBAL_KEY, self.netlink.set_sysctls(GLOBAL_SYSCTLS))
+            self._save()
+        elif isinstance(action, UnplumbMember):
+            self.netlink.unplumb(self.saved_sysctls.pop(action.member, {}))
+            if not any(m.present for m in self.engine.members.values()):
+                self.netlink.unplumb(self.saved_sysctls.pop(GLOBAL_KEY, {}))
+            self._save()
+        elif isinstance(action, SetTestAddresses):
+            for addr in action.remove:
+                await self.netlink.remove_address(action.member, addr)
+            for addr in action.add:
+                await self.netlink.add_address(action.member, addr, deprecated=True)
+        elif isinstance(action, Nominate):
+            log.info("IP interface %s of group %s now receives %s multicast/broadcast "
+                     "(previously %s)", action.member or "(none)", action.group,
+                     "IPv4" if action.family == "inet" else "IPv6", action.previous or "none")
+
+    def _keep_saved(self, key: str, saved: dict[str, str]) -> None:
+        self.saved_sysctls[key] = {**saved, **self.saved_sysctls.get(key, {})}
+
+    async def _bind(self, action: BindAddress) -> None:
+        addr = action.address
+        if not await self.netlink.add_address(action.member, addr):
+            return
+        if action.previous is not None:
+            await self.netlink.remove_address(action.previous, addr)
+        else:
+            # A new address or a restart: make sure no other interface still has a copy.
+            for holder in await self.netlink.holders(str(addr.ip)):
+                if holder != action.member:
+                    await self.netlink.remove_address(holder, addr)
+        if action.announce:
+            self._announce(action.member, addr)
+
+    def _announce(self, member_name: str, addr: Any) -> None:
+        member = self.engine.members.get(member_name)
+        if member is None:
+            return
+        key = str(addr.ip)
+        self._cancel_burst(key)
+        mac = _mac_bytes(member.mac)
+        send: Callable[[], Any] = lambda: self.announcer.announce(  # noqa: E731
+            member.name, member.ifindex, mac, addr.ip
+        )
+        d = self.defaults
+        if d.announce_count <= 0:
+            return
+        send()  # the first one at once: it is what ends the outage
+        self.bursts[key] = asyncio.create_task(self._burst(send, d.announce_count,
+                                                          d.announce_interval_ms,
+                                                          d.announce_repeat_ms))
+
+    async def _burst(self, send: Callable[[], Any], count: int, interval_ms: int,
+                     repeat_ms: int) -> None:
+        for _ in range(count - 1):
+            await asyncio.sleep(interval_ms / 1000)
+            send()
+        if repeat_ms > 0:
+            await asyncio.sleep(repeat_ms / 1000)
+            for i in range(count):
+                if i:
+                    await asyncio.sleep(interval_ms / 1000)
+                send()
+
+    def _cancel_burst(self, key: str) -> None:
+        task = self.bursts.pop(key, None)
+        if task is not None:
+            task.cancel()
+
+    async def _routes(self, action: SetRoutes) -> None:
+        index = {name: m.ifindex for name, m in self.engine.members.items() if m.present}
+        wanted = route_specs(action.plan, index)
+        installed = self.installed_routes.get(action.group, {})
+        for dst, spec in installed.items():
+            if dst not in wanted:
+                await self.netlink.delete_route(spec)
+        for dst, spec in wanted.items():
+            if installed.get(dst) != spec:
+                await self.netlink.replace_route(spec)
+        self.installed_routes[action.group] = wanted
+
+    def _save(self) -> None:
+        data = self.engine.config()
+        data["saved_sysctls"] = self.saved_sysctls
+        try:
+            self.state.save(data)
+        except OSError as exc:
+            log.error("cannot save the configuration to %s: %s", self.state.path, exc)
+
+    def _publish(self, event: dict[str, Any]) -> None:
+        event = {"time": time.time(), **event}
+        for queue in list(self.subscribers):
+            queue.put_nowait(event)
+
+    # ------------------------------------------------------------------ control channel
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            line = await reader.readline()
+            if not line:
+                return
+            try:
+                request = json.loads(line)
+                op = str(request["op"])
+                args = request.get("args") or {}
+                if not isinstance(args, dict):
+                    raise ValueError("args must be an object")
+            except (ValueError, KeyError, TypeError) as exc:
+                await _reply(writer, error=(errors.INVALID, f"malformed request: {exc}"))
+                return
+            if op == "subscribe":
+                await self._stream_events(writer)
+                return
+            uid = _peer_uid(writer)
+            await _reply(writer, **await self._request(op, args, uid))
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def _stream_events(self, writer: asyncio.StreamWriter) -> None:
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.subscribers.add(queue)
+        try:
+            await _reply(writer, result="subscribed")
+            while not self.stopping.is_set():
+                event = await queue.get()
+                writer.write(json.dumps(event).encode() + b"\n")
+                await writer.drain()
+        finally:
+            self.subscribers.discard(queue)
+
+    async def _request(self, op: str, args: dict[str, Any], uid: int | None) -> dict[str, Any]:
+        entry = self._ops().get(op)
+        if entry is None:
+            return {"error": (errors.INVALID, f"unknown request '{op}'")}
+        handler, privileged = entry
+        if privileged and uid != 0:
+            return {"error": (errors.PERMISSION,
+                              f"'{op}' changes the configuration and needs root")}
+        async with self.lock:
+            try:
+                result, actions = handler(args, now_ms())
+            except EngineError as exc:
+                return {"error": (exc.code, exc.message)}
+            except (KeyError, TypeError, ValueError) as exc:
+                return {"error": (errors.INVALID, f"bad arguments for '{op}': {exc}")}
+            await self._execute(actions)
+            self._schedule()
+        if op == "shutdown":
+            self.stopping.set()
+        return {"result": result}
+
+    def _ops(self) -> dict[str, tuple[Callable[[dict[str, Any], float], Any], bool]]:
+        e = self.engine
+        d = self.defaults
+
+        def act(fn: Callable[..., list[Action]]) -> Callable[..., Any]:
+            return lambda a, now: (None, fn(a, now))
+
+        return {
+            "ping": (lambda a, now: ({"pid": os.getpid()}, []), False),
+            "snapshot": (lambda a, now: (e.snapshot().to_dict(), []), False),
+            "config": (lambda a, now: (e.config(), []), False),
+            "shutdown": (lambda a, now: (None, []), True),
+            "create-group": (act(lambda a, now: e.create_group(
+                a["group"], now,
+                failback=a.get("failback", d.failback),
+                fdt_ms=a.get("fdt_ms", d.fdt_ms))), True),
+            "delete-group": (act(lambda a, now: e.delete_group(a["group"], now)), True),
+            "add-member": (act(lambda a, now: e.add_member(
+                a["group"], a["interface"], now, standby=bool(a.get("standby", False)))), True),
+            "remove-member": (act(lambda a, now: e.remove_member(a["interface"], now)), True),
+            "add-address": (act(lambda a, now: e.add_data_address(
+                a["group"], a["address"], now)), True),
+            "remove-address": (act(lambda a, now: e.remove_data_address(
+                a["address"], now)), True),
+            "add-test-address": (act(lambda a, now: self._add_test(a["interface"],
+                                                                   a["address"])), True),
+            "remove-test-address": (act(lambda a, now: self._remove_test(a["address"])), True),
+            "set-standby": (act(lambda a, now: e.set_standby(
+                a["interface"], a["standby"], now)), True),
+            "set-failback": (act(lambda a, now: e.set_failback(
+                a["group"], a["failback"], now)), True),
+            "set-fdt": (act(lambda a, now: e.set_fdt(a["group"], int(a["fdt_ms"]), now)), True),
+            "add-route": (act(lambda a, now: e.add_route(
+                a["group"], a.get("dst", "default"), a["gateway"], now)), True),
+            "remove-route": (act(lambda a, now: e.remove_route(
+                a["group"], a.get("dst", "default"), a["gateway"], now)), True),
+            "offline": (act(lambda a, now: e.offline(a["interface"], now)), True),
+            "online": (act(lambda a, now: e.online(a["interface"], now)), True),
+        }
+
+    def _add_test(self, ifname: str, address: str) -> list[Action]:
+        member = self.engine.members.get(ifname)
+        current = [str(a) for a in member.test_addresses] if member else []
+        return self.engine.set_test_addresses(ifname, [*current, address])
+
+    def _remove_test(self, address: str) -> list[Action]:
+        from ipmp_core.config import parse_ip
+
+        ip = parse_ip(address)
+        for member in self.engine.members.values():
+            keep = [str(a) for a in member.test_addresses if a.ip != ip]
+            if len(keep) != len(member.test_addresses):
+                return self.engine.set_test_addresses(member.name, keep)
+        raise EngineError(errors.UNKNOWN_ADDRESS, f"no test address {ip}")
+
+
+def _peer_uid(writer: asyncio.StreamWriter) -> int | None:
+    sock = writer.get_extra_info("socket")
+    if sock is None:
+        return None
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _pid, uid, _gid = struct.unpack("3i", creds)
+    return uid
+
+
+async def _reply(writer: asyncio.StreamWriter, *, result: Any = None,
+                 error: tuple[str, str] | None = None) -> None:
+    if error is not None:
+        payload: dict[str, Any] = {"ok": False, "error": {"code": error[0], "message": error[1]}}
+    else:
+        payload = {"ok": True, "result": result}
+    writer.write(json.dumps(payload).encode() + b"\n")
+    await writer.drain()

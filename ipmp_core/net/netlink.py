@@ -1,0 +1,270 @@
+"""The daemon's netlink side, all through pyroute2's asyncio API.
+
+Two sockets: one subscribed to link and address notifications (events, never polling),
+one for requests. Nothing here decides anything; it reports what the kernel says and
+carries out what the engine asked for.
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import logging
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from pyroute2 import AsyncIPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+from pyroute2.netlink.rtnl import RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR, RTMGRP_LINK
+
+from ipmp_core.config import IPInterface
+
+log = logging.getLogger("ipmpd")
+
+IFF_UP = 0x1
+IFF_LOWER_UP = 0x10000
+IFA_F_NODAD = 0x02
+IFA_F_NOPREFIXROUTE = 0x200
+# Our routes carry their own protocol number so that the daemon finds (and only touches)
+# the routes it installed, after a restart too. 0xcf: unassigned in rt_protos.
+RTPROT_CLEARVIEW = 0xCF
+INFINITY_LFT = 0xFFFFFFFF
+
+# Per-interface sysctls that make a member answer ARP only for addresses configured on it
+# (arp_ignore=1), use one of its own addresses as ARP source (arp_announce=2), and keep
+# the other data addresses of a subnet when one is removed (promote_secondaries=1).
+MEMBER_SYSCTLS = {
+    "net/ipv4/conf/{}/arp_ignore": "1",
+    "net/ipv4/conf/{}/arp_announce": "2",
+    "net/ipv4/conf/{}/promote_secondaries": "1",
+}
+# The effective arp_ignore is the larger of "all" and the interface's own value: without
+# this, a NIC outside every group (Linux is a weak host) answers ARP for a data address
+# with its own MAC whenever it shares the segment, and traffic lands on the wrong port.
+# Set while any member is plumbed and restored after the last one leaves.
+GLOBAL_SYSCTLS = {"net/ipv4/conf/all/arp_ignore": "1"}
+
+
+@dataclass(frozen=True)
+class LinkInfo:
+    name: str
+    ifindex: int
+    mac: str
+    carrier: bool | None
+    admin_up: bool
+
+
+@dataclass(frozen=True)
+class LinkGone:
+    name: str
+    ifindex: int
+
+
+@dataclass(frozen=True)
+class AddrEvent:
+    added: bool
+    ifindex: int
+    address: str
+    prefixlen: int
+
+
+def _link_info(msg: Any) -> LinkInfo | None:
+    name = msg.get("ifname")
+    if not name:
+        return None
+    flags = msg["flags"]
+    carrier = msg.get("carrier")
+    up = bool(carrier) if carrier is not None else bool(flags & IFF_LOWER_UP)
+    return LinkInfo(
+        name=name,
+        ifindex=msg["index"],
+        mac=(msg.get("address") or "").lower(),
+        carrier=up,
+        admin_up=bool(flags & IFF_UP),
+    )
+
+
+def read_sysctl(key: str) -> str | None:
+    try:
+        with open(f"/proc/sys/{key}", encoding="ascii") as fh:
+            return fh.read().strip()
+    except OSError:
+        return None
+
+
+def write_sysctl(key: str, value: str) -> bool:
+    try:
+        with open(f"/proc/sys/{key}", "w", encoding="ascii") as fh:
+            fh.write(value)
+        return True
+    except OSError as exc:
+        log.warning("cannot set %s=%s: %s", key.replace("/", "."), value, exc.strerror)
+        return False
+
+
+class Netlink:
+    def __init__(self) -> None:
+        self.events = AsyncIPRoute()
+        self.ipr = AsyncIPRoute()
+        self.names: dict[int, str] = {}
+
+    async def open(self) -> None:
+        await self.events.bind(groups=RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR)
+
+    def close(self) -> None:
+        self.events.close()
+        self.ipr.close()
+
+    # ------------------------------------------------------------------ observing
+    async def links(self) -> list[LinkInfo]:
+        out = []
+        async for msg in await self.ipr.link("dump"):
+            info = _link_info(msg)
+            if info:
+                self.names[info.ifindex] = info.name
+                out.append(info)
+        return out
+
+    async def addresses(self) -> list[AddrEvent]:
+        return [
+            AddrEvent(True, msg["index"], msg.get("address"), msg["prefixlen"])
+            async for msg in await self.ipr.addr("dump")
+            if msg.get("address")
+        ]
+
+    async def stream(self) -> AsyncIterator[LinkInfo | LinkGone | AddrEvent]:
+        """Kernel notifications, for as long as the daemon runs."""
+        while True:
+            async for msg in self.events.get():
+                event = msg.get("event")
+                if event == "RTM_NEWLINK":
+                    info = _link_info(msg)
+                    if info is None:
+                        continue
+                    old = self.names.get(info.ifindex)
+                    if old is not None and old != info.name:  # renamed: the old name left
+                        yield LinkGone(old, info.ifindex)
+                    self.names[info.ifindex] = info.name
+                    yield info
+                elif event == "RTM_DELLINK":
+                    name = msg.get("ifname") or self.names.get(msg["index"])
+                    self.names.pop(msg["index"], None)
+                    if name:
+                        yield LinkGone(name, msg["index"])
+                elif event in ("RTM_NEWADDR", "RTM_DELADDR") and msg.get("address"):
+                    yield AddrEvent(event == "RTM_NEWADDR", msg["index"], msg.get("address"),
+                                    msg["prefixlen"])
+
+    def ifindex(self, name: str) -> int | None:
+        for index, known in self.names.items():
+            if known == name:
+                return index
+        return None
+
+    # ------------------------------------------------------------------ members
+    @staticmethod
+    def set_sysctls(wanted: dict[str, str]) -> dict[str, str]:
+        """Set sysctls; returns the values replaced (to restore later)."""
+        saved: dict[str, str] = {}
+        for key, value in wanted.items():
+            old = read_sysctl(key)
+            if old is not None and old != value and write_sysctl(key, value):
+                saved[key] = old
+        return saved
+
+    async def plumb(self, name: str) -> dict[str, str]:
+        """Prepare a member; returns the sysctl values it replaced (to restore later)."""
+        saved = self.set_sysctls({k.format(name): v for k, v in MEMBER_SYSCTLS.items()})
+        index = self.ifindex(name)
+        if index is not None:
+            try:
+                await self.ipr.link("set", index=index, state="up")
+            except NetlinkError as exc:
+                log.warning("cannot bring %s up: %s", name, exc)
+        return saved
+
+    def unplumb(self, saved: dict[str, str]) -> None:
+        for key, value in saved.items():
+            write_sysctl(key, value)
+
+    # ------------------------------------------------------------------ addresses
+    async def add_address(
+        self, name: str, addr: IPInterface, *, deprecated: bool = False
+    ) -> bool:
+        index = self.ifindex(name)
+        if index is None:
+            return False
+        flags = IFA_F_NOPREFIXROUTE | (IFA_F_NODAD if addr.version == 6 else 0)
+        kwargs: dict[str, Any] = {}
+        if deprecated:
+            # preferred_lft 0: the kernel never picks it as a source for applications.
+            kwargs.update(preferred_lft=0, valid_lft=INFINITY_LFT)
+        try:
+            await self.ipr.addr(
+                "replace" if deprecated else "add",
+                index=index,
+                address=str(addr.ip),
+                prefixlen=addr.network.prefixlen,
+                flags=flags,
+                **kwargs,
+            )
+        except NetlinkError as exc:
+            if exc.code != errno.EEXIST:
+                log.error("cannot add %s to %s: %s", addr, name, exc)
+                return False
+        return True
+
+    async def remove_address(self, name: str, addr: IPInterface) -> bool:
+        index = self.ifindex(name)
+        if index is None:
+            return True  # the interface is gone, and its addresses with it
+        try:
+            await self.ipr.addr("del", index=index, address=str(addr.ip),
+                                prefixlen=addr.network.prefixlen)
+        except NetlinkError as exc:
+            if exc.code not in (errno.EADDRNOTAVAIL, errno.ENODEV, errno.ENOENT):
+                log.error("cannot remove %s from %s: %s", addr, name, exc)
+                return False
+        return True
+
+    async def holders(self, ip: str) -> list[str]:
+        """Interfaces that currently carry ``ip``."""
+        want = ipaddress.ip_address(ip)
+        out = []
+        async for msg in await self.ipr.addr("dump"):
+            value = msg.get("address")
+            if value and ipaddress.ip_address(value) == want:
+                out.append(self.names.get(msg["index"], str(msg["index"])))
+        return out
+
+    # ------------------------------------------------------------------ routes
+    async def replace_route(self, spec: dict[str, Any]) -> bool:
+        try:
+            await self.ipr.route("replace", proto=RTPROT_CLEARVIEW, **spec)
+        except NetlinkError as exc:
+            log.error("cannot install route %s: %s", _route_text(spec), exc)
+            return False
+        return True
+
+    async def delete_route(self, spec: dict[str, Any]) -> None:
+        keys = {k: spec[k] for k in ("dst", "family", "table") if k in spec}
+        try:
+            await self.ipr.route("del", proto=RTPROT_CLEARVIEW, **keys)
+        except NetlinkError as exc:
+            if exc.code not in (errno.ESRCH, errno.ENOENT):
+                log.warning("cannot remove route %s: %s", _route_text(spec), exc)
+
+
+def _route_text(spec: dict[str, Any]) -> str:
+    hops = spec.get("multipath") or [spec]
+    via = " ".join(
+        f"{'via ' + h['gateway'] + ' ' if h.get('gateway') else ''}dev {h.get('oif')}"
+        for h in hops
+    )
+    return f"{spec.get('dst')} {via}"
+
+
+def family_of(addr: str) -> int:
+    return socket.AF_INET6 if ":" in addr else socket.AF_INET

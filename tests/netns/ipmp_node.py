@@ -1,0 +1,157 @@
+"""Drive the real daemon and commands inside a lab's node namespace."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ipmp_core.lab import Lab
+
+# Upper bound for waiting on anything the daemon does in reaction to the kernel; failover
+# takes milliseconds, so this only matters when something is broken.
+SETTLE_S = 5.0
+POLL_S = 0.02
+
+
+class Node:
+    """The host under test: one ipmpd (spawned through the lab, so it is killed by PID at
+    teardown) and helpers running ipmpadm/ipmpstat exactly as an operator would."""
+
+    def __init__(self, lab: Lab, state_dir: Path, ns: str | None = None) -> None:
+        self.lab = lab
+        self.ns = ns or lab.node
+        self.state_dir = state_dir
+        self.env = {**os.environ, "IPMP_STATE_DIR": str(state_dir),
+                    "PYTHONDONTWRITEBYTECODE": "1"}
+        self.daemon: subprocess.Popen[Any] | None = None
+
+    @property
+    def log_path(self) -> Path:
+        return self.state_dir / f"{self.ns}.log"
+
+    @property
+    def state_path(self) -> Path:
+        return self.state_dir / f"{self.ns}.json"
+
+    def log(self) -> str:
+        return self.log_path.read_text() if self.log_path.exists() else ""
+
+    # ------------------------------------------------------------------ daemon
+    def start(self) -> subprocess.Popen[Any]:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.daemon = self.lab.spawn(
+            self.ns,
+            [sys.executable, "-m", "ipmp_core.cli.daemon", "--log-file", str(self.log_path),
+             "--defaults", str(self.state_dir / "defaults")],
+            env=self.env,
+        )
+        self.wait_for(self.alive, what="the daemon to answer")
+        return self.daemon
+
+    def alive(self) -> bool:
+        return self.run_py("from ipmp_core.control import ControlClient as C; "
+                           "raise SystemExit(0 if C().ping() else 1)").returncode == 0
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        assert self.daemon is not None
+        os.kill(self.daemon.pid, sig)
+        self.daemon.wait(timeout=10)
+
+    # ------------------------------------------------------------------ commands
+    def exec(self, *argv: str, user: str | None = None) -> subprocess.CompletedProcess[str]:
+        """Run argv in the node namespace with the test's environment (optionally as
+        another user, through setpriv)."""
+        prefix = ["ip", "netns", "exec", self.ns]
+        if user is not None:
+            prefix += ["setpriv", f"--reuid={user}", "--regid=nogroup", "--clear-groups"]
+        return subprocess.run([*prefix, *argv], env=self.env, capture_output=True, text=True,
+                              timeout=60, stdin=subprocess.DEVNULL)
+
+    def run_py(self, code: str) -> subprocess.CompletedProcess[str]:
+        return self.exec(sys.executable, "-c", code)
+
+    def adm(self, *args: str, check: bool = True,
+            user: str | None = None) -> subprocess.CompletedProcess[str]:
+        res = self.exec(sys.executable, "-m", "ipmp_core.cli.ipmpadm", *args, user=user)
+        if check and res.returncode != 0:
+            raise AssertionError(f"ipmpadm {' '.join(args)} failed ({res.returncode}): "
+                                 f"{res.stderr.strip()}")
+        return res
+
+    def stat(self, *args: str, user: str | None = None) -> str:
+        res = self.exec(sys.executable, "-m", "ipmp_core.cli.ipmpstat", *args, user=user)
+        if res.returncode != 0:
+            raise AssertionError(f"ipmpstat {' '.join(args)} failed: {res.stderr.strip()}")
+        return res.stdout
+
+    def snapshot(self) -> dict[str, Any]:
+        res = self.run_py("import json; from ipmp_core.control import ControlClient as C; "
+                          "print(json.dumps(C().snapshot()))")
+        assert res.returncode == 0, res.stderr
+        return json.loads(res.stdout)
+
+    def inbound(self) -> dict[str, str]:
+        """data address -> member it is bound to ('' when unbound), per ipmpstat -a -P."""
+        out = self.stat("-n", "-a", "-P", "-o", "address,inbound")
+        rows = [line.split(":", 1) if "\\:" not in line else _split_escaped(line)
+                for line in out.splitlines() if line]
+        return {addr.replace("\\:", ":"): member for addr, member in rows}
+
+    def group_state(self, group: str = "ipmp0") -> str:
+        for line in self.stat("-g", "-P", "-o", "group,state").splitlines():
+            name, state = line.split(":")
+            if name == group:
+                return state
+        raise AssertionError(f"no group {group}")
+
+    def iface(self, name: str) -> dict[str, Any]:
+        return next(i for i in self.snapshot()["interfaces"] if i["name"] == name)
+
+    # ------------------------------------------------------------------ kernel views
+    def holders(self, addr: str) -> list[str]:
+        """Node interfaces the kernel has ``addr`` on."""
+        out = self.lab.run(self.ns, "ip", "-j", "addr", "show").stdout
+        return [
+            link["ifname"]
+            for link in json.loads(out)
+            for info in link.get("addr_info", [])
+            if info.get("local") == addr
+        ]
+
+    def wait_for(self, predicate: Callable[[], Any], what: str,
+                 timeout: float = SETTLE_S) -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            value = predicate()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout} s waiting for {what}\n"
+                                     f"daemon log:\n{self.log()[-3000:]}")
+            time.sleep(POLL_S)
+
+
+def _split_escaped(line: str) -> list[str]:
+    """Split a two-field ipmpstat -P line whose first field may contain escaped colons."""
+    out, cur, i = [], "", 0
+    while i < len(line):
+        if line[i] == "\\" and i + 1 < len(line):
+            cur += line[i : i + 2]
+            i += 2
+            continue
+        if line[i] == ":":
+            out.append(cur)
+            cur = ""
+        else:
+            cur += line[i]
+        i += 1
+    out.append(cur)
+    return out
+

@@ -1,0 +1,279 @@
+"""The node daemon's life cycle, control channel and commands, on the real kernel."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from ipmp_node import Node
+
+from ipmp_core.lab import Lab
+
+pytestmark = pytest.mark.netns
+
+V4 = "198.51.100.10"
+V4B = "198.51.100.11"
+V6 = "2001:db8:1::10"
+
+
+def setup_group(node: Node) -> None:
+    node.adm("create-ipmp", "-i", "e0", "-i", "e1", "ipmp0")
+    node.adm("add-ipmp", "-s", "-i", "e2", "ipmp0")
+    for addr in (f"{V4}/24", f"{V4B}/24", f"{V6}/64"):
+        node.adm("create-addr", "-a", addr, "ipmp0")
+
+
+def kernel_addresses(node: Node) -> dict[str, tuple[str, int]]:
+    """address -> (interface, ifindex) for every global address in the node."""
+    out = node.lab.run(node.ns, "ip", "-j", "addr", "show").stdout
+    return {
+        info["local"]: (link["ifname"], link["ifindex"])
+        for link in json.loads(out)
+        for info in link.get("addr_info", [])
+        if info.get("scope") == "global"
+    }
+
+
+def test_sigkill_and_restart_resumes_without_touching_placed_addresses(node: Node) -> None:
+    lab = node.lab
+    setup_group(node)
+    lab.pull_cable("e0")  # make the state non-trivial: the standby is active
+    node.wait_for(lambda: node.iface("e2")["active"], "the standby to take over")
+    time.sleep(1.0)  # let the first announcement burst of that move finish (3 x 200 ms)
+    before_kernel = kernel_addresses(node)
+    before_view = node.inbound()
+    routes_before = lab.run(node.ns, "ip", "route", "show", "proto", "207").stdout
+    assert before_view[V4] and before_view[V6]
+
+    monitor_log = node.state_dir / "monitor.txt"
+    with open(monitor_log, "w") as out:
+        monitor = lab.spawn(node.ns, ["ip", "-o", "monitor", "address"], stdout=out)
+        sniff_log = node.state_dir / "arp.txt"
+        with open(sniff_log, "w") as sniff_out:
+            sniffer = lab.spawn(lab.client, ["tcpdump", "-n", "-l", "-i", "eth0",
+                                             "arp or icmp6"], stdout=sniff_out,
+                                stderr=subprocess.DEVNULL)
+            time.sleep(0.5)  # let both watchers attach
+            node.kill(signal.SIGKILL)
+            node.start()
+            node.wait_for(lambda: node.inbound() == before_view, "the view to be rebuilt")
+            time.sleep(1.0)  # anything spurious would show up within this time
+            lab.stop(sniffer)
+        lab.stop(monitor)
+
+    assert kernel_addresses(node) == before_kernel
+    assert lab.run(node.ns, "ip", "route", "show", "proto", "207").stdout == routes_before
+    changes = [line for line in monitor_log.read_text().splitlines()
+               if V4 in line or V4B in line or V6 in line]
+    assert changes == [], f"data addresses were touched: {changes}"
+    garps = [line for line in sniff_log.read_text().splitlines()
+             if f"tell {V4}" in line or f"tell {V4B}" in line or "advertisement" in line]
+    assert garps == [], f"re-announced after restart: {garps}"
+    log = node.log()
+    assert "resuming 1 group(s)" in log
+    assert node.iface("e0")["state"] == "failed" and node.iface("e2")["active"]
+    lab.plug_cable("e0")  # and the restarted daemon still reacts
+    node.wait_for(lambda: not node.iface("e2")["active"], "failback after restart")
+
+
+def test_sigterm_leaves_the_network_as_configured(node: Node) -> None:
+    lab = node.lab
+    setup_group(node)
+    before = kernel_addresses(node)
+    node.kill(signal.SIGTERM)
+    assert node.daemon is not None and node.daemon.returncode == 0
+    assert kernel_addresses(node) == before
+    assert "ipmpd exiting; the network stays as configured" in node.log()
+    assert lab.client_ping(V4)
+
+
+def test_configuration_is_persisted(node: Node) -> None:
+    setup_group(node)
+    node.adm("set-ipmp", "-p", "failback=no", "-p", "fdt=2000", "ipmp0")
+    saved = json.loads(node.state_path.read_text())
+    group = saved["groups"][0]
+    assert group["name"] == "ipmp0" and group["failback"] is False and group["fdt_ms"] == 2000
+    assert [m["name"] for m in group["members"]] == ["e0", "e1", "e2"]
+    assert [m["standby"] for m in group["members"]] == [False, False, True]
+    assert group["data_addresses"] == [f"{V4}/24", f"{V4B}/24", f"{V6}/64"]
+
+
+def test_two_daemons_in_two_namespaces_do_not_interfere(
+    node: Node, make_lab, tmp_path: Path
+) -> None:
+    other_lab: Lab = make_lab(nics=2)
+    other = Node(other_lab, tmp_path / "other")
+    other.start()
+    try:
+        for n in (node, other):
+            n.adm("create-ipmp", "-i", "e0", "-i", "e1", "ipmp0")
+            n.adm("create-addr", "-a", f"{V4}/24", "ipmp0")
+        assert node.snapshot()["groups"][0]["name"] == "ipmp0"
+        node.lab.pull_cable("e0")
+        node.wait_for(lambda: node.inbound() == {V4: "e1"}, "move in the first node")
+        assert other.inbound() == {V4: "e0"}
+        assert other.group_state() == "ok"
+        assert other.daemon is not None
+        assert node.state_path != other.state_path
+        assert other_lab.client_ping(V4)
+    finally:
+        if other.daemon is not None:
+            other_lab.stop(other.daemon)
+
+
+def test_second_daemon_in_same_namespace_refuses_to_start(node: Node) -> None:
+    res = node.exec(*_daemon_argv(node))
+    assert res.returncode == 1
+    assert "another daemon is already running" in res.stderr
+    assert node.alive()
+
+
+def _daemon_argv(node: Node) -> list[str]:
+    import sys
+
+    return [sys.executable, "-m", "ipmp_core.cli.daemon", "--log-file",
+            str(node.state_dir / "second.log")]
+
+
+def test_ipmpadm_starts_the_daemon_when_needed(lab: Lab, tmp_path: Path) -> None:
+    node = Node(lab, tmp_path / "auto")
+    assert not node.alive()
+    node.adm("create-ipmp", "-i", "e0", "-i", "e1", "ipmp0")
+    res = node.run_py("import json; from ipmp_core.control import ControlClient as C; "
+                      "print(C().call('ping')['pid'])")
+    pid = int(res.stdout)
+    try:
+        assert node.group_state() == "ok"
+        assert node.log_path.exists() and "ipmpd started" in node.log()
+    finally:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not Path(f"/proc/{pid}").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("create-ipmp", "-i", "nosuch", "ipmp1"), "no such interface: nosuch"),
+        (("add-ipmp", "-i", "e0", "ipmp0"), "interface e0 is already in group ipmp0"),
+        (("add-ipmp", "-i", "e2", "nosuch"), "no such group: nosuch"),
+        (("create-ipmp", "-i", "e2", "ipmp0"), "group ipmp0 already exists"),
+        (("create-addr", "-a", "198.51.100.10", "ipmp0"), "needs a prefix length"),
+        (("create-addr", "-a", "198.51.100.300/24", "ipmp0"), "is not valid"),
+        (("create-addr", "-T", "test", "-a", f"{V4}/24", "e0"),
+         "test address can never double as a data address"),
+        (("offline", "e7"), "no such interface: e7"),
+        (("offline", "e2"), "interface e2 is not in any group"),
+        (("set-ipmp", "-p", "failback=maybe", "ipmp0"), "is not a boolean"),
+        (("set-ipmp", "-p", "colour=red", "ipmp0"), "unknown group property 'colour'"),
+        (("set-ifprop", "-p", "standby=on", "e9"), "no such interface: e9"),
+        (("delete-addr", "203.0.113.99"), "no test address 203.0.113.99"),
+        (("remove-ipmp", "-i", "e2", "ipmp0"), "interface e2 is not in group ipmp0"),
+        (("delete-ipmp", "nosuch"), "no such group: nosuch"),
+    ],
+)
+def test_ipmpadm_errors_are_one_clear_line(node: Node, args: tuple[str, ...],
+                                           message: str) -> None:
+    node.adm("create-ipmp", "-i", "e0", "-i", "e1", "ipmp0")
+    node.adm("create-addr", "-a", f"{V4}/24", "ipmp0")
+    before = node.adm("show-config").stdout
+    res = node.adm(*args, check=False)
+    assert res.returncode == 1, res
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ipmpadm: "), res.stderr
+    assert message in lines[0]
+    assert "Traceback" not in res.stderr
+    assert node.adm("show-config").stdout == before  # nothing half-done
+
+
+def test_data_address_cannot_equal_a_test_address(node: Node) -> None:
+    node.adm("create-ipmp", "-i", "e0", "-i", "e1", "ipmp0")
+    node.adm("create-addr", "-T", "test", "-a", "198.51.100.21/24", "e0")
+    res = node.adm("create-addr", "-a", "198.51.100.21/24", "ipmp0", check=False)
+    assert res.returncode == 1
+    assert "can never double as a test address" in res.stderr
+    # the test address is on e0, deprecated (never chosen as a source) and does not move
+    info = node.lab.run(node.ns, "ip", "-o", "addr", "show", "dev", "e0").stdout
+    assert "198.51.100.21/24" in info and "deprecated" in info
+    node.lab.pull_cable("e0")
+    node.wait_for(lambda: node.iface("e0")["state"] == "failed", "e0 to fail")
+    assert node.holders("198.51.100.21") == ["e0"]
+
+
+def test_queries_are_open_to_all_but_changes_need_root(node: Node) -> None:
+    setup_group(node)
+    out = node.stat("-g", "-P", "-o", "group,state", user="nobody")
+    assert out.strip() == "ipmp0:ok"
+    res = node.adm("offline", "e0", check=False, user="nobody")
+    assert res.returncode == 1
+    assert "permission denied" in res.stderr
+    # The daemon itself checks the peer's credentials, whatever the client does.
+    code = ("from ipmp_core.control import ControlClient, ControlError\n"
+            "try:\n    ControlClient().call('offline', interface='e0')\n"
+            "except ControlError as exc:\n    print(exc.code)\n")
+    res = node.exec(*_py(code), user="nobody")
+    assert res.stdout.strip() == "permission"
+    assert node.iface("e0")["state"] == "ok"
+
+
+def _py(code: str) -> list[str]:
+    import sys
+
+    return [sys.executable, "-c", code]
+
+
+def test_unreachable_daemon_is_one_line(node: Node) -> None:
+    node.adm("shutdown")
+    assert node.daemon is not None
+    node.daemon.wait(timeout=10)
+    res = node.adm("show-config", check=False)
+    assert res.returncode == 1
+    assert res.stderr.strip() == "ipmpadm: the IPMP daemon is not running"
+    res = node.exec(*_py("from ipmp_core.cli.ipmpstat import main; raise SystemExit(main(['-g']))"))
+    assert res.returncode == 1 and "not running" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_sighup_rereads_defaults_and_sigusr1_dumps_state(node: Node) -> None:
+    setup_group(node)
+    (node.state_dir / "defaults").write_text("ANNOUNCE_COUNT=1\nFAILBACK=perhaps\n")
+    assert node.daemon is not None
+    os.kill(node.daemon.pid, signal.SIGHUP)
+    node.wait_for(lambda: "re-read" in node.log(), "SIGHUP to be handled")
+    assert "ignoring 'FAILBACK=perhaps'" in node.log()
+    os.kill(node.daemon.pid, signal.SIGUSR1)
+    node.wait_for(lambda: "group ipmp0: state ok" in node.log(), "the SIGUSR1 dump")
+    assert f"address {V4}/24 (group ipmp0): up on e0" in node.log()
+
+
+def test_delete_group_restores_interfaces(node: Node) -> None:
+    lab = node.lab
+    sysctl = ["sysctl", "-n", "net.ipv4.conf.e0.arp_ignore", "net.ipv4.conf.all.arp_ignore"]
+    before = lab.run(node.ns, *sysctl).stdout
+    setup_group(node)
+    assert lab.run(node.ns, *sysctl).stdout != before
+    node.adm("delete-ipmp", "ipmp0")
+    assert lab.run(node.ns, *sysctl).stdout == before
+    assert kernel_addresses(node) == {}
+    assert lab.run(node.ns, "ip", "route", "show", "proto", "207").stdout == ""
+    assert node.snapshot()["groups"] == []
+
+
+def test_member_nic_deleted_and_recreated_rejoins(node: Node) -> None:
+    lab = node.lab
+    node.adm("create-ipmp", "-i", "e0", "-i", "e1", "ipmp0")
+    node.adm("create-addr", "-a", f"{V4}/24", "ipmp0")
+    lab.delete_nic("e0")
+    node.wait_for(lambda: node.inbound() == {V4: "e1"}, "the address to leave e0")
+    assert node.iface("e0")["present"] is False
+    assert lab.client_ping(V4)
+    lab.recreate_nic("e0", mac="02:cf:00:00:00:e0")
+    node.wait_for(lambda: node.iface("e0")["state"] == "ok", "e0 to rejoin")
+    arp_ignore = lab.run(node.ns, "sysctl", "-n", "net.ipv4.conf.e0.arp_ignore").stdout
+    assert arp_ignore.strip() == "1"

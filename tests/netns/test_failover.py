@@ -1,0 +1,200 @@
+"""Link-based failover on the real kernel: the daemon, ipmpadm and ipmpstat together."""
+
+from __future__ import annotations
+
+import pytest
+from ipmp_node import Node
+
+pytestmark = pytest.mark.netns
+
+V4 = "198.51.100.10"
+V4B = "198.51.100.11"
+V6 = "2001:db8:1::10"
+
+
+def make_group(node: Node, *members: str, standby: tuple[str, ...] = ()) -> None:
+    args = [x for m in members for x in ("-i", m)]
+    node.adm("create-ipmp", *args, "ipmp0")
+    for s in standby:
+        node.adm("add-ipmp", "-s", "-i", s, "ipmp0")
+
+
+def test_cable_pull_moves_address_and_client_keeps_reaching_it(node: Node) -> None:
+    lab = node.lab
+    make_group(node, "e0", "e1")
+    node.adm("create-addr", "-a", f"{V4}/24", "ipmp0")
+    assert node.inbound() == {V4: "e0"}
+    assert node.holders(V4) == ["e0"]
+    assert node.group_state() == "ok"
+    assert lab.client_ping(V4)  # the client now has an ARP entry for e0's MAC
+    assert lab.client_neigh(V4) == lab.mac("e0")
+
+    lab.pull_cable("e0")
+    node.wait_for(lambda: node.inbound() == {V4: "e1"}, "the address to move to e1")
+    assert node.holders(V4) == ["e1"]
+    assert node.group_state() == "degraded"
+    # The gratuitous ARP updated the client's existing entry: no ARP timeout to wait for.
+    node.wait_for(lambda: lab.client_neigh(V4) == lab.mac("e1"), "the client to learn e1")
+    assert lab.client_ping(V4)
+    log = node.log()
+    assert "The link has gone down on e0" in log
+    assert "IP interface failure detected on e0 of group ipmp0" in log
+
+
+def test_only_the_bound_member_answers_arp(node: Node) -> None:
+    lab = node.lab
+    make_group(node, "e0", "e1")
+    node.adm("create-addr", "-a", f"{V4}/24", "ipmp0")
+    lab.neigh_flush_client()
+    assert lab.client_ping(V4)
+    assert lab.client_neigh(V4) == lab.mac("e0")
+    assert node.lab.run(node.ns, "sysctl", "-n", "net.ipv4.conf.e1.arp_ignore").stdout.strip() \
+        == "1"
+
+
+def test_ipv6_address_moves_with_unsolicited_na(node: Node) -> None:
+    lab = node.lab
+    make_group(node, "e0", "e1")
+    node.adm("create-addr", "-a", f"{V6}/64", "ipmp0")
+    assert node.inbound() == {V6: "e0"}
+    assert lab.client_ping(V6)
+    assert lab.client_neigh(V6) == lab.mac("e0")
+    lab.pull_cable("e0")
+    node.wait_for(lambda: node.inbound() == {V6: "e1"}, "the IPv6 address to move")
+    node.wait_for(lambda: lab.client_neigh(V6) == lab.mac("e1"),
+                  "the client's neighbour entry to follow the unsolicited NA")
+    assert lab.client_ping(V6)
+
+
+def test_routes_spread_over_active_members_and_follow_failures(node: Node) -> None:
+    lab = node.lab
+    make_group(node, "e0", "e1", "e2")
+    node.adm("create-addr", "-a", f"{V4}/24", "ipmp0")
+    node.adm("create-addr", "-a", f"{V4B}/24", "ipmp0")
+    # e2 is active but holds no address of the subnet: it must carry no route, or it
+    # would send ARP requests naming another member's address with its own MAC.
+    route = lab.run(node.ns, "ip", "route", "show", "198.51.100.0/24").stdout
+    assert "nexthop dev e0" in route and "nexthop dev e1" in route and "e2" not in route
+    node.adm("create-route", "-g", "198.51.100.1", "-d", "203.0.113.0/24", "ipmp0")
+    route = lab.run(node.ns, "ip", "route", "show", "198.51.100.0/24").stdout
+    assert "nexthop dev e0" in route and "nexthop dev e1" in route
+    declared = lab.run(node.ns, "ip", "route", "show", "203.0.113.0/24").stdout
+    assert "via 198.51.100.1 dev e0" in declared and "via 198.51.100.1 dev e1" in declared
+    lab.pull_cable("e1")
+    node.wait_for(lambda: "e1" not in lab.run(node.ns, "ip", "route", "show",
+                                              "203.0.113.0/24").stdout, "routes to drop e1")
+    route = lab.run(node.ns, "ip", "route", "show", "198.51.100.0/24").stdout
+    assert "nexthop dev e0" in route and "nexthop dev e2" in route and "e1" not in route
+    assert lab.client_ping(V4) and lab.client_ping(V4B)
+    node.adm("delete-route", "-g", "198.51.100.1", "-d", "203.0.113.0/24", "ipmp0")
+    assert lab.run(node.ns, "ip", "route", "show", "203.0.113.0/24").stdout.strip() == ""
+
+
+def test_standby_takes_over_only_when_needed(node: Node) -> None:
+    lab = node.lab
+    make_group(node, "e0", "e1", standby=("e2",))
+    node.adm("create-addr", "-a", f"{V4}/24", "ipmp0")
+    node.adm("create-addr", "-a", f"{V4B}/24", "ipmp0")
+    assert set(node.inbound().values()) == {"e0", "e1"}
+    assert "(e2)" in node.stat("-g", "-P", "-o", "interfaces")
+    assert node.iface("e2")["active"] is False
+    lab.pull_cable("e0")
+    node.wait_for(lambda: node.iface("e2")["active"], "the standby to activate")
+    assert set(node.inbound().values()) == {"e1", "e2"}
+    lab.plug_cable("e0")  # FAILBACK=yes: e0 returns, the standby steps back
+    node.wait_for(lambda: not node.iface("e2")["active"], "the standby to step back")
+    assert set(node.inbound().values()) == {"e0", "e1"}
+    assert node.holders(V4) != ["e2"] and node.holders(V4B) != ["e2"]
+
+
+def test_failback_yes_returns_the_address(node: Node) -> None:
+    lab = node.lab
+    make_group(node, "e0", "e1")
+    node.adm("create-addr", "-a", f"{V4}/24", "ipmp0")
+    node.adm("create-addr", "-a", f"{V4B}/24", "ipmp0")
+    lab.pull_cable("e0")
+    node.wait_for(lambda: set(node.inbound().values()) == {"e1"}, "both on e1")
+    lab.plug_cable("e0")
+    node.wait_for(lambda: set(node.inbound().values()) == {"e0", "e1"}, "failback")
+    assert "IP interface repair detected on e0 of group ipmp0" in node.log()
+
+
+def test_failback_no_keeps_repaired_member_inactive(node: Node) -> None:
+    lab = node.lab
+    make_group(node, "e0", "e1")
+    node.adm("set-ipmp", "-p", "failback=no", "ipmp0")
+    node.adm("create-addr", "-a", f"{V4}/24", "ipmp0")
+    lab.pull_cable("e0")
+    node.wait_for(lambda: node.inbound() == {V4: "e1"}, "move to e1")
+    lab.plug_cable("e0")
+    node.wait_for(lambda: node.iface("e0")["state"] == "ok", "repair of e0")
+    assert node.inbound() == {V4: "e1"}
+    flags = node.stat("-i", "-P", "-o", "interface,active,flags")
+    assert "e0:no:i------" in flags.splitlines()
+    assert node.group_state() == "ok"
+    lab.pull_cable("e1")  # now the held member is used
+    node.wait_for(lambda: node.inbound() == {V4: "e0"}, "move to e0")
+    assert lab.client_ping(V4)
+
+
+def test_offline_online_and_minimum_redundancy(node: Node) -> None:
+    lab = node.lab
+    make_group(node, "e0", "e1")
+    node.adm("create-addr", "-a", f"{V4}/24", "ipmp0")
+    node.adm("offline", "e0")
+    assert node.inbound() == {V4: "e1"}
+    assert node.iface("e0")["state"] == "offline"
+    refused = node.adm("offline", "e1", check=False)
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("ipmpadm: cannot offline e1: minimum redundancy")
+    assert len(refused.stderr.strip().splitlines()) == 1
+    assert node.iface("e1")["state"] == "ok" and node.inbound() == {V4: "e1"}
+    node.adm("online", "e0")
+    assert node.iface("e0")["state"] == "ok"
+    assert node.group_state() == "ok"
+    assert lab.client_ping(V4)
+
+
+def test_duplicate_mac_offlines_member_until_unique(node: Node) -> None:
+    lab = node.lab
+    make_group(node, "e0", "e1")
+    node.adm("create-addr", "-a", f"{V4}/24", "ipmp0")
+    node.adm("create-addr", "-a", f"{V4B}/24", "ipmp0")
+    lab.set_mac("e1", lab.mac("e0"))
+    node.wait_for(lambda: node.iface("e1")["flags"]["duphw"], "flag h on e1")
+    assert node.iface("e1")["state"] == "offline"
+    assert set(node.inbound().values()) == {"e0"}
+    assert "e1:offline:------h" in node.stat("-i", "-P", "-o", "interface,state,flags")
+    lab.set_mac("e1", "02:cf:00:00:00:11")
+    node.wait_for(lambda: node.iface("e1")["state"] == "ok", "e1 online again")
+    node.wait_for(lambda: set(node.inbound().values()) == {"e0", "e1"}, "rebalance")
+
+
+def test_all_links_down_fails_group_then_repair_restores(node: Node) -> None:
+    lab = node.lab
+    make_group(node, "e0", "e1")
+    node.adm("create-addr", "-a", f"{V4}/24", "ipmp0")
+    node.adm("create-addr", "-a", f"{V6}/64", "ipmp0")
+    lab.pull_cable("e0")
+    lab.pull_cable("e1")
+    node.wait_for(lambda: node.group_state() == "failed", "group failure")
+    assert node.inbound() == {V4: "", V6: ""}
+    assert node.holders(V4) == [] and node.holders(V6) == []
+    assert "ipmp0:failed" in node.stat("-g", "-P", "-o", "group,state")
+    assert "All IP interfaces in group ipmp0 are now unusable" in node.log()
+    lab.plug_cable("e1")
+    node.wait_for(lambda: node.group_state() == "degraded", "partial repair")
+    assert node.inbound() == {V4: "e1", V6: "e1"}
+    assert lab.client_ping(V4)
+
+
+def test_ipmpstat_parsable_group_state_and_inbound(node: Node) -> None:
+    lab = node.lab
+    make_group(node, "e0", "e1")
+    node.adm("create-addr", "-a", f"{V4}/24", "ipmp0")
+    assert node.stat("-g", "-P", "-o", "group,state").strip() == "ipmp0:ok"
+    assert node.stat("-n", "-a", "-P", "-o", "address,inbound").strip() == f"{V4}:e0"
+    lab.pull_cable("e0")
+    node.wait_for(lambda: node.stat("-g", "-P", "-o", "group,state").strip()
+                  == "ipmp0:degraded", "degraded")
+    assert node.stat("-n", "-a", "-P", "-o", "address,inbound").strip() == f"{V4}:e1"
