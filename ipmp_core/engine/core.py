@@ -692,6 +692,9 @@ class Engine:
             )
             for m in members:
                 snap.interfaces.append(self._interface_view(group, m))
+            # OUTBOUND: the members that carry the route to the address's subnet.
+            outbound = {p.dst: list(p.members) for p in self.route_plan(group, active)
+                        if p.gateway is None}
             for addr, member in group.binding.items():
                 snap.addresses.append(
                     AddressView(
@@ -700,7 +703,7 @@ class Engine:
                         state=AddrState.UP if member else AddrState.DOWN,
                         group=group.name,
                         inbound=member or "",
-                        outbound=active,
+                        outbound=outbound.get(str(addr.network), []) if member else [],
                     )
                 )
         return snap

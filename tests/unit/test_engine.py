@@ -535,3 +535,12 @@ def test_failback_no_keeps_the_covering_standby_active():
     w.link("e0", up=True)
     assert not w.iface("e0").active and w.iface("e2").active and w.iface("e1").active
     assert "e0" not in w.where().values()
+
+
+def test_outbound_lists_the_members_routing_the_address_subnet():
+    w = World("e0", "e1", "e2")
+    w.group("ipmp0", "e0", "e1", "e2")
+    w.addr("ipmp0", "198.51.100.10/24", "198.51.100.11/24", "2001:db8:1::10/64")
+    out = {a.address: a.outbound for a in w.engine.snapshot().addresses}
+    assert out == {"198.51.100.10": ["e0", "e1"], "198.51.100.11": ["e0", "e1"],
+                   "2001:db8:1::10": ["e2"]}

@@ -1,0 +1,50 @@
+# clearview-ipmp. Two commands for a new user: `make demo` and `make test`.
+# Everything Pacemaker will later execute runs from a venv built on the system's
+# /usr/bin/python3 in a world-readable place (not a per-user pyenv under /root).
+
+VENV ?= /opt/clearview-ipmp/venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+PYTEST_ARGS ?=
+
+.PHONY: all deps venv install dev test lint unit netns demo bench
+
+all: venv
+
+deps:
+	@bash scripts/install-deps.sh
+
+$(PY):
+	/usr/bin/python3 -m venv $(VENV)
+
+# The package is installed (not linked) so that the code every user runs is the venv's.
+venv: deps $(PY)
+	@$(PIP) install -q --disable-pip-version-check '.[test]'
+	@$(PIP) install -q --disable-pip-version-check --no-deps --force-reinstall .
+	@chmod -R a+rX $(VENV)
+
+# Editable install for development: code changes take effect without reinstalling.
+dev: deps $(PY)
+	@$(PIP) install -q --disable-pip-version-check -e '.[test]'
+
+install: venv
+	@for cmd in ipmpd ipmpadm ipmpstat; do ln -sf $(VENV)/bin/$$cmd /usr/local/sbin/$$cmd; done
+	@echo "installed ipmpd, ipmpadm and ipmpstat in /usr/local/sbin"
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+test: venv lint
+	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+
+unit: venv
+	$(VENV)/bin/pytest -q tests/unit
+
+netns: venv
+	$(VENV)/bin/pytest -q tests/netns
+
+demo: venv
+	$(PY) -m ipmp_core.demo
+
+bench: venv
+	$(PY) bench/failover.py

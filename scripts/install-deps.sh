@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Install the Debian packages the project needs (root only). Idempotent and quick when
+# everything is present: apt-get runs only for what is missing.
+set -euo pipefail
+
+# command -> package that provides it
+declare -A NEEDED=(
+  [ip]=iproute2
+  [nft]=nftables
+  [ping]=iputils-ping
+  [tcpdump]=tcpdump
+  [setpriv]=util-linux
+  [sysctl]=procps
+)
+missing=()
+for cmd in "${!NEEDED[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("${NEEDED[$cmd]}")
+done
+# python3-venv provides ensurepip for /usr/bin/python3.
+/usr/bin/python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing packages (${missing[*]}); run as root to install them" >&2
+  exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
