@@ -277,3 +277,28 @@ def test_member_nic_deleted_and_recreated_rejoins(node: Node) -> None:
     node.wait_for(lambda: node.iface("e0")["state"] == "ok", "e0 to rejoin")
     arp_ignore = lab.run(node.ns, "sysctl", "-n", "net.ipv4.conf.e0.arp_ignore").stdout
     assert arp_ignore.strip() == "1"
+
+
+def test_event_stream_reports_failures_and_moves(node: Node) -> None:
+    lab = node.lab
+    node.adm("create-ipmp", "-i", "e0", "-i", "e1", "ipmp0")
+    node.adm("create-addr", "-a", f"{V4}/24", "ipmp0")
+    code = ("import json, sys\nfrom ipmp_core.control import ControlClient\n"
+            "seen = set()\n"
+            "for ev in ControlClient().subscribe():\n"
+            "    print(json.dumps(ev), flush=True)\n"
+            "    seen.add(ev.get('type'))\n"
+            "    if {'address-moved', 'group-state'} <= seen:\n        break\n")
+    out_path = node.state_dir / "events.txt"
+    with open(out_path, "w") as out:
+        sub = lab.spawn(node.ns, _py(code), stdout=out)
+        time.sleep(0.5)  # subscribed before the failure
+        lab.pull_cable("e0")
+        sub.wait(timeout=10)
+    events = [json.loads(line) for line in out_path.read_text().splitlines()]
+    kinds = [(e["type"], e.get("interface") or e.get("group")) for e in events]
+    assert ("member-state", "e0") in kinds
+    state = next(e for e in events if e["type"] == "group-state")
+    assert (state["state"], state["previous"]) == ("degraded", "ok")
+    moved = next(e for e in events if e["type"] == "address-moved")
+    assert (moved["address"], moved["from"], moved["to"]) == (f"{V4}/24", "e0", "e1")
