@@ -62,3 +62,41 @@ DAEMON_START_TIMEOUT_S = 10.0
 
 # --- persistence ----------------------------------------------------------------------
 DEFAULT_STATE_DIR = "/var/lib/clearview-ipmp"
+
+# --- probe-based detection (in.mpathd's mpd_defs.h) ------------------------------------
+# An interface fails after this many consecutive lost probes...
+NUM_PROBE_FAILS = 5
+# ...and is repaired after this many consecutive answered ones (twice as many: a false
+# repair moves addresses onto a dead path, which is worse than a late one).
+NUM_PROBE_REPAIRS = 10
+# Probe interval = FDT / (NUM_PROBE_FAILS + 2): five lost probes are noticed within the FDT
+# even when the failure happens just after a probe went out and the last loss is only
+# known once its RTT estimate has passed.
+PROBE_INTERVAL_DIVISOR = NUM_PROBE_FAILS + 2
+# Each probe goes out at a random point in the second half of its interval so that the
+# probes of many hosts do not synchronise on a shared target.
+MIN_RANDOM_FACTOR = 0.5
+MAX_RANDOM_FACTOR = 1.0
+# At most this many probe targets per address family and group.
+MAX_PROBE_TARGETS = 5
+# A slow or dead target is tried again after this long.
+TARGET_RECOVERY_MS = 60_000
+# After a backoff the FDT is not lowered again for this long (no FDT flapping).
+FDT_SETTLING_MS = 60_000
+# The FDT is raised or lowered by this factor.
+NEXT_FDT_MULTIPLE = 2
+# The FDT is lowered again once every target's crtt is below interval / this.
+LOWER_FDT_TRIGGER = 4
+# A target is dropped (rather than the FDT raised) when at least this many targets are
+# active and all others answer within half an interval.
+MIN_TARGETS_TO_DROP_ONE = 4
+# Losses are ignored for this long after an interface starts probing while its link is up:
+# a switch port may still be in spanning-tree learning. The first reply ends it early.
+PROBE_QUIET_PERIOD_MS = 40_000
+# Probe records kept per interface and family: enough to see a repair across all targets.
+PROBE_STATS_COUNT = NUM_PROBE_REPAIRS * MAX_PROBE_TARGETS + 2
+# A member without a test address is reported (once) after this long: an administrator
+# may add the member first and its test address a moment later.
+TESTADDR_CONF_MS = 20_000
+# ICMP sequence numbers are 16 bits.
+SEQ_MODULO = 1 << 16

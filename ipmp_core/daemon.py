@@ -428,7 +428,7 @@ class Daemon:
     def _add_test(self, ifname: str, address: str) -> list[Action]:
         member = self.engine.members.get(ifname)
         current = [str(a) for a in member.test_addresses] if member else []
-        return self.engine.set_test_addresses(ifname, [*current, address])
+        return self.engine.set_test_addresses(ifname, [*current, address], now_ms())
 
     def _remove_test(self, address: str) -> list[Action]:
         from ipmp_core.config import parse_ip
@@ -437,7 +437,7 @@ class Daemon:
         for member in self.engine.members.values():
             keep = [str(a) for a in member.test_addresses if a.ip != ip]
             if len(keep) != len(member.test_addresses):
-                return self.engine.set_test_addresses(member.name, keep)
+                return self.engine.set_test_addresses(member.name, keep, now_ms())
         raise EngineError(errors.UNKNOWN_ADDRESS, f"no test address {ip}")
 
 

@@ -111,8 +111,11 @@ class ConfigChanged:
     """The desired configuration changed: the daemon persists it."""
 
 
+from ipmp_core.engine.probe import SendProbe  # noqa: E402  (defined with the prober)
+
 Action = (
-    PlumbMember
+    SendProbe
+    | PlumbMember
     | UnplumbMember
     | SetTestAddresses
     | BindAddress

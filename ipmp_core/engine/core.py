@@ -11,6 +11,7 @@ Rules of this module (after h11's _state.py):
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable
 from ipaddress import IPv4Interface, IPv6Interface
 from typing import Any
@@ -41,6 +42,8 @@ from ipmp_core.engine.actions import (
     UnbindAddress,
     UnplumbMember,
 )
+from ipmp_core.engine.probe import is_link_local
+from ipmp_core.engine.probing import Probing
 from ipmp_core.engine.state import Group, Member, Route
 from ipmp_core.errors import EngineError
 from ipmp_core.model import (
@@ -71,10 +74,12 @@ class Observed:
 
 
 class Engine:
-    def __init__(self) -> None:
+    def __init__(self, rng: random.Random | None = None) -> None:
         self.groups: dict[str, Group] = {}
         self.members: dict[str, Member] = {}
         self.observed: dict[str, Observed] = {}
+        self.local_addresses: set[str] = set()  # every address of this node (not targets)
+        self.probing = Probing(self, rng)
         self._starting = False
 
     # ------------------------------------------------------------------ observations
@@ -106,6 +111,7 @@ class Engine:
         member.admin_up = admin_up
         for line in member.link.observe(carrier, now):
             out.append(Log("notice", line))
+        self.probing.link_changed(self.groups[member.group], member, now)
         self._refresh(self.groups[member.group], now, out)
         return out
 
@@ -119,13 +125,70 @@ class Engine:
                                  "was removed from the system")]
         member.present = False
         member.link.observe(None, now)
+        member.linklocal = None
+        self.probing.link_changed(self.groups[member.group], member, now)
         self._refresh(self.groups[member.group], now, out)
+        return out
+
+    def address_observed(self, ifname: str, address: str, added: bool,
+                         now: float) -> list[Action]:
+        """Netlink RTM_NEWADDR/RTM_DELADDR: our own addresses are never probe targets, and
+        a member's IPv6 link-local is its IPv6 test address."""
+        if added:
+            self.local_addresses.add(address)
+        else:
+            self.local_addresses.discard(address)
+        member = self.members.get(ifname)
+        if member is None or not is_link_local(address) or ":" not in address:
+            return []
+        new = address if added else (None if member.linklocal == address else member.linklocal)
+        if new == member.linklocal:
+            return []
+        member.linklocal = new
+        out: list[Action] = []
+        self._refresh(self.groups[member.group], now, out)
+        return out
+
+    def routers_observed(self, family: int, routers: list[tuple[str, str]],
+                         now: float) -> list[Action]:
+        """The routing table's next hops [(gateway, interface)] for ``family``."""
+        if self.probing.routers.get(family) == routers:
+            return []
+        self.probing.routers[family] = list(routers)
+        out: list[Action] = []
+        for group in self.groups.values():
+            self._refresh(group, now, out)
+        return out
+
+    def probe_reply(self, member_name: str, family: int, seq: int, source: str, now: float,
+                    netrtt_ms: float | None = None) -> list[Action]:
+        """An ICMP echo reply to one of ``member_name``'s probes (identifier already
+        checked by the socket)."""
+        member = self.members.get(member_name)
+        if member is None:
+            return []
+        out: list[Action] = []
+        if self.probing.reply(member, family, seq, source, now, netrtt_ms, out):
+            self._refresh(self.groups[member.group], now, out)
+        return out
+
+    def set_targets(self, name: str, targets: Iterable[str], now: float) -> list[Action]:
+        """Configured probe targets (like bonding's arp_ip_target); empty = discover."""
+        group = self._group(name)
+        parsed = [str(parse_ip(t)) for t in targets if str(t).strip()]
+        for t in parsed:
+            if ":" in t and not is_link_local(t):
+                raise EngineError(errors.INVALID,
+                                  f"IPv6 probe target {t} must be a link-local address")
+        group.explicit_targets = parsed
+        out: list[Action] = [ConfigChanged()]
+        self._refresh(group, now, out)
         return out
 
     def tick(self, now: float) -> list[Action]:
         out: list[Action] = []
         for group in self.groups.values():
-            changed = False
+            changed = self.probing.tick(group, now, out)
             for name in group.members:
                 for detector in self.members[name].detectors:
                     deadline = detector.next_deadline()
@@ -143,6 +206,8 @@ class Engine:
             for det in m.detectors
             if (d := det.next_deadline()) is not None
         ]
+        deadlines += [d for g in self.groups.values()
+                      if (d := self.probing.deadline(g)) is not None]
         return min(deadlines, default=None)
 
     # ------------------------------------------------------------------ group commands
@@ -163,7 +228,8 @@ class Engine:
         fdt = normalize_fdt(int(fdt_ms))
         if fdt.note:
             out.append(Log("warning", fdt.note))
-        self.groups[name] = Group(name=name, failback=failback, fdt_ms=fdt.value)
+        self.groups[name] = Group(name=name, failback=failback, fdt_ms=fdt.value,
+                                  fdt_current=fdt.value)
         out.append(Log("notice", f"Group {name} created"))
         out.append(Publish({"type": "group-added", "group": name}))
         out.append(ConfigChanged())
@@ -197,6 +263,7 @@ class Engine:
         group = self._group(name)
         fdt = normalize_fdt(int(fdt_ms))
         group.fdt_ms = fdt.value
+        group.fdt_current = fdt.value
         out: list[Action] = [ConfigChanged()]
         if fdt.note:
             out.insert(0, Log("warning", fdt.note))
@@ -248,7 +315,8 @@ class Engine:
             raise EngineError(errors.INVALID, "the loopback interface cannot join a group")
         if require_present and ifname not in self.observed:
             raise EngineError(errors.UNKNOWN_INTERFACE, f"no such interface: {ifname}")
-        member = Member(name=ifname, group=group_name, standby=standby, offline=offline)
+        member = Member(name=ifname, group=group_name, standby=standby, offline=offline,
+                        joined_at=now)
         self.members[ifname] = member
         group.members.append(ifname)
         out: list[Action] = [
@@ -345,7 +413,8 @@ class Engine:
         self._refresh(group, now, out)
         return out
 
-    def set_test_addresses(self, ifname: str, addresses: Iterable[str]) -> list[Action]:
+    def set_test_addresses(self, ifname: str, addresses: Iterable[str],
+                           now: float) -> list[Action]:
         member = self._member(ifname)
         parsed = [parse_address(a, kind="test address") for a in addresses]
         for addr in parsed:
@@ -362,6 +431,7 @@ class Engine:
             remove = tuple(a for a in old if a not in parsed)
             if add or remove:
                 out.append(SetTestAddresses(ifname, add=add, remove=remove))
+        self._refresh(self.groups[member.group], now, out)
         return out
 
     # ------------------------------------------------------------------ data addresses
@@ -431,6 +501,7 @@ class Engine:
         """Re-derive everything about ``group`` after any event; append the actions."""
         was_usable = group.state is not GroupState.FAILED
         members = self._members(group)
+        self.probing.sync(group, now, out)
         self._check_duplicate_mac(group, members, out)
         for member in members:
             functioning = member.functioning()
@@ -640,9 +711,11 @@ class Engine:
         for m in g.get("members", []):
             out += self.add_member(g["name"], m["name"], now, standby=m.get("standby", False),
                                    offline=m.get("offline", False), require_present=False)
-            out += self.set_test_addresses(m["name"], m.get("test_addresses", []))
+            out += self.set_test_addresses(m["name"], m.get("test_addresses", []), now)
         for r in g.get("routes", []):
             out += self.add_route(g["name"], r["dst"], r["gateway"], now)
+        if g.get("targets"):
+            out += self.set_targets(g["name"], g["targets"], now)
         for a in g.get("data_addresses", []):
             ip = str(parse_address(a).ip)
             out += self.add_data_address(g["name"], a, now, hint=hints.get(ip))
@@ -668,6 +741,7 @@ class Engine:
                     ],
                     "data_addresses": [str(a) for a in g.binding],
                     "routes": [{"dst": r.dst, "gateway": r.gateway} for r in g.routes],
+                    "targets": list(g.explicit_targets),
                 }
                 for g in self.groups.values()
             ],
@@ -683,7 +757,9 @@ class Engine:
                 GroupView(
                     name=group.name,
                     state=group.state,
-                    fdt_ms=None,  # nobody probes yet: link-based detection only
+                    # empty when nobody probes (link-based detection only), as in ipmpstat
+                    fdt_ms=group.fdt_current if any(m.prober.enabled for m in members)
+                    else None,
                     failback=group.failback,
                     active=active,
                     inactive=[m.name for m in members if m.usable and not m.active],
@@ -709,12 +785,26 @@ class Engine:
         return snap
 
     def _interface_view(self, group: Group, m: Member) -> InterfaceView:
+        prober = m.prober
         if m.is_offline:
             state = IfState.OFFLINE
         elif m.failed:
             state = IfState.FAILED
+        elif prober.enabled and not prober.has_targets:
+            state = IfState.UNKNOWN  # probing, but nothing to probe: not judged
         else:
             state = IfState.OK
+        if not prober.enabled:
+            probe = ProbeState.DISABLED
+        elif prober.failed:
+            probe = ProbeState.FAILED
+        elif prober.has_targets and prober.last_success() is not None:
+            probe = ProbeState.OK
+        else:
+            probe = ProbeState.UNKNOWN
+        mode, targets = self.probing.firing_order(group, m)
+        testaddrs = [fp.source for _, fp in sorted(prober.families.items())]
+        testaddrs += [str(a.ip) for a in m.test_addresses if str(a.ip) not in testaddrs]
         flags = IfFlags(
             inactive=not m.active and not m.is_offline and (m.usable or m.standby),
             standby=m.standby,
@@ -730,11 +820,11 @@ class Engine:
             active=m.active,
             flags=flags,
             link=m.link.state if m.present else LinkState.UNKNOWN,
-            probe=ProbeState.DISABLED,
+            probe=probe,
             state=state,
-            testaddrs=[str(a.ip) for a in m.test_addresses],
-            target_mode=TargetMode.DISABLED,
-            targets=[],
+            testaddrs=testaddrs,
+            target_mode=TargetMode(mode),
+            targets=targets,
             present=m.present,
             mac=m.mac,
         )

@@ -8,7 +8,9 @@ from ipmp_core.config import IPInterface
 from ipmp_core.constants import DEFAULT_FAILBACK, DEFAULT_FDT_MS
 from ipmp_core.engine.detector import Detector, Verdict
 from ipmp_core.engine.link import LinkDetector
-from ipmp_core.model import GroupState
+from ipmp_core.engine.probe import Prober
+from ipmp_core.engine.targets import TargetList
+from ipmp_core.model import GroupState, LinkState
 
 
 @dataclass
@@ -28,14 +30,23 @@ class Member:
     active: bool = False
     held: bool = False  # FAILBACK=no kept it inactive after its repair
     test_addresses: list[IPInterface] = field(default_factory=list)
+    linklocal: str | None = None  # its IPv6 link-local address, when the kernel has one
+    joined_at: float = 0.0
+    notest_logged: bool = False
     link: LinkDetector = field(init=False)
+    prober: Prober = field(init=False)
 
     def __post_init__(self) -> None:
         self.link = LinkDetector(self.name)
+        self.prober = Prober(self.name)
 
     @property
     def detectors(self) -> list[Detector]:
-        return [self.link]
+        return [self.link, self.prober]
+
+    @property
+    def link_up(self) -> bool:
+        return self.present and self.link.state is LinkState.UP
 
     @property
     def is_offline(self) -> bool:
@@ -72,3 +83,19 @@ class Group:
         default_factory=lambda: {"inet": None, "inet6": None}
     )
     last_routes: tuple | None = None
+    # probing
+    targets: dict[int, TargetList] = field(
+        default_factory=lambda: {4: TargetList(4), 6: TargetList(6)}
+    )
+    explicit_targets: list[str] = field(default_factory=list)
+    fdt_current: int = DEFAULT_FDT_MS  # raised above fdt_ms when targets are too slow
+    fdt_raised_at: float = 0.0
+    fast_since: float | None = None  # since when every target answers fast
+    suspect_since: float | None = None  # every member lost its targets: are they dead?
+    suspect_until: float = 0.0
+
+    @property
+    def probe_interval(self) -> float:
+        from ipmp_core.constants import PROBE_INTERVAL_DIVISOR
+
+        return self.fdt_current / PROBE_INTERVAL_DIVISOR

@@ -1,0 +1,249 @@
+"""Probe-based failure detection for one member (in.mpathd's phyint instances), sans I/O.
+
+A ``Prober`` holds one ``FamilyProber`` per address family that has a test address. Each
+schedules ICMP probes to the group's targets (``SendProbe`` actions), hears the replies
+the daemon has already validated at the socket (identifier), validates the rest (known
+sequence number, not a duplicate, from the target probed, IPv6 link-local source),
+keeps an RTT estimate per target, and declares probes lost when their target's estimate
+has passed. The group logic (engine/core.py) reads the loss and success runs and decides
+between an interface failure, a bad target and a group failure; the prober keeps the
+latch (failed until NUM_PROBE_REPAIRS consecutive successes).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from ipmp_core.constants import (
+    MAX_RANDOM_FACTOR,
+    MIN_RANDOM_FACTOR,
+    NUM_PROBE_FAILS,
+    NUM_PROBE_REPAIRS,
+    PROBE_QUIET_PERIOD_MS,
+    PROBE_STATS_COUNT,
+    SEQ_MODULO,
+)
+from ipmp_core.engine.detector import Verdict
+from ipmp_core.engine.rtt import RttEstimator
+
+MULTICAST_DEST = {4: "224.0.0.1", 6: "ff02::1"}
+
+
+class ProbeStatus(StrEnum):
+    UNACKED = "unacked"
+    ACKED = "acked"
+    LOST = "lost"
+
+
+class ProbeKind(StrEnum):
+    UNICAST = "unicast"  # counts for failure and repair
+    MULTICAST = "multicast"  # target discovery only
+
+
+@dataclass
+class ProbeRecord:
+    seq: int
+    target: str
+    start: float  # ms
+    status: ProbeStatus = ProbeStatus.UNACKED
+    done: float = 0.0  # when acked or declared lost
+    rtt: float = 0.0
+
+
+@dataclass(frozen=True)
+class SendProbe:
+    """Send one ICMP echo from ``member``'s test address."""
+
+    member: str
+    family: int  # 4 or 6
+    source: str
+    dest: str
+    seq: int
+    kind: ProbeKind
+
+
+@dataclass
+class ProbeOutcome:
+    """What a reply or a timer found, for the group logic and ipmpstat -p."""
+
+    member: str
+    family: int
+    record: ProbeRecord
+    late: bool = False  # a reply to a probe already declared lost
+
+
+@dataclass
+class FamilyProber:
+    member: str
+    family: int
+    source: str
+    rng: random.Random
+    enabled: bool = True
+    seq: int = 0
+    records: deque[ProbeRecord] = field(default_factory=lambda: deque(maxlen=PROBE_STATS_COUNT))
+    next_send: float | None = None
+    base: float = 0.0
+    quiet_until: float = 0.0
+    target_index: int = 0
+    rtt: dict[str, RttEstimator] = field(default_factory=dict)
+    ignored: Counter[str] = field(default_factory=Counter)
+    last_success: float | None = None  # when the latest answered probe was answered
+
+    # ------------------------------------------------------------------ schedule
+    def start(self, now: float, interval: float) -> None:
+        """Start (or restart) probing: the first probe is spread over one interval."""
+        self.base = now + self.rng.uniform(0, interval)
+        self.next_send = self.base
+        self.quiet_until = now + PROBE_QUIET_PERIOD_MS
+
+    def stop(self) -> None:
+        self.next_send = None
+
+    def due(self, now: float) -> bool:
+        return self.next_send is not None and now >= self.next_send
+
+    def schedule_next(self, now: float, interval: float) -> None:
+        """Base times are strictly periodic; each probe goes out at a random point in the
+        second half of its interval. Missed slots (a busy host) are skipped, not bunched."""
+        factor = self.rng.uniform(MIN_RANDOM_FACTOR, MAX_RANDOM_FACTOR)
+        if now > self.base + factor * interval:
+            missed = int((now - self.base) // interval) + 1
+            self.base += missed * interval
+        self.next_send = self.base + factor * interval
+        self.base += interval
+
+    def next_seq(self) -> int:
+        self.seq = (self.seq + 1) % SEQ_MODULO
+        return self.seq
+
+    # ------------------------------------------------------------------ bookkeeping
+    def sent(self, seq: int, target: str, now: float) -> ProbeRecord:
+        record = ProbeRecord(seq, target, now)
+        self.records.append(record)
+        return record
+
+    def timeout_for(self, record: ProbeRecord, interval: float) -> float:
+        est = self.rtt.get(record.target)
+        crtt = est.crtt if est is not None and est.known else 0.0
+        return record.start + (crtt if crtt > 0 else interval)
+
+    def expire(self, now: float, interval: float) -> list[ProbeRecord]:
+        """Declare lost every unanswered probe whose target's estimate has passed; keep at
+        most two probes outstanding (in.mpathd's rule)."""
+        lost: list[ProbeRecord] = []
+        unacked = [r for r in self.records if r.status is ProbeStatus.UNACKED]
+        for i, record in enumerate(unacked):
+            too_many = len(unacked) - i > 2
+            deadline = self.timeout_for(record, interval)
+            if now >= deadline or too_many:
+                record.status = ProbeStatus.LOST
+                record.done = min(now, deadline)
+                lost.append(record)
+        return lost
+
+    def next_loss_deadline(self, interval: float) -> float | None:
+        times = [self.timeout_for(r, interval) for r in self.records
+                 if r.status is ProbeStatus.UNACKED]
+        return min(times, default=None)
+
+    def find(self, seq: int) -> ProbeRecord | None:
+        for record in reversed(self.records):
+            if record.seq == seq:
+                return record
+        return None
+
+    def loss_run(self) -> tuple[int, float | None]:
+        """Consecutive lost probes, most recent first (unanswered ones not yet lost are
+        skipped: they may still be answered), and when the first of them was sent."""
+        count, first = 0, None
+        for record in reversed(self.records):
+            if record.status is ProbeStatus.UNACKED:
+                continue
+            if record.status is ProbeStatus.ACKED:
+                break
+            count += 1
+            first = record.start
+        return count, first
+
+    def target_loss_run(self, target: str) -> int:
+        count = 0
+        for record in reversed(self.records):
+            if record.target != target or record.status is ProbeStatus.UNACKED:
+                continue
+            if record.status is ProbeStatus.ACKED:
+                break
+            count += 1
+        return count
+
+    def success_run(self) -> int:
+        count = 0
+        for record in reversed(self.records):
+            if record.status is ProbeStatus.UNACKED:
+                continue
+            if record.status is not ProbeStatus.ACKED:
+                break
+            count += 1
+        return count
+
+    def clear(self) -> None:
+        """Forget the probe history (link went down, targets replaced)."""
+        self.records.clear()
+
+
+@dataclass
+class Prober:
+    """All families of one member, behind the Detector interface."""
+
+    member: str
+    families: dict[int, FamilyProber] = field(default_factory=dict)
+    failed: bool = False  # the latch: set by the group logic, cleared by repairs
+    has_targets: bool = False  # set by the engine each refresh
+    name: str = "probe"
+
+    @property
+    def enabled(self) -> bool:
+        return any(f.enabled for f in self.families.values())
+
+    def verdict(self) -> Verdict:
+        if not self.enabled:
+            return Verdict.UNKNOWN
+        if self.failed:
+            return Verdict.FAILED
+        return Verdict.OK if self.has_targets else Verdict.UNKNOWN
+
+    def next_deadline(self) -> float | None:
+        return None  # the engine schedules probing itself (it needs the group's interval)
+
+    def tick(self, now: float) -> list[str]:
+        return []
+
+    def repaired(self) -> bool:
+        """NUM_PROBE_REPAIRS consecutive answered probes on either family."""
+        return any(f.enabled and f.success_run() >= NUM_PROBE_REPAIRS
+                   for f in self.families.values())
+
+    def loss_runs(self) -> dict[int, tuple[int, float | None]]:
+        return {fam: f.loss_run() for fam, f in self.families.items() if f.enabled}
+
+    def all_families_failing(self) -> float | None:
+        """in.mpathd: failed when EVERY probing family lost NUM_PROBE_FAILS in a row.
+        Returns the time of the first failure, or None."""
+        runs = self.loss_runs()
+        if not runs or any(n < NUM_PROBE_FAILS for n, _ in runs.values()):
+            return None
+        return min(t for _, t in runs.values() if t is not None)
+
+    def last_success(self) -> float | None:
+        times = [f.last_success for f in self.families.values() if f.last_success is not None]
+        return max(times, default=None)
+
+
+def is_link_local(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_link_local
+    except ValueError:
+        return False

@@ -1,0 +1,92 @@
+"""A simulated network for the probe engine: targets with RTTs, paths that drop, hosts
+that answer multicast echo. Time is a fake clock; a 10 s FDT scenario runs in
+milliseconds."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import random
+
+from engine_helpers import World
+
+from ipmp_core.engine.actions import Action
+from ipmp_core.engine.core import Engine
+from ipmp_core.engine.probe import ProbeKind, SendProbe
+
+ROUTER = "198.51.100.1"
+ROUTER6 = "fe80::1"
+
+
+class ProbeWorld(World):
+    def __init__(self, *names: str, seed: int = 1) -> None:
+        self.rtt: dict[str, float] = {}  # target -> ms (absent: does not answer)
+        self.hosts: dict[int, list[str]] = {4: [], 6: []}  # answer multicast echo
+        self.dropped: set[str] = set()  # members whose probe path drops everything
+        self.pending: list[tuple[float, int, str, int, int, str]] = []
+        self.sent: list[tuple[float, SendProbe]] = []
+        self._tie = itertools.count()
+        super().__init__(*names)
+        self.engine = Engine(rng=random.Random(seed))
+        for i, name in enumerate(names, start=2):
+            self.link(name, up=True, mac=f"02:00:00:00:00:{i:02x}", ifindex=i)
+
+    def record(self, actions: list[Action]) -> list[Action]:
+        super().record(actions)
+        for action in actions:
+            if isinstance(action, SendProbe):
+                self._deliver(action)
+        return actions
+
+    def _deliver(self, probe: SendProbe) -> None:
+        self.sent.append((self.now, probe))
+        if probe.member in self.dropped:
+            return
+        if probe.kind is ProbeKind.MULTICAST:
+            responders = self.hosts[probe.family]
+        else:
+            responders = [probe.dest]
+        for source in responders:
+            if source in self.rtt:
+                heapq.heappush(self.pending, (self.now + self.rtt[source], next(self._tie),
+                                              probe.member, probe.family, probe.seq, source))
+
+    def run(self, ms: float) -> None:
+        """Advance the fake clock by ``ms``, delivering replies and timer ticks in order."""
+        end = self.now + ms
+        for _ in range(1_000_000):  # bounded: a runaway engine fails the test
+            deadline = self.engine.next_deadline()
+            reply_at = self.pending[0][0] if self.pending else None
+            candidates = [t for t in (deadline, reply_at) if t is not None and t <= end]
+            if not candidates:
+                self.now = end
+                return
+            self.now = max(self.now, min(candidates))
+            if reply_at is not None and reply_at <= self.now:
+                _, _, member, family, seq, source = heapq.heappop(self.pending)
+                self.record(self.engine.probe_reply(member, family, seq, source, self.now))
+            else:
+                self.record(self.engine.tick(self.now))
+        raise AssertionError("simulation did not settle")
+
+    def run_until(self, predicate, limit_ms: float, step_ms: float = 10.0) -> float:  # noqa: ANN001
+        """Run until predicate() holds; returns the simulated time it took."""
+        start = self.now
+        while self.now - start < limit_ms:
+            if predicate():
+                return self.now - start
+            self.run(step_ms)
+        raise AssertionError(f"condition not met within {limit_ms} ms")
+
+    def probing_group(self, name: str, *members: str, fdt: int = 7000,
+                      test_net: str = "198.51.100", first: int = 21, **kw) -> None:
+        self.record(self.engine.create_group(name, self.now, fdt_ms=fdt,
+                                             failback=kw.get("failback", True)))
+        for i, m in enumerate(members):
+            self.record(self.engine.add_member(name, m, self.now))
+            self.record(self.engine.set_test_addresses(m, [f"{test_net}.{first + i}/24"],
+                                                       self.now))
+
+    def routers(self, *gateways: str, family: int = 4, oif: str = "e0") -> None:
+        self.record(self.engine.routers_observed(family, [(g, oif) for g in gateways],
+                                                 self.now))

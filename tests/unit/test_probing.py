@@ -1,0 +1,349 @@
+"""Probe-based failure detection (reference sections 2-4), on a simulated network."""
+
+from __future__ import annotations
+
+import pytest
+from probe_sim import ROUTER, ROUTER6, ProbeWorld
+
+from ipmp_core.constants import (
+    NUM_PROBE_REPAIRS,
+    PROBE_QUIET_PERIOD_MS,
+    TARGET_RECOVERY_MS,
+)
+from ipmp_core.engine.probe import ProbeKind, SendProbe
+from ipmp_core.engine.rtt import RttEstimator
+from ipmp_core.model import GroupState, IfState, ProbeState, TargetMode
+
+FDT = 7000  # probe interval 1000 ms: easy numbers
+
+
+def world(*members: str, seed: int = 1, fdt: int = FDT, rtt: float = 1.0,
+          **kw) -> ProbeWorld:
+    w = ProbeWorld(*members, seed=seed)
+    w.rtt[ROUTER] = rtt
+    w.routers(ROUTER)
+    w.probing_group("ipmp0", *members, fdt=fdt, **kw)
+    w.record(w.engine.add_data_address("ipmp0", "198.51.100.10/24", w.now))
+    w.run(3 * fdt)  # past the first replies: quiet period over, RTT estimates known
+    return w
+
+
+def unicast(w: ProbeWorld, member: str) -> list[tuple[float, SendProbe]]:
+    return [(t, p) for t, p in w.sent if p.member == member and p.kind is ProbeKind.UNICAST]
+
+
+# --------------------------------------------------------------------------- schedule
+def test_probe_interval_is_fdt_over_seven_with_in_mpathd_randomisation():
+    w = world("e0", "e1")
+    times = [t for t, _ in unicast(w, "e0")]
+    w.run(20 * 1000)
+    times = [t for t, _ in unicast(w, "e0")]
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    assert all(500 - 1e-6 <= g <= 1500 + 1e-6 for g in gaps), gaps
+    assert 900 <= sum(gaps) / len(gaps) <= 1100  # strictly periodic base: 1 probe a second
+    assert len(set(round(g) for g in gaps)) > 3  # and randomised, not a fixed beat
+
+
+def test_probes_go_from_the_test_address_to_the_router():
+    w = world("e0", "e1")
+    _, probe = unicast(w, "e1")[-1]
+    assert (probe.source, probe.dest, probe.family) == ("198.51.100.22", ROUTER, 4)
+    view = w.iface("e1")
+    assert view.target_mode is TargetMode.ROUTES and view.targets == [ROUTER]
+    assert view.testaddrs == ["198.51.100.22"] and view.probe is ProbeState.OK
+    assert w.group_view("ipmp0").fdt_ms == FDT
+
+
+# --------------------------------------------------------------------------- failure
+@pytest.mark.parametrize("seed", range(12))
+def test_dropped_path_fails_member_within_fdt_and_moves_its_address(seed):
+    w = world("e0", "e1", seed=seed)
+    w.run(seed * 137.0)  # fail at a different phase of the probe cycle each time
+    assert w.where()["198.51.100.10"] == "e0"
+    w.dropped.add("e0")
+    took = w.run_until(lambda: w.iface("e0").state is IfState.FAILED, limit_ms=3 * FDT)
+    assert took <= FDT, f"detected after {took} ms, FDT {FDT}"
+    assert w.where()["198.51.100.10"] == "e1"
+    assert w.iface("e0").probe is ProbeState.FAILED
+    assert w.iface("e0").link.value == "up"  # the link never went down
+    assert w.iface("e1").state is IfState.OK
+    assert "IP interface failure detected on e0 of group ipmp0" in w.logs()
+
+
+def test_repair_needs_ten_answered_probes_then_fails_back():
+    w = world("e0", "e1")
+    w.dropped.add("e0")
+    w.run_until(lambda: w.iface("e0").state is IfState.FAILED, limit_ms=3 * FDT)
+    w.dropped.clear()
+    start = w.now
+    took = w.run_until(lambda: w.iface("e0").state is IfState.OK, limit_ms=5 * FDT)
+    answered = [p for t, p in unicast(w, "e0") if t >= start]
+    assert len(answered) >= NUM_PROBE_REPAIRS
+    assert took >= (NUM_PROBE_REPAIRS - 1) * 500  # not before ten probes could go out
+    assert took <= 2.5 * FDT  # "about 2 x FDT"
+    assert w.iface("e0").active  # FAILBACK=yes: active again (one address: no move needed)
+
+
+def test_link_up_alone_does_not_repair_a_probe_failure():
+    w = world("e0", "e1")
+    w.dropped.add("e0")
+    w.run_until(lambda: w.iface("e0").state is IfState.FAILED, limit_ms=3 * FDT)
+    w.link("e0", up=False)
+    w.link("e0", up=True)
+    w.run(2 * FDT)
+    assert w.iface("e0").state is IfState.FAILED  # combined rule: probes must agree too
+
+
+def test_probes_alone_do_not_repair_a_link_failure():
+    w = world("e0", "e1")
+    w.link("e0", up=False)
+    w.run(3 * FDT)
+    assert w.iface("e0").state is IfState.FAILED
+    assert not [t for t, p in unicast(w, "e0") if t > w.now - 2 * FDT]  # no probes, link down
+
+
+def test_quiet_period_ignores_losses_until_the_first_reply():
+    w = ProbeWorld("e0", "e1")
+    w.routers(ROUTER)  # the router does not answer (no RTT entry) ...
+    w.probing_group("ipmp0", "e0", "e1")
+    w.run(PROBE_QUIET_PERIOD_MS - 1000)
+    assert w.iface("e0").state is IfState.OK  # ... but spanning tree may still be learning
+    w.run(FDT * 3)
+    assert w.group_view("ipmp0").state is GroupState.FAILED
+
+
+# --------------------------------------------------------------------------- targets
+def test_bad_target_is_marked_dead_not_the_interface():
+    w = ProbeWorld("e0", "e1")
+    w.rtt.update({ROUTER: 1.0, "198.51.100.2": 1.0})
+    w.routers(ROUTER, "198.51.100.2")
+    w.probing_group("ipmp0", "e0", "e1")
+    w.run(3 * FDT)
+    del w.rtt["198.51.100.2"]  # one router dies
+    w.run(8 * FDT)
+    assert w.iface("e0").state is IfState.OK and w.iface("e1").state is IfState.OK
+    assert w.iface("e0").targets == [ROUTER]
+    assert any("198.51.100.2" in line and "marked dead" in line for line in w.logs())
+    w.rtt["198.51.100.2"] = 1.0  # back: eligible again after the recovery time
+    w.run(TARGET_RECOVERY_MS + FDT)
+    assert sorted(w.iface("e0").targets) == [ROUTER, "198.51.100.2"]
+
+
+def test_multicast_discovery_finds_host_targets_when_there_is_no_router():
+    w = ProbeWorld("e0", "e1")
+    hosts = [f"198.51.100.{i}" for i in range(200, 207)]
+    w.hosts[4] = hosts
+    w.rtt.update({h: 0.5 for h in hosts})
+    w.probing_group("ipmp0", "e0", "e1")
+    assert w.iface("e0").state is IfState.UNKNOWN  # no targets yet: not judged
+    w.run(2 * FDT)
+    view = w.iface("e0")
+    assert view.target_mode is TargetMode.MULTICAST
+    assert len(view.targets) == 5 and set(view.targets) <= set(hosts)  # at most 5
+    assert view.state is IfState.OK
+    multicast = [p for _, p in w.sent if p.kind is ProbeKind.MULTICAST]
+    assert multicast and multicast[0].dest == "224.0.0.1"
+
+
+def test_only_router_dies_hosts_take_over_and_members_stay_ok():
+    w = world("e0", "e1")
+    w.hosts[4] = ["198.51.100.200", "198.51.100.201"]
+    w.rtt.update({h: 0.5 for h in w.hosts[4]})
+    del w.rtt[ROUTER]
+    w.run(4 * FDT)
+    for m in ("e0", "e1"):
+        assert w.iface(m).state is IfState.OK, w.logs()[-10:]
+    assert w.group_view("ipmp0").state is GroupState.OK
+    assert w.iface("e0").target_mode is TargetMode.MULTICAST
+    assert set(w.iface("e0").targets) == set(w.hosts[4])
+    assert "IP interface failure detected" not in " ".join(w.logs())
+
+
+def test_router_appearing_replaces_host_targets():
+    w = ProbeWorld("e0", "e1")
+    w.hosts[4] = ["198.51.100.200"]
+    w.rtt.update({"198.51.100.200": 0.5, ROUTER: 1.0})
+    w.probing_group("ipmp0", "e0", "e1")
+    w.run(2 * FDT)
+    assert w.iface("e0").targets == ["198.51.100.200"]
+    w.routers(ROUTER)
+    assert w.iface("e0").targets == [ROUTER]
+    assert w.iface("e0").target_mode is TargetMode.ROUTES
+
+
+def test_all_paths_dropped_fails_the_group_then_recovers():
+    w = world("e0", "e1")
+    w.dropped.update({"e0", "e1"})
+    w.run_until(lambda: w.group_view("ipmp0").state is GroupState.FAILED, limit_ms=4 * FDT)
+    assert w.where()["198.51.100.10"] == ""
+    assert any("unreachable from every interface" in line for line in w.logs())
+    w.dropped.clear()
+    w.hosts[4] = [ROUTER]  # the router answers multicast too once reachable
+    w.run_until(lambda: w.group_view("ipmp0").state is GroupState.OK, limit_ms=6 * FDT)
+    assert w.where()["198.51.100.10"] in ("e0", "e1")
+
+
+def test_explicit_targets_replace_discovery():
+    w = world("e0", "e1")
+    w.rtt["198.51.100.7"] = 1.0
+    w.record(w.engine.set_targets("ipmp0", ["198.51.100.7"], w.now))
+    w.run(2 * FDT)
+    assert w.iface("e0").targets == ["198.51.100.7"]
+    assert w.engine.config()["groups"][0]["targets"] == ["198.51.100.7"]
+
+
+# --------------------------------------------------------------------------- validation
+def _failed_world() -> ProbeWorld:
+    w = world("e0", "e1")
+    w.dropped.add("e0")
+    w.run_until(lambda: w.iface("e0").state is IfState.FAILED, limit_ms=3 * FDT)
+    return w
+
+
+def test_forged_and_stray_replies_never_repair_a_failed_member():
+    w = _failed_world()
+    fp = w.engine.members["e0"].prober.families[4]
+    for _ in range(3 * NUM_PROBE_REPAIRS):
+        w.run(1000)
+        last = fp.records[-1]
+        # from a host that is not the target probed
+        w.record(w.engine.probe_reply("e0", 4, last.seq, "198.51.100.99", w.now))
+        # with a sequence number we never sent
+        w.record(w.engine.probe_reply("e0", 4, (last.seq + 1000) % 65536, ROUTER, w.now))
+    assert w.iface("e0").state is IfState.FAILED
+    assert fp.ignored["wrong-source"] >= NUM_PROBE_REPAIRS
+    assert fp.ignored["unknown-sequence"] >= NUM_PROBE_REPAIRS
+
+
+def test_duplicate_reply_is_ignored():
+    w = world("e0", "e1")
+    fp = w.engine.members["e0"].prober.families[4]
+    acked = [r for r in fp.records if r.status.value == "acked"][-1]
+    w.record(w.engine.probe_reply("e0", 4, acked.seq, ROUTER, w.now))
+    assert fp.ignored["duplicate"] == 1
+
+
+def test_ipv6_replies_must_come_from_a_link_local_source():
+    w = ProbeWorld("e0", "e1")
+    w.rtt[ROUTER6] = 1.0
+    w.record(w.engine.create_group("ipmp0", w.now, fdt_ms=FDT))
+    for i, m in enumerate(("e0", "e1")):
+        w.record(w.engine.add_member("ipmp0", m, w.now))
+        w.record(w.engine.address_observed(m, f"fe80::{i + 10}", True, w.now))
+    w.record(w.engine.add_data_address("ipmp0", "2001:db8:1::10/64", w.now))
+    w.routers(ROUTER6, family=6, oif="e0")
+    w.run(3 * FDT)
+    view = w.iface("e0")
+    assert view.testaddrs == ["fe80::10"] and view.targets == [ROUTER6]
+    assert view.probe is ProbeState.OK
+    fp = w.engine.members["e0"].prober.families[6]
+    w.record(w.engine.probe_reply("e0", 6, fp.records[-1].seq, "2001:db8:1::1", w.now))
+    assert fp.ignored["not-link-local"] == 1
+
+
+# --------------------------------------------------------------------------- RTT and FDT
+def test_rtt_estimator_follows_jacobson_karels():
+    est = RttEstimator()
+    est.add(10)
+    assert (est.average, est.crtt) == (10, 30)  # sa = 8m, sv = 2m
+    est.add(18)
+    assert est.average == pytest.approx(11)  # sa += m - sa/8
+    assert est.sv == pytest.approx(20 + 8 - 5)  # sv += |err| - sv/4
+    assert est.crtt == pytest.approx(11 + 23)
+
+
+def test_slow_target_raises_fdt_then_it_improves_again():
+    w = world("e0", "e1", fdt=1000)  # interval 143 ms
+    w.rtt[ROUTER] = 300.0
+    w.run(20_000)
+    assert w.group_view("ipmp0").fdt_ms > 1000
+    assert any("Cannot meet requested failure detection time of 1000 ms" in line
+               for line in w.logs())
+    assert w.iface("e0").state is IfState.OK  # slow is not failed
+    w.rtt[ROUTER] = 1.0
+    w.run_until(lambda: w.group_view("ipmp0").fdt_ms == 1000, limit_ms=600_000, step_ms=1000)
+    assert any("Improved failure detection time" in line for line in w.logs())
+
+
+def test_one_slow_target_among_fast_ones_is_dropped_not_the_fdt():
+    w = ProbeWorld("e0", "e1")
+    routers = [f"198.51.100.{i}" for i in range(1, 6)]
+    w.rtt.update({r: 1.0 for r in routers})
+    w.routers(*routers)
+    w.probing_group("ipmp0", "e0", "e1", fdt=1000)
+    w.run(5_000)
+    w.rtt["198.51.100.5"] = 400.0
+    w.run(10_000)
+    assert w.group_view("ipmp0").fdt_ms == 1000
+    assert "198.51.100.5" not in w.iface("e0").targets
+    assert any("too slow" in line for line in w.logs())
+
+
+# --------------------------------------------------------------------------- mixes
+def test_both_families_must_fail():
+    w = ProbeWorld("e0", "e1")
+    w.rtt.update({ROUTER: 1.0, ROUTER6: 1.0})
+    w.routers(ROUTER)
+    w.routers(ROUTER6, family=6, oif="e0")
+    w.probing_group("ipmp0", "e0", "e1")
+    for i, m in enumerate(("e0", "e1")):
+        w.record(w.engine.address_observed(m, f"fe80::{i + 10}", True, w.now))
+    w.record(w.engine.add_data_address("ipmp0", "2001:db8:1::10/64", w.now))
+    w.run(3 * FDT)
+    del w.rtt[ROUTER]  # IPv4 target gone, IPv6 still answers
+    w.run(3 * FDT)
+    assert w.iface("e0").state is IfState.OK
+
+
+def test_mixed_group_probing_member_fails_alone():
+    w = ProbeWorld("e0", "e1")
+    w.rtt[ROUTER] = 1.0
+    w.routers(ROUTER)
+    w.record(w.engine.create_group("ipmp0", w.now, fdt_ms=FDT))
+    w.record(w.engine.add_member("ipmp0", "e0", w.now))
+    w.record(w.engine.add_member("ipmp0", "e1", w.now))  # link-based only
+    w.record(w.engine.set_test_addresses("e0", ["198.51.100.21/24"], w.now))
+    w.run(3 * FDT)
+    assert w.iface("e1").probe is ProbeState.DISABLED
+    w.dropped.add("e0")
+    w.run_until(lambda: w.iface("e0").state is IfState.FAILED, limit_ms=3 * FDT)
+    assert w.iface("e1").state is IfState.OK
+    assert any("No test address configured on interface e1" in line for line in w.logs())
+
+
+def test_single_member_group_with_probing_fails_when_its_path_dies():
+    w = world("e0")
+    w.dropped.add("e0")
+    w.run_until(lambda: w.iface("e0").state is IfState.FAILED, limit_ms=4 * FDT)
+
+
+def test_duplicate_test_address_disables_probing_on_one_member():
+    w = world("e0", "e1")
+    w.engine.members["e1"].test_addresses = list(w.engine.members["e0"].test_addresses)
+    w.record(w.engine.set_standby("e1", False, w.now))  # any refresh re-syncs probers
+    assert w.iface("e1").probe is ProbeState.DISABLED
+    assert any("duplicates e0's" in line and "disabling probe" in line for line in w.logs())
+
+
+def test_ten_second_fdt_scenario_replays_on_the_fake_clock():
+    w = world("e0", "e1", "e2", "e3", fdt=10_000)
+    w.dropped.add("e2")
+    took = w.run_until(lambda: w.iface("e2").state is IfState.FAILED, limit_ms=30_000)
+    assert took <= 10_000
+    w.dropped.clear()
+    w.run_until(lambda: w.iface("e2").state is IfState.OK, limit_ms=40_000)
+
+
+def test_probe_events_are_published_while_someone_listens():
+    w = world("e0", "e1")
+    w.engine.probing.events = True
+    before = len(w.actions)
+    w.run(3000)
+    from ipmp_core.engine.actions import Publish
+
+    events = [a.event for a in w.actions[before:] if isinstance(a, Publish)
+              and a.event.get("type") == "probe"]
+    assert events and {e["status"] for e in events} == {"acked"}
+    e = events[-1]
+    assert e["target"] == ROUTER and e["rtt_ms"] == pytest.approx(1.0)
+    assert e["rttavg_ms"] == pytest.approx(1.0)
