@@ -38,7 +38,16 @@ from ipmp_core.engine.actions import (
 from ipmp_core.engine.core import Engine
 from ipmp_core.errors import EngineError
 from ipmp_core.net.announce import Announcer
-from ipmp_core.net.netlink import GLOBAL_SYSCTLS, AddrEvent, LinkGone, LinkInfo, Netlink
+from ipmp_core.engine.probe import ProbeKind, SendProbe
+from ipmp_core.net import icmp
+from ipmp_core.net.netlink import (
+    GLOBAL_SYSCTLS,
+    AddrEvent,
+    LinkGone,
+    LinkInfo,
+    Netlink,
+    RoutesChanged,
+)
 from ipmp_core.net.routes import route_specs
 from ipmp_core.persist import StateFile
 
@@ -87,6 +96,9 @@ class Daemon:
         self.bursts: dict[str, asyncio.Task[None]] = {}
         self.timer: asyncio.TimerHandle | None = None
         self.server: asyncio.AbstractServer | None = None
+        self.sockets: dict[tuple[str, int], icmp.ProbeSocket] = {}
+        self.routers_pending = False
+        self.socket_errors: set[tuple[str, int]] = set()
 
     # ------------------------------------------------------------------ life cycle
     async def run(self) -> None:
@@ -116,6 +128,8 @@ class Daemon:
         for task in self.bursts.values():
             task.cancel()
         self.server.close()
+        for key in list(self.sockets):
+            self._close_socket(key)
         self.netlink.close()
         self.announcer.close()
 
@@ -125,10 +139,13 @@ class Daemon:
             for link in await self.netlink.links():
                 self.engine.link_observed(link.name, now, ifindex=link.ifindex, mac=link.mac,
                                           carrier=link.carrier, admin_up=link.admin_up)
-            hints = {
-                a.address: self.netlink.names.get(a.ifindex, "")
-                for a in await self.netlink.addresses()
-            }
+            addresses = await self.netlink.addresses()
+            hints = {a.address: self.netlink.names.get(a.ifindex, "") for a in addresses}
+            for a in addresses:
+                self.engine.address_observed(self.netlink.names.get(a.ifindex, ""), a.address,
+                                             True, now)
+            for family, gateways in (await self.netlink.gateways()).items():
+                self.engine.routers_observed(family, gateways, now)
             try:
                 persisted = self.state.load()
             except (OSError, ValueError) as exc:
@@ -160,6 +177,23 @@ class Daemon:
         for a in snap.addresses:
             log.info("address %s/%d (group %s): %s on %s", a.address, a.prefixlen, a.group,
                      a.state, a.inbound or "-")
+        for group in self.engine.groups.values():
+            log.info("group %s: failure detection time %d ms (configured %d ms)", group.name,
+                     group.fdt_current, group.fdt_ms)
+            for family, targets in group.targets.items():
+                for t in targets.targets:
+                    log.info("group %s target %s (%s, inet%s): %s", group.name, t.address,
+                             t.kind, "6" if family == 6 else "", t.state)
+        for member in self.engine.members.values():
+            for family, fp in member.prober.families.items():
+                acked = sum(1 for r in fp.records if r.status.value == "acked")
+                lost = sum(1 for r in fp.records if r.status.value == "lost")
+                log.info("probes %s inet%s from %s: %d answered, %d lost of the last %d; "
+                         "ignored replies %s", member.name, "6" if family == 6 else "",
+                         fp.source, acked, lost, len(fp.records), dict(fp.ignored) or "none")
+                for target, est in fp.rtt.items():
+                    log.info("probes %s -> %s: rtt avg %.2f ms dev %.2f ms crtt %.2f ms",
+                             member.name, target, est.average, est.deviation, est.crtt)
 
     # ------------------------------------------------------------------ kernel events
     async def _watch_kernel(self) -> None:
@@ -169,12 +203,20 @@ class Daemon:
             except Exception:  # a bad event must not stop failure detection
                 log.exception("error while handling %s", event)
 
-    async def _kernel_event(self, event: LinkInfo | LinkGone | AddrEvent) -> None:
-        if isinstance(event, AddrEvent):
-            return  # address notifications: used by later detection of foreign changes
+    async def _kernel_event(self, event: LinkInfo | LinkGone | AddrEvent | RoutesChanged
+                            ) -> None:
+        if isinstance(event, RoutesChanged):
+            if not self.routers_pending:  # coalesce a burst of route changes into one dump
+                self.routers_pending = True
+                asyncio.get_running_loop().call_soon(
+                    lambda: asyncio.ensure_future(self._refresh_routers()))
+            return
         async with self.lock:
             now = now_ms()
-            if isinstance(event, LinkInfo):
+            if isinstance(event, AddrEvent):
+                actions = self.engine.address_observed(
+                    self.netlink.names.get(event.ifindex, ""), event.address, event.added, now)
+            elif isinstance(event, LinkInfo):
                 actions = self.engine.link_observed(
                     event.name, now, ifindex=event.ifindex, mac=event.mac,
                     carrier=event.carrier, admin_up=event.admin_up,
@@ -182,6 +224,15 @@ class Daemon:
             else:
                 actions = self.engine.link_removed(event.name, now)
             await self._execute(actions)
+            self._schedule()
+
+    async def _refresh_routers(self) -> None:
+        self.routers_pending = False
+        gateways = await self.netlink.gateways()
+        async with self.lock:
+            now = now_ms()
+            for family, found in gateways.items():
+                await self._execute(self.engine.routers_observed(family, found, now))
             self._schedule()
 
     def _schedule(self) -> None:
@@ -203,25 +254,40 @@ class Daemon:
 
     # ------------------------------------------------------------------ actions
     async def _execute(self, actions: list[Action]) -> None:
+        """Carry out a batch in order, except that a moved address is announced and
+        taken off its old member only after the whole batch (the routes included) is in
+        place: a neighbour that hears the announcement must find replies leaving through
+        a live member, not through the route of the failed one."""
+        self.engine.probing.events = bool(self.subscribers)
         config_changed = False
+        finish: list[BindAddress] = []
         for action in actions:
             try:
                 if isinstance(action, ConfigChanged):
                     config_changed = True
+                elif isinstance(action, BindAddress):
+                    if await self._bind(action):
+                        finish.append(action)
                 else:
                     await self._apply(action)
             except Exception:
                 log.exception("error while carrying out %s", action)
+        for action in finish:
+            try:
+                await self._finish_bind(action)
+            except Exception:
+                log.exception("error while finishing %s", action)
         if config_changed:
             self._save()
+        self._close_stale_sockets()
 
     async def _apply(self, action: Action) -> None:
-        if isinstance(action, Log):
+        if isinstance(action, SendProbe):
+            self._send_probe(action)
+        elif isinstance(action, Log):
             log.log(_LEVELS.get(action.level, logging.INFO), "%s", action.message)
         elif isinstance(action, Publish):
             self._publish(action.event)
-        elif isinstance(action, BindAddress):
-            await self._bind(action)
         elif isinstance(action, UnbindAddress):
             self._cancel_burst(str(action.address.ip))
             await self.netlink.remove_address(action.member, action.address)
@@ -248,13 +314,93 @@ class Daemon:
                      "(previously %s)", action.member or "(none)", action.group,
                      "IPv4" if action.family == "inet" else "IPv6", action.previous or "none")
 
+    # ------------------------------------------------------------------ probes
+    def _send_probe(self, probe: SendProbe) -> None:
+        member = self.engine.members.get(probe.member)
+        if member is None or not member.present:
+            return
+        key = (probe.member, probe.family)
+        sock = self.sockets.get(key)
+        if sock is not None and (sock.source != probe.source or sock.ifindex != member.ifindex):
+            self._close_socket(key)
+            sock = None
+        if sock is None:
+            family = socket.AF_INET if probe.family == 4 else socket.AF_INET6
+            try:
+                sock = icmp.ProbeSocket(family, probe.member, member.ifindex, probe.source)
+            except OSError as exc:
+                # e.g. an IPv6 link-local still in DAD: the next probe tries again.
+                level = logging.DEBUG if key in self.socket_errors else logging.WARNING
+                self.socket_errors.add(key)
+                log.log(level, "cannot probe from %s on %s: %s", probe.source, probe.member,
+                        exc.strerror or exc)
+                return
+            self.socket_errors.discard(key)
+            self.sockets[key] = sock
+            asyncio.get_running_loop().add_reader(sock.fileno(), self._replies, key)
+        kind = icmp.ProbeKind.MULTICAST if probe.kind is ProbeKind.MULTICAST \
+            else icmp.ProbeKind.UNICAST
+        sock.send(probe.dest, probe.seq, kind)
+
+    def _replies(self, key: tuple[str, int]) -> None:
+        """Probe replies, handled at once (not behind the lock): a reply only updates
+        the engine; anything it decides that needs netlink is queued in order."""
+        sock = self.sockets.get(key)
+        if sock is None:
+            return
+        actions: list[Action] = []
+        for reply in sock.receive():
+            actions += self.engine.probe_reply(
+                key[0], key[1], reply.seq, reply.source, reply.recv_ns / 1e6,
+                netrtt_ms=(reply.recv_ns - reply.sent_ns) / 1e6,
+            )
+        if not actions:
+            return
+        if all(isinstance(a, (SendProbe, Log, Publish)) for a in actions):
+            for action in actions:
+                self._apply_now(action)
+        else:
+            asyncio.ensure_future(self._locked(actions))
+        self._schedule()
+
+    def _apply_now(self, action: Action) -> None:
+        if isinstance(action, SendProbe):
+            self._send_probe(action)
+        elif isinstance(action, Log):
+            log.log(_LEVELS.get(action.level, logging.INFO), "%s", action.message)
+        elif isinstance(action, Publish):
+            self._publish(action.event)
+
+    async def _locked(self, actions: list[Action]) -> None:
+        async with self.lock:
+            await self._execute(actions)
+            self._schedule()
+
+    def _close_socket(self, key: tuple[str, int]) -> None:
+        sock = self.sockets.pop(key, None)
+        if sock is not None:
+            with contextlib.suppress(Exception):
+                asyncio.get_running_loop().remove_reader(sock.fileno())
+            sock.close()
+
+    def _close_stale_sockets(self) -> None:
+        for key in list(self.sockets):
+            member = self.engine.members.get(key[0])
+            fp = member.prober.families.get(key[1]) if member else None
+            if fp is None or not fp.enabled or not member.present:
+                self._close_socket(key)
+
     def _keep_saved(self, key: str, saved: dict[str, str]) -> None:
         self.saved_sysctls[key] = {**saved, **self.saved_sysctls.get(key, {})}
 
-    async def _bind(self, action: BindAddress) -> None:
+    async def _bind(self, action: BindAddress) -> bool:
+        """Make before break: the address goes on the new member first."""
+        return await self.netlink.add_address(action.member, action.address)
+
+    async def _finish_bind(self, action: BindAddress) -> None:
         addr = action.address
-        if not await self.netlink.add_address(action.member, addr):
-            return
+        if action.announce:
+            self._announce(action.member, addr)
         if action.previous is not None:
             await self.netlink.remove_address(action.previous, addr)
         else:
@@ -262,8 +408,6 @@ class Daemon:
             for holder in await self.netlink.holders(str(addr.ip)):
                 if holder != action.member:
                     await self.netlink.remove_address(holder, addr)
-        if action.announce:
-            self._announce(action.member, addr)
 
     def _announce(self, member_name: str, addr: Any) -> None:
         member = self.engine.members.get(member_name)
@@ -397,6 +541,7 @@ class Daemon:
             "snapshot": (lambda a, now: (e.snapshot().to_dict(), []), False),
             "config": (lambda a, now: (e.config(), []), False),
             "shutdown": (lambda a, now: (None, []), True),
+            "dump": (lambda a, now: (self._dump(), []), False),
             "create-group": (act(lambda a, now: e.create_group(
                 a["group"], now,
                 failback=a.get("failback", d.failback),
@@ -421,6 +566,8 @@ class Daemon:
                 a["group"], a.get("dst", "default"), a["gateway"], now)), True),
             "remove-route": (act(lambda a, now: e.remove_route(
                 a["group"], a.get("dst", "default"), a["gateway"], now)), True),
+            "set-targets": (act(lambda a, now: e.set_targets(
+                a["group"], a.get("targets") or [], now)), True),
             "offline": (act(lambda a, now: e.offline(a["interface"], now)), True),
             "online": (act(lambda a, now: e.online(a["interface"], now)), True),
         }

@@ -62,7 +62,7 @@ def start_daemon(client: ControlClient) -> None:
 
 
 def call(op: str, *, start: bool = True, **args: Any) -> Any:
-    if os.geteuid() != 0 and op not in ("snapshot", "config", "ping"):
+    if os.geteuid() != 0 and op not in ("snapshot", "config", "ping", "dump"):
         raise AdmError(f"permission denied: '{op}' changes the configuration and needs root")
     client = ControlClient()
     try:
@@ -187,7 +187,8 @@ def set_ifprop(props: tuple[str, ...], interface: str) -> None:
 
 @cli.command("set-ipmp")
 @click.option("-p", "props", multiple=True, required=True, metavar="PROP=VALUE",
-              help="failback=yes|no, fdt=MILLISECONDS")
+              help="failback=yes|no, fdt=MILLISECONDS, targets=ADDR[,ADDR...] (empty: "
+              "discover)")
 @click.argument("group")
 def set_ipmp(props: tuple[str, ...], group: str) -> None:
     """Set a property of GROUP."""
@@ -200,8 +201,11 @@ def set_ipmp(props: tuple[str, ...], group: str) -> None:
             except ValueError:
                 raise AdmError(f"fdt must be a number of milliseconds, not '{value}'") from None
             call("set-fdt", group=group, fdt_ms=ms)
+        elif key == "targets":
+            call("set-targets", group=group,
+                 targets=[t.strip() for t in value.split(",") if t.strip()])
         else:
-            raise AdmError(f"unknown group property '{key}' (known: failback, fdt)")
+            raise AdmError(f"unknown group property '{key}' (known: failback, fdt, targets)")
 
 
 @cli.command("create-route")
@@ -240,6 +244,12 @@ def online(interface: str) -> None:
 def show_config() -> None:
     """Print the daemon's configuration as JSON."""
     click.echo(json.dumps(call("config", start=False), indent=2))
+
+
+@cli.command("dump")
+def dump() -> None:
+    """Write groups, targets and probe statistics to the daemon's log (like SIGUSR1)."""
+    call("dump", start=False)
 
 
 @cli.command("shutdown")

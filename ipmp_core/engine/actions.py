@@ -72,6 +72,7 @@ class RoutePlan:
     dst: str
     members: tuple[str, ...]
     gateway: str | None = None
+    source: str | None = None  # preferred source: a data address, never a test address
 
 
 @dataclass(frozen=True)

@@ -619,20 +619,28 @@ class Engine:
             ]
             return tuple(found)
 
+        def source(net: Any) -> str | None:
+            # The kernel does not skip deprecated IPv4 addresses when it picks a source,
+            # and a test address added first would be the subnet's primary address: name
+            # a data address explicitly (Solaris: test addresses are never a source).
+            return next((str(a.ip) for a, b in group.binding.items()
+                         if b is not None and a.ip in net), None)
+
         plan: list[RoutePlan] = []
         networks = sorted({a.network for a in group.binding},
                           key=lambda n: (n.version, int(n.network_address), n.prefixlen))
         for net in networks:
             members = holders(net)
             if members:
-                plan.append(RoutePlan(str(net), members))
+                plan.append(RoutePlan(str(net), members, None, source(net)))
         for route in group.routes:
             gw = parse_ip(route.gateway)
             subnets = [p.network for p in group.binding if gw in p.network]
             members = tuple(m for n in subnets for m in holders(n))
             members = tuple(dict.fromkeys(members)) or tuple(active)
+            src = next((s for n in subnets if (s := source(n))), None)
             if members:
-                plan.append(RoutePlan(route.dst, members, route.gateway))
+                plan.append(RoutePlan(route.dst, members, route.gateway, src))
         return tuple(plan)
 
     def _group_state(self, group: Group, members: list[Member], out: list[Action]) -> None:

@@ -128,7 +128,13 @@ class Probing:
         members = self.engine._members(group)
         nets = [a.network for m in members for a in m.test_addresses if a.version == family]
         found: list[str] = []
-        for gateway, oif in self.routers.get(family, []):
+        # The group's own declared routes count even while they are not installed (no
+        # active member): otherwise a failed group would lose the very targets that
+        # would tell it the path is back.
+        declared = [(r.gateway, oif) for r in group.routes for oif in group.members[:1]]
+        for gateway, oif in [*self.routers.get(family, []), *declared]:
+            if ipaddress.ip_address(gateway).version != family:
+                continue
             if gateway in found or gateway in self.engine.local_addresses:
                 continue
             ip = ipaddress.ip_address(gateway)
@@ -343,10 +349,12 @@ class Probing:
         group.suspect_until = now + group.fdt_current
         out.append(Log("warning", f"No probe target of group {group.name} answers on any "
                        "interface; looking for other targets"))
+        group.suspected = []
         for targets in group.targets.values():
             for t in list(targets.targets):
                 if t.kind == "router" and t.state is TargetState.ACTIVE:
                     targets.mark(t.address, TargetState.DEAD, now)
+                    group.suspected.append((targets.family, t.address))
             targets.flush_hosts()
         for member in self.engine._members(group):
             for fp in member.prober.families.values():
@@ -367,6 +375,11 @@ class Probing:
                 member.prober.failed = True
         for targets in group.targets.values():
             targets.flush_hosts()
+        # Nobody answers anything: the fault is ours, not the routers'. Keep probing them
+        # so that the group is repaired as soon as a path is back.
+        for family, address in group.suspected:
+            group.targets[family].mark(address, TargetState.ACTIVE, now)
+        group.suspected = []
         out.append(Log("err", f"All probe targets of group {group.name} unreachable from "
                        "every interface"))
 

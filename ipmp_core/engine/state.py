@@ -93,6 +93,7 @@ class Group:
     fast_since: float | None = None  # since when every target answers fast
     suspect_since: float | None = None  # every member lost its targets: are they dead?
     suspect_until: float = 0.0
+    suspected: list[tuple[int, str]] = field(default_factory=list)  # routers marked dead
 
     @property
     def probe_interval(self) -> float:

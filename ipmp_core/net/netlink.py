@@ -17,7 +17,13 @@ from typing import Any
 
 from pyroute2 import AsyncIPRoute
 from pyroute2.netlink.exceptions import NetlinkError
-from pyroute2.netlink.rtnl import RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR, RTMGRP_LINK
+from pyroute2.netlink.rtnl import (
+    RTMGRP_IPV4_IFADDR,
+    RTMGRP_IPV4_ROUTE,
+    RTMGRP_IPV6_IFADDR,
+    RTMGRP_IPV6_ROUTE,
+    RTMGRP_LINK,
+)
 
 from ipmp_core.config import IPInterface
 
@@ -70,6 +76,14 @@ class AddrEvent:
     prefixlen: int
 
 
+@dataclass(frozen=True)
+class RoutesChanged:
+    """Something in a routing table changed: probe targets may have too."""
+
+
+RT_TABLE_MAIN = 254
+
+
 def _link_info(msg: Any) -> LinkInfo | None:
     name = msg.get("ifname")
     if not name:
@@ -111,7 +125,8 @@ class Netlink:
         self.names: dict[int, str] = {}
 
     async def open(self) -> None:
-        await self.events.bind(groups=RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR)
+        await self.events.bind(groups=RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR
+                               | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE)
 
     def close(self) -> None:
         self.events.close()
@@ -134,7 +149,27 @@ class Netlink:
             if msg.get("address")
         ]
 
-    async def stream(self) -> AsyncIterator[LinkInfo | LinkGone | AddrEvent]:
+    async def gateways(self) -> dict[int, list[tuple[str, str]]]:
+        """Next hops of the main table's routes per family: [(gateway, interface)]."""
+        found: dict[int, list[tuple[str, str]]] = {4: [], 6: []}
+        async for msg in await self.ipr.route("dump"):
+            table = msg.get("table") or msg.get("RTA_TABLE")
+            if table not in (None, RT_TABLE_MAIN):
+                continue
+            family = 6 if msg["family"] == socket.AF_INET6 else 4
+            hops = [msg] + list(msg.get("multipath") or [])
+            for hop in hops:
+                gateway = hop.get("gateway")
+                if gateway is None and isinstance(hop, dict):
+                    gateway = dict(hop.get("attrs") or []).get("RTA_GATEWAY")
+                oif = hop.get("oif") or msg.get("oif")
+                if gateway:
+                    entry = (gateway, self.names.get(oif or 0, ""))
+                    if entry not in found[family]:
+                        found[family].append(entry)
+        return found
+
+    async def stream(self) -> AsyncIterator[LinkInfo | LinkGone | AddrEvent | RoutesChanged]:
         """Kernel notifications, for as long as the daemon runs."""
         while True:
             async for msg in self.events.get():
@@ -156,6 +191,11 @@ class Netlink:
                 elif event in ("RTM_NEWADDR", "RTM_DELADDR") and msg.get("address"):
                     yield AddrEvent(event == "RTM_NEWADDR", msg["index"], msg.get("address"),
                                     msg["prefixlen"])
+                elif event in ("RTM_NEWROUTE", "RTM_DELROUTE"):
+                    # Our own routes are no news (the engine knows the gateways it
+                    # declared), and a failover must not trigger a route dump storm.
+                    if msg.get("proto") != RTPROT_CLEARVIEW:
+                        yield RoutesChanged()
 
     def ifindex(self, name: str) -> int | None:
         for index, known in self.names.items():

@@ -35,17 +35,19 @@ def route_specs(plan: Sequence[RoutePlan], index: Mapping[str, int]) -> dict[str
         indexes = [index[m] for m in route.members if index.get(m)]
         if not indexes:
             continue
+        prefsrc = {"prefsrc": route.source} if route.source else {}
         if route.gateway is None:
             net = ipaddress.ip_network(route.dst)
             if net.version == 4:
                 specs[str(net)] = {"dst": str(net), "family": socket.AF_INET,
-                                   "scope": RT_SCOPE_LINK, **_hops(indexes)}
+                                   "scope": RT_SCOPE_LINK, **prefsrc, **_hops(indexes)}
             else:
                 specs[str(net)] = {"dst": str(net), "family": socket.AF_INET6,
-                                   **_hops(indexes[:1])}
+                                   **prefsrc, **_hops(indexes[:1])}
             continue
         v6 = ":" in route.gateway
         family = socket.AF_INET6 if v6 else socket.AF_INET
         target = ("::/0" if v6 else "0.0.0.0/0") if route.dst == "default" else route.dst
-        specs[target] = {"dst": target, "family": family, **_hops(indexes, route.gateway)}
+        specs[target] = {"dst": target, "family": family, **prefsrc,
+                         **_hops(indexes, route.gateway)}
     return specs

@@ -213,11 +213,12 @@ def test_routes_follow_the_active_members_that_hold_addresses():
     w.record(w.engine.add_route("ipmp0", "default", "198.51.100.1", w.now))
     # e2 is active but has no address in the subnet: it carries no route (see route_plan)
     assert routes(w.actions) == (
-        RoutePlan("198.51.100.0/24", ("e0", "e1")),
-        RoutePlan("default", ("e0", "e1"), "198.51.100.1"),
+        RoutePlan("198.51.100.0/24", ("e0", "e1"), None, "198.51.100.10"),
+        RoutePlan("default", ("e0", "e1"), "198.51.100.1", "198.51.100.10"),
     )
     actions = w.link("e0", up=False)
-    assert routes(actions)[0] == RoutePlan("198.51.100.0/24", ("e1", "e2"))
+    assert routes(actions)[0] == RoutePlan("198.51.100.0/24", ("e1", "e2"), None,
+                                           "198.51.100.10")
     w.record(w.engine.set_test_addresses("e0", ["198.51.100.50/24"], w.now))
     actions = w.link("e0", up=True)
     assert routes(actions)[0].members[0] == "e0"
@@ -228,7 +229,9 @@ def test_a_test_address_qualifies_a_member_for_the_subnet_route():
     w.group("ipmp0", "e0", "e1")
     w.record(w.engine.set_test_addresses("e1", ["198.51.100.51/24"], w.now))
     w.addr("ipmp0", "198.51.100.10/24")
-    assert routes(w.actions) == (RoutePlan("198.51.100.0/24", ("e0", "e1")),)
+    # the data address, never the test address, is the subnet's preferred source
+    assert routes(w.actions) == (RoutePlan("198.51.100.0/24", ("e0", "e1"), None,
+                                           "198.51.100.10"),)
 
 
 # --------------------------------------------------------------------------- standby
