@@ -1,0 +1,245 @@
+"""Meta-data XML and the Markdown reference, both generated from an Agent's declarations.
+
+Two schemas judge meta-data, and they disagree:
+
+* the OCF 1.1 RelaxNG (schemas/ra-api-1.1.rng, the standard; pcs checks a relaxed
+  copy of it) knows ``unique-group``, ``reloadable``, ``select`` with ``<option>``
+  children, and any action name;
+* the legacy ra-api-1.dtd (schemas/ra-api-1.dtd) that ocf-tester enforces with
+  ``xmllint --valid`` allows on ``<parameter>`` only ``name``, ``required`` and
+  ``unique``; ``<content>`` must be empty with type string, integer, boolean or time;
+  action names come from a fixed list that has ``reload`` but not ``reload-agent``.
+
+Profile "compat" (the default) keeps to what both accept, so one document passes
+ocf-tester, the RNG and pcs:
+
+* ``<version>1.1</version>`` (the API the agent implements) and a DOCTYPE naming
+  ra-api-1.dtd, without which ``xmllint --valid`` fails;
+* ``required`` and ``unique`` as "0"/"1". A unique group with one member becomes
+  ``unique="1"``, its 1.0 equivalent. A group of several members has no 1.0 form
+  (``unique="1"`` on each would forbid every member repeating on its own), so it is
+  ``unique="0"`` and a sentence in each member's longdesc;
+* a select parameter becomes ``type="string"`` with "Allowed values: ..." in its
+  longdesc; the agent still refuses other values (OCF_ERR_CONFIGURED);
+* ``reloadable`` cannot be expressed, and neither can the ``reload-agent`` action,
+  which Pacemaker requires before it reloads instead of restarting. Compat meta-data
+  therefore announces no reloads: Pacemaker restarts the resource when any parameter
+  changes (safe, slower). A declared ``reload-agent`` handler can still be run by
+  hand; the Markdown reference says which parameters are reloadable and why they
+  still restart. Actions outside the DTD's list are left out of the listing likewise.
+
+Profile "ocf-1.1" is plain OCF 1.1 (``unique-group``, ``reloadable``, ``<option>``,
+every action listed, no DOCTYPE): Pacemaker >= 2.1 then uses ``reload-agent`` and pcs
+enforces unique groups (pcs reads only ``unique-group`` from 1.1 meta-data), but
+ocf-tester's DTD check fails. An agent opts in with ``Agent(metadata_profile=...)``.
+
+Either way the RNG needs at least one parameter; an agent without any would fail it.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+
+from ocf.agent import Agent
+from ocf.params import Parameter, format_value
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from lxml.etree import _Element
+
+OCF_VERSION = "1.1"
+COMPAT = "compat"
+OCF_1_1 = "ocf-1.1"
+SCHEMA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schemas")
+DTD_NAME = "ra-api-1.dtd"
+DTD_PATH = os.path.join(SCHEMA_DIR, DTD_NAME)
+RNG_PATH = os.path.join(SCHEMA_DIR, "ra-api-1.1.rng")
+
+#: The action names ra-api-1.dtd enumerates.
+DTD_ACTIONS = frozenset({
+    "start", "stop", "recover", "monitor", "restart", "migrate_to", "migrate_from",
+    "promote", "demote", "notify", "status", "reload", "meta-data", "usage", "methods",
+    "validate-all",
+})
+
+
+def to_xml(agent: Agent, profile: str | None = None) -> str:
+    """The meta-data document ``meta-data`` prints (profile defaults to the agent's)."""
+    from lxml import etree
+
+    full = (profile or agent.metadata_profile) == OCF_1_1
+    groups = unique_groups(agent)
+    root = etree.Element("resource-agent", name=agent.name, version=agent.version)
+    etree.SubElement(root, "version").text = OCF_VERSION
+    _desc(root, "longdesc", clean(agent.longdesc) or clean(agent.shortdesc))
+    _desc(root, "shortdesc", clean(agent.shortdesc))
+    parameters = etree.SubElement(root, "parameters")
+    for param in agent.parameters.values():
+        _parameter(parameters, param, groups, full)
+    actions = etree.SubElement(root, "actions")
+    for spec in agent.actions:
+        if not full and spec.name not in DTD_ACTIONS:
+            continue
+        element = etree.SubElement(actions, "action", name=spec.name,
+                                   timeout=f"{spec.timeout}s")
+        if spec.interval is not None:
+            element.set("interval", f"{spec.interval}s")
+        if spec.depth is not None:
+            element.set("depth", str(spec.depth))
+        if spec.role is not None:
+            element.set("role", spec.role)
+    header = '<?xml version="1.0"?>\n'
+    if not full:
+        header += f'<!DOCTYPE resource-agent SYSTEM "{DTD_NAME}">\n'
+    return header + etree.tostring(root, pretty_print=True, encoding="unicode")
+
+
+def _parameter(parent: _Element, param: Parameter, groups: dict[str, list[str]],
+               full: bool) -> None:
+    from lxml import etree
+
+    element = etree.SubElement(parent, "parameter", name=param.name,
+                               required=_flag(param.required))
+    if full:
+        if param.unique_group is not None:
+            element.set("unique-group", param.unique_group)
+        element.set("reloadable", _flag(param.reloadable))
+    else:
+        alone = param.unique_group is not None and len(groups[param.unique_group]) == 1
+        element.set("unique", _flag(alone))
+    longdesc = clean(param.longdesc) or clean(param.shortdesc) or param.name
+    if not full:
+        longdesc = "\n".join([longdesc, *compat_notes(param, groups)])
+    _desc(element, "longdesc", longdesc)
+    _desc(element, "shortdesc", clean(param.shortdesc) or param.name)
+    select = full and param.type == "select"
+    content = etree.SubElement(element, "content",
+                               type="string" if param.type == "select" and not full
+                               else param.type)
+    if param.default is not None:
+        content.set("default", format_value(param.default))
+    if select:
+        for choice in param.choices:
+            etree.SubElement(content, "option", value=choice)
+
+
+def compat_notes(param: Parameter, groups: dict[str, list[str]]) -> list[str]:
+    """Sentences that carry, in prose, what the compat profile cannot say in attributes."""
+    notes = []
+    if param.type == "select":
+        notes.append("Allowed values: " + ", ".join(param.choices) + ".")
+    members = groups.get(param.unique_group or "", [])
+    if len(members) > 1:
+        notes.append(f"The combination of {', '.join(members)} must be unique among "
+                     "resources of this agent.")
+    return notes
+
+
+def _desc(parent: _Element, tag: str, text: str) -> None:
+    from lxml import etree
+
+    etree.SubElement(parent, tag, lang="en").text = text
+
+
+def _flag(value: bool) -> str:
+    return "1" if value else "0"
+
+
+def clean(text: str) -> str:
+    """Docstring-style text without its source indentation."""
+    return inspect.cleandoc(text) if text else ""
+
+
+def unique_groups(agent: Agent) -> dict[str, list[str]]:
+    """Unique group name -> member parameter names, in declaration order."""
+    groups: dict[str, list[str]] = {}
+    for param in agent.parameters.values():
+        if param.unique_group is not None:
+            groups.setdefault(param.unique_group, []).append(param.name)
+    return groups
+
+
+# ---------------------------------------------------------------------- validation
+
+
+def validate(xml: str, schema: str) -> list[str]:
+    """Errors of ``xml`` against the shipped "dtd" or "rng"; an empty list means valid.
+
+    The DTD check is xmllint's ``--valid`` as ocf-tester runs it: the document must
+    carry a DOCTYPE, whose system id is resolved next to the shipped ra-api-1.dtd.
+    """
+    from lxml import etree
+
+    data = xml.encode("utf-8")
+    if schema == "dtd":
+        parser = etree.XMLParser(dtd_validation=True, load_dtd=True, no_network=True)
+        try:
+            etree.fromstring(data, parser, base_url=os.path.join(SCHEMA_DIR, "meta-data.xml"))
+        except etree.XMLSyntaxError as err:
+            return [entry.message for entry in parser.error_log] or [str(err)]
+        return []
+    if schema == "rng":
+        relaxng = etree.RelaxNG(etree.parse(RNG_PATH))
+        if relaxng.validate(etree.fromstring(data)):
+            return []
+        return [entry.message for entry in relaxng.error_log]
+    raise ValueError(f"schema must be 'dtd' or 'rng', not {schema!r}")
+
+
+# ---------------------------------------------------------------------- Markdown
+
+
+def markdown(agent: Agent) -> str:
+    """A Markdown reference for the agent: what ``pcs resource describe`` tells, and more."""
+    groups = unique_groups(agent)
+    title = f"ocf:{agent.provider}:{agent.name}" if agent.provider else agent.name
+    lines = [f"# {title}", "", clean(agent.shortdesc), "", clean(agent.longdesc), "",
+             f"Agent version {agent.version}, OCF resource agent API {OCF_VERSION}.", ""]
+    if agent.provider:
+        required = " ".join(f"{p.name}=VALUE" for p in agent.parameters.values() if p.required)
+        lines += ["```", f"pcs resource create NAME {title} {required}".rstrip(), "```", ""]
+    lines += ["## Parameters", "",
+              "| Name | Type | Default | Required | Reloadable | Description |",
+              "|---|---|---|---|---|---|"]
+    for param in agent.parameters.values():
+        default = "" if param.default is None else f"`{format_value(param.default)}`"
+        lines.append("| " + " | ".join([
+            f"`{param.name}`", param.type, default, _yes(param.required),
+            _yes(param.reloadable), _cell(clean(param.shortdesc)),
+        ]) + " |")
+    lines.append("")
+    for param in agent.parameters.values():
+        lines += [f"### `{param.name}`", "", clean(param.longdesc) or clean(param.shortdesc)]
+        if param.choices:
+            lines += ["", "Allowed values: " + ", ".join(f"`{c}`" for c in param.choices) + "."]
+        members = groups.get(param.unique_group or "", [])
+        if len(members) == 1:
+            lines += ["", "Must be unique among resources of this agent."]
+        elif members:
+            lines += ["", "The combination of " + ", ".join(f"`{m}`" for m in members)
+                      + " must be unique among resources of this agent."]
+        lines.append("")
+    if agent.metadata_profile == COMPAT and any(p.reloadable for p in agent.parameters.values()):
+        lines += ["Reloadable parameters can be applied by the `reload-agent` action, but "
+                  "this agent's meta-data keeps to what ocf-tester's ra-api-1.dtd accepts, "
+                  "which cannot announce reloads: Pacemaker restarts the resource when any "
+                  "parameter changes.", ""]
+    lines += ["## Actions", "", "| Action | Timeout | Interval | Depth | Role |",
+              "|---|---|---|---|---|"]
+    for spec in agent.actions:
+        lines.append("| " + " | ".join([
+            f"`{spec.name}`", f"{spec.timeout}s",
+            "" if spec.interval is None else f"{spec.interval}s",
+            "" if spec.depth is None else str(spec.depth), spec.role or "",
+        ]) + " |")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _yes(value: bool) -> str:
+    return "yes" if value else "no"
+
+
+def _cell(text: str) -> str:
+    """Table cells are one line and must not split on a pipe."""
+    return " ".join(text.split()).replace("|", "\\|")
