@@ -36,10 +36,10 @@ from ipmp_core.engine.actions import (
     UnplumbMember,
 )
 from ipmp_core.engine.core import Engine
-from ipmp_core.errors import EngineError
-from ipmp_core.net.announce import Announcer
 from ipmp_core.engine.probe import ProbeKind, SendProbe
+from ipmp_core.errors import EngineError
 from ipmp_core.net import icmp
+from ipmp_core.net.announce import Announcer
 from ipmp_core.net.netlink import (
     GLOBAL_SYSCTLS,
     AddrEvent,
