@@ -152,6 +152,8 @@ class Daemon:
                 log.error("cannot read %s: %s; starting with no groups", self.state.path, exc)
                 persisted = {}
             self.saved_sysctls = persisted.get("saved_sysctls", {})
+            self.engine.track_all = not self.defaults.track_only_groups
+            self.engine.default_fdt = self.defaults.fdt_ms
             actions = self.engine.load(persisted, now, hints)
             if persisted.get("groups"):
                 log.info("resuming %d group(s) from %s", len(persisted["groups"]),
@@ -164,6 +166,11 @@ class Daemon:
         for note in self.defaults.notes:
             log.warning(note)
         log.info("re-read %s", self.defaults_path)
+        self.engine.default_fdt = self.defaults.fdt_ms
+        track_all = not self.defaults.track_only_groups
+        if track_all != self.engine.track_all:
+            actions = self.engine.set_track_all(track_all, now_ms())
+            asyncio.ensure_future(self._locked(actions))
 
     def _dump(self) -> None:
         snap = self.engine.snapshot()

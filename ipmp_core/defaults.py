@@ -8,6 +8,8 @@ and ignored (a typo must not stop failure detection).
     ANNOUNCE_COUNT=3               # gratuitous ARPs / unsolicited NAs per burst
     ANNOUNCE_INTERVAL=200          # ms between them
     ANNOUNCE_REPEAT=5000           # ms until the second burst; 0 = no second burst
+    TRACK_INTERFACES_ONLY_WITH_GROUPS=yes   # no: interfaces in no group that have a
+                                   # test address get failure detection (no failover)
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class Defaults:
     announce_count: int = DEFAULT_ANNOUNCE_COUNT
     announce_interval_ms: int = DEFAULT_ANNOUNCE_INTERVAL_MS
     announce_repeat_ms: int = DEFAULT_ANNOUNCE_REPEAT_MS
+    track_only_groups: bool = True
     notes: list[str] = field(default_factory=list)  # log lines about ignored values
 
 
@@ -78,6 +81,8 @@ def load_defaults(path: str | Path | None = DEFAULTS_FILE) -> Defaults:
                 result.announce_count = _bounded(key, value, 0, MAX_ANNOUNCE_COUNT)
             elif key == "ANNOUNCE_INTERVAL":
                 result.announce_interval_ms = _bounded(key, value, 1, MAX_ANNOUNCE_INTERVAL_MS)
+            elif key == "TRACK_INTERFACES_ONLY_WITH_GROUPS":
+                result.track_only_groups = parse_bool(value)
             elif key == "ANNOUNCE_REPEAT":
                 result.announce_repeat_ms = _bounded(key, value, 0, 600_000)
             else:

@@ -73,6 +73,11 @@ class Observed:
         self.admin_up = admin_up
 
 
+# The anonymous group (in.mpathd's TRACK_INTERFACES_ONLY_WITH_GROUPS=no): interfaces in
+# no group that have a test address get failure detection only, no failover.
+ANONYMOUS = ""
+
+
 class Engine:
     def __init__(self, rng: random.Random | None = None) -> None:
         self.groups: dict[str, Group] = {}
@@ -80,6 +85,8 @@ class Engine:
         self.observed: dict[str, Observed] = {}
         self.local_addresses: set[str] = set()  # every address of this node (not targets)
         self.probing = Probing(self, rng)
+        self.track_all = False  # TRACK_INTERFACES_ONLY_WITH_GROUPS=no
+        self.default_fdt = DEFAULT_FDT_MS  # for the anonymous group
         self._starting = False
 
     # ------------------------------------------------------------------ observations
@@ -306,6 +313,13 @@ class Engine:
     ) -> list[Action]:
         group = self._group(group_name)
         check_name("interface", ifname)
+        anon = self.members.get(ifname)
+        if anon is not None and anon.group == ANONYMOUS:
+            keep = [str(a) for a in anon.test_addresses]
+            out = self._drop_member(anon, now)
+            out += self.add_member(group_name, ifname, now, standby=standby, offline=offline,
+                                   require_present=require_present)
+            return out + self.set_test_addresses(ifname, keep, now)
         if ifname in self.members:
             raise EngineError(
                 errors.IN_GROUP,
@@ -415,6 +429,12 @@ class Engine:
 
     def set_test_addresses(self, ifname: str, addresses: Iterable[str],
                            now: float) -> list[Action]:
+        addresses = list(addresses)
+        out_anon: list[Action] = []
+        if ifname not in self.members and self.track_all and ifname in self.observed:
+            if not addresses:
+                return []
+            out_anon = self._join_anonymous(ifname, now)
         member = self._member(ifname)
         parsed = [parse_address(a, kind="test address") for a in addresses]
         for addr in parsed:
@@ -425,13 +445,42 @@ class Engine:
                     errors.EXISTS, f"test address {addr.ip} is already used on {owner.name}"
                 )
         old, member.test_addresses = member.test_addresses, parsed
-        out: list[Action] = [ConfigChanged()]
+        out: list[Action] = [*out_anon, ConfigChanged()]
         if member.present:
             add = tuple(a for a in parsed if a not in old)
             remove = tuple(a for a in old if a not in parsed)
             if add or remove:
                 out.append(SetTestAddresses(ifname, add=add, remove=remove))
+        if member.group == ANONYMOUS and not parsed:
+            out += self._drop_member(member, now)
+            return out
         self._refresh(self.groups[member.group], now, out)
+        return out
+
+    def _join_anonymous(self, ifname: str, now: float) -> list[Action]:
+        if ANONYMOUS not in self.groups:
+            self.groups[ANONYMOUS] = Group(name=ANONYMOUS, fdt_ms=self.default_fdt,
+                                           fdt_current=self.default_fdt)
+        member = Member(name=ifname, group=ANONYMOUS, joined_at=now, notest_logged=True)
+        seen = self.observed[ifname]
+        member.present = True
+        member.ifindex, member.mac, member.mac_since = seen.ifindex, seen.mac, now
+        member.admin_up = seen.admin_up
+        member.link.observe(seen.carrier, now)
+        self.members[ifname] = member
+        self.groups[ANONYMOUS].members.append(ifname)
+        return [Log("notice", f"Tracking IP interface {ifname} (in no group): failure "
+                    "detection only"), PlumbMember(ANONYMOUS, ifname)]
+
+    def set_track_all(self, value: bool, now: float) -> list[Action]:
+        """TRACK_INTERFACES_ONLY_WITH_GROUPS=no (True) or yes (False)."""
+        self.track_all = value
+        out: list[Action] = []
+        anon = self.groups.get(ANONYMOUS)
+        if not value and anon is not None:
+            for name in list(anon.members):
+                out += self._drop_member(self.members[name], now)
+            del self.groups[ANONYMOUS]
         return out
 
     # ------------------------------------------------------------------ data addresses
@@ -499,6 +548,9 @@ class Engine:
     # ------------------------------------------------------------------ state machine
     def _refresh(self, group: Group, now: float, out: list[Action]) -> None:
         """Re-derive everything about ``group`` after any event; append the actions."""
+        if group.name == ANONYMOUS:
+            self._refresh_anonymous(group, now, out)
+            return
         was_usable = group.state is not GroupState.FAILED
         members = self._members(group)
         self.probing.sync(group, now, out)
@@ -547,6 +599,20 @@ class Engine:
         self._nominate(group, active, out)
         self._routes(group, active, out)
         self._group_state(group, members, out)
+
+    def _refresh_anonymous(self, group: Group, now: float, out: list[Action]) -> None:
+        """Detection only: each interface is on its own, always active, never failed over."""
+        self.probing.sync(group, now, out)
+        for member in self._members(group):
+            functioning = member.functioning()
+            if member.judged and member.failed == functioning:
+                word = "repair" if functioning else "failure"
+                out.append(Log("notice" if functioning else "err",
+                               f"IP interface {word} detected on {member.name}"))
+            member.judged = True
+            member.failed = not functioning
+            member.active = member.usable
+            out.append(self._member_event(member))
 
     def _choose_active(self, group: Group, members: list[Member]) -> list[str]:
         """in.mpathd's goal: as many active members as non-standby members, at least one.
@@ -709,6 +775,12 @@ class Engine:
                 except EngineError as exc:
                     out.append(Log("err", f"Ignoring configuration of group "
                                    f"{g.get('name')}: {exc.message}"))
+            for m in config.get("anonymous", []) if self.track_all else []:
+                try:
+                    out += self.set_test_addresses(m["name"], m["test_addresses"], now)
+                except EngineError as exc:
+                    out.append(Log("err", f"Ignoring test addresses of {m.get('name')}: "
+                                   f"{exc.message}"))
         finally:
             self._starting = False
         return [a for a in out if not isinstance(a, ConfigChanged)]
@@ -752,6 +824,11 @@ class Engine:
                     "targets": list(g.explicit_targets),
                 }
                 for g in self.groups.values()
+                if g.name != ANONYMOUS
+            ],
+            "anonymous": [
+                {"name": m.name, "test_addresses": [str(a) for a in m.test_addresses]}
+                for m in self.members.values() if m.group == ANONYMOUS
             ],
         }
 
@@ -761,6 +838,9 @@ class Engine:
         for group in self.groups.values():
             members = self._members(group)
             active = [m.name for m in members if m.active]
+            if group.name == ANONYMOUS:  # ipmpstat -i shows them with an empty GROUP
+                snap.interfaces += [self._interface_view(group, m) for m in members]
+                continue
             snap.groups.append(
                 GroupView(
                     name=group.name,
@@ -840,6 +920,8 @@ class Engine:
     # ------------------------------------------------------------------ helpers
     def _group(self, name: str) -> Group:
         try:
+            if name == ANONYMOUS:
+                raise KeyError(name)
             return self.groups[name]
         except KeyError:
             raise EngineError(errors.UNKNOWN_GROUP, f"no such group: {name}") from None

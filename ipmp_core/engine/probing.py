@@ -46,6 +46,11 @@ FAMILY_NAME = {4: "inet", 6: "inet6"}
 MULTICAST_SEQS_KEPT = 8
 
 
+def _of(group: Group) -> str:
+    """" of group NAME" for log lines; nothing for the anonymous group."""
+    return f" of group {group.name}" if group.name else ""
+
+
 class Probing:
     def __init__(self, engine: Engine, rng: random.Random | None = None) -> None:
         self.engine = engine
@@ -85,7 +90,7 @@ class Probing:
                     fp = FamilyProber(member.name, family, source, self.rng)
                     families[family] = fp
                     out.append(Log("notice", f"Starting {FAMILY_NAME[family]} probing on "
-                                   f"{member.name} of group {group.name} from {source}"))
+                                   f"{member.name}{_of(group)} from {source}"))
                     if member.link_up:
                         fp.start(now, group.probe_interval)
                 owner = seen.get(source)
@@ -119,8 +124,8 @@ class Probing:
                 targets.set_explicit(explicit)
             if targets.set_routers(self._routers_for(group, family), now):
                 routers = " ".join(t.address for t in targets.targets) or "none"
-                out.append(Log("notice", f"Probe targets ({FAMILY_NAME[family]}) of group "
-                               f"{group.name}: routers {routers}"))
+                out.append(Log("notice", f"Probe targets ({FAMILY_NAME[family]})"
+                               f"{_of(group)}: routers {routers}"))
 
     def _routers_for(self, group: Group, family: int) -> list[str]:
         """Next hops of routes that lie in the subnet of the group's test addresses
@@ -296,7 +301,7 @@ class Probing:
             return False  # spanning-tree quiet period: losses do not count yet
         if self._others_alive(group, member, first_fail):
             prober.failed = True
-            out.append(Log("err", f"Probes on {member.name} of group {group.name} "
+            out.append(Log("err", f"Probes on {member.name}{_of(group)} "
                            f"unanswered {NUM_PROBE_FAILS} times in a row"))
             return True
         self._suspect_targets(group, now, out)
@@ -319,11 +324,11 @@ class Probing:
             return
         if target.kind == "host":
             targets.remove(target.address)
-            out.append(Log("notice", f"Probe target {target.address} of group {group.name} "
+            out.append(Log("notice", f"Probe target {target.address}{_of(group)} "
                            "stopped answering; looking for another"))
         else:
             targets.mark(target.address, TargetState.DEAD, now)
-            out.append(Log("notice", f"Probe target {target.address} of group {group.name} "
+            out.append(Log("notice", f"Probe target {target.address}{_of(group)} "
                            "stopped answering; marked dead"))
         fp.rtt.pop(target.address, None)
 
@@ -331,6 +336,8 @@ class Probing:
         """in.mpathd's failure_state(): an interface failure when another usable member
         answered a probe after our first loss, or cannot be judged by probes at all
         (link-based only, link up); otherwise every member is failing together."""
+        if not group.name:  # the anonymous group: every interface stands alone
+            return True
         for other in self.engine._members(group):
             if other is member or not other.link_up or other.is_offline:
                 continue
@@ -347,7 +354,7 @@ class Probing:
             return
         group.suspect_since = now
         group.suspect_until = now + group.fdt_current
-        out.append(Log("warning", f"No probe target of group {group.name} answers on any "
+        out.append(Log("warning", f"No probe target{_of(group)} answers on any "
                        "interface; looking for other targets"))
         group.suspected = []
         for targets in group.targets.values():
@@ -368,7 +375,7 @@ class Probing:
         answered = any((m.prober.last_success() or -math.inf) > (since or 0)
                        for m in members if m.prober.enabled)
         if answered:
-            out.append(Log("notice", f"Group {group.name} probes answered by new targets"))
+            out.append(Log("notice", f"Group {group.name or '(anonymous)'} probes answered by new targets"))
             return
         for member in members:
             if member.prober.enabled and not member.prober.failed:
@@ -380,7 +387,7 @@ class Probing:
         for family, address in group.suspected:
             group.targets[family].mark(address, TargetState.ACTIVE, now)
         group.suspected = []
-        out.append(Log("err", f"All probe targets of group {group.name} unreachable from "
+        out.append(Log("err", f"All probe targets{_of(group)} unreachable from "
                        "every interface"))
 
     # ------------------------------------------------------------------ adaptive FDT
@@ -394,7 +401,7 @@ class Probing:
             fast = all((fp.rtt[t].crtt if t in fp.rtt else 0) <= interval / 2 for t in others)
             if len(targets.active()) >= MIN_TARGETS_TO_DROP_ONE and fast:
                 targets.mark(target, TargetState.SLOW, now)
-                out.append(Log("notice", f"Probe target {target} of group {group.name} is "
+                out.append(Log("notice", f"Probe target {target}{_of(group)} is "
                                f"too slow ({crtt:.0f} ms); not used for a while"))
                 return
             new_interval = NEXT_FDT_MULTIPLE * crtt

@@ -21,8 +21,14 @@ from ipmp_core.engine.actions import RoutePlan
 RT_SCOPE_LINK = 253
 
 
+# The gateway is on the members' link even while no connected route covers it (a group
+# whose data addresses are all in another subnet, or not bound yet).
+RTNH_F_ONLINK = 4
+
+
 def _hops(indexes: Sequence[int], gateway: str | None = None) -> dict[str, Any]:
-    hops = [{"oif": i, **({"gateway": gateway} if gateway else {})} for i in indexes]
+    extra: dict[str, Any] = {"gateway": gateway, "flags": RTNH_F_ONLINK} if gateway else {}
+    hops = [{"oif": i, **extra} for i in indexes]
     if len(hops) == 1:
         return dict(hops[0])
     return {"multipath": hops}

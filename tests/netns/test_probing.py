@@ -221,3 +221,26 @@ def test_probe_events_stream_for_ipmpstat_p(node: Node) -> None:
     assert {r[1] for r in rows} == {"e0", "e1"}
     assert all(r[-1] == ROUTER or ROUTER in r for r in rows)
     assert all(r[0].endswith("s") and r[3].endswith("ms") for r in rows)
+
+
+def test_anonymous_group_tracks_ungrouped_interface(node: Node) -> None:
+    import os
+    import signal
+
+    lab = node.lab
+    probing_group(node, "e0", "e1")
+    (node.state_dir / "defaults").write_text("TRACK_INTERFACES_ONLY_WITH_GROUPS=no\n"
+                                             f"FAILURE_DETECTION_TIME={FDT}\n")
+    assert node.daemon is not None
+    os.kill(node.daemon.pid, signal.SIGHUP)
+    node.wait_for(lambda: "re-read" in node.log(), "SIGHUP")
+    node.adm("create-addr", "-T", "test", "-a", f"{TEST['e2']}/24", "e2")
+    node.wait_for(lambda: "e2::ok:ok" in node.stat("-i", "-P", "-o",
+                                                   "interface,group,probe,state"),
+                  "e2 probing in the anonymous group")
+    assert "e2" not in node.stat("-g", "-P", "-o", "interfaces")
+    lab.drop_icmp("e2")
+    node.wait_for(lambda: "e2::failed:failed" in node.stat(
+        "-i", "-P", "-o", "interface,group,probe,state"), "e2 failure")
+    assert "IP interface failure detected on e2" in node.log()
+    assert probe_states(node)["e0"] == ("ok", "ok")

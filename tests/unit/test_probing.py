@@ -347,3 +347,28 @@ def test_probe_events_are_published_while_someone_listens():
     e = events[-1]
     assert e["target"] == ROUTER and e["rtt_ms"] == pytest.approx(1.0)
     assert e["rttavg_ms"] == pytest.approx(1.0)
+
+
+def test_anonymous_group_gives_detection_only_to_ungrouped_interfaces():
+    w = ProbeWorld("e0", "e1", "e3")
+    w.rtt[ROUTER] = 1.0
+    w.routers(ROUTER)
+    w.probing_group("ipmp0", "e0", "e1")
+    from ipmp_core.errors import EngineError
+
+    with pytest.raises(EngineError, match="not in any group"):
+        w.engine.set_test_addresses("e3", ["198.51.100.30/24"], w.now)
+    w.engine.track_all = True  # TRACK_INTERFACES_ONLY_WITH_GROUPS=no
+    w.record(w.engine.set_test_addresses("e3", ["198.51.100.30/24"], w.now))
+    w.run(3 * FDT)
+    view = w.iface("e3")
+    assert view.group == "" and view.probe is ProbeState.OK and view.active
+    assert [g.name for g in w.engine.snapshot().groups] == ["ipmp0"]
+    w.dropped.add("e3")
+    w.run_until(lambda: w.iface("e3").state is IfState.FAILED, limit_ms=3 * FDT)
+    assert "IP interface failure detected on e3" in w.logs()
+    assert w.engine.config()["anonymous"] == [
+        {"name": "e3", "test_addresses": ["198.51.100.30/24"]}]
+    w.record(w.engine.add_member("ipmp0", "e3", w.now))  # joining a group takes it over
+    assert w.iface("e3").group == "ipmp0" and w.iface("e3").testaddrs == ["198.51.100.30"]
+    assert w.engine.config()["anonymous"] == []
