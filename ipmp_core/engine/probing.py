@@ -375,7 +375,7 @@ class Probing:
         answered = any((m.prober.last_success() or -math.inf) > (since or 0)
                        for m in members if m.prober.enabled)
         if answered:
-            out.append(Log("notice", f"Group {group.name or '(anonymous)'} probes answered by new targets"))
+            out.append(Log("notice", f"Probes{_of(group)} answered by new targets"))
             return
         for member in members:
             if member.prober.enabled and not member.prober.failed:
