@@ -12,10 +12,21 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING
 
-from ipmp_core.constants import CONTROL_MAX_LINE, CONTROL_SOCKET_NAME, CONTROL_TIMEOUT_S
+from ipmp_core.constants import (
+    CONTROL_MAX_LINE,
+    CONTROL_SOCKET_NAME,
+    CONTROL_TIMEOUT_S,
+    DAEMON_START_TIMEOUT_S,
+)
+
+if TYPE_CHECKING:  # typing costs milliseconds at import: not on the monitor path
+    from collections.abc import Iterator
+    from typing import Any
+
+# Poll interval while waiting for a daemon we started to answer.
+_START_POLL_S = 0.05
 
 
 class ControlError(Exception):
@@ -100,3 +111,41 @@ class ControlClient:
                     yield json.loads(_read_line(reader))
         finally:
             sock.close()
+
+
+def start_daemon(client: ControlClient | None = None,
+                 timeout: float = DAEMON_START_TIMEOUT_S) -> None:
+    """Start ipmpd in this network namespace, detached, logging next to its state file;
+    return once it answers. Raises DaemonUnreachable when it does not come up."""
+    import subprocess
+    import sys
+    import time
+
+    from ipmp_core.persist import netns_name, state_dir
+
+    client = client or ControlClient()
+    directory = state_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    log_path = directory / f"{netns_name()}.log"
+    with open(log_path, "ab") as log_file:
+        subprocess.Popen(
+            [sys.executable, "-m", "ipmp_core.cli.daemon", "--log-file", str(log_path)],
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=log_file,
+            start_new_session=True,
+            close_fds=True,
+        )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if client.ping():
+            return
+        time.sleep(_START_POLL_S)
+    raise DaemonUnreachable(f"it did not start within {timeout:.0f} s; see {log_path}")
+
+
+def ensure_daemon(client: ControlClient | None = None) -> ControlClient:
+    client = client or ControlClient()
+    if not client.ping():
+        start_daemon(client)
+    return client

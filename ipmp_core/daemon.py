@@ -55,6 +55,9 @@ log = logging.getLogger("ipmpd")
 
 # Key under which the daemon keeps the namespace-wide sysctls it replaced.
 GLOBAL_KEY = "*"
+# IPv6 duplicate address detection takes about 1-2 s with the kernel's defaults
+# (dad_transmits 1, retrans_time 1 s); give up after this long.
+DAD_TIMEOUT_S = 5.0
 
 _LEVELS = {
     "err": logging.ERROR,
@@ -99,6 +102,7 @@ class Daemon:
         self.sockets: dict[tuple[str, int], icmp.ProbeSocket] = {}
         self.routers_pending = False
         self.socket_errors: set[tuple[str, int]] = set()
+        self.dad_failed: set[str] = set()
 
     # ------------------------------------------------------------------ life cycle
     async def run(self) -> None:
@@ -402,10 +406,20 @@ class Daemon:
 
     async def _bind(self, action: BindAddress) -> bool:
         """Make before break: the address goes on the new member first."""
-        return await self.netlink.add_address(action.member, action.address)
+        group = self.engine.groups.get(action.group)
+        deprecated = group is not None and action.address in group.deprecated
+        return await self.netlink.add_address(action.member, action.address,
+                                              dad=action.dad and action.address.version == 6,
+                                              deprecated=deprecated)
 
     async def _finish_bind(self, action: BindAddress) -> None:
         addr = action.address
+        if action.dad and addr.version == 6:
+            # Never announce a tentative address: wait for the kernel's verdict.
+            if not await self.netlink.wait_dad(action.member, addr, DAD_TIMEOUT_S):
+                self.dad_failed.add(str(addr.ip))
+                await self.netlink.remove_address(action.member, addr)
+                return
         if action.announce:
             self._announce(action.member, addr)
         if action.previous is not None:
@@ -445,6 +459,27 @@ class Daemon:
                 if i:
                     await asyncio.sleep(interval_ms / 1000)
                 send()
+
+    def _announce_now(self, args: dict[str, Any]) -> str:
+        """Announce a data address again from the member holding it (an agent's
+        arp_count_refresh, or its own count at start)."""
+        found = self.engine.find_address(str(args["address"]))
+        if found is None or found[2] is None:
+            raise EngineError(errors.UNKNOWN_ADDRESS, f"{args['address']} is not bound")
+        _group, addr, member_name = found
+        member = self.engine.members[member_name]
+        count = max(0, min(int(args.get("count", 1)), 20))
+        interval = max(1, min(int(args.get("interval_ms", 200)), 10_000))
+        mac = _mac_bytes(member.mac)
+
+        def send() -> Any:
+            return self.announcer.announce(member.name, member.ifindex, mac, addr.ip)
+
+        if count:
+            send()
+            self.bursts[f"refresh {addr.ip}"] = asyncio.create_task(
+                self._burst(send, count, interval, 0))
+        return member_name
 
     def _cancel_burst(self, key: str) -> None:
         task = self.bursts.pop(key, None)
@@ -531,6 +566,12 @@ class Daemon:
             except (KeyError, TypeError, ValueError) as exc:
                 return {"error": (errors.INVALID, f"bad arguments for '{op}': {exc}")}
             await self._execute(actions)
+            if op == "add-address" and self.dad_failed:
+                failed, self.dad_failed = self.dad_failed, set()
+                await self._execute(self.engine.remove_data_address(args["address"], now_ms()))
+                self._schedule()
+                return {"error": (errors.EXISTS, f"duplicate address detection failed for "
+                                  f"{' '.join(sorted(failed))}: another host uses it")}
             self._schedule()
         if op == "shutdown":
             self.stopping.set()
@@ -558,7 +599,9 @@ class Daemon:
                 a["group"], a["interface"], now, standby=bool(a.get("standby", False)))), True),
             "remove-member": (act(lambda a, now: e.remove_member(a["interface"], now)), True),
             "add-address": (act(lambda a, now: e.add_data_address(
-                a["group"], a["address"], now)), True),
+                a["group"], a["address"], now, owner=str(a.get("owner") or ""),
+                dad=bool(a.get("dad")), deprecated=bool(a.get("deprecated")))), True),
+            "announce": (lambda a, now: (self._announce_now(a), []), True),
             "remove-address": (act(lambda a, now: e.remove_data_address(
                 a["address"], now)), True),
             "add-test-address": (act(lambda a, now: self._add_test(a["interface"],
@@ -573,6 +616,8 @@ class Daemon:
                 a["group"], a.get("dst", "default"), a["gateway"], now)), True),
             "remove-route": (act(lambda a, now: e.remove_route(
                 a["group"], a.get("dst", "default"), a["gateway"], now)), True),
+            "set-linklocal-probes": (act(lambda a, now: e.set_linklocal_probes(
+                a["group"], a["enabled"], now)), True),
             "set-targets": (act(lambda a, now: e.set_targets(
                 a["group"], a.get("targets") or [], now)), True),
             "offline": (act(lambda a, now: e.offline(a["interface"], now)), True),

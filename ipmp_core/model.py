@@ -96,7 +96,8 @@ class AddressView:
     state: AddrState
     group: str
     inbound: str  # member the address is bound to, "" when unbound
-    outbound: list[str] = field(default_factory=list)  # active members
+    outbound: list[str] = field(default_factory=list)  # members routing its subnet
+    owner: str = ""  # who added it (a resource id), "" for the administrator
 
 
 @dataclass

@@ -18,47 +18,16 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-import time
 from typing import Any
 
 import click
 
-from ipmp_core.constants import DAEMON_START_TIMEOUT_S
-from ipmp_core.control import ControlClient, ControlError, DaemonUnreachable
-from ipmp_core.persist import netns_name, state_dir
-
-# Poll interval while waiting for a daemon we started to answer.
-_START_POLL_S = 0.05
+from ipmp_core.control import ControlClient, ControlError, DaemonUnreachable, start_daemon
 
 
 class AdmError(click.ClickException):
     def show(self, file: Any = None) -> None:
         click.echo(f"ipmpadm: {self.message}", err=True)
-
-
-def start_daemon(client: ControlClient) -> None:
-    """Start ipmpd in this namespace (detached, logging to the state directory)."""
-    directory = state_dir()
-    directory.mkdir(parents=True, exist_ok=True)
-    log_path = directory / f"{netns_name()}.log"
-    with open(log_path, "ab") as log_file:
-        subprocess.Popen(
-            [sys.executable, "-m", "ipmp_core.cli.daemon", "--log-file", str(log_path)],
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=log_file,
-            start_new_session=True,
-            close_fds=True,
-        )
-    deadline = time.monotonic() + DAEMON_START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if client.ping():
-            return
-        time.sleep(_START_POLL_S)
-    raise AdmError(f"the IPMP daemon did not start within {DAEMON_START_TIMEOUT_S:.0f} s "
-                   f"(see {log_path})")
 
 
 def call(op: str, *, start: bool = True, **args: Any) -> Any:
@@ -70,7 +39,10 @@ def call(op: str, *, start: bool = True, **args: Any) -> Any:
     except DaemonUnreachable:
         if not start:
             raise AdmError("the IPMP daemon is not running") from None
-        start_daemon(client)
+        try:
+            start_daemon(client)
+        except DaemonUnreachable as exc:
+            raise AdmError(exc.message) from None
     except ControlError as exc:
         raise AdmError(exc.message) from None
     try:
@@ -188,7 +160,7 @@ def set_ifprop(props: tuple[str, ...], interface: str) -> None:
 @cli.command("set-ipmp")
 @click.option("-p", "props", multiple=True, required=True, metavar="PROP=VALUE",
               help="failback=yes|no, fdt=MILLISECONDS, targets=ADDR[,ADDR...] (empty: "
-              "discover)")
+              "discover), linklocal=yes|no (probe IPv6 from link-locals)")
 @click.argument("group")
 def set_ipmp(props: tuple[str, ...], group: str) -> None:
     """Set a property of GROUP."""
@@ -201,11 +173,14 @@ def set_ipmp(props: tuple[str, ...], group: str) -> None:
             except ValueError:
                 raise AdmError(f"fdt must be a number of milliseconds, not '{value}'") from None
             call("set-fdt", group=group, fdt_ms=ms)
+        elif key == "linklocal":
+            call("set-linklocal-probes", group=group, enabled=value)
         elif key == "targets":
             call("set-targets", group=group,
                  targets=[t.strip() for t in value.split(",") if t.strip()])
         else:
-            raise AdmError(f"unknown group property '{key}' (known: failback, fdt, targets)")
+            raise AdmError(f"unknown group property '{key}' "
+                           "(known: failback, fdt, targets, linklocal)")
 
 
 @cli.command("create-route")

@@ -53,6 +53,7 @@ class BindAddress:
     member: str
     previous: str | None = None
     announce: bool = True
+    dad: bool = False  # let the kernel run duplicate address detection (IPv6) first
 
 
 @dataclass(frozen=True)

@@ -179,6 +179,15 @@ class Engine:
             self._refresh(self.groups[member.group], now, out)
         return out
 
+    def set_linklocal_probes(self, name: str, value: bool | str, now: float) -> list[Action]:
+        """Probe IPv6 from the members' link-local addresses even when the group has no
+        IPv6 data address."""
+        group = self._group(name)
+        group.linklocal_probes = parse_bool(value)
+        out: list[Action] = [ConfigChanged()]
+        self._refresh(group, now, out)
+        return out
+
     def set_targets(self, name: str, targets: Iterable[str], now: float) -> list[Action]:
         """Configured probe targets (like bonding's arp_ip_target); empty = discover."""
         group = self._group(name)
@@ -485,10 +494,14 @@ class Engine:
 
     # ------------------------------------------------------------------ data addresses
     def add_data_address(
-        self, group_name: str, text: str, now: float, *, hint: str | None = None
+        self, group_name: str, text: str, now: float, *, hint: str | None = None,
+        owner: str = "", dad: bool = False, deprecated: bool = False,
     ) -> list[Action]:
         """Add a data address to a group. ``hint`` is the member that already carries it
-        (the daemon restarting): the binding is kept there when that member is active."""
+        (the daemon restarting): the binding is kept there when that member is active.
+        ``owner`` names who added it (a resource), so that one owner's reconfiguration
+        never removes another's addresses. ``dad``: the kernel checks that nobody else
+        uses it (IPv6 duplicate address detection) before it is announced."""
         group = self._group(group_name)
         addr = parse_address(text, kind="data address")
         self._check_not_test(addr.ip)
@@ -507,10 +520,16 @@ class Engine:
             member = placement.least_loaded(group.binding, active)
             group.binding[addr] = member
             if member is not None:
-                out.append(BindAddress(group.name, addr, member))
+                out.append(BindAddress(group.name, addr, member, dad=dad))
             else:
                 out.append(Log("warning", f"Address {addr} of group {group.name} stays down: "
                                "no active interface"))
+        if owner:
+            group.owners[addr] = owner
+        if deprecated:
+            # preferred_lft 0: reachable, but never the source the host picks for its own
+            # connections (a floating address must not become the node's identity).
+            group.deprecated.add(addr)
         out.append(Publish({"type": "address-added", "group": group.name, "address": str(addr),
                             "member": group.binding[addr]}))
         out.append(ConfigChanged())
@@ -530,6 +549,8 @@ class Engine:
 
     def _drop_address(self, group: Group, addr: IPInterface) -> list[Action]:
         member = group.binding.pop(addr)
+        group.owners.pop(addr, None)
+        group.deprecated.discard(addr)
         out: list[Action] = []
         if member is not None:
             out.append(UnbindAddress(group.name, addr, member))
@@ -796,9 +817,14 @@ class Engine:
             out += self.add_route(g["name"], r["dst"], r["gateway"], now)
         if g.get("targets"):
             out += self.set_targets(g["name"], g["targets"], now)
+        if g.get("linklocal_probes"):
+            out += self.set_linklocal_probes(g["name"], True, now)
+        owners = g.get("owners", {})
         for a in g.get("data_addresses", []):
             ip = str(parse_address(a).ip)
-            out += self.add_data_address(g["name"], a, now, hint=hints.get(ip))
+            out += self.add_data_address(g["name"], a, now, hint=hints.get(ip),
+                                         owner=owners.get(a, ""),
+                                         deprecated=a in g.get("deprecated", []))
         return out
 
     def config(self) -> dict[str, Any]:
@@ -820,8 +846,11 @@ class Engine:
                         for m in self._members(g)
                     ],
                     "data_addresses": [str(a) for a in g.binding],
+                    "owners": {str(a): o for a, o in g.owners.items()},
+                    "deprecated": [str(a) for a in g.binding if a in g.deprecated],
                     "routes": [{"dst": r.dst, "gateway": r.gateway} for r in g.routes],
                     "targets": list(g.explicit_targets),
+                    "linklocal_probes": g.linklocal_probes,
                 }
                 for g in self.groups.values()
                 if g.name != ANONYMOUS
@@ -867,6 +896,7 @@ class Engine:
                         state=AddrState.UP if member else AddrState.DOWN,
                         group=group.name,
                         inbound=member or "",
+                        owner=group.owners.get(addr, ""),
                         outbound=outbound.get(str(addr.network), []) if member else [],
                     )
                 )

@@ -71,7 +71,8 @@ class Probing:
                 wanted[4] = str(addr.ip)
             elif addr.version == 6 and 6 not in wanted and addr.ip.is_link_local:
                 wanted[6] = str(addr.ip)
-        if 6 not in wanted and member.linklocal and any(a.version == 6 for a in group.binding):
+        if 6 not in wanted and member.linklocal and (
+                group.linklocal_probes or any(a.version == 6 for a in group.binding)):
             wanted[6] = member.linklocal
         return wanted
 

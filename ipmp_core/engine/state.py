@@ -77,6 +77,8 @@ class Group:
     fdt_ms: int = DEFAULT_FDT_MS
     members: list[str] = field(default_factory=list)  # configured order
     binding: dict[IPInterface, str | None] = field(default_factory=dict)  # data addresses
+    owners: dict[IPInterface, str] = field(default_factory=dict)  # who added an address
+    deprecated: set[IPInterface] = field(default_factory=set)  # preferred_lft 0 addresses
     routes: list[Route] = field(default_factory=list)
     state: GroupState = GroupState.FAILED  # a new group is failed until a member is usable
     nominees: dict[str, str | None] = field(
@@ -88,6 +90,7 @@ class Group:
         default_factory=lambda: {4: TargetList(4), 6: TargetList(6)}
     )
     explicit_targets: list[str] = field(default_factory=list)
+    linklocal_probes: bool = False  # probe IPv6 from link-locals even without v6 data
     fdt_current: int = DEFAULT_FDT_MS  # raised above fdt_ms when targets are too slow
     fdt_raised_at: float = 0.0
     fast_since: float | None = None  # since when every target answers fast

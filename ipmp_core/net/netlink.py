@@ -7,6 +7,7 @@ carries out what the engine asked for.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import ipaddress
 import logging
@@ -32,6 +33,10 @@ log = logging.getLogger("ipmpd")
 IFF_UP = 0x1
 IFF_LOWER_UP = 0x10000
 IFA_F_NODAD = 0x02
+IFA_F_DADFAILED = 0x08
+IFA_F_TENTATIVE = 0x40
+# How often to look at an IPv6 address still in duplicate address detection.
+DAD_POLL_S = 0.05
 IFA_F_NOPREFIXROUTE = 0x200
 # Our routes carry their own protocol number so that the daemon finds (and only touches)
 # the routes it installed, after a restart too. 0xcf: unassigned in rt_protos.
@@ -231,12 +236,12 @@ class Netlink:
 
     # ------------------------------------------------------------------ addresses
     async def add_address(
-        self, name: str, addr: IPInterface, *, deprecated: bool = False
+        self, name: str, addr: IPInterface, *, deprecated: bool = False, dad: bool = False
     ) -> bool:
         index = self.ifindex(name)
         if index is None:
             return False
-        flags = IFA_F_NOPREFIXROUTE | (IFA_F_NODAD if addr.version == 6 else 0)
+        flags = IFA_F_NOPREFIXROUTE | (IFA_F_NODAD if addr.version == 6 and not dad else 0)
         kwargs: dict[str, Any] = {}
         if deprecated:
             # preferred_lft 0: the kernel never picks it as a source for applications.
@@ -255,6 +260,27 @@ class Netlink:
                 log.error("cannot add %s to %s: %s", addr, name, exc)
                 return False
         return True
+
+    async def address_flags(self, name: str, addr: IPInterface) -> int | None:
+        index = self.ifindex(name)
+        async for msg in await self.ipr.addr("dump"):
+            if msg["index"] == index and msg.get("address") == str(addr.ip):
+                return int(msg.get("flags") or msg["flags"])
+        return None
+
+    async def wait_dad(self, name: str, addr: IPInterface, timeout: float) -> bool:
+        """Wait until the kernel's duplicate address detection for ``addr`` is over;
+        False when it failed (someone else has the address) or did not end in time."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            flags = await self.address_flags(name, addr)
+            if flags is None or flags & IFA_F_DADFAILED:
+                return False
+            if not flags & IFA_F_TENTATIVE:
+                return True
+            await asyncio.sleep(DAD_POLL_S)
+        return False
 
     async def remove_address(self, name: str, addr: IPInterface) -> bool:
         index = self.ifindex(name)

@@ -1,0 +1,140 @@
+"""ipmp-ocf: run any action of the clearview agents outside Pacemaker, and install them.
+
+    ipmp-ocf ipmp monitor group=ipmp0 interfaces="e0 e1"
+    ipmp-ocf --trace ipmp-address start ip=198.51.100.50 group=ipmp0
+    ipmp-ocf install [--ocf-root /usr/lib/ocf]
+    ipmp-ocf list
+
+Parameters come from key=value arguments, else from OCF_RESKEY_* in the environment, as
+Pacemaker passes them. The exit status is the OCF code, so `ipmp-ocf ipmp monitor ...`
+can be used in scripts the way `pcs resource debug-monitor` is.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ocf import Agent, describe
+
+PROVIDER = "clearview"
+DEFAULT_OCF_ROOT = "/usr/lib/ocf"
+
+
+def agents() -> dict[str, Agent]:
+    from agents import ipmp, ipmp_address
+
+    return {ipmp.agent.name: ipmp.agent, ipmp_address.agent.name: ipmp_address.agent}
+
+
+def _module_of(name: str) -> str:
+    return {"ipmp": "agents.ipmp", "ipmp-address": "agents.ipmp_address"}[name]
+
+
+def script(name: str, interpreter: str) -> str:
+    """The installed agent: an absolute interpreter every user can run (meta-data runs as
+    hacluster, ocf-tester runs it as nobody), isolated from the caller's environment."""
+    return (
+        f"#!{interpreter} -I\n"
+        f"# ocf:{PROVIDER}:{name}, installed by ipmp-ocf. Do not edit: reinstall instead.\n"
+        f"from {_module_of(name)} import agent\n"
+        "raise SystemExit(agent.run())\n"
+    )
+
+
+def install(ocf_root: str, interpreter: str | None = None) -> list[Path]:
+    directory = Path(ocf_root) / "resource.d" / PROVIDER
+    directory.mkdir(parents=True, exist_ok=True)
+    interpreter = interpreter or sys.executable
+    written = []
+    for name in agents():
+        path = directory / name
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(script(name, interpreter))
+        tmp.chmod(stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)
+        tmp.replace(path)
+        written.append(path)
+    return written
+
+
+class AgentGroup(click.Group):
+    """`ipmp-ocf AGENT ACTION ...` besides the install and list subcommands."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        if args and args[0] in agents():
+            return "run", run_action, args
+        return super().resolve_command(ctx, args)
+
+
+@click.group(cls=AgentGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--trace", is_flag=True, help="Show what the agent did (HA_debug=1).")
+@click.pass_context
+def cli(ctx: click.Context, trace: bool) -> None:
+    """Run the clearview OCF agents outside Pacemaker: ipmp-ocf AGENT ACTION [key=value...]
+
+    AGENT is ipmp or ipmp-address; ACTION is start, stop, monitor, validate-all,
+    meta-data, reload (ipmp) ..."""
+    ctx.obj = {"trace": trace}
+
+
+@cli.command("run", hidden=True, context_settings={"ignore_unknown_options": True})
+@click.argument("agent_name")
+@click.argument("action")
+@click.argument("params", nargs=-1)
+@click.pass_context
+def run_action(ctx: click.Context, agent_name: str, action: str, params: tuple[str, ...]) -> None:
+    agent = agents()[agent_name]
+    environ = dict(os.environ)
+    for item in params:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.UsageError(f"parameter '{item}' must be key=value")
+        environ[f"OCF_RESKEY_{key}"] = value
+    environ.setdefault("OCF_RESOURCE_INSTANCE", f"ipmp-ocf-{agent_name}")
+    environ.setdefault("OCF_RESOURCE_TYPE", agent_name)
+    environ.setdefault("OCF_RESOURCE_PROVIDER", PROVIDER)
+    trace = (ctx.obj or {}).get("trace", False)
+    if trace:
+        environ["HA_debug"] = "1"
+    result = agent.run_action(action, environ, prog=f"ipmp-ocf {agent_name}",
+                              log_stream=sys.stderr if trace else None)
+    if result.stdout:
+        click.echo(result.stdout, nl=not result.stdout.endswith("\n"))
+    line = f"{agent_name} {action}: {describe(result.code)}"
+    if result.reason:
+        line += f": {result.reason}"
+    click.echo(line, err=True)
+    ctx.exit(int(result.code))
+
+
+@cli.command("install")
+@click.option("--ocf-root", default=os.environ.get("OCF_ROOT", DEFAULT_OCF_ROOT),
+              show_default=True, help="Install under OCF_ROOT/resource.d/clearview/.")
+def install_cmd(ocf_root: str) -> None:
+    """Install the agents as ocf:clearview:ipmp and ocf:clearview:ipmp-address."""
+    try:
+        for path in install(ocf_root):
+            click.echo(f"installed {path}")
+    except OSError as exc:
+        raise click.ClickException(f"cannot install into {ocf_root}: {exc}") from None
+
+
+@cli.command("list")
+def list_cmd() -> None:
+    """List the agents and their actions."""
+    for name, agent in agents().items():
+        click.echo(f"ocf:{PROVIDER}:{name}  {agent.shortdesc}")
+        click.echo(f"    actions: {' '.join(agent.action_names())}")
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,372 @@
+"""ocf:clearview:ipmp — an IPMP group on this node, usually cloned on every node.
+
+start configures the group through the node's daemon (starting the daemon when needed)
+and returns once it is configured; stop removes it and everything it added; monitor
+maps the group state to OCF codes (ok 0, degraded 190, failed 1, absent 7) and
+publishes the node attribute "usable members x multiplier" like ocf:pacemaker:ping, so
+floating addresses can follow the nodes whose groups work.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from agents import common
+from ipmp_core.config import check_name, parse_address, parse_ip
+from ipmp_core.errors import EngineError
+from ocf import Agent, OCFCode, OCFError, Parameter
+
+DEFAULT_FDT_MS = 10_000
+DEFAULT_DAMPEN = "5s"
+
+agent = Agent(
+    "ipmp",
+    "1.0",
+    "An IPMP group (Solaris-style IP multipathing) on each node",
+    "Configures an IPMP group of network interfaces on the node: data addresses belong "
+    "to the group and are bound to its healthy members, failures are detected by link "
+    "state and, with test addresses, by ICMP probes within the failure detection time, "
+    "and addresses move between members within milliseconds. Usually cloned on every "
+    "node. The monitor reports 0 when every member is usable, 190 (degraded) when some "
+    "failed but the group still serves, 1 when none is usable; and sets the node "
+    "attribute (default ipmp-<group>) to the number of usable members times the "
+    "multiplier, for location rules of resources that need the network.\n"
+    + common.PER_NODE_HELP,
+    provider="clearview",
+)
+
+
+def _names(value: str) -> list[str]:
+    names = value.split()
+    for name in names:
+        check_name("interface", name)
+    return names
+
+
+def _test_addresses(value: str) -> dict[str, str] | str:
+    """'e0=198.51.100.21/24 e1=...' -> {e0: ...}; or 'link-local'."""
+    value = value.strip()
+    if value in ("", "none"):
+        return {}
+    if value == "link-local":
+        return "link-local"
+    out: dict[str, str] = {}
+    for item in value.split():
+        ifname, sep, addr = item.partition("=")
+        if not sep:
+            raise ValueError(f"'{item}' is not INTERFACE=ADDRESS/PREFIX")
+        check_name("interface", ifname)
+        parsed = parse_address(addr, kind="test address")
+        if parsed.version == 6 and not parsed.ip.is_link_local:
+            raise ValueError(f"IPv6 test address {addr} must be link-local")
+        if ifname in out:
+            raise ValueError(f"interface {ifname} has two test addresses")
+        out[ifname] = str(parsed)
+    return out
+
+
+def _addresses(value: str) -> list[str]:
+    return [str(parse_address(a, kind="data address")) for a in value.split()]
+
+
+def _per_node(check):  # noqa: ANN001, ANN202
+    """A validator applying ``check`` to every node's value of a per-node parameter."""
+    def validate(value: str) -> None:
+        try:
+            for one in common.all_values(value):
+                check(one)
+        except EngineError as exc:
+            raise ValueError(exc.message) from None
+    return validate
+
+
+def _targets(value: str) -> list[str]:
+    try:
+        return [str(parse_ip(t)) for t in value.replace(",", " ").split()]
+    except EngineError as exc:
+        raise ValueError(exc.message) from None
+
+
+def _gateway(value: str) -> None:
+    try:
+        parse_ip(value)
+    except EngineError as exc:
+        raise ValueError(exc.message) from None
+
+
+for param in (
+    Parameter("group", "string", "Group name",
+              "Name of the IPMP group (like an interface name: up to 15 characters).",
+              required=True, unique_group="group",
+              validator=lambda v: check_name("group", v) and None),
+    Parameter("interfaces", "string", "Member interfaces",
+              "Space-separated member interfaces. " + common.PER_NODE_HELP,
+              required=True, unique_group="interfaces", validator=_per_node(_names)),
+    Parameter("standby_interfaces", "string", "Standby members",
+              "Members used only when another fails (Solaris standby). "
+              + common.PER_NODE_HELP,
+              unique_group="standby_interfaces", validator=_per_node(_names)),
+    Parameter("test_addresses", "string", "Test addresses for probing",
+              "INTERFACE=ADDRESS/PREFIX per member, e.g. \"e0=198.51.100.21/24 "
+              "e1=198.51.100.22/24\", used only for ICMP probes (never by applications, "
+              "never moved); or \"link-local\" to probe with the members' IPv6 link-local "
+              "addresses. Without test addresses, failures are detected by link state "
+              "only. " + common.PER_NODE_HELP,
+              unique_group="test_addresses", validator=_per_node(_test_addresses)),
+    Parameter("data_addresses", "string", "Fixed data addresses",
+              "Space-separated ADDRESS/PREFIX data addresses of this node's group (for "
+              "floating addresses use ocf:clearview:ipmp-address). "
+              + common.PER_NODE_HELP,
+              unique_group="data_addresses", validator=_per_node(_addresses)),
+    Parameter("gateway", "string", "Default gateway through the group",
+              "A default route via this gateway through the group's active members.",
+              reloadable=True, validator=_per_node(_gateway)),
+    Parameter("failure_detection_time", "integer", "Failure detection time (ms)",
+              "Probe-based failures are detected within this time (in.mpathd's "
+              "FAILURE_DETECTION_TIME; minimum 100).", default=DEFAULT_FDT_MS,
+              reloadable=True, validator=lambda v: v >= 0),
+    Parameter("failback", "boolean", "Fail back to repaired members",
+              "A repaired member takes its share of addresses back (Solaris FAILBACK).",
+              default=True, reloadable=True),
+    Parameter("targets", "string", "Probe targets",
+              "Probe these addresses instead of discovering routers or hosts.",
+              reloadable=True, validator=_targets),
+    Parameter("attribute", "string", "Node attribute name",
+              "Node attribute set to usable members x multiplier (default ipmp-<group>).",
+              reloadable=True),
+    Parameter("multiplier", "integer", "Attribute multiplier",
+              "The node attribute is the number of usable members times this.",
+              default=1, reloadable=True, validator=lambda v: v >= 0),
+    Parameter("dampen", "string", "Attribute dampening",
+              "Wait this long for other changes before updating the node attribute "
+              "(attrd_updater -d), like ocf:pacemaker:ping.", default=DEFAULT_DAMPEN,
+              reloadable=True, validator=lambda v: common.parse_dampen(v) and None),
+    Parameter("degraded_ok", "boolean", "Report a degraded group as OK",
+              "Return 0 instead of 190 (OCF_DEGRADED) while some members have failed.",
+              default=False, reloadable=True),
+):
+    agent.add_parameter(param)
+
+
+# --------------------------------------------------------------------------- the plan
+class Plan:
+    """This node's desired group, from the parameters."""
+
+    def __init__(self, ctx) -> None:  # noqa: ANN001
+        p = ctx.params
+        node = common.local_node(ctx)
+        self.group: str = p["group"]
+        self.members = _names(common.for_node(p["interfaces"], node))
+        self.standby = _names(common.for_node(p.get("standby_interfaces") or "", node))
+        tests = _test_addresses(common.for_node(p.get("test_addresses") or "", node))
+        self.linklocal = tests == "link-local"
+        self.tests: dict[str, str] = tests if isinstance(tests, dict) else {}
+        self.data = _addresses(common.for_node(p.get("data_addresses") or "", node))
+        self.gateway = common.for_node(p.get("gateway") or "", node).strip()
+        self.fdt: int = p["failure_detection_time"]
+        self.failback: bool = p["failback"]
+        self.targets = _targets(p.get("targets") or "")
+        self.attribute: str = p.get("attribute") or f"ipmp-{self.group}"
+        self.multiplier: int = p["multiplier"]
+        self.dampen = common.parse_dampen(p["dampen"])
+        self.owner = common.owner_of(ctx)
+        self.check()
+
+    def check(self) -> None:
+        """Consistency of the values with each other (OCF_ERR_CONFIGURED)."""
+        if not self.members and not self.standby:
+            raise OCFError(OCFCode.ERR_CONFIGURED, "interfaces: no interface for this node")
+        both = set(self.members) & set(self.standby)
+        if both:
+            raise OCFError(OCFCode.ERR_CONFIGURED,
+                           f"{' '.join(sorted(both))} listed as both active and standby")
+        if self.group in self.members + self.standby:
+            raise OCFError(OCFCode.ERR_CONFIGURED,
+                           f"the group cannot be named like its member {self.group}")
+        everyone = self.members + self.standby
+        for ifname in self.tests:
+            if ifname not in everyone:
+                raise OCFError(OCFCode.ERR_CONFIGURED,
+                               f"test_addresses: {ifname} is not a member of the group")
+        tests = {ipaddress.ip_interface(a).ip for a in self.tests.values()}
+        if len(tests) != len(self.tests):
+            raise OCFError(OCFCode.ERR_CONFIGURED, "test_addresses: a test address repeats")
+        for addr in self.data:
+            if ipaddress.ip_interface(addr).ip in tests:
+                raise OCFError(OCFCode.ERR_CONFIGURED,
+                               f"{addr} is both a data and a test address: a data address "
+                               "can never double as a test address")
+
+    def check_host(self) -> None:
+        """Level 10: this host has the interfaces (OCF_ERR_INSTALLED)."""
+        missing = [i for i in self.members + self.standby if not common.interface_exists(i)]
+        if missing:
+            raise OCFError(OCFCode.ERR_INSTALLED, f"no such interface: {' '.join(missing)}")
+
+
+def _plan(ctx) -> Plan:  # noqa: ANN001
+    try:
+        return Plan(ctx)
+    except (ValueError, EngineError) as exc:
+        raise OCFError(OCFCode.ERR_CONFIGURED, getattr(exc, "message", str(exc))) from None
+
+
+# --------------------------------------------------------------------------- actions
+def validate(ctx) -> int:  # noqa: ANN001
+    plan = _plan(ctx)
+    if ctx.check_level >= 10:
+        plan.check_host()
+    return OCFCode.SUCCESS
+
+
+def start(ctx) -> int:  # noqa: ANN001
+    plan = _plan(ctx)
+    plan.check_host()
+    common.start_daemon()
+    _reconcile(plan, ctx)
+    group = common.find_group(common.snapshot_or_none(), plan.group)
+    if group is None:
+        raise OCFError(OCFCode.ERR_GENERIC, f"group {plan.group} was not created")
+    if group["state"] == "failed":
+        raise OCFError(OCFCode.ERR_GENERIC, f"group {plan.group} came up failed: "
+                       f"{_why_unusable(plan.group)}")
+    _publish(plan, group, ctx)
+    ctx.log.info(f"group {plan.group} started: {group['state']}, active "
+                 f"{' '.join(group['active']) or 'none'}")
+    return OCFCode.SUCCESS
+
+
+def reload(ctx) -> int:  # noqa: ANN001
+    """Apply changed parameters in place: nothing moves unless the addresses changed."""
+    plan = _plan(ctx)
+    if common.find_group(common.snapshot_or_none(), plan.group) is None:
+        return start(ctx)
+    _reconcile(plan, ctx)
+    return OCFCode.SUCCESS
+
+
+def stop(ctx) -> int:  # noqa: ANN001
+    p = ctx.params
+    name = p["group"]
+    attribute = p.get("attribute") or f"ipmp-{name}"
+    snapshot = common.snapshot_or_none()
+    if common.find_group(snapshot, name) is not None:
+        common.call("delete-group", group=name)
+        ctx.log.info(f"group {name} removed")
+    common.delete_attribute(attribute, ctx.log)
+    snapshot = common.snapshot_or_none()
+    if snapshot is not None and not snapshot["groups"] and not snapshot["interfaces"]:
+        try:
+            common.client().call("shutdown")
+        except Exception:  # noqa: BLE001 (stop must not fail for this)
+            ctx.log.debug("the daemon was already gone")
+    return OCFCode.SUCCESS
+
+
+def monitor(ctx) -> int:  # noqa: ANN001
+    p = ctx.params
+    name = p["group"]
+    group = common.find_group(common.snapshot_or_none(), name)
+    if group is None:
+        return OCFCode.NOT_RUNNING
+    attribute = p.get("attribute") or f"ipmp-{name}"
+    usable = len(group["active"]) + len(group["inactive"])
+    common.set_attribute(attribute, usable * p["multiplier"], common.parse_dampen(p["dampen"]),
+                         ctx.log)
+    if group["state"] == "ok":
+        return OCFCode.SUCCESS
+    if group["state"] == "degraded":
+        reason = f"group {name} degraded: {' '.join(group['unusable'])} unusable"
+        if p["degraded_ok"]:
+            ctx.log.warning(reason)
+            return OCFCode.SUCCESS
+        ctx.exit_reason(reason)
+        return OCFCode.DEGRADED
+    raise OCFError(OCFCode.ERR_GENERIC, f"group {name} failed: {_why_unusable(name)}")
+
+
+def _why_unusable(name: str) -> str:
+    snapshot = common.snapshot_or_none() or {"interfaces": []}
+    parts = []
+    for i in snapshot["interfaces"]:
+        if i["group"] != name or i["state"] == "ok":
+            continue
+        why = "missing" if not i.get("present", True) else (
+            "link down" if i["link"] == "down" else
+            "probes failed" if i["probe"] == "failed" else i["state"])
+        parts.append(f"{i['name']} {why}")
+    return "no usable interface (" + ", ".join(parts) + ")" if parts else "no usable interface"
+
+
+def _publish(plan: Plan, group: dict, ctx) -> None:  # noqa: ANN001
+    usable = len(group["active"]) + len(group["inactive"])
+    common.set_attribute(plan.attribute, usable * plan.multiplier, plan.dampen, ctx.log)
+
+
+# --------------------------------------------------------------------------- reconcile
+def _reconcile(plan: Plan, ctx) -> None:  # noqa: ANN001
+    """Make the daemon's group match the plan, touching only what differs."""
+    call = common.call
+    config = call("config")
+    group = next((g for g in config["groups"] if g["name"] == plan.group), None)
+    if group is None:
+        call("create-group", group=plan.group, fdt_ms=plan.fdt, failback=plan.failback)
+        group = {"members": [], "data_addresses": [], "routes": [], "targets": [],
+                 "owners": {}, "fdt_ms": plan.fdt, "failback": plan.failback}
+    if group["fdt_ms"] != plan.fdt:
+        call("set-fdt", group=plan.group, fdt_ms=plan.fdt)
+    if group["failback"] != plan.failback:
+        call("set-failback", group=plan.group, failback=plan.failback)
+    wanted = {m: False for m in plan.members} | {m: True for m in plan.standby}
+    have = {m["name"]: m for m in group["members"]}
+    for name in have:
+        if name not in wanted:
+            call("remove-member", interface=name)
+    for name, standby in wanted.items():
+        if name not in have:
+            call("add-member", group=plan.group, interface=name, standby=standby)
+        elif have[name]["standby"] != standby:
+            call("set-standby", interface=name, standby=standby)
+    for name in wanted:
+        current = have.get(name, {}).get("test_addresses", [])
+        target = [plan.tests[name]] if name in plan.tests else []
+        for addr in current:
+            if addr not in target:
+                call("remove-test-address", address=addr)
+        for addr in target:
+            if addr not in current:
+                call("add-test-address", interface=name, address=addr)
+    if plan.linklocal != group.get("linklocal_probes", False):
+        call("set-linklocal-probes", group=plan.group, enabled=plan.linklocal)
+    owners = group.get("owners", {})
+    for addr in group["data_addresses"]:
+        if owners.get(addr) == plan.owner and addr not in plan.data:
+            call("remove-address", address=addr)
+    for addr in plan.data:
+        if addr not in group["data_addresses"]:
+            call("add-address", group=plan.group, address=addr, owner=plan.owner)
+    routes = {(r["dst"], r["gateway"]) for r in group["routes"]}
+    wanted_routes = {("default", plan.gateway)} if plan.gateway else set()
+    for dst, gateway in routes - wanted_routes:
+        call("remove-route", group=plan.group, dst=dst, gateway=gateway)
+    for dst, gateway in wanted_routes - routes:
+        call("add-route", group=plan.group, dst=dst, gateway=gateway)
+    if list(group.get("targets", [])) != plan.targets:
+        call("set-targets", group=plan.group, targets=plan.targets)
+
+
+agent.add_action("start", start, timeout=30)
+agent.add_action("stop", stop, timeout=30)
+agent.add_action("monitor", monitor, timeout=20, interval=10)
+agent.add_action("reload", reload, timeout=30)
+agent.add_action("reload-agent", reload, timeout=30)
+agent.add_action("validate-all", validate, timeout=20)
+agent.add_action("meta-data", timeout=5)
+
+
+def main() -> None:
+    agent.main()
+
+
+if __name__ == "__main__":
+    main()

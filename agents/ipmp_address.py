@@ -1,0 +1,207 @@
+"""ocf:clearview:ipmp-address — a floating address hosted on an IPMP group.
+
+Sun Cluster's LogicalHostname on an IPMP group: start checks that no other host uses the
+address (IPv4 ARP probe; IPv6 duplicate address detection by the kernel), then hands it
+to the group, whose daemon binds it to the least-loaded active member and announces it;
+moves inside the group never fail the resource. Colocate it with the group clone and
+put a location rule on the group's node attribute: when a node's group fails, the
+address moves to another node.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from agents import common
+from ipmp_core.config import check_name
+from ipmp_core.errors import EngineError
+from ocf import Agent, OCFCode, OCFError, Parameter
+
+DEFAULT_ARP_COUNT = 3
+DEFAULT_ARP_INTERVAL_MS = 200
+
+agent = Agent(
+    "ipmp-address",
+    "1.0",
+    "A floating IP address on an IPMP group",
+    "An IPv4 or IPv6 address that belongs to an IPMP group (ocf:clearview:ipmp) on the "
+    "node where it runs. The group's daemon binds it to a healthy member, moves it "
+    "between members when one fails and announces every move (gratuitous ARP / "
+    "unsolicited neighbour advertisement). The monitor reports it running whichever "
+    "member holds it, failed when the group has no usable member, stopped when absent.",
+    provider="clearview",
+)
+
+
+def _ip(value: str) -> None:
+    try:
+        ip = ipaddress.ip_address(value.strip())
+    except ValueError as exc:
+        raise ValueError(str(exc)) from None
+    if ip.is_multicast or ip.is_unspecified or ip.is_loopback or ip.is_link_local:
+        raise ValueError(f"{value} cannot be a floating address")
+
+
+def _group(value: str) -> None:
+    try:
+        check_name("group", value)
+    except EngineError as exc:
+        raise ValueError(exc.message) from None
+
+
+def _lifetime(value: str) -> None:
+    if value not in ("forever", "0"):
+        raise ValueError("preferred_lft must be 'forever' or 0")
+
+
+for param in (
+    Parameter("ip", "string", "The address", "IPv4 or IPv6 address, without prefix.",
+              required=True, unique_group="ip", validator=_ip),
+    Parameter("cidr_netmask", "integer", "Prefix length",
+              "Prefix length of the address's subnet (default 24 for IPv4, 64 for IPv6).",
+              validator=lambda v: 0 < v <= 128),
+    Parameter("group", "string", "IPMP group", "The IPMP group that hosts the address "
+              "(the group parameter of an ocf:clearview:ipmp resource).", required=True,
+              validator=_group),
+    Parameter("arp_count", "integer", "Announcements at start",
+              "Gratuitous ARPs / unsolicited neighbour advertisements sent at start "
+              "(the group's daemon also announces every move).",
+              default=DEFAULT_ARP_COUNT, validator=lambda v: 0 <= v <= 20),
+    Parameter("arp_interval", "integer", "Announcement interval (ms)",
+              "Milliseconds between announcements.", default=DEFAULT_ARP_INTERVAL_MS,
+              validator=lambda v: 1 <= v <= 10_000),
+    Parameter("arp_count_refresh", "integer", "Announcements on every monitor",
+              "Announce the address again on every monitor (0: no), to un-stick switches "
+              "and neighbours after a split brain (IPaddr2's arp_count_refresh).",
+              default=0, validator=lambda v: 0 <= v <= 20),
+    Parameter("nodad", "boolean", "Skip duplicate address detection",
+              "Do not check at start that no other host uses the address.", default=False),
+    Parameter("preferred_lft", "string", "Preferred lifetime",
+              "'forever', or 0 so that the node never picks the floating address as the "
+              "source of its own connections.", default="forever", validator=_lifetime),
+):
+    agent.add_parameter(param)
+
+
+def _address(ctx) -> ipaddress.IPv4Interface | ipaddress.IPv6Interface:  # noqa: ANN001
+    p = ctx.params
+    ip = ipaddress.ip_address(p["ip"].strip())
+    prefix = p.get("cidr_netmask")
+    if prefix is None:
+        prefix = 24 if ip.version == 4 else 64
+    if ip.version == 4 and prefix > 32:
+        raise OCFError(OCFCode.ERR_CONFIGURED, f"cidr_netmask {prefix} is too long for IPv4")
+    try:
+        iface = ipaddress.ip_interface(f"{ip}/{prefix}")
+    except ValueError as exc:
+        raise OCFError(OCFCode.ERR_CONFIGURED, str(exc)) from None
+    if ip.version == 4 and prefix < 31 and ip in (iface.network.network_address,
+                                                  iface.network.broadcast_address):
+        raise OCFError(OCFCode.ERR_CONFIGURED,
+                       f"{ip} is the network or broadcast address of {iface.network}")
+    return iface
+
+
+def _find(snapshot: dict | None, ip: str) -> dict | None:
+    if snapshot is None:
+        return None
+    want = ipaddress.ip_address(ip)
+    return next((a for a in snapshot["addresses"]
+                 if ipaddress.ip_address(a["address"]) == want), None)
+
+
+def validate(ctx) -> int:  # noqa: ANN001
+    _address(ctx)
+    return OCFCode.SUCCESS
+
+
+def start(ctx) -> int:  # noqa: ANN001
+    p = ctx.params
+    iface = _address(ctx)
+    snapshot = common.snapshot_or_none()
+    group = common.find_group(snapshot, p["group"])
+    if group is None:
+        raise OCFError(OCFCode.ERR_GENERIC, f"group {p['group']} is not configured on this "
+                       "node (start the ocf:clearview:ipmp resource first)")
+    found = _find(snapshot, str(iface.ip))
+    if found is not None:
+        if found["group"] != p["group"]:
+            raise OCFError(OCFCode.ERR_CONFIGURED, f"{iface.ip} already belongs to group "
+                           f"{found['group']}")
+        return OCFCode.SUCCESS
+    if group["state"] == "failed" or not group["active"]:
+        raise OCFError(OCFCode.ERR_GENERIC, f"group {p['group']} has no usable interface")
+    if iface.version == 4 and not p["nodad"]:
+        _arp_probe(iface, group["active"], snapshot or {}, ctx)
+    common.call("add-address", group=p["group"], address=str(iface),
+                owner=common.owner_of(ctx), dad=iface.version == 6 and not p["nodad"],
+                deprecated=p["preferred_lft"] == "0")
+    found = _find(common.snapshot_or_none(), str(iface.ip))
+    if found is None or not found["inbound"]:
+        raise OCFError(OCFCode.ERR_GENERIC, f"{iface.ip} could not be bound to a member of "
+                       f"group {p['group']}")
+    if p["arp_count"]:
+        common.call("announce", address=str(iface.ip), count=p["arp_count"],
+                    interval_ms=p["arp_interval"])
+    ctx.log.info(f"{iface} is up on {found['inbound']} (group {p['group']})")
+    return OCFCode.SUCCESS
+
+
+def _arp_probe(iface, active: list[str], snapshot: dict, ctx) -> None:  # noqa: ANN001
+    from ipmp_core.net.dad import arp_probe  # not on the monitor path
+
+    member = next((i for i in snapshot.get("interfaces", []) if i["name"] == active[0]),
+                  None)
+    if member is None or not member.get("mac"):
+        return
+    mac = bytes.fromhex(member["mac"].replace(":", ""))
+    try:
+        owner = arp_probe(member["name"], mac, iface.ip)
+    except OSError as exc:
+        ctx.log.warning(f"duplicate address detection skipped: {exc}")
+        return
+    if owner is not None:
+        raise OCFError(OCFCode.ERR_GENERIC, f"{iface.ip} is already in use on the network "
+                       f"(answered by {owner})")
+
+
+def stop(ctx) -> int:  # noqa: ANN001
+    ip = ctx.params["ip"].strip()
+    if _find(common.snapshot_or_none(), ip) is not None:
+        common.call("remove-address", address=ip)
+        ctx.log.info(f"{ip} removed")
+    return OCFCode.SUCCESS
+
+
+def monitor(ctx) -> int:  # noqa: ANN001
+    p = ctx.params
+    snapshot = common.snapshot_or_none()
+    found = _find(snapshot, p["ip"])
+    if found is None:
+        return OCFCode.NOT_RUNNING
+    if found["group"] != p["group"]:
+        raise OCFError(OCFCode.ERR_GENERIC, f"{p['ip']} is in group {found['group']}, "
+                       f"not {p['group']}")
+    group = common.find_group(snapshot, p["group"])
+    if not found["inbound"] or group is None or group["state"] == "failed":
+        raise OCFError(OCFCode.ERR_GENERIC, f"{p['ip']} is down: group {p['group']} has no "
+                       "usable interface")
+    if p["arp_count_refresh"]:
+        common.call("announce", address=p["ip"].strip(), count=p["arp_count_refresh"],
+                    interval_ms=p["arp_interval"])
+    return OCFCode.SUCCESS
+
+
+agent.add_action("start", start, timeout=20)
+agent.add_action("stop", stop, timeout=20)
+agent.add_action("monitor", monitor, timeout=20, interval=10)
+agent.add_action("validate-all", validate, timeout=20)
+agent.add_action("meta-data", timeout=5)
+
+
+def main() -> None:
+    agent.main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""IPv4 duplicate address detection with ARP probes (RFC 5227), standard library only.
+
+Used before a floating address is brought up (the floating-address agent's start): if
+another host already answers for it, bringing it up here would split the traffic
+between two hosts. Probes carry sender address 0.0.0.0 so that they update no
+neighbour's cache. IPv6 uses the kernel's own DAD instead (the daemon adds the address
+without nodad and waits for the verdict).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import select
+import socket
+import struct
+import time
+
+ETH_P_ARP = 0x0806
+ARP_REQUEST = 1
+ARP_REPLY = 2
+# RFC 5227 sends 3 probes 1-2 s apart; a cluster start cannot wait that long. Two probes
+# and a short wait catch any live host on a LAN, whose answer comes back in milliseconds.
+PROBE_COUNT = 2
+PROBE_INTERVAL_S = 0.1
+PROBE_WAIT_S = 0.3
+_HEADER = struct.Struct("!6s6sH")
+_ARP = struct.Struct("!HHBBH6s4s6s4s")
+
+
+def probe_frame(mac: bytes, ip: ipaddress.IPv4Address) -> bytes:
+    arp = _ARP.pack(1, 0x0800, 6, 4, ARP_REQUEST, mac, b"\0" * 4, b"\0" * 6, ip.packed)
+    frame = _HEADER.pack(b"\xff" * 6, mac, ETH_P_ARP) + arp
+    return frame.ljust(60, b"\0")
+
+
+def conflict_in(frame: bytes, mac: bytes, ip: ipaddress.IPv4Address) -> str | None:
+    """The MAC of another host claiming ``ip`` in this ARP frame (a reply or request from
+    it, or its own probe for the same address), else None."""
+    if len(frame) < _HEADER.size + _ARP.size:
+        return None
+    _, _, ethertype = _HEADER.unpack_from(frame)
+    if ethertype != ETH_P_ARP:
+        return None
+    _, ptype, _, _, op, sha, spa, _, tpa = _ARP.unpack_from(frame, _HEADER.size)
+    if ptype != 0x0800 or sha == mac or op not in (ARP_REQUEST, ARP_REPLY):
+        return None
+    if spa == ip.packed or (spa == b"\0" * 4 and tpa == ip.packed and op == ARP_REQUEST):
+        return ":".join(f"{b:02x}" for b in sha)
+    return None
+
+
+def arp_probe(ifname: str, mac: bytes, ip: ipaddress.IPv4Address, *,
+              count: int = PROBE_COUNT, interval: float = PROBE_INTERVAL_S,
+              wait: float = PROBE_WAIT_S) -> str | None:
+    """Probe for ``ip`` on ``ifname``; return the MAC of a host that has it, or None."""
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ARP))
+    try:
+        sock.bind((ifname, ETH_P_ARP))
+        frame = probe_frame(mac, ip)
+        sends = [time.monotonic() + i * interval for i in range(count)]
+        deadline = sends[-1] + wait
+        for _ in range(10_000):  # bounded: each pass either sends, reads or times out
+            now = time.monotonic()
+            if sends and now >= sends[0]:
+                sends.pop(0)
+                sock.send(frame)
+                continue
+            if now >= deadline:
+                return None
+            until = min(sends[0] if sends else deadline, deadline)
+            ready, _, _ = select.select([sock], [], [], max(0.0, until - now))
+            if ready:
+                owner = conflict_in(sock.recv(2048), mac, ip)
+                if owner is not None:
+                    return owner
+        return None
+    finally:
+        sock.close()
