@@ -80,6 +80,13 @@ def _per_node(check):  # noqa: ANN001, ANN202
     return validate
 
 
+def _group_name(value: str) -> None:
+    try:
+        check_name("group", value)
+    except EngineError as exc:
+        raise ValueError(exc.message) from None
+
+
 def _targets(value: str) -> list[str]:
     try:
         return [str(parse_ip(t)) for t in value.replace(",", " ").split()]
@@ -98,7 +105,7 @@ for param in (
     Parameter("group", "string", "Group name",
               "Name of the IPMP group (like an interface name: up to 15 characters).",
               required=True, unique_group="group",
-              validator=lambda v: check_name("group", v) and None),
+              validator=_group_name),
     Parameter("interfaces", "string", "Member interfaces",
               "Space-separated member interfaces. " + common.PER_NODE_HELP,
               required=True, unique_group="interfaces", validator=_per_node(_names)),
@@ -152,9 +159,9 @@ for param in (
 class Plan:
     """This node's desired group, from the parameters."""
 
-    def __init__(self, ctx) -> None:  # noqa: ANN001
+    def __init__(self, ctx, node: str | None = None) -> None:  # noqa: ANN001
         p = ctx.params
-        node = common.local_node(ctx)
+        node = node if node is not None else common.local_node(ctx)
         self.group: str = p["group"]
         self.members = _names(common.for_node(p["interfaces"], node))
         self.standby = _names(common.for_node(p.get("standby_interfaces") or "", node))
@@ -204,18 +211,39 @@ class Plan:
             raise OCFError(OCFCode.ERR_INSTALLED, f"no such interface: {' '.join(missing)}")
 
 
-def _plan(ctx) -> Plan:  # noqa: ANN001
+def _plan(ctx, node: str | None = None) -> Plan:  # noqa: ANN001
     try:
-        return Plan(ctx)
+        return Plan(ctx, node)
     except (ValueError, EngineError) as exc:
         raise OCFError(OCFCode.ERR_CONFIGURED, getattr(exc, "message", str(exc))) from None
 
 
+PER_NODE_PARAMS = ("interfaces", "standby_interfaces", "test_addresses", "data_addresses",
+                   "gateway")
+
+
+def _named_nodes(ctx) -> list[str]:  # noqa: ANN001
+    nodes: list[str] = []
+    for name in PER_NODE_PARAMS:
+        _, per_node = common.node_entries(ctx.params.get(name) or "")
+        nodes += [n for n in per_node if n not in nodes]
+    return nodes
+
+
 # --------------------------------------------------------------------------- actions
 def validate(ctx) -> int:  # noqa: ANN001
-    plan = _plan(ctx)
+    """Level 0: the values in themselves, for every node they name (wherever this runs:
+    pcs validates on one node for all). Level 10: this node's plan and interfaces."""
     if ctx.check_level >= 10:
-        plan.check_host()
+        _plan(ctx).check_host()
+        return OCFCode.SUCCESS
+    nodes = _named_nodes(ctx)
+    has_default = any(common.node_entries(ctx.params.get(n) or "")[0]
+                      for n in ("interfaces", "standby_interfaces"))
+    for node in nodes or [None]:
+        _plan(ctx, node)
+    if nodes and has_default:
+        _plan(ctx, "")  # the nodes not named
     return OCFCode.SUCCESS
 
 

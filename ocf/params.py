@@ -31,7 +31,9 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _INTEGER = re.compile(r"[+-]?[0-9]+\Z")
 
 #: Names under OCF_RESKEY_ that are not instance parameters.
-_NOT_PARAMETERS = ("CRM_meta_", "OCF_CHECK_LEVEL")
+# Pacemaker's own keys in the OCF_RESKEY_ namespace (meta attributes, the CIB feature set
+# crm_resource passes), never an agent's parameter.
+_NOT_PARAMETERS = ("CRM_meta_", "OCF_CHECK_LEVEL", "crm_feature_set")
 
 Value = str | int | bool
 Validator = Callable[[Value], object]

@@ -41,7 +41,10 @@ def route_specs(plan: Sequence[RoutePlan], index: Mapping[str, int]) -> dict[str
         indexes = [index[m] for m in route.members if index.get(m)]
         if not indexes:
             continue
-        prefsrc = {"prefsrc": route.source} if route.source else {}
+        # IPv4 only: IPv6 source selection already skips deprecated addresses, and a
+        # route naming an address still in DAD (tentative) is refused by the kernel.
+        v4 = route.source is not None and ":" not in route.source
+        prefsrc = {"prefsrc": route.source} if v4 else {}
         if route.gateway is None:
             net = ipaddress.ip_network(route.dst)
             if net.version == 4:
