@@ -7,9 +7,8 @@ which Pacemaker runs every few seconds on every node.
 from __future__ import annotations
 
 import os
-import re
 import socket
-import subprocess
+import time
 
 from ipmp_core.control import ControlClient, ControlError, DaemonUnreachable, ensure_daemon
 from ocf import OCFCode, OCFError
@@ -17,7 +16,7 @@ from ocf import OCFCode, OCFError
 # A per-node value: entries separated by ";", each "@NODE value" for one node, one entry
 # without "@" for every other node. Sun Cluster wrote ipmp0@node1; a cloned resource has
 # one set of parameters for all nodes, so the nodes' differences go into the values.
-_NODE_ENTRY = re.compile(r"^@([A-Za-z0-9][A-Za-z0-9_.-]*)(?:\s+(.*))?$", re.S)
+_NODE_ENTRY = r"^@([A-Za-z0-9][A-Za-z0-9_.-]*)(?:\s+(.*))?$"
 PER_NODE_HELP = (
     'The same on every node, or per node: "@node1 VALUE; @node2 VALUE" (an entry without '
     '@node applies to the nodes not named).'
@@ -28,12 +27,15 @@ def node_entries(value: str) -> tuple[str | None, dict[str, str]]:
     """(default, {node: value}) of a per-node value; raises ValueError when malformed."""
     if "@" not in value:
         return value.strip(), {}
+    import re  # not on the monitor path
+
+    entry = re.compile(_NODE_ENTRY, re.S)
     default: str | None = None
     nodes: dict[str, str] = {}
     for part in (p.strip() for p in value.split(";")):
         if not part:
             continue
-        match = _NODE_ENTRY.match(part)
+        match = entry.match(part)
         if match is None:
             if part.startswith("@"):
                 raise ValueError(f"'{part}' is not '@NODE VALUE'")
@@ -112,37 +114,93 @@ def find_group(snapshot: dict | None, name: str) -> dict | None:
     return next((g for g in snapshot["groups"] if g["name"] == name), None)
 
 
+# Republish an unchanged attribute at least this often: attrd forgets transient
+# attributes when a node leaves and rejoins, and a stale "published" note must not keep a
+# location rule failing for long.
+ATTRIBUTE_REFRESH_S = 60.0
+# attrd_updater answers in milliseconds; a wedged cluster must not hang the monitor.
+ATTRD_TIMEOUT_S = 10.0
+_POLL_S = 0.002
+
+
+def _attr_note(name: str) -> str:
+    base = os.environ.get("HA_RSCTMP") or "/run/resource-agents"
+    return os.path.join(base, f"clearview-attr-{name}")
+
+
 def set_attribute(name: str, value: int, dampen: str, log) -> None:  # noqa: ANN001
-    """Publish a node attribute like ocf:pacemaker:ping does (attrd_updater, dampened)."""
-    argv = ["attrd_updater", "-n", name, "-B", str(value), "-d", dampen]
-    _attrd(argv, log)
+    """Publish a node attribute like ocf:pacemaker:ping does (attrd_updater, dampened).
+
+    Skipped when the same value was published less than ATTRIBUTE_REFRESH_S ago: the
+    monitor runs every few seconds and attrd_updater is its most expensive step."""
+    note = _attr_note(name)
+    try:
+        st = os.stat(note)
+        with open(note, encoding="ascii") as fh:
+            if fh.read().strip() == f"{value} {dampen}" and \
+                    time.time() - st.st_mtime < ATTRIBUTE_REFRESH_S:
+                return
+    except OSError:
+        pass
+    if _attrd(["attrd_updater", "-n", name, "-B", str(value), "-d", dampen], log):
+        try:
+            with open(note, "w", encoding="ascii") as fh:
+                fh.write(f"{value} {dampen}\n")
+        except OSError:
+            pass
 
 
 def delete_attribute(name: str, log) -> None:  # noqa: ANN001
+    try:
+        os.unlink(_attr_note(name))
+    except OSError:
+        pass
     _attrd(["attrd_updater", "-n", name, "-D"], log)
 
 
-def _attrd(argv: list[str], log) -> None:  # noqa: ANN001
+def _attrd(argv: list[str], log) -> bool:  # noqa: ANN001
+    """Run attrd_updater; True when it succeeded. posix_spawn and waitpid rather than
+    subprocess, which alone costs 5 ms of imports on every monitor."""
     try:
-        res = subprocess.run(argv, capture_output=True, text=True, timeout=10)
-    except FileNotFoundError:
+        devnull = os.open(os.devnull, os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        actions = [(os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, devnull, 1),
+                   (os.POSIX_SPAWN_DUP2, devnull, 2)]
+        pid = os.posix_spawnp(argv[0], argv, os.environ, file_actions=actions)
+    except OSError:
         log.debug("attrd_updater not found: node attribute not published (outside a cluster?)")
-        return
-    except subprocess.TimeoutExpired:
-        log.warning(f"{' '.join(argv)} timed out")
-        return
-    if res.returncode != 0:
-        # Outside a cluster (ipmp-ocf) there is no attribute daemon: not an error.
-        log.debug(f"{' '.join(argv)}: {res.stderr.strip() or res.returncode}")
+        return False
+    finally:
+        os.close(devnull)
+    deadline = time.monotonic() + ATTRD_TIMEOUT_S
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            code = os.waitstatus_to_exitcode(status)
+            if code != 0:
+                # Outside a cluster (ipmp-ocf) there is no attribute daemon: not an error.
+                log.debug(f"{' '.join(argv)}: exit {code}")
+            return code == 0
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            log.warning(f"{' '.join(argv)} timed out")
+            return False
+        time.sleep(_POLL_S)
 
 
 def parse_dampen(text: str) -> str:
-    """Pacemaker durations: 5, 5s, 500ms, 1m; returned as attrd_updater accepts it."""
-    match = re.fullmatch(r"\s*(\d+)\s*(ms|s|m|min)?\s*", text or "")
-    if match is None:
-        raise ValueError(f"'{text}' is not a duration (e.g. 5s, 500ms)")
-    number, unit = match.groups()
-    return f"{number}{unit or 's'}"
+    """Pacemaker durations: 5, 5s, 500ms, 1m; returned as attrd_updater accepts it.
+    (String operations, not re: this runs in every monitor.)"""
+    value = (text or "").strip().replace(" ", "")
+    for unit in ("ms", "min", "s", "m", ""):
+        if value.endswith(unit):
+            number = value[: len(value) - len(unit)] if unit else value
+            if number.isascii() and number.isdigit():
+                return f"{number}{unit or 's'}"
+    raise ValueError(f"'{text}' is not a duration (e.g. 5s, 500ms)")
 
 
 def interface_exists(name: str) -> bool:

@@ -9,10 +9,7 @@ floating addresses can follow the nodes whose groups work.
 
 from __future__ import annotations
 
-import ipaddress
-
 from agents import common
-from ipmp_core.config import check_name, parse_address, parse_ip
 from ipmp_core.errors import EngineError
 from ocf import Agent, OCFCode, OCFError, Parameter
 
@@ -33,7 +30,28 @@ agent = Agent(
     "multiplier, for location rules of resources that need the network.\n"
     + common.PER_NODE_HELP,
     provider="clearview",
+    light_actions=("monitor",),
 )
+
+
+def check_name(kind: str, name: str) -> str:
+    # ipmp_core.config imports ipaddress: loaded only where values are judged, never by
+    # the monitor (a light action).
+    from ipmp_core.config import check_name as check
+
+    return check(kind, name)
+
+
+def parse_address(text: str, *, kind: str = "address"):  # noqa: ANN201
+    from ipmp_core.config import parse_address as parse
+
+    return parse(text, kind=kind)
+
+
+def parse_ip(text: str):  # noqa: ANN201
+    from ipmp_core.config import parse_ip as parse
+
+    return parse(text)
 
 
 def _names(value: str) -> list[str]:
@@ -190,6 +208,8 @@ class Plan:
         if self.group in self.members + self.standby:
             raise OCFError(OCFCode.ERR_CONFIGURED,
                            f"the group cannot be named like its member {self.group}")
+        import ipaddress
+
         everyone = self.members + self.standby
         for ifname in self.tests:
             if ifname not in everyone:

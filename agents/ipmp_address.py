@@ -10,10 +10,7 @@ address moves to another node.
 
 from __future__ import annotations
 
-import ipaddress
-
 from agents import common
-from ipmp_core.config import check_name
 from ipmp_core.errors import EngineError
 from ocf import Agent, OCFCode, OCFError, Parameter
 
@@ -30,10 +27,13 @@ agent = Agent(
     "unsolicited neighbour advertisement). The monitor reports it running whichever "
     "member holds it, failed when the group has no usable member, stopped when absent.",
     provider="clearview",
+    light_actions=("monitor",),
 )
 
 
 def _ip(value: str) -> None:
+    import ipaddress
+
     try:
         ip = ipaddress.ip_address(value.strip())
     except ValueError as exc:
@@ -43,6 +43,8 @@ def _ip(value: str) -> None:
 
 
 def _group(value: str) -> None:
+    from ipmp_core.config import check_name
+
     try:
         check_name("group", value)
     except EngineError as exc:
@@ -83,7 +85,9 @@ for param in (
     agent.add_parameter(param)
 
 
-def _address(ctx) -> ipaddress.IPv4Interface | ipaddress.IPv6Interface:  # noqa: ANN001
+def _address(ctx):  # noqa: ANN001, ANN201 (an ipaddress interface)
+    import ipaddress
+
     p = ctx.params
     ip = ipaddress.ip_address(p["ip"].strip())
     prefix = p.get("cidr_netmask")
@@ -105,6 +109,12 @@ def _address(ctx) -> ipaddress.IPv4Interface | ipaddress.IPv6Interface:  # noqa:
 def _find(snapshot: dict | None, ip: str) -> dict | None:
     if snapshot is None:
         return None
+    ip = ip.strip()
+    found = next((a for a in snapshot["addresses"] if a["address"] == ip), None)
+    if found is not None or ":" not in ip:
+        return found
+    import ipaddress  # an IPv6 address written in another form than the daemon's
+
     want = ipaddress.ip_address(ip)
     return next((a for a in snapshot["addresses"]
                  if ipaddress.ip_address(a["address"]) == want), None)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import socket
-from typing import TYPE_CHECKING
 
 from ipmp_core.constants import (
     CONTROL_MAX_LINE,
@@ -21,7 +20,8 @@ from ipmp_core.constants import (
     DAEMON_START_TIMEOUT_S,
 )
 
-if TYPE_CHECKING:  # typing costs milliseconds at import: not on the monitor path
+TYPE_CHECKING = False  # noqa: N816  (typing costs milliseconds: not on the monitor path)
+if TYPE_CHECKING:
     from collections.abc import Iterator
     from typing import Any
 

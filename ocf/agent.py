@@ -189,7 +189,8 @@ class Agent:
     def __init__(self, name: str, version: str, shortdesc: str, longdesc: str, *,
                  provider: str | None = None,
                  validate: Handler | None = None,
-                 metadata_profile: str = "compat") -> None:
+                 metadata_profile: str = "compat",
+                 light_actions: tuple[str, ...] = ()) -> None:
         if metadata_profile not in METADATA_PROFILES:
             raise ValueError(f"metadata_profile must be one of {METADATA_PROFILES}")
         self.name = name
@@ -199,6 +200,10 @@ class Agent:
         self.provider = provider
         self.validate = validate
         self.metadata_profile = metadata_profile
+        # Actions that parse parameters (presence, types) but skip the validators: a
+        # monitor judges the resource, not its configuration, which start and
+        # validate-all already judged; validators may import costly modules.
+        self.light_actions = light_actions
         self.parameters: dict[str, Parameter] = {}
         self._declared: list[ActionSpec] = []
         self._handlers: dict[str, Handler] = {}
@@ -351,7 +356,8 @@ class Agent:
 def _call(ctx: Context, handler: Handler) -> Result:
     """Parse parameters, run the handler, and turn whatever happens into a Result."""
     try:
-        ctx.params = parse_params(ctx.agent.parameters.values(), ctx.environ)
+        ctx.params = parse_params(ctx.agent.parameters.values(), ctx.environ,
+                                  validate=ctx.action not in ctx.agent.light_actions)
         returned = handler(ctx)
     except OCFError as err:
         return Result(err.code, err.reason)

@@ -141,11 +141,12 @@ class Parameter:
         if self.validator(value) is False:
             raise ValueError("not accepted")
 
-    def parse(self, raw: str) -> Value:
-        """Convert and validate ``raw`` or raise OCFError(OCF_ERR_CONFIGURED)."""
+    def parse(self, raw: str, validate: bool = True) -> Value:
+        """Convert (and validate) ``raw`` or raise OCFError(OCF_ERR_CONFIGURED)."""
         try:
             value = self.convert(raw)
-            self._validate(value)
+            if validate:
+                self._validate(value)
         except ValueError as err:
             raise OCFError(
                 OCFCode.ERR_CONFIGURED,
@@ -158,8 +159,10 @@ class Parameter:
 
 
 def parse_params(parameters: Iterable[Parameter],
-                 environ: Mapping[str, str]) -> dict[str, Value | None]:
-    """Typed values of all ``parameters`` from ``environ`` (defaults for unset ones).
+                 environ: Mapping[str, str], validate: bool = True
+                 ) -> dict[str, Value | None]:
+    """Typed values of all ``parameters`` from ``environ`` (defaults for unset ones);
+    ``validate=False`` checks presence and types but skips the validators.
 
     Stops at the first bad parameter, in declaration order: the exit reason is one line
     and names one parameter, and fixing them one by one is what an operator does anyway.
@@ -175,7 +178,7 @@ def parse_params(parameters: Iterable[Parameter],
                 )
             values[param.name] = param.default
         else:
-            values[param.name] = param.parse(raw)
+            values[param.name] = param.parse(raw, validate)
     return values
 
 
