@@ -41,16 +41,29 @@ def package_dir() -> str:
     return str(Path(__file__).resolve().parent.parent)
 
 
-def script(name: str, interpreter: str, path: str | None = None) -> str:
+def search_path() -> list[str]:
+    """Where the agents and their dependencies live: this package's directory, then the
+    interpreter's site-packages (lxml for meta-data), without duplicates."""
+    import sysconfig
+
+    found = [package_dir()]
+    for key in ("purelib", "platlib"):
+        path = sysconfig.get_paths()[key]
+        if path not in found:
+            found.append(path)
+    return found
+
+
+def script(name: str, interpreter: str, paths: list[str] | None = None) -> str:
     """The installed agent: an absolute interpreter every user can run (meta-data runs as
     hacluster, ocf-tester runs it as nobody), isolated from the caller's environment
     (-I) and without the site module (-S): site and its .pth hooks cost 20-30 ms on every
-    monitor, so the script names the one directory it needs instead."""
+    monitor, so the script names the directories it needs instead."""
     return (
         f"#!{interpreter} -IS\n"
         f"# ocf:{PROVIDER}:{name}, installed by ipmp-ocf. Do not edit: reinstall instead.\n"
         "import sys\n"
-        f"sys.path.insert(0, {path or package_dir()!r})\n"
+        f"sys.path[:0] = {paths or search_path()!r}\n"
         f"from {_module_of(name)} import agent\n"
         "raise SystemExit(agent.run())\n"
     )
