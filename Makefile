@@ -7,12 +7,13 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 PYTEST_ARGS ?=
 
-.PHONY: all deps venv install dev test lint unit netns demo bench
+.PHONY: all deps venv install dev test lint unit netns cluster demo bench docs
 
 all: venv
 
 deps:
 	@bash scripts/install-deps.sh
+	@bash scripts/install-cluster-deps.sh
 
 $(PY):
 	/usr/bin/python3 -m venv $(VENV)
@@ -28,8 +29,9 @@ dev: deps $(PY)
 	@$(PIP) install -q --disable-pip-version-check -e '.[test]'
 
 install: venv
-	@for cmd in ipmpd ipmpadm ipmpstat; do ln -sf $(VENV)/bin/$$cmd /usr/local/sbin/$$cmd; done
-	@echo "installed ipmpd, ipmpadm and ipmpstat in /usr/local/sbin"
+	@for cmd in ipmpd ipmpadm ipmpstat ipmp-ocf; do ln -sf $(VENV)/bin/$$cmd /usr/local/sbin/$$cmd; done
+	@echo "installed ipmpd, ipmpadm, ipmpstat and ipmp-ocf in /usr/local/sbin"
+	@$(VENV)/bin/ipmp-ocf install
 
 lint: venv
 	$(VENV)/bin/ruff check .
@@ -43,8 +45,18 @@ unit: venv
 netns: venv
 	$(VENV)/bin/pytest -q tests/netns
 
+cluster: venv
+	$(VENV)/bin/pytest -q tests/cluster
+
 demo: venv
 	$(PY) -m ipmp_core.demo
 
+# Every benchmark; each prints ratios against a baseline measured in the same run and
+# rewrites its section of docs/performance.md. The probing benchmarks take ~30 minutes.
 bench: venv
 	$(PY) bench/failover.py
+	$(PY) bench/monitor.py
+	$(PY) bench/probing.py
+
+docs: venv
+	$(VENV)/bin/ipmp-ocf docs -o docs/agents.md

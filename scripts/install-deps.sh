@@ -11,6 +11,7 @@ declare -A NEEDED=(
   [tcpdump]=tcpdump
   [setpriv]=util-linux
   [sysctl]=procps
+  [xmllint]=libxml2-utils
 )
 missing=()
 for cmd in "${!NEEDED[@]}"; do
