@@ -224,11 +224,19 @@ class Plan:
                                f"{addr} is both a data and a test address: a data address "
                                "can never double as a test address")
 
-    def check_host(self) -> None:
-        """Level 10: this host has the interfaces (OCF_ERR_INSTALLED)."""
+    def check_host(self, log=None) -> None:  # noqa: ANN001
+        """Level 10: this host has the interfaces (OCF_ERR_INSTALLED); warn about network
+        managers that would fight the daemon over them."""
         missing = [i for i in self.members + self.standby if not common.interface_exists(i)]
         if missing:
             raise OCFError(OCFCode.ERR_INSTALLED, f"no such interface: {' '.join(missing)}")
+        if log is not None:
+            from ipmp_core import interference
+
+            for ifname in self.members + self.standby:
+                note = interference.warning(ifname)
+                if note:
+                    log.warning(note)
 
 
 def _plan(ctx, node: str | None = None) -> Plan:  # noqa: ANN001
@@ -255,7 +263,7 @@ def validate(ctx) -> int:  # noqa: ANN001
     """Level 0: the values in themselves, for every node they name (wherever this runs:
     pcs validates on one node for all). Level 10: this node's plan and interfaces."""
     if ctx.check_level >= 10:
-        _plan(ctx).check_host()
+        _plan(ctx).check_host(ctx.log)
         return OCFCode.SUCCESS
     nodes = _named_nodes(ctx)
     has_default = any(common.node_entries(ctx.params.get(n) or "")[0]
@@ -269,7 +277,7 @@ def validate(ctx) -> int:  # noqa: ANN001
 
 def start(ctx) -> int:  # noqa: ANN001
     plan = _plan(ctx)
-    plan.check_host()
+    plan.check_host(ctx.log)
     common.start_daemon()
     _reconcile(plan, ctx)
     group = common.find_group(common.snapshot_or_none(), plan.group)

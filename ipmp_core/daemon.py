@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ipmp_core import errors
+from ipmp_core import errors, interference
 from ipmp_core.constants import CONTROL_MAX_LINE, CONTROL_SOCKET_NAME
 from ipmp_core.defaults import DEFAULTS_FILE, Defaults, load_defaults
 from ipmp_core.engine.actions import (
@@ -103,6 +103,7 @@ class Daemon:
         self.routers_pending = False
         self.socket_errors: set[tuple[str, int]] = set()
         self.dad_failed: set[str] = set()
+        self.own_removals: set[tuple[str, str]] = set()
 
     # ------------------------------------------------------------------ life cycle
     async def run(self) -> None:
@@ -225,8 +226,10 @@ class Daemon:
         async with self.lock:
             now = now_ms()
             if isinstance(event, AddrEvent):
-                actions = self.engine.address_observed(
-                    self.netlink.names.get(event.ifindex, ""), event.address, event.added, now)
+                ifname = self.netlink.names.get(event.ifindex, "")
+                if not event.added:
+                    await self._restore_if_ours(ifname, event.address)
+                actions = self.engine.address_observed(ifname, event.address, event.added, now)
             elif isinstance(event, LinkInfo):
                 actions = self.engine.link_observed(
                     event.name, now, ifindex=event.ifindex, mac=event.mac,
@@ -301,10 +304,13 @@ class Daemon:
             self._publish(action.event)
         elif isinstance(action, UnbindAddress):
             self._cancel_burst(str(action.address.ip))
-            await self.netlink.remove_address(action.member, action.address)
+            await self._remove_address(action.member, action.address)
         elif isinstance(action, SetRoutes):
             await self._routes(action)
         elif isinstance(action, PlumbMember):
+            note = interference.warning(action.member)
+            if note:
+                log.warning("%s", note)
             saved = await self.netlink.plumb(action.member)
             # Keep the oldest values: those are what the interface had before we came.
             self._keep_saved(action.member, saved)
@@ -317,7 +323,7 @@ class Daemon:
             self._save()
         elif isinstance(action, SetTestAddresses):
             for addr in action.remove:
-                await self.netlink.remove_address(action.member, addr)
+                await self._remove_address(action.member, addr)
             for addr in action.add:
                 await self.netlink.add_address(action.member, addr, deprecated=True)
         elif isinstance(action, Nominate):
@@ -401,6 +407,48 @@ class Daemon:
             if fp is None or not fp.enabled or not member.present:
                 self._close_socket(key)
 
+    # ------------------------------------------------------------------ foreign changes
+    async def _remove_address(self, name: str, addr: Any) -> bool:
+        """Every removal the daemon makes itself is noted, so that the notification it
+        causes is not mistaken for someone else's doing."""
+        self.own_removals.add((name, str(addr.ip)))
+        return await self.netlink.remove_address(name, addr)
+
+    async def _restore_if_ours(self, ifname: str, address: str) -> None:
+        """A data or test address disappeared without us: put it back (NetworkManager,
+        systemd-networkd, a DHCP client or an operator's `ip addr flush`)."""
+        if (ifname, address) in self.own_removals:
+            self.own_removals.discard((ifname, address))
+            return
+        member = self.engine.members.get(ifname)
+        if member is None or not member.present:
+            return
+        found = self.engine.find_address(address)
+        if found is not None and found[2] == ifname:
+            group, addr, _ = found
+            log.warning("Data address %s of group %s was removed from %s by someone else; "
+                        "restoring it", addr, group, ifname)
+            await self.netlink.add_address(ifname, addr, deprecated=addr in
+                                           self.engine.groups[group].deprecated)
+            await self._resync_routes(group)
+            self._announce(ifname, addr)
+            return
+        for test in member.test_addresses:
+            if str(test.ip) == address:
+                log.warning("Test address %s of %s was removed by someone else; restoring it",
+                            test, ifname)
+                await self.netlink.add_address(ifname, test, deprecated=True)
+
+    async def _resync_routes(self, group_name: str) -> None:
+        """The kernel drops routes whose preferred source disappeared: install the
+        group's routes again from scratch."""
+        group = self.engine.groups.get(group_name)
+        if group is None:
+            return
+        self.installed_routes.pop(group_name, None)
+        active = [m for m in group.members if self.engine.members[m].active]
+        await self._routes(SetRoutes(group_name, self.engine.route_plan(group, active)))
+
     def _keep_saved(self, key: str, saved: dict[str, str]) -> None:
         self.saved_sysctls[key] = {**saved, **self.saved_sysctls.get(key, {})}
 
@@ -418,17 +466,17 @@ class Daemon:
             # Never announce a tentative address: wait for the kernel's verdict.
             if not await self.netlink.wait_dad(action.member, addr, DAD_TIMEOUT_S):
                 self.dad_failed.add(str(addr.ip))
-                await self.netlink.remove_address(action.member, addr)
+                await self._remove_address(action.member, addr)
                 return
         if action.announce:
             self._announce(action.member, addr)
         if action.previous is not None:
-            await self.netlink.remove_address(action.previous, addr)
+            await self._remove_address(action.previous, addr)
         else:
             # A new address or a restart: make sure no other interface still has a copy.
             for holder in await self.netlink.holders(str(addr.ip)):
                 if holder != action.member:
-                    await self.netlink.remove_address(holder, addr)
+                    await self._remove_address(holder, addr)
 
     def _announce(self, member_name: str, addr: Any) -> None:
         member = self.engine.members.get(member_name)

@@ -51,6 +51,15 @@ def call(op: str, *, start: bool = True, **args: Any) -> Any:
         raise AdmError(exc.message) from None
 
 
+def warn_interference(interfaces: tuple[str, ...]) -> None:
+    from ipmp_core import interference
+
+    for ifname in interfaces:
+        note = interference.warning(ifname)
+        if note:
+            click.echo(f"ipmpadm: warning: {note}", err=True)
+
+
 def parse_props(props: tuple[str, ...]) -> dict[str, str]:
     out = {}
     for prop in props:
@@ -78,6 +87,7 @@ def create_ipmp(interfaces: tuple[str, ...], standby: tuple[str, ...], group: st
             call("add-member", group=group, interface=ifname)
         for ifname in standby:
             call("add-member", group=group, interface=ifname, standby=True)
+        warn_interference(interfaces + standby)
     except AdmError:
         # A failed create leaves nothing behind: no half-made group.
         try:
@@ -102,6 +112,7 @@ def add_ipmp(interfaces: tuple[str, ...], standby: bool, group: str) -> None:
     """Add interfaces to GROUP."""
     for ifname in interfaces:
         call("add-member", group=group, interface=ifname, standby=standby)
+    warn_interference(interfaces)
 
 
 @cli.command("remove-ipmp")

@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -302,3 +303,55 @@ def test_event_stream_reports_failures_and_moves(node: Node) -> None:
     assert (state["state"], state["previous"]) == ("degraded", "ok")
     moved = next(e for e in events if e["type"] == "address-moved")
     assert (moved["address"], moved["from"], moved["to"]) == (f"{V4}/24", "e0", "e1")
+
+
+def test_address_removed_behind_our_back_is_restored(node: Node) -> None:
+    lab = node.lab
+    node.adm("create-ipmp", "-i", "e0", "-i", "e1", "ipmp0")
+    node.adm("create-addr", "-a", f"{V4}/24", "ipmp0")
+    node.adm("create-addr", "-T", "test", "-a", "198.51.100.21/24", "e0")
+    lab.run(node.ns, "ip", "addr", "del", f"{V4}/24", "dev", "e0")
+    node.wait_for(lambda: node.holders(V4) == ["e0"], "the data address to be restored")
+    assert f"Data address {V4}/24 of group ipmp0 was removed from e0 by someone else" in \
+        node.log()
+    lab.run(node.ns, "ip", "addr", "flush", "dev", "e0")
+    node.wait_for(lambda: node.holders(V4) == ["e0"] and node.holders("198.51.100.21")
+                  == ["e0"], "both addresses to be restored after a flush")
+    assert lab.client_ping(V4)
+    # our own moves are not "restored": after a failover the old member stays clean
+    lab.pull_cable("e0")
+    node.wait_for(lambda: node.holders(V4) == ["e1"], "the move")
+    time.sleep(0.5)
+    assert node.holders(V4) == ["e1"]
+
+
+def test_network_managers_on_members_are_reported(lab: Lab, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    links = run / "systemd" / "netif" / "links"
+    links.mkdir(parents=True)
+    (links / str(lab.ifindex("e1"))).write_text("ADMIN_STATE=configured\nOPER_STATE=routable\n")
+    (run / "NetworkManager" / "devices").mkdir(parents=True)
+    (run / "NetworkManager" / "devices" / str(lab.ifindex("e0"))).write_text("")
+    node = Node(lab, tmp_path / "state")
+    node.env["IPMP_RUN_DIR"] = str(run)
+    node.start()
+    try:
+        res = node.adm("create-ipmp", "-i", "e0", "-i", "e1", "-i", "e2", "ipmp0")
+        warnings = res.stderr.strip().splitlines()
+        assert warnings == [
+            "ipmpadm: warning: e0 is managed by NetworkManager, which may remove the group's "
+            "addresses or change its routes: exclude it from that manager",
+            "ipmpadm: warning: e1 is managed by systemd-networkd, which may remove the "
+            "group's addresses or change its routes: exclude it from that manager",
+        ]
+        assert "e1 is managed by systemd-networkd" in node.log()
+        res = node.exec(sys.executable, "-m", "agents.cli", "ipmp", "validate-all",
+                        "group=ipmp0", "interfaces=e0 e2")
+        assert res.returncode == 0 and "e0 is managed by NetworkManager" not in res.stderr
+        node.env["OCF_CHECK_LEVEL"] = "10"  # level 10 looks at this host
+        res = node.exec(sys.executable, "-m", "agents.cli", "ipmp", "validate-all",
+                        "group=ipmp0", "interfaces=e0 e2")
+        assert res.returncode == 0 and "e0 is managed by NetworkManager" in res.stderr
+    finally:
+        assert node.daemon is not None
+        lab.stop(node.daemon)
