@@ -48,6 +48,7 @@ from ipmp_core.net.netlink import (
     Netlink,
     RoutesChanged,
 )
+from ipmp_core.net.nftsets import MemberSets
 from ipmp_core.net.routes import route_specs
 from ipmp_core.persist import StateFile
 
@@ -104,6 +105,7 @@ class Daemon:
         self.socket_errors: set[tuple[str, int]] = set()
         self.dad_failed: set[str] = set()
         self.own_removals: set[tuple[str, str]] = set()
+        self.member_sets = MemberSets()
 
     # ------------------------------------------------------------------ life cycle
     async def run(self) -> None:
@@ -293,6 +295,9 @@ class Daemon:
                 log.exception("error while finishing %s", action)
         if config_changed:
             self._save()
+            await self.member_sets.sync({
+                name: list(g.members) for name, g in self.engine.groups.items() if name
+            })
         self._close_stale_sockets()
 
     async def _apply(self, action: Action) -> None:

@@ -355,3 +355,55 @@ def test_network_managers_on_members_are_reported(lab: Lab, tmp_path: Path) -> N
     finally:
         assert node.daemon is not None
         lab.stop(node.daemon)
+
+
+TCP_SERVER = """
+import socket, sys, time
+socks = []
+for port in (7777, 7778):
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", port)); s.listen(16); socks.append(s)
+time.sleep(float(sys.argv[1]))
+"""
+TCP_CLIENT = """
+import socket, sys
+s = socket.socket(); s.settimeout(0.5)
+try:
+    s.connect((sys.argv[1], int(sys.argv[2]))); print("open")
+except OSError:
+    print("blocked")
+"""
+
+
+def test_firewall_rules_follow_the_group_members(node: Node) -> None:
+    lab = node.lab
+    node.adm("create-ipmp", "-i", "e0", "-i", "e1", "ipmp0")
+    node.adm("create-addr", "-a", f"{V4}/24", "ipmp0")
+    elements = lab.run(node.ns, "nft", "list", "set", "inet", "clearview_ipmp",
+                       "ipmp0_members").stdout
+    assert '"e0"' in elements and '"e1"' in elements and '"e2"' not in elements
+    # an operator's rule, written once against the group
+    lab.run(node.ns, "nft", "add chain inet clearview_ipmp input "
+            "{ type filter hook input priority 0; }")
+    lab.run(node.ns, "nft", "add rule inet clearview_ipmp input iifname @ipmp0_members "
+            "tcp dport 7777 drop")
+    lab.spawn(node.ns, [sys.executable, "-c", TCP_SERVER, "60"])
+    time.sleep(0.5)
+
+    def probe(port: int) -> str:
+        res = lab.run(lab.client, sys.executable, "-c", TCP_CLIENT, V4, str(port))
+        return res.stdout.strip()
+
+    assert (probe(7777), probe(7778)) == ("blocked", "open")
+    lab.pull_cable("e0")  # the address moves to e1: the rule still holds there
+    node.wait_for(lambda: node.inbound() == {V4: "e1"}, "the move")
+    assert (probe(7777), probe(7778)) == ("blocked", "open")
+    node.adm("add-ipmp", "-i", "e2", "ipmp0")
+    node.adm("remove-ipmp", "-i", "e0", "ipmp0")
+    elements = lab.run(node.ns, "nft", "list", "set", "inet", "clearview_ipmp",
+                       "ipmp0_members").stdout
+    assert '"e2"' in elements and '"e0"' not in elements
+    node.adm("delete-ipmp", "ipmp0")  # the set is used by the rule: emptied, not deleted
+    elements = lab.run(node.ns, "nft", "list", "set", "inet", "clearview_ipmp",
+                       "ipmp0_members").stdout
+    assert '"e1"' not in elements and '"e2"' not in elements
