@@ -106,6 +106,7 @@ class Daemon:
         self.dad_failed: set[str] = set()
         self.own_removals: set[tuple[str, str]] = set()
         self.member_sets = MemberSets()
+        self.mcast_sockets: dict[tuple[str, str], socket.socket] = {}
 
     # ------------------------------------------------------------------ life cycle
     async def run(self) -> None:
@@ -332,6 +333,9 @@ class Daemon:
             for addr in action.add:
                 await self.netlink.add_address(action.member, addr, deprecated=True)
         elif isinstance(action, Nominate):
+            self._join_multicast(action)
+            if action.member == action.previous:
+                return
             log.info("IP interface %s of group %s now receives %s multicast/broadcast "
                      "(previously %s)", action.member or "(none)", action.group,
                      "IPv4" if action.family == "inet" else "IPv6", action.previous or "none")
@@ -443,6 +447,37 @@ class Daemon:
                 log.warning("Test address %s of %s was removed by someone else; restoring it",
                             test, ifname)
                 await self.netlink.add_address(ifname, test, deprecated=True)
+
+    def _join_multicast(self, action: Nominate) -> None:
+        """Receive the group's multicast on its nominee only: memberships live on one
+        socket per group and family, re-created on the new nominee."""
+        key = (action.group, action.family)
+        old = self.mcast_sockets.pop(key, None)
+        if old is not None:
+            old.close()  # leaves every group it joined
+        group = self.engine.groups.get(action.group)
+        member = self.engine.members.get(action.member or "")
+        if group is None or member is None or not member.present:
+            return
+        v6 = action.family == "inet6"
+        wanted = [a for a in group.multicast if (":" in a) == v6]
+        if not wanted:
+            return
+        sock = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_DGRAM)
+        for addr in wanted:
+            try:
+                if v6:
+                    mreq = socket.inet_pton(socket.AF_INET6, addr) + struct.pack(
+                        "@I", member.ifindex)
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq)
+                else:
+                    mreqn = socket.inet_aton(addr) + socket.inet_aton("0.0.0.0") + \
+                        struct.pack("@i", member.ifindex)
+                    sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreqn)
+            except OSError as exc:
+                log.warning("cannot join %s on %s: %s", addr, member.name, exc.strerror)
+        self.mcast_sockets[key] = sock
+        log.info("group %s receives %s on %s", action.group, " ".join(wanted), member.name)
 
     async def _resync_routes(self, group_name: str) -> None:
         """The kernel drops routes whose preferred source disappeared: install the
@@ -671,6 +706,8 @@ class Daemon:
                 a["group"], a.get("dst", "default"), a["gateway"], now)), True),
             "set-linklocal-probes": (act(lambda a, now: e.set_linklocal_probes(
                 a["group"], a["enabled"], now)), True),
+            "set-multicast": (act(lambda a, now: e.set_multicast(
+                a["group"], a.get("addresses") or [], now)), True),
             "set-targets": (act(lambda a, now: e.set_targets(
                 a["group"], a.get("targets") or [], now)), True),
             "offline": (act(lambda a, now: e.offline(a["interface"], now)), True),

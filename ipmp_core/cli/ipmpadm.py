@@ -171,7 +171,8 @@ def set_ifprop(props: tuple[str, ...], interface: str) -> None:
 @cli.command("set-ipmp")
 @click.option("-p", "props", multiple=True, required=True, metavar="PROP=VALUE",
               help="failback=yes|no, fdt=MILLISECONDS, targets=ADDR[,ADDR...] (empty: "
-              "discover), linklocal=yes|no (probe IPv6 from link-locals)")
+              "discover), linklocal=yes|no (probe IPv6 from link-locals), "
+              "multicast=GROUP[,GROUP...] (received on the nominated member)")
 @click.argument("group")
 def set_ipmp(props: tuple[str, ...], group: str) -> None:
     """Set a property of GROUP."""
@@ -184,6 +185,9 @@ def set_ipmp(props: tuple[str, ...], group: str) -> None:
             except ValueError:
                 raise AdmError(f"fdt must be a number of milliseconds, not '{value}'") from None
             call("set-fdt", group=group, fdt_ms=ms)
+        elif key == "multicast":
+            call("set-multicast", group=group,
+                 addresses=[t.strip() for t in value.split(",") if t.strip()])
         elif key == "linklocal":
             call("set-linklocal-probes", group=group, enabled=value)
         elif key == "targets":
@@ -191,7 +195,7 @@ def set_ipmp(props: tuple[str, ...], group: str) -> None:
                  targets=[t.strip() for t in value.split(",") if t.strip()])
         else:
             raise AdmError(f"unknown group property '{key}' "
-                           "(known: failback, fdt, targets, linklocal)")
+                           "(known: failback, fdt, targets, linklocal, multicast)")
 
 
 @cli.command("create-route")

@@ -188,6 +188,23 @@ class Engine:
         self._refresh(group, now, out)
         return out
 
+    def set_multicast(self, name: str, addresses: Iterable[str], now: float) -> list[Action]:
+        """Multicast groups the group receives: joined on the member nominated for its
+        family (flags m / M) and moved with the nomination."""
+        group = self._group(name)
+        parsed = []
+        for text in addresses:
+            ip = parse_ip(text)
+            if not ip.is_multicast:
+                raise EngineError(errors.INVALID, f"{ip} is not a multicast address")
+            parsed.append(str(ip))
+        group.multicast = parsed
+        out: list[Action] = [ConfigChanged()]
+        for family in ("inet", "inet6"):  # re-join on the current nominee
+            nominee = group.nominees.get(family)
+            out.append(Nominate(group.name, family, nominee, nominee))
+        return out
+
     def set_targets(self, name: str, targets: Iterable[str], now: float) -> list[Action]:
         """Configured probe targets (like bonding's arp_ip_target); empty = discover."""
         group = self._group(name)
@@ -455,6 +472,7 @@ class Engine:
                 )
         old, member.test_addresses = member.test_addresses, parsed
         out: list[Action] = [*out_anon, ConfigChanged()]
+        out += self._check_test_subnets(self.groups[member.group])
         if member.present:
             add = tuple(a for a in parsed if a not in old)
             remove = tuple(a for a in old if a not in parsed)
@@ -465,6 +483,19 @@ class Engine:
             return out
         self._refresh(self.groups[member.group], now, out)
         return out
+
+    def _check_test_subnets(self, group: Group) -> list[Action]:
+        """Sun Cluster's rule: a group's test addresses share one subnet (probe targets
+        are chosen per subnet, and an odd one out probes other routers)."""
+        if not group.name:
+            return []
+        nets = {a.network for m in self._members(group) for a in m.test_addresses
+                if a.version == 4}
+        if len(nets) > 1:
+            listed = ", ".join(sorted(str(n) for n in nets))
+            return [Log("warning", f"Test addresses of group {group.name} are in different "
+                        f"subnets ({listed}); they should share one")]
+        return []
 
     def _join_anonymous(self, ifname: str, now: float) -> list[Action]:
         if ANONYMOUS not in self.groups:
@@ -819,6 +850,8 @@ class Engine:
             out += self.set_targets(g["name"], g["targets"], now)
         if g.get("linklocal_probes"):
             out += self.set_linklocal_probes(g["name"], True, now)
+        if g.get("multicast"):
+            out += self.set_multicast(g["name"], g["multicast"], now)
         owners = g.get("owners", {})
         for a in g.get("data_addresses", []):
             ip = str(parse_address(a).ip)
@@ -851,6 +884,7 @@ class Engine:
                     "routes": [{"dst": r.dst, "gateway": r.gateway} for r in g.routes],
                     "targets": list(g.explicit_targets),
                     "linklocal_probes": g.linklocal_probes,
+                    "multicast": list(g.multicast),
                 }
                 for g in self.groups.values()
                 if g.name != ANONYMOUS

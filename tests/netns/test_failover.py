@@ -198,3 +198,41 @@ def test_ipmpstat_parsable_group_state_and_inbound(node: Node) -> None:
     node.wait_for(lambda: node.stat("-g", "-P", "-o", "group,state").strip()
                   == "ipmp0:degraded", "degraded")
     assert node.stat("-n", "-a", "-P", "-o", "address,inbound").strip() == f"{V4}:e1"
+
+
+def maddr(node: Node, nic: str) -> str:
+    return node.lab.run(node.ns, "ip", "maddr", "show", "dev", nic).stdout
+
+
+def test_group_multicast_is_received_on_the_nominated_member(node: Node) -> None:
+    lab = node.lab
+    make_group(node, "e0", "e1")
+    node.adm("set-ipmp", "-p", "multicast=224.1.2.3,ff15::1:3", "ipmp0")
+    assert "--mbM--" in node.stat("-i", "-P", "-o", "interface,flags").split()[0]
+    assert "224.1.2.3" in maddr(node, "e0") and "ff15::1:3" in maddr(node, "e0")
+    assert "224.1.2.3" not in maddr(node, "e1")
+    lab.pull_cable("e0")  # the nomination (flags m b M) and the memberships move together
+    node.wait_for(lambda: "224.1.2.3" in maddr(node, "e1"), "the membership to move")
+    assert "224.1.2.3" not in maddr(node, "e0") and "ff15::1:3" in maddr(node, "e1")
+    assert "e1:--mbM--" in node.stat("-i", "-P", "-o", "interface,flags").split()
+
+
+def test_one_member_group_works_by_link(node: Node) -> None:
+    lab = node.lab
+    node.adm("create-ipmp", "-i", "e0", "ipmp0")
+    node.adm("create-addr", "-a", f"{V4}/24", "ipmp0")
+    assert lab.client_ping(V4)
+    lab.pull_cable("e0")
+    node.wait_for(lambda: node.group_state() == "failed", "the group to fail")
+    assert node.inbound() == {V4: ""}
+    lab.plug_cable("e0")
+    node.wait_for(lambda: node.group_state() == "ok", "the group to be repaired")
+    assert node.inbound() == {V4: "e0"} and lab.client_ping(V4)
+
+
+def test_test_addresses_in_different_subnets_are_warned(node: Node) -> None:
+    make_group(node, "e0", "e1")
+    node.adm("create-addr", "-T", "test", "-a", "198.51.100.21/24", "e0")
+    node.adm("create-addr", "-T", "test", "-a", "203.0.113.22/24", "e1")
+    assert "Test addresses of group ipmp0 are in different subnets (198.51.100.0/24, " \
+        "203.0.113.0/24); they should share one" in node.log()
