@@ -73,7 +73,8 @@ def test_sigkill_and_restart_resumes_without_touching_placed_addresses(node: Nod
                if V4 in line or V4B in line or V6 in line]
     assert changes == [], f"data addresses were touched: {changes}"
     garps = [line for line in sniff_log.read_text().splitlines()
-             if f"tell {V4}" in line or f"tell {V4B}" in line or "advertisement" in line]
+             if f"tell {V4}" in line or f"tell {V4B}" in line
+             or f"advertisement, tgt is {V6}" in line]
     assert garps == [], f"re-announced after restart: {garps}"
     log = node.log()
     assert "resuming 1 group(s)" in log
@@ -221,7 +222,7 @@ def test_queries_are_open_to_all_but_changes_need_root(node: Node) -> None:
             "except ControlError as exc:\n    print(exc.code)\n")
     res = node.exec(*_py(code), user="nobody")
     assert res.stdout.strip() == "permission"
-    assert node.iface("e0")["state"] == "ok"
+    assert node.iface("e0")["state"] != "offline"
 
 
 def _py(code: str) -> list[str]:

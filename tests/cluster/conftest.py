@@ -1,0 +1,98 @@
+"""Fixtures for the cluster tests: real Pacemaker + corosync nodes in network namespaces.
+
+Like the netns tests these fail rather than skip when they cannot run: a skipped cluster
+test looks like a passing one in a CI summary. ``make test`` installs the packages
+(scripts/install-cluster-deps.sh).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from harness import PREFIX_BASE, Cluster, ClusterError, list_netns
+
+OCF_ROOT = Path(os.environ.get("OCF_ROOT", "/usr/lib/ocf"))
+AGENTS = ("ipmp", "ipmp-address")
+TOOLS = (
+    "pacemakerd", "corosync", "corosync-cfgtool", "pcs", "crm_resource", "crm_mon",
+    "cibadmin", "attrd_updater", "ocf-tester", "nsenter", "unshare", "ip",
+)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cluster_preconditions() -> Iterator[None]:
+    """Fail (never skip) when this machine cannot run the cluster tests; after the session
+    check that no namespace of ours is left."""
+    problems = []
+    if os.geteuid() != 0:
+        problems.append("not running as root")
+    problems += [f"{t!r} not found in PATH" for t in TOOLS if not shutil.which(t)]
+    if problems:
+        pytest.fail(
+            "cluster tests need root, Pacemaker, corosync, pcs and resource-agents "
+            "(scripts/install-cluster-deps.sh): " + "; ".join(problems),
+            pytrace=False,
+        )
+    yield
+    left = [ns for ns in list_netns() if ns.startswith(PREFIX_BASE)]
+    if left:
+        pytest.fail(f"namespaces left behind: {left}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def agents_installed() -> Path:
+    """``python -m agents.cli install`` once per session; returns the provider directory
+    ($OCF_ROOT/resource.d/clearview)."""
+    argv = [sys.executable, "-m", "agents.cli", "install", "--ocf-root", str(OCF_ROOT)]
+    res = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+    if res.returncode != 0:
+        pytest.fail(
+            f"installing the OCF agents failed: {' '.join(argv)} -> rc {res.returncode}\n"
+            f"{res.stdout}{res.stderr}",
+            pytrace=False,
+        )
+    provider = OCF_ROOT / "resource.d" / "clearview"
+    missing = [a for a in AGENTS if not os.access(provider / a, os.X_OK)]
+    if missing:
+        pytest.fail(f"{' '.join(argv)} did not install {missing} in {provider}", pytrace=False)
+    return provider
+
+
+def _cluster(nodes: int, request: pytest.FixtureRequest) -> Iterator[Cluster]:
+    cluster = Cluster(nodes=nodes)
+    try:
+        cluster.start()
+    except ClusterError as exc:
+        pytest.fail(f"{nodes}-node cluster did not come up: {exc}", pytrace=False)
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+        timings = ", ".join(f"{k} {v:.1f} s" for k, v in cluster.timings.items())
+        request.node.user_properties.append(("cluster_timings", cluster.timings))
+        print(f"\n[{nodes}-node cluster {cluster.prefix}: {timings}]")
+        if cluster.keep_workdir:
+            print(f"[logs and CIBs kept in {cluster.workdir}]")
+        if cluster.leftovers:
+            print("[teardown had to clean up: " + "; ".join(cluster.leftovers) + "]")
+        left = [ns for ns in list_netns() if ns.startswith(cluster.prefix + "-")]
+        assert not left, f"namespaces left behind: {left}"
+
+
+@pytest.fixture
+def single(request: pytest.FixtureRequest) -> Iterator[Cluster]:
+    """A one-node cluster (n1) with data NICs e0, e1 on a switch, a client and a router."""
+    yield from _cluster(1, request)
+
+
+@pytest.fixture
+def pair(request: pytest.FixtureRequest) -> Iterator[Cluster]:
+    """A two-node cluster (n1, n2), each with data NICs e0, e1 on one switch, a client
+    and a router."""
+    yield from _cluster(2, request)
