@@ -64,6 +64,19 @@ class Demo:
             time.sleep(0.02)
         raise SystemExit(f"demo: {addr} did not move away from {not_on}")
 
+    def settle(self) -> None:
+        """Wait (bounded) until IPv6 probing from the members' link-locals has found its
+        targets, so the tables show a steady state rather than 'unknown'."""
+        deadline = time.monotonic() + SETTLE_S * 4
+        while time.monotonic() < deadline:
+            res = subprocess.run(
+                ["ip", "netns", "exec", self.lab.node, sys.executable, "-m",
+                 "ipmp_core.cli.ipmpstat", "-i", "-P", "-o", "probe,state"],
+                env=self.env, capture_output=True, text=True, timeout=60)
+            if res.returncode == 0 and "unknown" not in res.stdout:
+                return
+            time.sleep(0.2)
+
     def daemon_pid(self) -> int | None:
         res = subprocess.run(
             ["ip", "netns", "exec", self.lab.node, sys.executable, "-c",
@@ -99,6 +112,7 @@ def run() -> None:
             demo.show("ipmpadm", "add-ipmp", "-s", "-i", "e2", "ipmp0")
             demo.show("ipmpadm", "create-addr", "-a", f"{DATA4}/24", "ipmp0")
             demo.show("ipmpadm", "create-addr", "-a", f"{DATA6}/64", "ipmp0")
+            demo.settle()
             demo.show("ipmpstat", "-g")
             demo.show("ipmpstat", "-i")
             demo.show("ipmpstat", "-an")

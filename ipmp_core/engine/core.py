@@ -84,6 +84,7 @@ class Engine:
         self.members: dict[str, Member] = {}
         self.observed: dict[str, Observed] = {}
         self.local_addresses: set[str] = set()  # every address of this node (not targets)
+        self.linklocals: dict[str, str] = {}  # interface -> its IPv6 link-local address
         self.probing = Probing(self, rng)
         self.track_all = False  # TRACK_INTERFACES_ONLY_WITH_GROUPS=no
         self.default_fdt = DEFAULT_FDT_MS  # for the anonymous group
@@ -145,6 +146,11 @@ class Engine:
             self.local_addresses.add(address)
         else:
             self.local_addresses.discard(address)
+        if is_link_local(address) and ":" in address:
+            if added:
+                self.linklocals[ifname] = address
+            elif self.linklocals.get(ifname) == address:
+                del self.linklocals[ifname]
         member = self.members.get(ifname)
         if member is None or not is_link_local(address) or ":" not in address:
             return []
@@ -356,7 +362,7 @@ class Engine:
         if require_present and ifname not in self.observed:
             raise EngineError(errors.UNKNOWN_INTERFACE, f"no such interface: {ifname}")
         member = Member(name=ifname, group=group_name, standby=standby, offline=offline,
-                        joined_at=now)
+                        joined_at=now, linklocal=self.linklocals.get(ifname))
         self.members[ifname] = member
         group.members.append(ifname)
         out: list[Action] = [
