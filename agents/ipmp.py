@@ -74,6 +74,11 @@ def _test_addresses(value: str) -> dict[str, str] | str:
         if not sep:
             raise ValueError(f"'{item}' is not INTERFACE=ADDRESS/PREFIX")
         check_name("interface", ifname)
+        if addr.strip().lower() == "dhcp":  # a DHCP-leased test address (DR-safe)
+            if ifname in out:
+                raise ValueError(f"interface {ifname} has two test addresses")
+            out[ifname] = "dhcp"
+            continue
         parsed = parse_address(addr, kind="test address")
         if parsed.version == 6 and not parsed.ip.is_link_local:
             raise ValueError(f"IPv6 test address {addr} must be link-local")
@@ -134,8 +139,9 @@ for param in (
     Parameter("test_addresses", "string", "Test addresses for probing",
               "INTERFACE=ADDRESS/PREFIX per member, e.g. \"e0=198.51.100.21/24 "
               "e1=198.51.100.22/24\", used only for ICMP probes (never by applications, "
-              "never moved); or \"link-local\" to probe with the members' IPv6 link-local "
-              "addresses. Without test addresses, failures are detected by link state "
+              "never moved); INTERFACE=dhcp for a test address leased by DHCP (it survives "
+              "the NIC being replaced); or \"link-local\" to probe with the members' IPv6 "
+              "link-local addresses. Without test addresses, failures are detected by link state "
               "only. " + common.PER_NODE_HELP,
               unique_group="test_addresses", validator=_per_node(_test_addresses)),
     Parameter("data_addresses", "string", "Fixed data addresses",
@@ -215,8 +221,9 @@ class Plan:
             if ifname not in everyone:
                 raise OCFError(OCFCode.ERR_CONFIGURED,
                                f"test_addresses: {ifname} is not a member of the group")
-        tests = {ipaddress.ip_interface(a).ip for a in self.tests.values()}
-        if len(tests) != len(self.tests):
+        static = [a for a in self.tests.values() if a != "dhcp"]
+        tests = {ipaddress.ip_interface(a).ip for a in static}
+        if len(tests) != len(static):
             raise OCFError(OCFCode.ERR_CONFIGURED, "test_addresses: a test address repeats")
         for addr in self.data:
             if ipaddress.ip_interface(addr).ip in tests:
@@ -388,7 +395,7 @@ def _reconcile(plan: Plan, ctx) -> None:  # noqa: ANN001
         target = [plan.tests[name]] if name in plan.tests else []
         for addr in current:
             if addr not in target:
-                call("remove-test-address", address=addr)
+                call("remove-test-address", address=addr, interface=name)
         for addr in target:
             if addr not in current:
                 call("add-test-address", interface=name, address=addr)

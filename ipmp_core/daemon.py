@@ -26,6 +26,7 @@ from ipmp_core.engine.actions import (
     Action,
     BindAddress,
     ConfigChanged,
+    DhcpTest,
     Log,
     Nominate,
     PlumbMember,
@@ -107,6 +108,7 @@ class Daemon:
         self.own_removals: set[tuple[str, str]] = set()
         self.member_sets = MemberSets()
         self.mcast_sockets: dict[tuple[str, str], socket.socket] = {}
+        self.dhcp: dict[str, Any] = {}  # member -> DhcpSession of its test address
 
     # ------------------------------------------------------------------ life cycle
     async def run(self) -> None:
@@ -138,6 +140,9 @@ class Daemon:
         self.server.close()
         for key in list(self.sockets):
             self._close_socket(key)
+        for session in self.dhcp.values():  # no release: a restarted daemon resumes them
+            with contextlib.suppress(Exception):
+                await session.stop()
         self.netlink.close()
         self.announcer.close()
 
@@ -332,6 +337,8 @@ class Daemon:
                 await self._remove_address(action.member, addr)
             for addr in action.add:
                 await self.netlink.add_address(action.member, addr, deprecated=True)
+        elif isinstance(action, DhcpTest):
+            await self._dhcp_test(action)
         elif isinstance(action, Nominate):
             self._join_multicast(action)
             if action.member == action.previous:
@@ -447,6 +454,35 @@ class Daemon:
                 log.warning("Test address %s of %s was removed by someone else; restoring it",
                             test, ifname)
                 await self.netlink.add_address(ifname, test, deprecated=True)
+
+    async def _dhcp_test(self, action: DhcpTest) -> None:
+        """A DHCP test address: a DR-safe session per member (it survives the NIC being
+        deleted and re-created) whose leases the engine installs as test addresses."""
+        from ipmp_core.net import dhcp  # pyroute2's DHCP client: only when used
+
+        old = self.dhcp.pop(action.member, None)
+        if old is not None:
+            await old.stop(release=True)
+        if not action.enabled:
+            return
+        member = action.member
+
+        def on_lease(lease: Any) -> None:
+            address = str(lease.address) if lease is not None else None
+            asyncio.ensure_future(self._locked_call(
+                lambda now: self.engine.dhcp_test_lease(member, address, now)))
+
+        session = dhcp.DhcpSession(
+            member, client_id=dhcp.client_id_for_member(action.group or "anonymous", member),
+            on_lease=on_lease)
+        self.dhcp[member] = session
+        await session.start()
+        log.info("DHCP started for the test address of %s", member)
+
+    async def _locked_call(self, call: Callable[[float], list[Action]]) -> None:
+        async with self.lock:
+            await self._execute(call(now_ms()))
+            self._schedule()
 
     def _join_multicast(self, action: Nominate) -> None:
         """Receive the group's multicast on its nominee only: memberships live on one
@@ -694,7 +730,8 @@ class Daemon:
                 a["address"], now)), True),
             "add-test-address": (act(lambda a, now: self._add_test(a["interface"],
                                                                    a["address"])), True),
-            "remove-test-address": (act(lambda a, now: self._remove_test(a["address"])), True),
+            "remove-test-address": (act(lambda a, now: self._remove_test(
+                a["address"], a.get("interface"))), True),
             "set-standby": (act(lambda a, now: e.set_standby(
                 a["interface"], a["standby"], now)), True),
             "set-failback": (act(lambda a, now: e.set_failback(
@@ -714,18 +751,34 @@ class Daemon:
             "online": (act(lambda a, now: e.online(a["interface"], now)), True),
         }
 
+    def _test_list(self, member: Any) -> list[str]:
+        return [str(a) for a in member.test_addresses] + (["dhcp"] if member.dhcp_test else [])
+
     def _add_test(self, ifname: str, address: str) -> list[Action]:
         member = self.engine.members.get(ifname)
-        current = [str(a) for a in member.test_addresses] if member else []
+        current = self._test_list(member) if member else []
         return self.engine.set_test_addresses(ifname, [*current, address], now_ms())
 
-    def _remove_test(self, address: str) -> list[Action]:
+    def _remove_test(self, address: str, interface: str | None = None) -> list[Action]:
+        """Remove a test address; "dhcp" (with the interface), or the address DHCP leased,
+        stops DHCP on that member."""
         from ipmp_core.config import parse_ip
 
+        if address.strip().lower() == "dhcp":
+            member = self.engine.members.get(interface or "")
+            if member is None or not member.dhcp_test:
+                raise EngineError(errors.UNKNOWN_ADDRESS,
+                                  f"no DHCP test address on {interface or '(no interface)'}")
+            keep = [a for a in self._test_list(member) if a != "dhcp"]
+            return self.engine.set_test_addresses(member.name, keep, now_ms())
         ip = parse_ip(address)
         for member in self.engine.members.values():
+            if member.dhcp_lease is not None and member.dhcp_lease.ip == ip:
+                keep = [a for a in self._test_list(member) if a != "dhcp"]
+                return self.engine.set_test_addresses(member.name, keep, now_ms())
             keep = [str(a) for a in member.test_addresses if a.ip != ip]
             if len(keep) != len(member.test_addresses):
+                keep += ["dhcp"] if member.dhcp_test else []
                 return self.engine.set_test_addresses(member.name, keep, now_ms())
         raise EngineError(errors.UNKNOWN_ADDRESS, f"no test address {ip}")
 

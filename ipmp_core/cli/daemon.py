@@ -36,6 +36,11 @@ def setup_logging(log_file: str | None, use_syslog: bool, debug: bool) -> None:
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if debug else logging.INFO)
     root.propagate = False
+    # pyroute2 logs every DHCP packet at INFO: keep its warnings only, in our log.
+    noisy = logging.getLogger("pyroute2")
+    noisy.handlers[:] = [handler]
+    noisy.setLevel(logging.DEBUG if debug else logging.WARNING)
+    noisy.propagate = False
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})

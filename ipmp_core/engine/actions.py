@@ -42,6 +42,16 @@ class SetTestAddresses:
 
 
 @dataclass(frozen=True)
+class DhcpTest:
+    """Run (or stop) a DHCP session for ``member``'s test address; its leases come back as
+    Engine.dhcp_test_lease()."""
+
+    group: str
+    member: str
+    enabled: bool
+
+
+@dataclass(frozen=True)
 class BindAddress:
     """Put a data address on ``member`` (and take it off ``previous``), then announce it.
 
@@ -120,6 +130,7 @@ Action = (
     | PlumbMember
     | UnplumbMember
     | SetTestAddresses
+    | DhcpTest
     | BindAddress
     | UnbindAddress
     | SetRoutes

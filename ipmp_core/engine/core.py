@@ -32,6 +32,7 @@ from ipmp_core.engine.actions import (
     Action,
     BindAddress,
     ConfigChanged,
+    DhcpTest,
     Log,
     Nominate,
     PlumbMember,
@@ -402,9 +403,12 @@ class Engine:
         self._refresh(group, now, out)
         group.members.remove(member.name)
         del self.members[member.name]
+        if member.dhcp_test:
+            out.append(DhcpTest(group.name, member.name, False))
         if member.present:
-            if member.test_addresses:
-                out.append(SetTestAddresses(member.name, remove=tuple(member.test_addresses)))
+            if member.all_test_addresses:
+                out.append(SetTestAddresses(member.name,
+                                            remove=tuple(member.all_test_addresses)))
             out.append(UnplumbMember(group.name, member.name))
         out.append(Log("notice", f"IP interface {member.name} removed from group {group.name}"))
         out.append(Publish({"type": "member-removed", "group": group.name,
@@ -468,6 +472,8 @@ class Engine:
                 return []
             out_anon = self._join_anonymous(ifname, now)
         member = self._member(ifname)
+        want_dhcp = "dhcp" in (str(a).strip().lower() for a in addresses)
+        addresses = [a for a in addresses if str(a).strip().lower() != "dhcp"]
         parsed = [parse_address(a, kind="test address") for a in addresses]
         for addr in parsed:
             self._check_not_data(addr.ip)
@@ -478,15 +484,50 @@ class Engine:
                 )
         old, member.test_addresses = member.test_addresses, parsed
         out: list[Action] = [*out_anon, ConfigChanged()]
+        if want_dhcp != member.dhcp_test:
+            member.dhcp_test = want_dhcp
+            out.append(DhcpTest(member.group, ifname, want_dhcp))
+            if not want_dhcp and member.dhcp_lease is not None:
+                if member.present:
+                    out.append(SetTestAddresses(ifname, remove=(member.dhcp_lease,)))
+                member.dhcp_lease = None
         out += self._check_test_subnets(self.groups[member.group])
         if member.present:
             add = tuple(a for a in parsed if a not in old)
             remove = tuple(a for a in old if a not in parsed)
             if add or remove:
                 out.append(SetTestAddresses(ifname, add=add, remove=remove))
-        if member.group == ANONYMOUS and not parsed:
+        if member.group == ANONYMOUS and not parsed and not want_dhcp:
             out += self._drop_member(member, now)
             return out
+        self._refresh(self.groups[member.group], now, out)
+        return out
+
+    def dhcp_test_lease(self, ifname: str, address: str | None, now: float) -> list[Action]:
+        """The DHCP session of ``ifname``'s test address bound, renewed or lost a lease."""
+        member = self.members.get(ifname)
+        if member is None or not member.dhcp_test:
+            return []
+        new = parse_address(address, kind="test address") if address else None
+        if new is not None:
+            try:
+                self._check_not_data(new.ip)
+            except EngineError as exc:
+                return [Log("err", f"DHCP offered {new} to {ifname}: {exc.message}; ignored")]
+        old, member.dhcp_lease = member.dhcp_lease, new
+        out: list[Action] = []
+        if old == new:
+            if new is not None and member.present:  # re-confirmed (after DR): re-install
+                out.append(SetTestAddresses(ifname, add=(new,)))
+            return out
+        if member.present:
+            out.append(SetTestAddresses(ifname, add=(new,) if new else (),
+                                        remove=(old,) if old else ()))
+        if new is None:
+            out.append(Log("warning", f"DHCP lease of test address {old} on {ifname} "
+                           "expired; falling back to link-based detection"))
+        else:
+            out.append(Log("notice", f"DHCP test address {new} acquired on {ifname}"))
         self._refresh(self.groups[member.group], now, out)
         return out
 
@@ -880,7 +921,8 @@ class Engine:
                             "name": m.name,
                             "standby": m.standby,
                             "offline": m.offline,
-                            "test_addresses": [str(a) for a in m.test_addresses],
+                            "test_addresses": [str(a) for a in m.test_addresses]
+                            + (["dhcp"] if m.dhcp_test else []),
                         }
                         for m in self._members(g)
                     ],
@@ -896,7 +938,8 @@ class Engine:
                 if g.name != ANONYMOUS
             ],
             "anonymous": [
-                {"name": m.name, "test_addresses": [str(a) for a in m.test_addresses]}
+                {"name": m.name, "test_addresses": [str(a) for a in m.test_addresses]
+                 + (["dhcp"] if m.dhcp_test else [])}
                 for m in self.members.values() if m.group == ANONYMOUS
             ],
         }
@@ -962,7 +1005,7 @@ class Engine:
             probe = ProbeState.UNKNOWN
         mode, targets = self.probing.firing_order(group, m)
         testaddrs = [fp.source for _, fp in sorted(prober.families.items())]
-        testaddrs += [str(a.ip) for a in m.test_addresses if str(a.ip) not in testaddrs]
+        testaddrs += [str(a.ip) for a in m.all_test_addresses if str(a.ip) not in testaddrs]
         flags = IfFlags(
             inactive=not m.active and not m.is_offline and (m.usable or m.standby),
             standby=m.standby,
@@ -1019,7 +1062,7 @@ class Engine:
 
     def _test_owner(self, ip: Any) -> Member | None:
         for m in self.members.values():
-            if any(a.ip == ip for a in m.test_addresses):
+            if any(a.ip == ip for a in m.all_test_addresses):
                 return m
         return None
 

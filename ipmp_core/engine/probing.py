@@ -66,7 +66,7 @@ class Probing:
         link-local, else the member's own link-local when the group has IPv6 data
         addresses (in.mpathd probes IPv6 with link-locals)."""
         wanted: dict[int, str] = {}
-        for addr in member.test_addresses:
+        for addr in member.all_test_addresses:
             if addr.version == 4 and 4 not in wanted:
                 wanted[4] = str(addr.ip)
             elif addr.version == 6 and 6 not in wanted and addr.ip.is_link_local:
@@ -132,7 +132,8 @@ class Probing:
         """Next hops of routes that lie in the subnet of the group's test addresses
         (IPv6: link-local next hops through a member), never our own addresses."""
         members = self.engine._members(group)
-        nets = [a.network for m in members for a in m.test_addresses if a.version == family]
+        nets = [a.network for m in members for a in m.all_test_addresses
+                if a.version == family]
         found: list[str] = []
         # The group's own declared routes count even while they are not installed (no
         # active member): otherwise a failed group would lose the very targets that

@@ -31,6 +31,8 @@ class Member:
     held: bool = False  # FAILBACK=no kept it inactive after its repair
     test_addresses: list[IPInterface] = field(default_factory=list)
     linklocal: str | None = None  # its IPv6 link-local address, when the kernel has one
+    dhcp_test: bool = False  # its test address comes from DHCP
+    dhcp_lease: IPInterface | None = None  # the address currently leased
     joined_at: float = 0.0
     notest_logged: bool = False
     link: LinkDetector = field(init=False)
@@ -43,6 +45,13 @@ class Member:
     @property
     def detectors(self) -> list[Detector]:
         return [self.link, self.prober]
+
+    @property
+    def all_test_addresses(self) -> list[IPInterface]:
+        """Configured test addresses and the DHCP-leased one."""
+        if self.dhcp_lease is not None and self.dhcp_lease not in self.test_addresses:
+            return [*self.test_addresses, self.dhcp_lease]
+        return list(self.test_addresses)
 
     @property
     def link_up(self) -> bool:

@@ -1,0 +1,95 @@
+"""DHCP test addresses in the daemon, with a real dnsmasq, through a DR cycle."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from ipmp_node import Node
+from test_dhcp_session import SERVER, Dnsmasq
+
+pytestmark = pytest.mark.netns
+
+V4 = "198.51.100.10"
+FDT = 1000
+
+
+def probe_sources(node: Node) -> dict[str, str]:
+    rows = node.stat("-n", "-t", "-P", "-o", "interface,testaddr").split()
+    return dict(r.split(":", 1) for r in rows)
+
+
+def states(node: Node) -> dict[str, str]:
+    rows = node.stat("-i", "-P", "-o", "interface,probe,state").split()
+    return {r.split(":", 1)[0]: r.split(":", 1)[1] for r in rows}
+
+
+@pytest.fixture
+def dhcp_node(node: Node, tmp_path: Path):  # noqa: ANN201
+    lab = node.lab
+    lab.run(lab.client, "ip", "addr", "add", f"{SERVER}/24", "dev", "eth0")
+    # the DHCP server is also the probe target: it answers multicast echo
+    lab.sysctl(lab.client, "net.ipv4.icmp_echo_ignore_broadcasts", "0")
+    server = Dnsmasq(lab, tmp_path)
+    server.start()
+    try:
+        yield node, server
+    finally:
+        server.stop()
+
+
+def test_dhcp_test_addresses_survive_a_hot_swap(dhcp_node: tuple[Node, Dnsmasq]) -> None:
+    node, server = dhcp_node
+    lab = node.lab
+    node.adm("create-ipmp", "-i", "e0", "-i", "e1", "ipmp0")
+    node.adm("set-ipmp", "-p", f"fdt={FDT}", "ipmp0")
+    node.adm("create-addr", "-T", "test", "-a", "dhcp", "e0")
+    node.adm("create-addr", "-T", "test", "-a", "dhcp", "e1")
+    node.adm("create-addr", "-a", f"{V4}/24", "ipmp0")
+    node.wait_for(lambda: all(re.match(r"203\.0\.113\.\d+$", a) for a in probe_sources(node)
+                              .values()) and len(set(probe_sources(node).values())) == 2,
+                  "two DHCP test addresses", timeout=15)
+    leased = probe_sources(node)["e0"]
+    info = lab.run(node.ns, "ip", "-o", "addr", "show", "dev", "e0").stdout
+    assert f"{leased}/24" in info and "deprecated" in info  # a test address: never a source
+    assert "default" not in lab.run(node.ns, "ip", "route").stdout  # no route from DHCP
+    node.wait_for(lambda: states(node) == {"e0": "ok:ok", "e1": "ok:ok"}, "probing",
+                  timeout=15)
+    assert "dhcp" in node.adm("show-config").stdout
+    ping = lab.spawn(lab.client, ["ping", "-n", "-D", "-i", "0.05", V4],
+                     stdout=subprocess.PIPE)
+
+    node.adm("offline", "e0")
+    lab.delete_nic("e0")
+    node.wait_for(lambda: node.iface("e0")["present"] is False, "the NIC to be gone")
+    lab.recreate_nic("e0", mac="02:cf:00:00:0d:01")
+    node.adm("online", "e0")
+    node.wait_for(lambda: probe_sources(node).get("e0") == leased, "the same lease again",
+                  timeout=20)
+    node.wait_for(lambda: states(node)["e0"] == "ok:ok", "probing to resume", timeout=15)
+    time.sleep(0.3)
+    lab._signal(ping, 2)
+    out, _ = ping.communicate(timeout=10)
+    stamps = [float(m) for m in re.findall(r"^\[(\d+\.\d+)\] \d+ bytes from", out.decode(),
+                                           re.M)]
+    assert stamps and max(b - a for a, b in zip(stamps, stamps[1:], strict=False)) < 1.0
+    assert "DHCP test address" in node.log()
+
+
+def test_no_server_means_link_based_until_a_lease_arrives(dhcp_node: tuple[Node, Dnsmasq]
+                                                          ) -> None:
+    node, server = dhcp_node
+    server.stop()
+    node.adm("create-ipmp", "-i", "e0", "-i", "e1", "ipmp0")
+    node.adm("set-ipmp", "-p", f"fdt={FDT}", "ipmp0")
+    node.adm("create-addr", "-T", "test", "-a", "dhcp", "e0")
+    time.sleep(1.0)
+    assert states(node)["e0"] == "disabled:ok"  # no lease: link-based detection only
+    server.start()
+    node.wait_for(lambda: states(node)["e0"] == "ok:ok", "a lease and probing", timeout=20)
+    node.adm("delete-addr", probe_sources(node)["e0"])  # stops DHCP on e0
+    node.wait_for(lambda: states(node)["e0"] == "disabled:ok", "DHCP stopped")
+    assert "dhcp" not in node.adm("show-config").stdout
