@@ -26,6 +26,7 @@ from ipmp_core.engine.actions import (
     Action,
     BindAddress,
     ConfigChanged,
+    DhcpData,
     DhcpTest,
     Log,
     Nominate,
@@ -109,6 +110,7 @@ class Daemon:
         self.member_sets = MemberSets()
         self.mcast_sockets: dict[tuple[str, str], socket.socket] = {}
         self.dhcp: dict[str, Any] = {}  # member -> DhcpSession of its test address
+        self.dhcp_data: dict[tuple[str, int], Any] = {}  # (group, slot) -> DhcpSession
 
     # ------------------------------------------------------------------ life cycle
     async def run(self) -> None:
@@ -140,7 +142,8 @@ class Daemon:
         self.server.close()
         for key in list(self.sockets):
             self._close_socket(key)
-        for session in self.dhcp.values():  # no release: a restarted daemon resumes them
+        for session in [*self.dhcp.values(), *self.dhcp_data.values()]:
+            # no release: a restarted daemon resumes them
             with contextlib.suppress(Exception):
                 await session.stop()
         self.netlink.close()
@@ -339,6 +342,8 @@ class Daemon:
                 await self.netlink.add_address(action.member, addr, deprecated=True)
         elif isinstance(action, DhcpTest):
             await self._dhcp_test(action)
+        elif isinstance(action, DhcpData):
+            await self._dhcp_data_session(action)
         elif isinstance(action, Nominate):
             self._join_multicast(action)
             if action.member == action.previous:
@@ -479,6 +484,52 @@ class Daemon:
         await session.start()
         log.info("DHCP started for the test address of %s", member)
 
+    async def _dhcp_data_session(self, action: DhcpData) -> None:
+        """A DHCP data address: the client id belongs to the group (RFC 4361 IAID+DUID),
+        so whichever member holds the address renews the same lease."""
+        from ipmp_core.net import dhcp
+
+        key = (action.group, action.slot)
+        old = self.dhcp_data.pop(key, None)
+        if old is not None:
+            await old.stop(release=True)
+        if not action.enabled:
+            return
+        group = self.engine.groups.get(action.group)
+        ifname = action.member or (group.members[0] if group and group.members else None)
+        if ifname is None:
+            log.warning("DHCP data address of group %s: no member to ask through",
+                        action.group)
+            return
+
+        def on_lease(lease: Any) -> None:
+            address = str(lease.address) if lease is not None else None
+            asyncio.ensure_future(self._locked_call(
+                lambda now: self.engine.dhcp_data_lease(action.group, action.slot, address,
+                                                        now)))
+
+        session = dhcp.DhcpSession(ifname, client_id=dhcp.client_id_for_group(
+            action.group, action.slot), on_lease=on_lease)
+        self.dhcp_data[key] = session
+        self.engine.dhcp_session_member(action.group, action.slot, ifname)
+        await session.start()
+        log.info("DHCP started for data address %d of group %s through %s", action.slot,
+                 action.group, ifname)
+
+    def _follow_dhcp(self, action: BindAddress) -> None:
+        """A DHCP data address moved: its renewals go out through the new member."""
+        group = self.engine.groups.get(action.group)
+        owner = group.owners.get(action.address, "") if group else ""
+        if not owner.startswith("dhcp:"):
+            return
+        slot = int(owner.split(":", 1)[1])
+        session = self.dhcp_data.get((action.group, slot))
+        if session is not None and session.ifname != action.member:
+            session.move(action.member)
+            self.engine.dhcp_session_member(action.group, slot, action.member)
+            log.info("DHCP data address %s of group %s now renews through %s",
+                     action.address, action.group, action.member)
+
     async def _locked_call(self, call: Callable[[float], list[Action]]) -> None:
         async with self.lock:
             await self._execute(call(now_ms()))
@@ -538,6 +589,7 @@ class Daemon:
 
     async def _finish_bind(self, action: BindAddress) -> None:
         addr = action.address
+        self._follow_dhcp(action)
         if action.dad and addr.version == 6:
             # Never announce a tentative address: wait for the kernel's verdict.
             if not await self.netlink.wait_dad(action.member, addr, DAD_TIMEOUT_S):
@@ -722,7 +774,9 @@ class Daemon:
             "add-member": (act(lambda a, now: e.add_member(
                 a["group"], a["interface"], now, standby=bool(a.get("standby", False)))), True),
             "remove-member": (act(lambda a, now: e.remove_member(a["interface"], now)), True),
-            "add-address": (act(lambda a, now: e.add_data_address(
+            "add-address": (act(lambda a, now: e.add_dhcp_data(a["group"], now)
+                                if str(a["address"]).strip().lower() == "dhcp"
+                                else e.add_data_address(
                 a["group"], a["address"], now, owner=str(a.get("owner") or ""),
                 dad=bool(a.get("dad")), deprecated=bool(a.get("deprecated")))), True),
             "announce": (lambda a, now: (self._announce_now(a), []), True),

@@ -52,6 +52,17 @@ class DhcpTest:
 
 
 @dataclass(frozen=True)
+class DhcpData:
+    """Run (or stop) the DHCP session of a group's data-address slot; its requests go out
+    through ``member`` (the one holding the address, or any active one before a lease)."""
+
+    group: str
+    slot: int
+    member: str | None
+    enabled: bool
+
+
+@dataclass(frozen=True)
 class BindAddress:
     """Put a data address on ``member`` (and take it off ``previous``), then announce it.
 
@@ -131,6 +142,7 @@ Action = (
     | UnplumbMember
     | SetTestAddresses
     | DhcpTest
+    | DhcpData
     | BindAddress
     | UnbindAddress
     | SetRoutes

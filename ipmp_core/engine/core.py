@@ -32,6 +32,7 @@ from ipmp_core.engine.actions import (
     Action,
     BindAddress,
     ConfigChanged,
+    DhcpData,
     DhcpTest,
     Log,
     Nominate,
@@ -86,6 +87,7 @@ class Engine:
         self.observed: dict[str, Observed] = {}
         self.local_addresses: set[str] = set()  # every address of this node (not targets)
         self.linklocals: dict[str, str] = {}  # interface -> its IPv6 link-local address
+        self._dhcp_members: dict[tuple[str, int], str | None] = {}
         self.probing = Probing(self, rng)
         self.track_all = False  # TRACK_INTERFACES_ONLY_WITH_GROUPS=no
         self.default_fdt = DEFAULT_FDT_MS  # for the anonymous group
@@ -277,7 +279,8 @@ class Engine:
 
     def delete_group(self, name: str, now: float) -> list[Action]:
         group = self._group(name)
-        out: list[Action] = []
+        out: list[Action] = [DhcpData(name, slot, None, False) for slot in group.dhcp_slots]
+        group.dhcp_slots.clear()
         for addr in list(group.binding):
             out += self._drop_address(group, addr)
         for member in list(group.members):
@@ -614,11 +617,67 @@ class Engine:
         self._refresh(group, now, out)
         return out
 
+    # ------------------------------------------------------------------ DHCP data
+    def add_dhcp_data(self, group_name: str, now: float, slot: int | None = None
+                      ) -> list[Action]:
+        """A data address leased by DHCP with a client id tied to the group (not to a
+        NIC's MAC), so the lease survives failover; renewals follow the address."""
+        group = self._group(group_name)
+        if slot is None:
+            slot = max(group.dhcp_slots, default=-1) + 1
+        group.dhcp_slots[slot] = None
+        member = placement.least_loaded(group.binding, self._active_names(group))
+        self._dhcp_members[(group.name, slot)] = member
+        return [DhcpData(group.name, slot, member, True), ConfigChanged(),
+                Log("notice", f"DHCP data address {slot} of group {group.name} requested")]
+
+    def dhcp_data_lease(self, group_name: str, slot: int, address: str | None,
+                        now: float) -> list[Action]:
+        """The session of a DHCP data slot bound, renewed or lost its lease."""
+        group = self.groups.get(group_name)
+        if group is None or slot not in group.dhcp_slots:
+            return []
+        new = parse_address(address, kind="data address") if address else None
+        old = group.dhcp_slots[slot]
+        if new == old and (new is None or new in group.binding):
+            return []
+        out: list[Action] = []
+        if old is not None and old in group.binding and old != new:
+            out += self._drop_address(group, old)
+            out.append(Log("warning", f"DHCP lease of data address {old} of group "
+                           f"{group.name} {'changed' if new else 'expired'}"))
+        group.dhcp_slots[slot] = new
+        if new is not None and new not in group.binding:
+            # The member the session talks through keeps the address: the server answers
+            # renewals there.
+            holder = self._dhcp_members.get((group.name, slot))
+            out += self.add_data_address(group.name, str(new), now, owner=f"dhcp:{slot}",
+                                         hint=holder)
+            out.append(Log("notice", f"DHCP data address {new} acquired for group "
+                           f"{group.name}"))
+        else:
+            out.append(ConfigChanged())
+            self._refresh(group, now, out)
+        return out
+
+    def dhcp_session_member(self, group_name: str, slot: int, member: str | None) -> None:
+        """The daemon moved the slot's session to ``member``."""
+        self._dhcp_members[(group_name, slot)] = member
+
     def remove_data_address(self, text: str, now: float) -> list[Action]:
         ip = parse_ip(text)
         for group in self.groups.values():
             for addr in group.binding:
                 if addr.ip == ip:
+                    owner = group.owners.get(addr, "")
+                    if owner.startswith("dhcp:"):
+                        slot = int(owner.split(":", 1)[1])
+                        group.dhcp_slots.pop(slot, None)
+                        out = self._drop_address(group, addr)
+                        out.append(DhcpData(group.name, slot, None, False))
+                        out.append(ConfigChanged())
+                        self._refresh(group, now, out)
+                        return out
                     out = self._drop_address(group, addr)
                     out.append(ConfigChanged())
                     self._refresh(group, now, out)
@@ -899,6 +958,8 @@ class Engine:
             out += self.set_linklocal_probes(g["name"], True, now)
         if g.get("multicast"):
             out += self.set_multicast(g["name"], g["multicast"], now)
+        for slot in g.get("dhcp_data", []):
+            out += self.add_dhcp_data(g["name"], now, slot=int(slot))
         owners = g.get("owners", {})
         for a in g.get("data_addresses", []):
             ip = str(parse_address(a).ip)
@@ -933,6 +994,7 @@ class Engine:
                     "targets": list(g.explicit_targets),
                     "linklocal_probes": g.linklocal_probes,
                     "multicast": list(g.multicast),
+                    "dhcp_data": sorted(g.dhcp_slots),
                 }
                 for g in self.groups.values()
                 if g.name != ANONYMOUS

@@ -93,3 +93,38 @@ def test_no_server_means_link_based_until_a_lease_arrives(dhcp_node: tuple[Node,
     node.adm("delete-addr", probe_sources(node)["e0"])  # stops DHCP on e0
     node.wait_for(lambda: states(node)["e0"] == "disabled:ok", "DHCP stopped")
     assert "dhcp" not in node.adm("show-config").stdout
+
+
+def test_dhcp_data_address_is_kept_across_failover(dhcp_node: tuple[Node, Dnsmasq]) -> None:
+    import ipaddress
+
+    from test_dhcp_session import T1
+
+    node, server = dhcp_node
+    lab = node.lab
+    node.adm("create-ipmp", "-i", "e0", "-i", "e1", "ipmp0")
+    node.adm("create-addr", "-a", "dhcp", "ipmp0")
+
+    def leased() -> dict[str, str]:
+        return {a: m for a, m in node.inbound().items() if a.startswith("203.0.113.")}
+
+    node.wait_for(lambda: len(leased()) == 1 and all(leased().values()),
+                  "a DHCP data address", timeout=15)
+    (address, holder), = leased().items()
+    assert lab.client_ping(address)
+    other = "e1" if holder == "e0" else "e0"
+    lab.pull_cable(holder)
+    node.wait_for(lambda: leased() == {address: other}, "the failover")
+    assert lab.client_ping(address)
+    # the lease is renewed through the member that now holds the address, same address
+    mac = lab.mac(other)
+    iface = ipaddress.ip_interface(f"{address}/24")
+    node.wait_for(lambda: any(mac in line for line in server.lines("DHCPACK", iface)),
+                  "a renewal through the new member", timeout=T1 * 2 + 5)
+    assert leased() == {address: other}
+    assert lab.client_ping(address)
+    # the client id is the group's (RFC 4361 type 255), not a NIC's MAC
+    assert "ff:" in server.leases() or " ff" in server.leases()
+    node.adm("delete-addr", address)
+    assert leased() == {}
+    assert '"dhcp_data": []' in node.adm("show-config").stdout
