@@ -12,6 +12,8 @@ declare -A NEEDED=(
   [setpriv]=util-linux
   [sysctl]=procps
   [xmllint]=libxml2-utils
+  [dnsmasq]=dnsmasq-base
+  [nsenter]=util-linux
 )
 missing=()
 for cmd in "${!NEEDED[@]}"; do
