@@ -100,3 +100,7 @@ PROBE_STATS_COUNT = NUM_PROBE_REPAIRS * MAX_PROBE_TARGETS + 2
 TESTADDR_CONF_MS = 20_000
 # ICMP sequence numbers are 16 bits.
 SEQ_MODULO = 1 << 16
+# An unanswered probe is lost after its target's crtt, but never sooner than this: on a
+# LAN the estimate is a fraction of a millisecond, and a reply read a few milliseconds
+# late by a busy host (scheduling jitter) must not count as a loss.
+LOSS_TIMEOUT_FLOOR_MS = 10.0

@@ -246,10 +246,38 @@ class Daemon:
                     event.name, now, ifindex=event.ifindex, mac=event.mac,
                     carrier=event.carrier, admin_up=event.admin_up,
                 )
+                if event.carrier is False:
+                    actions += self._recheck_carriers(event.name, now)
             else:
                 actions = self.engine.link_removed(event.name, now)
             await self._execute(actions)
             self._schedule()
+
+    def _recheck_carriers(self, name: str, now: float) -> list[Action]:
+        """One member lost carrier: read the others' carrier flags now. The kernel
+        notifies carrier changes of most devices (physical NICs among them) in batches
+        at most once a second, so a second NIC of the same failed switch would otherwise
+        be reported up to a second later. Triggered by an event: no polling."""
+        member = self.engine.members.get(name)
+        if member is None:
+            return []
+        out: list[Action] = []
+        for other_name in self.engine.groups[member.group].members:
+            other = self.engine.members[other_name]
+            if other_name == name or not other.link_up:
+                continue
+            try:
+                with open(f"/sys/class/net/{other_name}/carrier", encoding="ascii") as fh:
+                    carrier = fh.read().strip() == "1"
+            except OSError:  # admin down reads EINVAL: its own event will say so
+                continue
+            if not carrier:
+                seen = self.engine.observed.get(other_name)
+                if seen is not None:
+                    out += self.engine.link_observed(other_name, now, ifindex=seen.ifindex,
+                                                     mac=seen.mac, carrier=False,
+                                                     admin_up=seen.admin_up)
+        return out
 
     async def _refresh_routers(self) -> None:
         self.routers_pending = False
@@ -268,14 +296,21 @@ class Daemon:
         if deadline is None:
             return
         delay = max(0.0, (deadline - now_ms()) / 1000.0)
-        self.timer = asyncio.get_running_loop().call_later(
-            delay, lambda: asyncio.ensure_future(self._tick())
-        )
+        self.timer = asyncio.get_running_loop().call_later(delay, self._tick)
 
-    async def _tick(self) -> None:
-        async with self.lock:
-            await self._execute(self.engine.tick(now_ms()))
-            self._schedule()
+    def _tick(self) -> None:
+        """Timers, mostly probes to send: handled at once like replies; anything that
+        needs netlink is queued behind the lock, in order."""
+        self.timer = None
+        self._run_now_or_queue(self.engine.tick(now_ms()))
+        self._schedule()
+
+    def _run_now_or_queue(self, actions: list[Action]) -> None:
+        if all(isinstance(a, (SendProbe, Log, Publish)) for a in actions):
+            for action in actions:
+                self._apply_now(action)
+        else:
+            asyncio.ensure_future(self._locked(actions))
 
     # ------------------------------------------------------------------ actions
     async def _execute(self, actions: list[Action]) -> None:
@@ -392,14 +427,9 @@ class Daemon:
                 key[0], key[1], reply.seq, reply.source, reply.recv_ns / 1e6,
                 netrtt_ms=(reply.recv_ns - reply.sent_ns) / 1e6,
             )
-        if not actions:
-            return
-        if all(isinstance(a, (SendProbe, Log, Publish)) for a in actions):
-            for action in actions:
-                self._apply_now(action)
-        else:
-            asyncio.ensure_future(self._locked(actions))
-        self._schedule()
+        if actions:
+            self._run_now_or_queue(actions)
+        self._schedule()  # the answered probe's loss deadline no longer needs a wake-up
 
     def _apply_now(self, action: Action) -> None:
         if isinstance(action, SendProbe):

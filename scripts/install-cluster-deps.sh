@@ -6,7 +6,7 @@
 # the tests never use the init scripts).
 set -euo pipefail
 
-PACKAGES=(pacemaker corosync pcs resource-agents crmsh pacemaker-cli-utils)
+PACKAGES=(pacemaker corosync pcs resource-agents crmsh pacemaker-cli-utils iputils-arping)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -230,7 +230,9 @@ class Engine:
     def tick(self, now: float) -> list[Action]:
         out: list[Action] = []
         for group in self.groups.values():
-            changed = self.probing.tick(group, now, out)
+            due = self.probing.deadline(group)
+            changed = self.probing.tick(group, now, out) if due is not None and due <= now \
+                else False
             for name in group.members:
                 for detector in self.members[name].detectors:
                     deadline = detector.next_deadline()
@@ -272,6 +274,7 @@ class Engine:
             out.append(Log("warning", fdt.note))
         self.groups[name] = Group(name=name, failback=failback, fdt_ms=fdt.value,
                                   fdt_current=fdt.value)
+        self.probing.invalidate(name)
         out.append(Log("notice", f"Group {name} created"))
         out.append(Publish({"type": "group-added", "group": name}))
         out.append(ConfigChanged())
@@ -307,6 +310,7 @@ class Engine:
         fdt = normalize_fdt(int(fdt_ms))
         group.fdt_ms = fdt.value
         group.fdt_current = fdt.value
+        self.probing.invalidate(name)
         out: list[Action] = [ConfigChanged()]
         if fdt.note:
             out.insert(0, Log("warning", fdt.note))

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from ipmp_core.constants import (
+    LOSS_TIMEOUT_FLOOR_MS,
     MAX_RANDOM_FACTOR,
     MIN_RANDOM_FACTOR,
     NUM_PROBE_FAILS,
@@ -90,6 +91,9 @@ class FamilyProber:
     quiet_until: float = 0.0
     target_index: int = 0
     rtt: dict[str, RttEstimator] = field(default_factory=dict)
+    # The probes still unanswered (at most a few): expiry and deadlines look only here,
+    # never through the whole history (that made every timer O(history)).
+    unacked: list[ProbeRecord] = field(default_factory=list)
     ignored: Counter[str] = field(default_factory=Counter)
     last_success: float | None = None  # when the latest answered probe was answered
 
@@ -124,18 +128,24 @@ class FamilyProber:
     def sent(self, seq: int, target: str, now: float) -> ProbeRecord:
         record = ProbeRecord(seq, target, now)
         self.records.append(record)
+        self.unacked.append(record)
         return record
 
     def timeout_for(self, record: ProbeRecord, interval: float) -> float:
         est = self.rtt.get(record.target)
         crtt = est.crtt if est is not None and est.known else 0.0
-        return record.start + (crtt if crtt > 0 else interval)
+        if crtt <= 0:
+            return record.start + interval
+        # in.mpathd counts in whole milliseconds; on a LAN the estimate is far below one,
+        # and a reply that a busy host reads a few ms late must not count as lost.
+        return record.start + min(interval, max(crtt, LOSS_TIMEOUT_FLOOR_MS))
 
     def expire(self, now: float, interval: float) -> list[ProbeRecord]:
         """Declare lost every unanswered probe whose target's estimate has passed; keep at
         most two probes outstanding (in.mpathd's rule)."""
         lost: list[ProbeRecord] = []
-        unacked = [r for r in self.records if r.status is ProbeStatus.UNACKED]
+        unacked = [r for r in self.unacked if r.status is ProbeStatus.UNACKED]
+        keep: list[ProbeRecord] = []
         for i, record in enumerate(unacked):
             too_many = len(unacked) - i > 2
             deadline = self.timeout_for(record, interval)
@@ -143,10 +153,13 @@ class FamilyProber:
                 record.status = ProbeStatus.LOST
                 record.done = min(now, deadline)
                 lost.append(record)
+            else:
+                keep.append(record)
+        self.unacked = keep
         return lost
 
     def next_loss_deadline(self, interval: float) -> float | None:
-        times = [self.timeout_for(r, interval) for r in self.records
+        times = [self.timeout_for(r, interval) for r in self.unacked
                  if r.status is ProbeStatus.UNACKED]
         return min(times, default=None)
 
@@ -192,6 +205,7 @@ class FamilyProber:
     def clear(self) -> None:
         """Forget the probe history (link went down, targets replaced)."""
         self.records.clear()
+        self.unacked.clear()
 
 
 @dataclass

@@ -59,6 +59,10 @@ class Probing:
         self.routers: dict[int, list[tuple[str, str]]] = {4: [], 6: []}
         self.multicast_seqs: dict[tuple[str, int], list[int]] = {}
         self.events = False  # publish a Publish per probe only while someone listens
+        # Each group's next deadline, valid until something of that group changes (every
+        # change goes through a method below, which drops it): the daemon asks after
+        # every packet, and recomputing it walked every member and target.
+        self._deadlines: dict[str, float | None] = {}
 
     # ------------------------------------------------------------------ configuration
     def wanted_sources(self, group: Group, member: Member) -> dict[int, str]:
@@ -78,6 +82,7 @@ class Probing:
 
     def sync(self, group: Group, now: float, out: list[Action]) -> None:
         """Create, restart or drop each member's per-family probers to match the config."""
+        self._deadlines.pop(group.name, None)
         seen: dict[str, str] = {}
         for member in self.engine._members(group):
             wanted = self.wanted_sources(group, member) if member.present else {}
@@ -153,7 +158,17 @@ class Probing:
         return found
 
     # ------------------------------------------------------------------ time
+    def invalidate(self, group_name: str) -> None:
+        self._deadlines.pop(group_name, None)
+
     def deadline(self, group: Group) -> float | None:
+        if group.name in self._deadlines:
+            return self._deadlines[group.name]
+        found = self._deadline(group)
+        self._deadlines[group.name] = found
+        return found
+
+    def _deadline(self, group: Group) -> float | None:
         times: list[float] = []
         interval = group.probe_interval
         for member in self.engine._members(group):
@@ -175,11 +190,13 @@ class Probing:
 
     def tick(self, group: Group, now: float, out: list[Action]) -> bool:
         """Expire probes, judge, send due probes; True when member states may change."""
+        self._deadlines.pop(group.name, None)
         changed = False
         interval = group.probe_interval
+        targets_changed = False
         for targets in group.targets.values():
             if targets.tick(now):
-                changed = True
+                changed = targets_changed = True
         for member in self.engine._members(group):
             if not member.notest_logged and member.present and now >= member.joined_at + \
                     TESTADDR_CONF_MS:
@@ -188,11 +205,13 @@ class Probing:
                     out.append(Log("notice", f"No test address configured on interface "
                                    f"{member.name}; disabling probe-based failure "
                                    f"detection on it"))
+            lost = False
             for fp in member.prober.families.values():
                 for record in fp.expire(now, interval):
                     self._probe_event(member, fp, record, out)
-                    changed = True
-            if self.judge(group, member, now, out):
+                    lost = True
+            # Only a loss can fail a member here (answers are judged as they arrive).
+            if lost and self.judge(group, member, now, out):
                 changed = True
             for fp in member.prober.families.values():
                 if fp.enabled and member.link_up and fp.due(now):
@@ -200,8 +219,9 @@ class Probing:
                     fp.schedule_next(now, interval)
         if group.suspect_since is not None and now >= group.suspect_until:
             self._end_suspicion(group, now, out)
-            changed = True
-        self._update_has_targets(group)
+            changed = targets_changed = True
+        if targets_changed:
+            self._update_has_targets(group)
         return changed
 
     def _send(self, group: Group, member: Member, fp: FamilyProber, now: float,
@@ -229,6 +249,7 @@ class Probing:
     def link_changed(self, group: Group, member: Member, now: float) -> None:
         """in.mpathd clears probe statistics on link down (a repair must not rely on
         probes answered before it) and restarts the timers on link up."""
+        self._deadlines.pop(group.name, None)
         for fp in member.prober.families.values():
             if member.link_up:
                 if fp.next_send is None:
@@ -242,6 +263,7 @@ class Probing:
               netrtt_ms: float | None, out: list[Action]) -> bool:
         """A validated-at-the-socket echo reply; True when member states may change."""
         group = self.engine.groups[member.group]
+        self._deadlines.pop(group.name, None)
         fp = member.prober.families.get(family)
         if fp is None:
             return False

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ipmp_core.config import IPInterface
-from ipmp_core.constants import DEFAULT_FAILBACK, DEFAULT_FDT_MS
+from ipmp_core.constants import DEFAULT_FAILBACK, DEFAULT_FDT_MS, PROBE_INTERVAL_DIVISOR
 from ipmp_core.engine.detector import Detector, Verdict
 from ipmp_core.engine.link import LinkDetector
 from ipmp_core.engine.probe import Prober
@@ -111,6 +111,4 @@ class Group:
 
     @property
     def probe_interval(self) -> float:
-        from ipmp_core.constants import PROBE_INTERVAL_DIVISOR
-
         return self.fdt_current / PROBE_INTERVAL_DIVISOR
