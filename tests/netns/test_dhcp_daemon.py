@@ -92,7 +92,7 @@ def test_no_server_means_link_based_until_a_lease_arrives(dhcp_node: tuple[Node,
     node.wait_for(lambda: states(node)["e0"] == "ok:ok", "a lease and probing", timeout=20)
     node.adm("delete-addr", probe_sources(node)["e0"])  # stops DHCP on e0
     node.wait_for(lambda: states(node)["e0"] == "disabled:ok", "DHCP stopped")
-    assert "dhcp" not in node.adm("show-config").stdout
+    assert '"dhcp"' not in node.adm("show-config").stdout
 
 
 def test_dhcp_data_address_is_kept_across_failover(dhcp_node: tuple[Node, Dnsmasq]) -> None:
