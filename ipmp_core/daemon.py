@@ -747,6 +747,7 @@ class Daemon:
     async def _stream_events(self, writer: asyncio.StreamWriter) -> None:
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.subscribers.add(queue)
+        self.engine.probing.events = True  # probe events only while someone listens
         try:
             await _reply(writer, result="subscribed")
             while not self.stopping.is_set():
@@ -755,6 +756,7 @@ class Daemon:
                 await writer.drain()
         finally:
             self.subscribers.discard(queue)
+            self.engine.probing.events = bool(self.subscribers)
 
     async def _request(self, op: str, args: dict[str, Any], uid: int | None) -> dict[str, Any]:
         entry = self._ops().get(op)
