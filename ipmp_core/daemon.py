@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import os
+import select
 import signal
 import socket
 import struct
@@ -20,7 +21,12 @@ from collections.abc import Callable
 from typing import Any
 
 from ipmp_core import errors, interference
-from ipmp_core.constants import CONTROL_MAX_LINE, CONTROL_SOCKET_NAME
+from ipmp_core.constants import (
+    CONTROL_MAX_LINE,
+    CONTROL_SOCKET_NAME,
+    TICK_BATCH_DIVISOR,
+    TICK_BATCH_MAX_MS,
+)
 from ipmp_core.defaults import DEFAULTS_FILE, Defaults, load_defaults
 from ipmp_core.engine.actions import (
     Action,
@@ -101,8 +107,14 @@ class Daemon:
         self.installed_routes: dict[str, dict[str, dict[str, Any]]] = {}
         self.bursts: dict[str, asyncio.Task[None]] = {}
         self.timer: asyncio.TimerHandle | None = None
+        self.timer_at: float | None = None  # engine ms the timer is set for
+        self.last_tick = -TICK_BATCH_MAX_MS
         self.server: asyncio.AbstractServer | None = None
         self.sockets: dict[tuple[str, int], icmp.ProbeSocket] = {}
+        # The probe sockets are read when the timer fires, not as each reply comes in
+        # (see TICK_BATCH_DIVISOR): one epoll set says which have something.
+        self.probe_poll = select.epoll()
+        self.probe_fds: dict[int, tuple[str, int]] = {}
         self.routers_pending = False
         self.socket_errors: set[tuple[str, int]] = set()
         self.dad_failed: set[str] = set()
@@ -142,6 +154,7 @@ class Daemon:
         self.server.close()
         for key in list(self.sockets):
             self._close_socket(key)
+        self.probe_poll.close()
         for session in [*self.dhcp.values(), *self.dhcp_data.values()]:
             # no release: a restarted daemon resumes them
             with contextlib.suppress(Exception):
@@ -289,23 +302,38 @@ class Daemon:
             self._schedule()
 
     def _schedule(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        """Set the timer for the engine's next deadline, batched (TICK_BATCH_DIVISOR)."""
         deadline = self.engine.next_deadline()
         if deadline is None:
+            if self.timer is not None:
+                self.timer.cancel()
+                self.timer = self.timer_at = None
             return
-        delay = max(0.0, (deadline - now_ms()) / 1000.0)
+        shortest = min((g.probe_interval for g in self.engine.groups.values()),
+                       default=TICK_BATCH_MAX_MS * TICK_BATCH_DIVISOR)
+        wake = max(deadline, self.last_tick + min(TICK_BATCH_MAX_MS,
+                                                  shortest / TICK_BATCH_DIVISOR))
+        if self.timer is not None:
+            if wake == self.timer_at:
+                return
+            self.timer.cancel()
+        self.timer_at = wake
+        delay = max(0.0, (wake - now_ms()) / 1000.0)
         self.timer = asyncio.get_running_loop().call_later(delay, self._tick)
 
     def _tick(self) -> None:
-        """Timers, mostly probes to send: handled at once like replies; anything that
-        needs netlink is queued behind the lock, in order."""
-        self.timer = None
+        """Replies that came in since the last wake-up, then timers (mostly probes to
+        send): handled at once; anything that needs netlink is queued behind the lock,
+        in order."""
+        self.timer = self.timer_at = None
+        self.last_tick = now_ms()
+        self._run_now_or_queue(self._read_replies())
         self._run_now_or_queue(self.engine.tick(now_ms()))
         self._schedule()
 
     def _run_now_or_queue(self, actions: list[Action]) -> None:
+        if not actions:
+            return
         if all(isinstance(a, (SendProbe, Log, Publish)) for a in actions):
             for action in actions:
                 self._apply_now(action)
@@ -410,26 +438,33 @@ class Daemon:
                 return
             self.socket_errors.discard(key)
             self.sockets[key] = sock
-            asyncio.get_running_loop().add_reader(sock.fileno(), self._replies, key)
+            self.probe_fds[sock.fileno()] = key
+            self.probe_poll.register(sock.fileno(), select.EPOLLIN)
         kind = icmp.ProbeKind.MULTICAST if probe.kind is ProbeKind.MULTICAST \
             else icmp.ProbeKind.UNICAST
         sock.send(probe.dest, probe.seq, kind)
 
-    def _replies(self, key: tuple[str, int]) -> None:
-        """Probe replies, handled at once (not behind the lock): a reply only updates
-        the engine; anything it decides that needs netlink is queued in order."""
-        sock = self.sockets.get(key)
-        if sock is None:
-            return
+    def _read_replies(self) -> list[Action]:
+        """Every probe reply waiting in the sockets, given to the engine in the order
+        the kernel received them, with the kernel's receive times."""
+        ready = self.probe_poll.poll(0)
+        if not ready:
+            return []
+        replies: list[tuple[int, str, int, icmp.Reply]] = []
+        for fd, _ in ready:
+            key = self.probe_fds.get(fd)
+            sock = self.sockets.get(key) if key is not None else None
+            if sock is not None:
+                replies += [(r.recv_ns, key[0], key[1], r) for r in sock.receive()]
+        if len(replies) > 1:
+            replies.sort(key=lambda item: item[0])
         actions: list[Action] = []
-        for reply in sock.receive():
+        for recv_ns, member, family, reply in replies:
             actions += self.engine.probe_reply(
-                key[0], key[1], reply.seq, reply.source, reply.recv_ns / 1e6,
-                netrtt_ms=(reply.recv_ns - reply.sent_ns) / 1e6,
+                member, family, reply.seq, reply.source, recv_ns / 1e6,
+                netrtt_ms=(recv_ns - reply.sent_ns) / 1e6,
             )
-        if actions:
-            self._run_now_or_queue(actions)
-        self._schedule()  # the answered probe's loss deadline no longer needs a wake-up
+        return actions
 
     def _apply_now(self, action: Action) -> None:
         if isinstance(action, SendProbe):
@@ -447,8 +482,10 @@ class Daemon:
     def _close_socket(self, key: tuple[str, int]) -> None:
         sock = self.sockets.pop(key, None)
         if sock is not None:
-            with contextlib.suppress(Exception):
-                asyncio.get_running_loop().remove_reader(sock.fileno())
+            fd = sock.fileno()
+            self.probe_fds.pop(fd, None)
+            with contextlib.suppress(OSError, ValueError):
+                self.probe_poll.unregister(fd)
             sock.close()
 
     def _close_stale_sockets(self) -> None:

@@ -159,9 +159,13 @@ class FamilyProber:
         return lost
 
     def next_loss_deadline(self, interval: float) -> float | None:
-        times = [self.timeout_for(r, interval) for r in self.unacked
-                 if r.status is ProbeStatus.UNACKED]
-        return min(times, default=None)
+        best: float | None = None
+        for record in self.unacked:  # at most a few: no list, this runs per packet
+            if record.status is ProbeStatus.UNACKED:
+                t = self.timeout_for(record, interval)
+                if best is None or t < best:
+                    best = t
+        return best
 
     def find(self, seq: int) -> ProbeRecord | None:
         for record in reversed(self.records):

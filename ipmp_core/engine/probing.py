@@ -205,14 +205,9 @@ class Probing:
                     out.append(Log("notice", f"No test address configured on interface "
                                    f"{member.name}; disabling probe-based failure "
                                    f"detection on it"))
-            lost = False
             for fp in member.prober.families.values():
-                for record in fp.expire(now, interval):
-                    self._probe_event(member, fp, record, out)
-                    lost = True
-            # Only a loss can fail a member here (answers are judged as they arrive).
-            if lost and self.judge(group, member, now, out):
-                changed = True
+                if self._expire(group, member, fp, now, out):
+                    changed = True
             for fp in member.prober.families.values():
                 if fp.enabled and member.link_up and fp.due(now):
                     self._send(group, member, fp, now, out)
@@ -223,6 +218,16 @@ class Probing:
         if targets_changed:
             self._update_has_targets(group)
         return changed
+
+    def _expire(self, group: Group, member: Member, fp: FamilyProber, now: float,
+                out: list[Action]) -> bool:
+        """Declare lost what ran out of time by ``now`` and judge; True when the member's
+        state may change (only a loss can fail a member here: answers are judged as they
+        arrive)."""
+        lost = fp.expire(now, group.probe_interval)
+        for record in lost:
+            self._probe_event(member, fp, record, out)
+        return bool(lost) and self.judge(group, member, now, out)
 
     def _send(self, group: Group, member: Member, fp: FamilyProber, now: float,
               out: list[Action]) -> None:
@@ -270,18 +275,24 @@ class Probing:
         if family == 6 and not is_link_local(source):
             fp.ignored["not-link-local"] += 1
             return False
+        # The daemon reads replies in batches (their times are the kernel's receive
+        # stamps): probes whose time ran out before this reply arrived are lost first,
+        # exactly as if the daemon had woken up at their deadline.
+        late = fp.next_loss_deadline(group.probe_interval)
+        changed = late is not None and late <= now and self._expire(group, member, fp, now,
+                                                                     out)
         if seq in self.multicast_seqs.get((member.name, family), []):
-            return self._discovered(group, family, source, now, out)
+            return self._discovered(group, family, source, now, out) or changed
         record = fp.find(seq)
         if record is None:
             fp.ignored["unknown-sequence"] += 1
-            return False
+            return changed
         if record.status is ProbeStatus.ACKED:
             fp.ignored["duplicate"] += 1
-            return False
+            return changed
         if source != record.target:
             fp.ignored["wrong-source"] += 1
-            return False
+            return changed
         record.status = ProbeStatus.ACKED
         record.done = now
         record.rtt = now - record.start
@@ -290,7 +301,7 @@ class Probing:
         fp.rtt.setdefault(record.target, RttEstimator()).add(record.rtt)
         self._probe_event(member, fp, record, out, netrtt_ms)
         self._adapt_fdt(group, member, fp, record.target, now, out)
-        return self.judge(group, member, now, out)
+        return self.judge(group, member, now, out) or changed
 
     def _discovered(self, group: Group, family: int, source: str, now: float,
                     out: list[Action]) -> bool:

@@ -449,6 +449,7 @@ class ProbeSocket:
         sock = self._sock
         if sock is None:
             return replies
+        offset: int | None = None  # MONOTONIC - REALTIME, taken once per drain
         for _ in range(MAX_DRAIN):
             try:
                 data, ancdata, flags, addr = sock.recvmsg(_RECV_BUFSIZE, _ANC_BUFSIZE)
@@ -463,7 +464,11 @@ class ProbeSocket:
                 # else's big ping). "truncated" is for packets too *short* to be checked.
                 self.ignored["not-ours"] += 1
                 continue
-            result = inspect_reply(self.family, data, str(addr[0]), now, self.ifindex)
+            real = _kernel_stamp(ancdata)
+            if real is not None and offset is None:
+                offset = realtime_to_monotonic(0)
+            stamp = real + offset if real is not None and offset is not None else now
+            result = inspect_reply(self.family, data, str(addr[0]), stamp, self.ifindex)
             if isinstance(result, str):
                 self.ignored[result] += 1
                 continue
@@ -472,10 +477,8 @@ class ProbeSocket:
                 continue
             # A kernel stamp outside [sent, now] can only come from a realtime clock step
             # between arrival and now: the read time is then the better estimate.
-            real = _kernel_stamp(ancdata)
-            stamp = realtime_to_monotonic(real) if real is not None else None
-            if stamp is not None and result.sent_ns <= stamp <= now:
-                result = dataclasses.replace(result, recv_ns=stamp)
+            if not result.sent_ns <= stamp <= now:
+                result = dataclasses.replace(result, recv_ns=now)
             replies.append(result)
         return replies
 
