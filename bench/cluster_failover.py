@@ -71,13 +71,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-BENCH_DIR = Path(__file__).resolve().parent
-REPO_DIR = BENCH_DIR.parent
+from common import PYTHON, REPO_DIR, BenchError, markdown_table, text_table, write_section
+
 sys.path.insert(0, str(REPO_DIR / "tests" / "cluster"))
 
 from harness import Cluster, ClusterError, ClusterState, WatchResult  # noqa: E402
 
-PYTHON = sys.executable
 OCF_ROOT = Path(os.environ.get("OCF_ROOT", "/usr/lib/ocf"))
 
 VIP = "198.51.100.50"
@@ -112,12 +111,7 @@ REACH_S = 20.0
 WATCH_MAX_S = 300.0
 MAX_TRIALS = 20
 
-SECTION_BEGIN = "<!-- cluster:begin -->"
-SECTION_END = "<!-- cluster:end -->"
-
-
-class BenchError(RuntimeError):
-    """Something did not settle in time or behaved unexpectedly; the run is aborted."""
+SECTION = "cluster"  # of docs/performance.md
 
 
 # ---------------------------------------------------------------------------- trials
@@ -512,14 +506,9 @@ def ratio(ours: Result, base: Result) -> float:
 
 
 def print_report(ours: Result, base: Result) -> None:
-    rows = table_rows(ours, base)
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     print()
-    for n, row in enumerate(rows):
-        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                        for i, (c, w) in enumerate(zip(row, widths, strict=True))))
-        if n == 0:
-            print("  ".join("-" * w for w in widths))
+    for line in text_table(table_rows(ours, base)):
+        print(line)
     print()
     for r in (ours, base):
         print(f"{r.name} per trial (s): " + ", ".join(f"{g:.2f}" for g in r.outages))
@@ -529,9 +518,7 @@ def print_report(ours: Result, base: Result) -> None:
 
 
 def markdown_section(ours: Result, base: Result, command: str, seed: int) -> str:
-    rows = table_rows(ours, base)
-    table = ["| " + " | ".join(rows[0]) + " |", "|" + "|".join("---" for _ in rows[0]) + "|"]
-    table += ["| " + " | ".join(r) + " |" for r in rows[1:]]
+    table = markdown_table(table_rows(ours, base))
     per_trial = [
         f"- {r.name}: " + ", ".join(f"{t.outage_s:.2f} ({t.from_node}->{t.to_node})"
                                     for t in r.trials)
@@ -544,7 +531,6 @@ def markdown_section(ours: Result, base: Result, command: str, seed: int) -> str
     date = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     return "\n".join([
-        SECTION_BEGIN,
         "## Two-node cluster failover",
         "",
         "What is measured: the longest silence a client sees when the cluster node that "
@@ -637,23 +623,7 @@ def markdown_section(ours: Result, base: Result, command: str, seed: int) -> str
         "",
         *per_trial,
         *notes,
-        SECTION_END,
     ])
-
-
-def write_section(path: Path, section: str) -> None:
-    """Replace the cluster section of ``path`` (or append it; create the file if needed)."""
-    if path.exists():
-        text = path.read_text(encoding="utf-8")
-        pattern = re.compile(re.escape(SECTION_BEGIN) + r".*?" + re.escape(SECTION_END), re.S)
-        if pattern.search(text):
-            text = pattern.sub(lambda _m: section, text, count=1)
-        else:
-            text = text.rstrip("\n") + "\n\n" + section + "\n"
-    else:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        text = "# Performance\n\n" + section + "\n"
-    path.write_text(text, encoding="utf-8")
 
 
 # ---------------------------------------------------------------------------- main
@@ -700,7 +670,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print_report(ours, base)
     if args.output:
         path = Path(args.output)
-        write_section(path, markdown_section(ours, base, command, args.seed))
+        write_section(path, SECTION, markdown_section(ours, base, command, args.seed))
         print(f"wrote {path}")
     return 0
 

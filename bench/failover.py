@@ -59,8 +59,6 @@ import json
 import math
 import os
 import platform
-import re
-import selectors
 import shlex
 import shutil
 import statistics
@@ -68,17 +66,26 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+
+from common import (
+    BENCH_DIR,
+    PYTHON,
+    REPO_DIR,
+    BenchError,
+    LabDaemon,
+    LineSource,
+    mark,
+    markdown_table,
+    text_table,
+    wait_until,
+    write_section,
+)
 
 from ipmp_core.lab import Lab
 
-BENCH_DIR = Path(__file__).resolve().parent
-REPO_DIR = BENCH_DIR.parent
-PYTHON = sys.executable
-VENV_BIN = Path(PYTHON).parent
 PROBE = str(BENCH_DIR / "udp_probe.py")
 MOVER = str(BENCH_DIR / "baseline_mover.py")
 
@@ -96,82 +103,11 @@ TARGET_MEDIAN_MS = 50.0
 TARGET_RATIO = 1.5
 
 # Bounded waits (seconds).
-DAEMON_START_S = 15.0
 READY_S = 10.0  # prober: 100 consecutive echoes
 RESULT_S = 15.0  # prober: outage over and settled (it gives up itself after 5 s)
 SETTLE_S = 10.0  # binding settled after the plug
 POLL_S = 0.05
-
-SECTION_BEGIN = "<!-- failover:begin -->"
-SECTION_END = "<!-- failover:end -->"
-
-
-class BenchError(RuntimeError):
-    """Something did not settle in time or behaved unexpectedly; the run is aborted."""
-
-
-# ---------------------------------------------------------------------------- processes
-
-
-class LineReader:
-    """Reads lines from a child's stdout pipe with a deadline (no thread, no blocking)."""
-
-    def __init__(self, proc: subprocess.Popen[bytes], what: str) -> None:
-        if proc.stdout is None:
-            raise ValueError("process needs stdout=PIPE")
-        self.proc = proc
-        self.what = what
-        self.fd = proc.stdout.fileno()
-        os.set_blocking(self.fd, False)
-        self.sel = selectors.DefaultSelector()
-        self.sel.register(self.fd, selectors.EVENT_READ)
-        self.buf = b""
-        self.eof = False
-
-    def readline(self, timeout: float) -> str:
-        deadline = time.monotonic() + timeout
-        while b"\n" not in self.buf:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise BenchError(f"{self.what}: no output within {timeout:.1f} s")
-            if self.eof:
-                raise BenchError(f"{self.what} exited (status {self.proc.poll()}) unexpectedly")
-            if not self.sel.select(min(left, 0.5)):
-                continue
-            try:
-                chunk = os.read(self.fd, 65536)
-            except BlockingIOError:
-                continue
-            if not chunk:
-                self.eof = True
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\n", 1)
-        return line.decode(errors="replace").strip()
-
-    def wait_for(self, predicate: Callable[[str], bool], timeout: float) -> str:
-        """Read lines until one satisfies ``predicate``; return it."""
-        deadline = time.monotonic() + timeout
-        for _ in range(10_000):
-            line = self.readline(max(0.0, deadline - time.monotonic()))
-            if predicate(line):
-                return line
-        raise BenchError(f"{self.what}: too many unexpected lines")
-
-    def close(self) -> None:
-        self.sel.close()
-
-
-def wait_until(what: str, check: Callable[[], Any], timeout: float, poll: float = POLL_S) -> Any:
-    """Call ``check`` until it returns something truthy; raise BenchError after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while True:
-        last = check()
-        if last:
-            return last
-        if time.monotonic() >= deadline:
-            raise BenchError(f"{what} did not happen within {timeout:.1f} s (last: {last!r})")
-        time.sleep(poll)
+SECTION = "failover"  # of docs/performance.md
 
 
 # ---------------------------------------------------------------------------- measurement
@@ -259,7 +195,7 @@ class LinkWatch:
         proc = lab.spawn(
             lab.node, [*rt, PYTHON, PROBE, "linkwatch"], stdout=subprocess.PIPE, stderr=None
         )
-        self.reader = LineReader(proc, "link watcher")
+        self.reader = LineSource(proc, "link watcher")
         self.reader.wait_for(lambda line: line == "READY", READY_S)
         self.events: list[tuple[str, bool, float]] = []
 
@@ -305,7 +241,7 @@ def measure(lab: Lab, nic: str, watch: LinkWatch) -> Trial:
         stdout=subprocess.PIPE,
         stderr=None,
     )
-    reader = LineReader(proc, "UDP prober")
+    reader = LineSource(proc, "UDP prober")
     try:
         reader.wait_for(lambda line: line == "READY", READY_S)
         mark = time.monotonic()
@@ -346,7 +282,7 @@ def start_echo_server(lab: Lab) -> None:
         stdout=subprocess.PIPE,
         stderr=None,
     )
-    reader = LineReader(proc, "UDP echo server")
+    reader = LineSource(proc, "UDP echo server")
     try:
         reader.wait_for(lambda line: line == "READY", READY_S)
     finally:
@@ -379,53 +315,18 @@ def progress(name: str, i: int, trial: Trial) -> None:
 # ---------------------------------------------------------------------------- ipmpd
 
 
-class Ipmpd:
-    """Drives ipmpadm/ipmpstat in the lab's node namespace."""
+class Ipmpd(LabDaemon):
+    """ipmpd in the lab's node namespace, with the benchmark's group and data address."""
 
-    def __init__(self, lab: Lab, state_dir: str) -> None:
-        self.lab = lab
-        self.env = {**os.environ, "IPMP_STATE_DIR": state_dir}
-        self.log_path = os.path.join(state_dir, "ipmpd.log")
-
-    def _tool(self, tool: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        argv = ["ip", "netns", "exec", self.lab.node, str(VENV_BIN / tool), *args]
-        proc = subprocess.run(
-            argv, env=self.env, capture_output=True, text=True, timeout=30, check=False
-        )
-        if check and proc.returncode != 0:
-            raise BenchError(f"{tool} {shlex.join(args)} failed: {proc.stderr.strip()}")
-        return proc
-
-    def adm(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return self._tool("ipmpadm", *args, check=check)
-
-    def start(self, nics: Sequence[str]) -> None:
-        state_dir = self.env["IPMP_STATE_DIR"]
-        # Started by us (not by ipmpadm) so that the lab kills it by PID at teardown.
-        self.lab.spawn(
-            self.lab.node,
-            [
-                str(VENV_BIN / "ipmpd"),
-                "--log-file",
-                self.log_path,
-                "--defaults",
-                os.path.join(state_dir, "no-defaults-file"),
-            ],
-            env=self.env,
-        )
-        wait_until(
-            "ipmpd answering",
-            lambda: self.adm("show-config", check=False).returncode == 0,
-            DAEMON_START_S,
-            poll=0.1,
-        )
+    def create_group(self, nics: Sequence[str]) -> None:
+        """Group ``GROUP`` of ``nics`` (all active) with the data address."""
         members = [arg for nic in nics for arg in ("-i", nic)]
         self.adm("create-ipmp", *members, GROUP)
         self.adm("create-addr", "-a", DATA_ADDR, GROUP)
 
     def holder(self) -> str | None:
         """The member ipmpstat says holds the address (None if unbound/unknown)."""
-        out = self._tool("ipmpstat", "-a", "-P", "-o", "address,inbound", check=False).stdout
+        out = self.tool("ipmpstat", "-a", "-P", "-o", "address,inbound", check=False).stdout
         for line in out.splitlines():
             addr, _, inbound = line.partition(":")
             if addr == DATA_IP:
@@ -434,7 +335,7 @@ class Ipmpd:
 
     def links(self) -> dict[str, tuple[str, str]]:
         """interface -> (LINK, STATE) as ipmpstat -i shows them."""
-        out = self._tool("ipmpstat", "-i", "-P", "-o", "interface,link,state", check=False).stdout
+        out = self.tool("ipmpstat", "-i", "-P", "-o", "interface,link,state", check=False).stdout
         result = {}
         for line in out.splitlines():
             parts = line.split(":")
@@ -456,9 +357,6 @@ class Ipmpd:
 
         return str(wait_until("a stable binding of the data address", check, SETTLE_S, 0.1))
 
-    def shutdown(self) -> None:
-        self.adm("shutdown", check=False)
-
 
 class OursBench:
     """ipmpd in lab ``bnf``: one group of all the lab's NICs, one data address."""
@@ -470,7 +368,8 @@ class OursBench:
         self.watch: LinkWatch | None = None
 
     def setup(self) -> None:
-        self.daemon.start(self.lab.nics)
+        self.daemon.start()
+        self.daemon.create_group(self.lab.nics)
         start_echo_server(self.lab)
         self.watch = LinkWatch(self.lab)
         print(
@@ -494,13 +393,6 @@ class OursBench:
         self.result.trials.append(trial)
         return trial
 
-    def log_tail(self) -> str:
-        try:
-            with open(self.daemon.log_path, encoding="utf-8", errors="replace") as fh:
-                return "".join(fh.readlines()[-30:])
-        except OSError:
-            return ""
-
     def close(self) -> None:
         self.daemon.shutdown()
 
@@ -511,7 +403,7 @@ class BaseBench:
     def __init__(self, lab: Lab) -> None:
         self.lab = lab
         self.result = Result("baseline", nics=2)
-        self.reader: LineReader | None = None
+        self.reader: LineSource | None = None
         self.watch: LinkWatch | None = None
 
     def setup(self) -> None:
@@ -522,7 +414,7 @@ class BaseBench:
             stdout=subprocess.PIPE,
             stderr=None,
         )
-        self.reader = LineReader(mover, "baseline mover")
+        self.reader = LineSource(mover, "baseline mover")
         self.reader.wait_for(lambda line: line == "READY", READY_S)
         start_echo_server(self.lab)
         self.watch = LinkWatch(self.lab)
@@ -539,7 +431,9 @@ class BaseBench:
         check_announce(self.lab, trial)
         self.lab.plug_cable("e0")
         self.reader.wait_for(lambda line: line.startswith("MOVED e0 "), SETTLE_S)
-        wait_until("the address back on e0", lambda: node_holders(self.lab) == ["e0"], SETTLE_S)
+        wait_until(
+            "the address back on e0", lambda: node_holders(self.lab) == ["e0"], SETTLE_S, POLL_S
+        )
         self.result.trials.append(trial)
         return trial
 
@@ -566,7 +460,7 @@ def run_benchmark(trials: int) -> tuple[Result, Result]:
                     current = bench.result.name
                     progress(current, i, bench.trial())
         except BaseException:
-            tail = ours.log_tail() if current == "ipmpd" else ""
+            tail = ours.daemon.log_tail() if current == "ipmpd" else ""
             if tail:
                 print("ipmpd log (last lines):\n" + tail, file=sys.stderr)
             raise
@@ -599,10 +493,6 @@ def judge(ours: Result, base: Result) -> Verdict:
         ratio_median=ratio_median,
         ratio_max=ratio_max,
     )
-
-
-def mark(ok: bool) -> str:
-    return "MET" if ok else "MISSED"
 
 
 def table_rows(ours: Result, base: Result, v: Verdict) -> list[list[str]]:
@@ -654,18 +544,9 @@ def target_lines(ours: Result, base: Result, v: Verdict) -> list[str]:
 
 
 def print_report(ours: Result, base: Result, v: Verdict) -> None:
-    rows = table_rows(ours, base, v)
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     print()
-    for n, row in enumerate(rows):
-        print(
-            "  ".join(
-                c.ljust(w) if i == 0 else c.rjust(w)
-                for i, (c, w) in enumerate(zip(row, widths, strict=True))
-            )
-        )
-        if n == 0:
-            print("  ".join("-" * w for w in widths))
+    for line in text_table(table_rows(ours, base, v)):
+        print(line)
     print("(ratios: ipmpd / baseline; reaction: carrier loss in the node -> first gratuitous")
     print(" ARP at the client; lost after GARP: probes sent after it arrived that got no echo,")
     print(" total/trials; noise: longest echo gap in the steady phase before the pull)")
@@ -675,9 +556,7 @@ def print_report(ours: Result, base: Result, v: Verdict) -> None:
 
 
 def markdown_section(ours: Result, base: Result, v: Verdict, command: str) -> str:
-    rows = table_rows(ours, base, v)
-    table = ["| " + " | ".join(rows[0]) + " |", "|" + "|".join("---" for _ in rows[0]) + "|"]
-    table += ["| " + " | ".join(r) + " |" for r in rows[1:]]
+    table = markdown_table(table_rows(ours, base, v))
     targets = [f"- {line}" for line in target_lines(ours, base, v)]
     per_trial = [f"- {r.name}: " + ", ".join(f"{g:.1f}" for g in r.gaps) for r in (ours, base)]
     nics = ours.nics
@@ -691,7 +570,6 @@ def markdown_section(ours: Result, base: Result, v: Verdict, command: str) -> st
     date = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     return "\n".join(
         [
-            SECTION_BEGIN,
             "## Failover outage",
             "",
             "What is measured: the longest silence a client sees when the NIC that holds a "
@@ -749,24 +627,8 @@ def markdown_section(ours: Result, base: Result, v: Verdict, command: str) -> st
             "Targets:",
             "",
             *targets,
-            SECTION_END,
         ]
     )
-
-
-def write_section(path: Path, section: str) -> None:
-    """Replace the failover section of ``path`` (or append it; create the file if needed)."""
-    if path.exists():
-        text = path.read_text(encoding="utf-8")
-        pattern = re.compile(re.escape(SECTION_BEGIN) + r".*?" + re.escape(SECTION_END), re.S)
-        if pattern.search(text):
-            text = pattern.sub(lambda _m: section, text, count=1)
-        else:
-            text = text.rstrip("\n") + "\n\n" + section + "\n"
-    else:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        text = "# Performance\n\n" + section + "\n"
-    path.write_text(text, encoding="utf-8")
 
 
 # ---------------------------------------------------------------------------- main
@@ -803,7 +665,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"\n(run took {time.monotonic() - started:.0f} s)")
     if args.output:
         path = Path(args.output)
-        write_section(path, markdown_section(ours, base, verdict, command))
+        write_section(path, SECTION, markdown_section(ours, base, verdict, command))
         print(f"wrote {path}")
     return 0
 

@@ -25,12 +25,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from common import write_section  # noqa: E402
+
 from ipmp_core.lab import Lab  # noqa: E402
 
 OCF_ROOT = "/usr/lib/ocf"
 OURS = f"{OCF_ROOT}/resource.d/clearview/ipmp"
 IPADDR2 = f"{OCF_ROOT}/resource.d/heartbeat/IPaddr2"
-BEGIN, END = "<!-- monitor:begin -->", "<!-- monitor:end -->"
+SECTION = "monitor"  # of docs/performance.md
 
 # Runs inside the node namespace: times each monitor from fork to exit.
 DRIVER = r"""
@@ -146,17 +148,6 @@ def report(result: dict, runs: int) -> str:
     return "\n".join(lines)
 
 
-def write(path: Path, section: str) -> None:
-    text = path.read_text() if path.exists() else "# Performance\n"
-    block = f"{BEGIN}\n{section}\n{END}"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + block + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    path.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=60)
@@ -166,7 +157,7 @@ def main() -> None:
     section = report(result, args.runs)
     print(section)
     if args.output:
-        write(Path(args.output), section)
+        write_section(Path(args.output), SECTION, section)
         print(f"wrote {args.output}")
 
 

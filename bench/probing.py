@@ -87,7 +87,6 @@ import os
 import platform
 import random
 import re
-import selectors
 import shlex
 import shutil
 import statistics
@@ -100,12 +99,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from common import (
+    BENCH_DIR,
+    PYTHON,
+    REPO_DIR,
+    BenchError,
+    LabDaemon,
+    LineSource,
+    mark,
+    markdown_table,
+    text_table,
+    wait_until,
+    write_section,
+)
+
 from ipmp_core.lab import Lab
 
-BENCH_DIR = Path(__file__).resolve().parent
-REPO_DIR = BENCH_DIR.parent
-PYTHON = sys.executable
-VENV_BIN = Path(PYTHON).parent
 EVENTS = str(BENCH_DIR / "ipmp_events.py")
 BASELINE = str(BENCH_DIR / "baseline_prober.py")
 
@@ -130,38 +139,14 @@ TARGET_CPU_PERCENT = 2.0
 TARGET_RSS_MB = 60.0
 
 # Bounded waits (seconds).
-DAEMON_START_S = 15.0
 HELPER_READY_S = 10.0
 PROBING_OK_S = 60.0  # all members probing ok after configuration
 WARMUP_S = 15.0  # part (c): before the CPU window
 SAMPLE_S = 1.0  # part (c): VmRSS sampling period
 PING_MINUTES = 1.0  # part (c): the iputils ping reference (a floor, not a comparison)
-POLL_S = 0.1
 MAX_TRIALS = 200
 
-SECTION_BEGIN = "<!-- probing:begin -->"
-SECTION_END = "<!-- probing:end -->"
-
-
-class BenchError(RuntimeError):
-    """Something did not settle in time or behaved unexpectedly; the part is aborted."""
-
-
-def mark(ok: bool) -> str:
-    return "MET" if ok else "MISSED"
-
-
-def wait_until(what: str, check: Callable[[], Any], timeout: float, poll: float = POLL_S) -> Any:
-    """Call ``check`` until it returns something truthy; raise BenchError after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while True:
-        last = check()
-        if last:
-            return last
-        if time.monotonic() >= deadline:
-            raise BenchError(f"{what} did not happen within {timeout:.1f} s (last: {last!r})")
-        time.sleep(poll)
+SECTION = "probing"  # of docs/performance.md
 
 
 def say(text: str) -> None:
@@ -169,55 +154,6 @@ def say(text: str) -> None:
 
 
 # ---------------------------------------------------------------------------- processes
-
-
-class LineSource:
-    """Lines from a child's stdout pipe, read without blocking past a deadline."""
-
-    def __init__(self, proc: subprocess.Popen[bytes], what: str) -> None:
-        if proc.stdout is None:
-            raise ValueError("process needs stdout=PIPE")
-        self.proc = proc
-        self.what = what
-        self.fd = proc.stdout.fileno()
-        os.set_blocking(self.fd, False)
-        self.sel = selectors.DefaultSelector()
-        self.sel.register(self.fd, selectors.EVENT_READ)
-        self.buf = b""
-        self.eof = False
-
-    def next_line(self, deadline: float) -> str | None:
-        """The next line, or None once ``deadline`` (time.monotonic()) has passed."""
-        while b"\n" not in self.buf:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            if self.eof:
-                raise BenchError(f"{self.what} exited (status {self.proc.poll()})")
-            if not self.sel.select(min(left, 0.5)):
-                continue
-            try:
-                chunk = os.read(self.fd, 1 << 16)
-            except BlockingIOError:
-                continue
-            if not chunk:
-                self.eof = True
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\n", 1)
-        return line.decode(errors="replace").strip()
-
-    def expect(self, wanted: str, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        for _ in range(10_000):
-            line = self.next_line(deadline)
-            if line is None:
-                break
-            if line == wanted:
-                return
-        raise BenchError(f"{self.what}: no {wanted!r} within {timeout:.1f} s")
-
-    def close(self) -> None:
-        self.sel.close()
 
 
 @dataclass
@@ -306,48 +242,10 @@ class EventStream:
         self.lab.stop(self.proc)
 
 
-class Daemon:
+class Daemon(LabDaemon):
     """One ipmpd in ``lab``'s node namespace, driven by ipmpadm/ipmpstat."""
 
-    def __init__(self, lab: Lab, state_dir: str) -> None:
-        self.lab = lab
-        self.env = {**os.environ, "IPMP_STATE_DIR": state_dir}
-        self.log_path = os.path.join(state_dir, "ipmpd.log")
-        self.defaults = os.path.join(state_dir, "no-defaults-file")
-        self.proc: subprocess.Popen[Any] | None = None
-
-    @property
-    def pid(self) -> int:
-        if self.proc is None or self.proc.poll() is not None:
-            raise BenchError("ipmpd is not running")
-        return self.proc.pid
-
-    def tool(self, name: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        argv = ["ip", "netns", "exec", self.lab.node, str(VENV_BIN / name), *args]
-        proc = subprocess.run(
-            argv, env=self.env, capture_output=True, text=True, timeout=60, check=False
-        )
-        if check and proc.returncode != 0:
-            raise BenchError(f"{name} {shlex.join(args)} failed: {proc.stderr.strip()}")
-        return proc
-
-    def adm(self, *args: str) -> None:
-        self.tool("ipmpadm", *args)
-
-    def stat(self, *args: str) -> str:
-        return self.tool("ipmpstat", *args).stdout
-
-    def start(self) -> None:
-        self.proc = self.lab.spawn(
-            self.lab.node,
-            [str(VENV_BIN / "ipmpd"), "--log-file", self.log_path, "--defaults", self.defaults],
-            env=self.env,
-        )
-        wait_until(
-            "ipmpd answering",
-            lambda: self.tool("ipmpadm", "show-config", check=False).returncode == 0,
-            DAEMON_START_S,
-        )
+    tool_timeout_s = 60.0
 
     def probe_states(self) -> dict[str, tuple[str, str]]:
         """interface -> (PROBE, STATE) as ``ipmpstat -i`` shows them."""
@@ -366,20 +264,6 @@ class Daemon:
         out = self.stat("-g", "-P", "-o", "group,fdt")
         rows = [line.split(":") for line in out.splitlines()]
         return {r[0]: r[1] for r in rows if len(r) == 2}
-
-    def log(self) -> str:
-        try:
-            with open(self.log_path, encoding="utf-8", errors="replace") as fh:
-                return fh.read()
-        except OSError:
-            return ""
-
-    def log_tail(self, lines: int = 30) -> str:
-        return "".join(self.log().splitlines(keepends=True)[-lines:])
-
-    def shutdown(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.tool("ipmpadm", "shutdown", check=False)
 
 
 def test_addr(i: int) -> str:
@@ -952,26 +836,6 @@ def run_cpu(minutes: float) -> CpuResult:
 # ---------------------------------------------------------------------------- report
 
 
-def table(rows: list[list[str]]) -> list[str]:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    out = []
-    for n, row in enumerate(rows):
-        out.append(
-            "  ".join(
-                c.ljust(w) if i == 0 else c.rjust(w)
-                for i, (c, w) in enumerate(zip(row, widths, strict=True))
-            )
-        )
-        if n == 0:
-            out.append("  ".join("-" * w for w in widths))
-    return out
-
-
-def markdown_table(rows: list[list[str]]) -> list[str]:
-    lines = ["| " + " | ".join(rows[0]) + " |", "|" + "|".join("---" for _ in rows[0]) + "|"]
-    return lines + ["| " + " | ".join(r) + " |" for r in rows[1:]]
-
-
 def fmt_ratio(x: float) -> str:
     return "timeout" if math.isinf(x) else f"{x:.3f}"
 
@@ -1090,7 +954,7 @@ def print_report(
 ) -> None:
     if detection:
         say("\n(a) detection time / FDT")
-        for line in table(detection_rows(detection)):
+        for line in text_table(detection_rows(detection)):
             say(line)
         for r in detection:
             for note in r.notes:
@@ -1099,14 +963,14 @@ def print_report(
             say(line)
     if clean is not None:
         say("\n(b) false failures during a clean run")
-        for line in table(clean_rows(clean)):
+        for line in text_table(clean_rows(clean)):
             say(line)
         for line in clean_targets(clean):
             say(line)
     if cpu is not None and cpu.ours is not None:
         say(f"\n(c) CPU and memory, {CPU_GROUPS} groups x {CPU_MEMBERS} members at FDT "
             f"{CPU_FDT_MS / 1000:g} s")
-        for line in table(cpu_rows(cpu)):
+        for line in text_table(cpu_rows(cpu)):
             say(line)
         for note in cpu.notes:
             say(f"note: {note}")
@@ -1292,7 +1156,6 @@ def markdown_section(
         parts += [kept, ""] if kept else [begin, f"Part *{part}* not measured yet.", end, ""]
     text = "\n".join(
         [
-            SECTION_BEGIN,
             "## Probe-based failure detection",
             "",
             "`bench/probing.py` (its module docstring has the full method). ipmpd runs in a "
@@ -1307,23 +1170,9 @@ def markdown_section(
             f"    {PYTHON} bench/probing.py",
             "",
             *parts,
-            SECTION_END,
         ]
     )
     return re.sub(r"\n{3,}", "\n\n", text)
-
-
-def write_section(path: Path, builder: Callable[[str], str]) -> None:
-    """Replace the probing section of ``path`` (or append it); other sections untouched."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Performance\n"
-    old = extract(text, SECTION_BEGIN, SECTION_END) or ""
-    section = builder(old)
-    if old:
-        text = text.replace(old, section, 1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
 
 
 # ---------------------------------------------------------------------------- main
@@ -1404,7 +1253,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 command=command,
                 when=when,
             )
-            write_section(Path(args.output), builder)
+            write_section(Path(args.output), SECTION, builder)
     print_report(detection, clean, cpu)
     say(f"\n(run took {time.monotonic() - started:.0f} s)")
     if args.output and len(aborted) < len(parts):

@@ -38,7 +38,16 @@ from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import IO, Any
 
-__all__ = ["Lab", "LabCommandError", "cleanup_stale", "list_namespaces"]
+__all__ = [
+    "Lab",
+    "LabCommandError",
+    "cleanup_stale",
+    "delete_namespaces",
+    "list_namespaces",
+    "signal_group",
+    "spawn_in",
+    "stop_processes",
+]
 
 # Namespace names become file names under /run/netns; keep them to a safe alphabet and
 # short enough to read in ``ip netns list`` (interface names do not depend on the prefix).
@@ -100,7 +109,7 @@ def list_namespaces() -> list[str]:
     return [line.split()[0] for line in out.splitlines() if line.strip()]
 
 
-def _delete_namespaces(names: Sequence[str]) -> None:
+def delete_namespaces(names: Sequence[str]) -> None:
     """Delete namespaces in one ``ip`` call; -force keeps going past ones already gone."""
     if not names:
         return
@@ -118,8 +127,53 @@ def cleanup_stale(prefix: str) -> list[str]:
     if not _PREFIX_RE.match(prefix):
         raise ValueError(f"bad lab prefix {prefix!r}")
     stale = [name for name in list_namespaces() if name.startswith(f"{prefix}-")]
-    _delete_namespaces(stale)
+    delete_namespaces(stale)
     return stale
+
+
+def spawn_in(ns: str, argv: Sequence[str], **popen: Any) -> subprocess.Popen[Any]:
+    """Start ``argv`` inside namespace ``ns`` in a session of its own, so that its whole
+    process group can be signalled by the PID we know (and a terminal's Ctrl-C does not
+    hit it twice). ``ip netns exec`` execs the command, so the PID is the command's own.
+    stdin, stdout and stderr default to /dev/null; other keywords go to Popen."""
+    for stream in ("stdin", "stdout", "stderr"):
+        popen.setdefault(stream, subprocess.DEVNULL)
+    return subprocess.Popen(["ip", "netns", "exec", ns, *argv], start_new_session=True, **popen)
+
+
+def signal_group(proc: subprocess.Popen[Any], sig: int) -> None:
+    """Signal proc's process group (its PID, as it leads a new session), if unreaped.
+
+    Only while poll() says the child is unreaped can its PID not have been reused.
+    """
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+    except PermissionError:
+        try:
+            os.kill(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+def stop_processes(procs: Sequence[subprocess.Popen[Any]], grace: float = _TERM_GRACE_S) -> None:
+    """SIGTERM every process (group) of ``procs``, give them ``grace`` seconds together,
+    then SIGKILL the rest. By PID only: these are processes we started (``spawn_in``)."""
+    for proc in procs:
+        signal_group(proc, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            signal_group(proc, signal.SIGKILL)
+            try:
+                proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                pass
 
 
 def _iface(value: str, default_prefixlen: int) -> ipaddress.IPv4Interface | ipaddress.IPv6Interface:
@@ -312,7 +366,7 @@ class Lab:
                     self._nft(script, check=False)
                 self._nft_tables.clear()
             finally:
-                _delete_namespaces(self._created)
+                delete_namespaces(self._created)
                 self._created = []
 
     # ------------------------------------------------------------------ commands
@@ -365,41 +419,22 @@ class Lab:
         stdin: int | IO[Any] | None = subprocess.DEVNULL,
         cwd: str | None = None,
     ) -> subprocess.Popen[Any]:
-        """Start a long-running process inside ``ns``; the lab kills it at teardown.
-
-        It runs in its own session (so a terminal's Ctrl-C does not hit it twice and its
-        whole process group can be signalled by the PID we know). ``ip netns exec`` execs
-        the command, so the PID is the command's own.
-        """
-        proc: subprocess.Popen[Any] = subprocess.Popen(
-            ["ip", "netns", "exec", ns, *argv],
+        """Start a long-running process inside ``ns`` (``spawn_in``: its own session);
+        the lab kills it at teardown."""
+        proc = spawn_in(
+            ns,
+            argv,
             env=dict(env) if env is not None else None,
             stdin=stdin,
             stdout=stdout,
             stderr=stderr,
             cwd=cwd,
-            start_new_session=True,
         )
         self._procs.append(proc)
         return proc
 
-    @staticmethod
-    def _signal(proc: subprocess.Popen[Any], sig: int) -> None:
-        """Signal proc's process group (its PID, as it leads a new session), if unreaped.
-
-        Only while poll() says the child is unreaped can its PID not have been reused.
-        """
-        if proc.poll() is not None:
-            return
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            pass
-        except PermissionError:
-            try:
-                os.kill(proc.pid, sig)
-            except ProcessLookupError:
-                pass
+    # Tests and the demo interrupt their pings with ``lab._signal(proc, SIGINT)``.
+    _signal = staticmethod(signal_group)
 
     def stop(self, proc: subprocess.Popen[Any], timeout: float = _TERM_GRACE_S) -> int | None:
         """SIGTERM proc, wait up to ``timeout`` s, then SIGKILL. Returns its exit status."""
@@ -416,18 +451,7 @@ class Lab:
     def _kill_all(self) -> None:
         """SIGTERM every spawned process, give them 5 s together, then SIGKILL the rest."""
         procs, self._procs = self._procs, []
-        for proc in procs:
-            self._signal(proc, signal.SIGTERM)
-        deadline = time.monotonic() + _TERM_GRACE_S
-        for proc in procs:
-            try:
-                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                self._signal(proc, signal.SIGKILL)
-                try:
-                    proc.wait(timeout=2)
-                except subprocess.TimeoutExpired:
-                    pass
+        stop_processes(procs)
 
     # ------------------------------------------------------------------ failures
 

@@ -36,7 +36,14 @@ from collections.abc import Callable, Mapping
 
 from ocf.codes import OCFCode, OCFError, as_code, describe
 from ocf.log import ERROR, INFO, Log
-from ocf.params import Parameter, Value, parse_params, unknown_params
+from ocf.params import (
+    Parameter,
+    Value,
+    check_choice,
+    check_seconds,
+    parse_params,
+    unknown_params,
+)
 
 # typing costs milliseconds on every monitor; annotations are strings anyway.
 TYPE_CHECKING = False
@@ -73,10 +80,9 @@ class ActionSpec:
     def __init__(self, name: str, handler: Handler | None, timeout: int = DEFAULT_TIMEOUT,
                  interval: int | None = None, depth: int | None = None,
                  role: str | None = None) -> None:
-        if not isinstance(timeout, int) or timeout <= 0:
-            raise ValueError(f"action {name!r}: timeout must be a positive number of seconds")
-        if interval is not None and (not isinstance(interval, int) or interval < 0):
-            raise ValueError(f"action {name!r}: interval must be seconds >= 0")
+        check_seconds(f"action {name!r}: timeout", timeout, 1)
+        if interval is not None:
+            check_seconds(f"action {name!r}: interval", interval, 0)
         self.name = name
         self.handler = handler
         self.timeout = timeout
@@ -191,8 +197,7 @@ class Agent:
                  validate: Handler | None = None,
                  metadata_profile: str = "compat",
                  light_actions: tuple[str, ...] = ()) -> None:
-        if metadata_profile not in METADATA_PROFILES:
-            raise ValueError(f"metadata_profile must be one of {METADATA_PROFILES}")
+        check_choice("metadata_profile", metadata_profile, METADATA_PROFILES)
         self.name = name
         self.version = version
         self.shortdesc = shortdesc

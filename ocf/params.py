@@ -49,6 +49,21 @@ def parse_boolean(text: str) -> bool:
     raise ValueError("not a boolean (true/false, yes/no, 1/0, on/off)")
 
 
+def check_choice(what: str, value: str, allowed: tuple[str, ...]) -> None:
+    """A declaration check (Parameter, ActionSpec, Agent): refuse ``value`` unless it is
+    one of ``allowed``. Declarations run when an agent module is imported, so the
+    ValueError stops a wrong one in development, long before a cluster sees it."""
+    if value not in allowed:
+        raise ValueError(f"{what} {value!r} is not one of {allowed}")
+
+
+def check_seconds(what: str, value: object, minimum: int) -> None:
+    """A declaration check: refuse ``value`` unless it is a whole number of seconds of at
+    least ``minimum`` (the meta-data writes it as "<n>s")."""
+    if not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{what} must be a whole number of seconds >= {minimum}")
+
+
 def format_value(value: Value) -> str:
     """A typed value as the cluster configuration would spell it."""
     if isinstance(value, bool):
@@ -97,8 +112,7 @@ class Parameter:
     ) -> None:
         if not _NAME.match(name):
             raise ValueError(f"parameter name {name!r} cannot be an environment variable")
-        if type not in TYPES:
-            raise ValueError(f"parameter {name!r}: type {type!r} is not one of {TYPES}")
+        check_choice(f"parameter {name!r}: type", type, TYPES)
         self.name = name
         self.type = type
         self.shortdesc = shortdesc

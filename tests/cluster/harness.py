@@ -61,6 +61,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
+from ipmp_core.lab import delete_namespaces, list_namespaces, spawn_in, stop_processes
+
 HERE = Path(__file__).resolve().parent
 NODE_SCRIPT = HERE / "cluster_node.sh"
 PROBE_SCRIPT = HERE / "client_probe.py"
@@ -970,14 +972,13 @@ class Cluster:
             self._stop_nodes()
         finally:
             try:
-                self._kill_spawned()
+                procs, self._procs = self._procs, []
+                stop_processes(procs, KILL_GRACE)
                 self._kill_netns_leftovers()
             finally:
                 self._remove_state_files()
-                if self._created:
-                    _run(["ip", "-force", "-batch", "-"], check=False,
-                         input="".join(f"netns del {ns}\n" for ns in self._created))
-                    self._created = []
+                delete_namespaces(self._created)
+                self._created = []
                 if self._own_workdir and not self.keep_workdir:
                     shutil.rmtree(self.workdir, ignore_errors=True)
         self.timings["teardown"] = time.monotonic() - t0
@@ -1006,28 +1007,6 @@ class Cluster:
                     _wait_gone([pid], KILL_GRACE)
         for n in self.nodes:
             n.reap_shell()
-
-    def _kill_spawned(self) -> None:
-        procs, self._procs = self._procs, []
-        for p in procs:
-            if p.poll() is None:
-                try:
-                    os.killpg(p.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        deadline = time.monotonic() + KILL_GRACE
-        for p in procs:
-            try:
-                p.wait(timeout=max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(p.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                try:
-                    p.wait(timeout=2)
-                except subprocess.TimeoutExpired:
-                    pass
 
     def _kill_netns_leftovers(self) -> None:
         """Kill, by PID, whatever still runs in one of this cluster's namespaces."""
@@ -1060,12 +1039,7 @@ class Cluster:
     # -------------------------------------------------------------- processes, commands
     def spawn(self, ns: str, argv: Sequence[str], **kwargs: Any) -> subprocess.Popen[Any]:
         """A background process in namespace ``ns``, killed (by PID) at teardown."""
-        kwargs.setdefault("stdin", subprocess.DEVNULL)
-        kwargs.setdefault("stdout", subprocess.DEVNULL)
-        kwargs.setdefault("stderr", subprocess.DEVNULL)
-        proc: subprocess.Popen[Any] = subprocess.Popen(
-            ["ip", "netns", "exec", ns, *argv], start_new_session=True, **kwargs
-        )
+        proc = spawn_in(ns, argv, **kwargs)
         self._procs.append(proc)
         return proc
 
@@ -1195,9 +1169,8 @@ class Cluster:
         return ClientWatch(self, addr, duration, ping_interval, arp_interval)
 
 
-def list_netns() -> list[str]:
-    out = _run(["ip", "netns", "list"]).stdout
-    return [line.split()[0] for line in out.splitlines() if line.strip()]
+# The tests' name for it.
+list_netns = list_namespaces
 
 
 def cleanup_stale() -> list[str]:
@@ -1211,6 +1184,6 @@ def cleanup_stale() -> list[str]:
             continue
         ident = _netns_ident(ns)
         if ident is not None and not pids_in_netns(ident):
-            _run(["ip", "netns", "del", ns], check=False)
             gone.append(ns)
+    delete_namespaces(gone)
     return gone

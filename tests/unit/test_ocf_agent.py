@@ -364,6 +364,10 @@ def test_bad_declarations_fail_at_declaration() -> None:
         agent.add_action("meta-data", lambda ctx: 0)
     with pytest.raises(ValueError, match="timeout"):
         agent.add_action("demote", lambda ctx: 0, timeout=0)
+    with pytest.raises(ValueError, match="interval"):
+        agent.add_action("demote", lambda ctx: 0, interval=-1)
+    with pytest.raises(ValueError, match="metadata_profile 'ocf-2'"):
+        Agent("x", "1", "s", "l", metadata_profile="ocf-2")
 
 
 # --------------------------------------------------------------------------- validate-all
