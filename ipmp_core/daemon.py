@@ -621,13 +621,12 @@ class Daemon:
     def _move_multicast_later(self, group: str, family: str, from_member: str) -> None:
         """Move what other processes joined on ``from_member`` to the group's nominee,
         after the current batch: searching the sockets walks /proc and must not delay
-        the announcements of a failover. The device's memberships are noted now, while
-        a removed NIC's last known ones are still the best guess."""
-        seen = self.engine.observed.get(from_member)
-        if seen is None:  # the NIC is gone: use what the last look found there
-            snapshot = self.mcast_seen.pop(from_member, None)
-        else:
-            snapshot = None
+        the announcements of a failover. The device's memberships are noted now: its NIC
+        may be gone by the time the move runs (a NIC being removed loses its carrier
+        first), and then what was last seen on it is moved."""
+        if from_member in self.engine.observed:
+            self._read_memberships()  # well under a millisecond
+        snapshot = self.mcast_seen.get(from_member)
         task = asyncio.ensure_future(self._move_multicast_locked(group, family, from_member,
                                                                  snapshot))
         self.mcast_tasks.add(task)
@@ -643,10 +642,11 @@ class Daemon:
                 if nominee is None or nominee == from_member:
                     return  # no nominee (group failed): memberships stay where they are
                 seen = self.engine.observed.get(from_member)
-                if seen is not None:
-                    tables = self._read_memberships()
-                    ifindex, groups = seen.ifindex, tables[family].get(seen.ifindex, set())
-                elif snapshot is not None:
+                tables = self._read_memberships()
+                if seen is not None and seen.ifindex in tables[family] and (
+                        snapshot is None or snapshot[0] == seen.ifindex):
+                    ifindex, groups = seen.ifindex, tables[family][seen.ifindex]
+                elif snapshot is not None:  # the NIC is gone (or re-created) since
                     ifindex, groups = snapshot[0], snapshot[1].get(family, set())
                 else:
                     return
@@ -662,6 +662,8 @@ class Daemon:
             group = self.engine.groups.get(member.group)
             if not member.group or group is None or seen is None:
                 continue
+            if not any(seen.ifindex in t for t in tables.values()):
+                continue  # already gone from the kernel: keep what was seen last
             self.mcast_seen[name] = (seen.ifindex, {
                 # the daemon's own memberships (the group's configured ones) are not moved
                 f: mcast.movable(tables[f].get(seen.ifindex, set()),
@@ -689,6 +691,11 @@ class Daemon:
         for m in moved:
             log.info("moved multicast membership %s of pid %d from %s to %s (nominee of %s)",
                      m.group, m.pid, from_member, nominee.name, group_name)
+        if moved:  # remembered at once: the nominee's NIC may vanish before the next sweep
+            seen = self.mcast_seen.get(nominee.name)
+            if seen is None or seen[0] != nominee.ifindex:
+                seen = self.mcast_seen[nominee.name] = (nominee.ifindex, {})
+            seen[1].setdefault(family, set()).update(m.group for m in moved)
         for g in sorted(wanted - {m.group for m in moved}):
             if (from_ifindex, family, g) not in self.mcast_unmovable:
                 log.info("multicast membership %s on %s is held by no socket the daemon can "

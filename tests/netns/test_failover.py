@@ -317,6 +317,22 @@ def test_applications_multicast_moves_to_the_nominee_and_is_received_once(
         == {1}
 
 
+def test_applications_multicast_follows_the_nomination_when_the_nominee_is_removed(
+        node: Node, tmp_path: Path) -> None:
+    lab = node.lab
+    output = tmp_path / "received"
+    make_group(node, "e0", "e1")
+    spawn_listener(node, output, *(f"{g}@e1" for g in APP_GROUPS))
+    node.adm("remove-ipmp", "-i", "e1", "ipmp0")
+    node.adm("add-ipmp", "-i", "e1", "ipmp0")  # joins again: purged to the nominee e0
+    node.wait_for(lambda: app_groups(node, "e0") == set(APP_GROUPS), "the memberships to move")
+    lab.delete_nic("e0")  # DR: the nominee's NIC is gone, with the kernel's view of it
+    node.wait_for(lambda: app_groups(node, "e1") == set(APP_GROUPS),
+                  "the memberships to follow the nomination")
+    assert set(copies_received(output, send_to_groups(node, "dr", APP_GROUPS)).values()) \
+        == {1}
+
+
 def test_one_member_group_works_by_link(node: Node) -> None:
     lab = node.lab
     node.adm("create-ipmp", "-i", "e0", "ipmp0")
