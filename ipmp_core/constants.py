@@ -116,3 +116,15 @@ LOSS_TIMEOUT_FLOOR_MS = 10.0
 TICK_BATCH_DIVISOR = 4
 # ... and at most this long: a batch never delays anything by more than this.
 TICK_BATCH_MAX_MS = 50.0
+
+# --- applications' multicast memberships ----------------------------------------------
+# An application can join a group on any member at any moment (Linux has no IPMP
+# interface to steer it to), so the daemon looks for such memberships this often. Reading
+# /proc/net/igmp and igmp6 costs well under a millisecond; the sockets are only searched
+# when a membership is found somewhere else than on the nominee. Five seconds keeps
+# duplicated datagrams short-lived without measurable cost.
+MCAST_SWEEP_S = 5.0
+# A membership no socket of this namespace holds (a kernel user such as a VXLAN device, or
+# a process the daemon may not borrow sockets from) is not searched for again for this
+# long: each search walks /proc/*/fd.
+MCAST_UNMOVABLE_RETRY_S = 60.0

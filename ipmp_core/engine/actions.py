@@ -117,6 +117,19 @@ class Nominate:
 
 
 @dataclass(frozen=True)
+class PurgeMulticast:
+    """``member`` joined ``group`` (or appeared again after DR) while ``nominee``
+    receives its ``family``'s multicast: the multicast groups other processes joined on
+    ``member`` move to ``nominee``, so that each datagram is received once, on the
+    nominee (Solaris purges an interface's memberships when it joins a group)."""
+
+    group: str
+    member: str
+    family: str
+    nominee: str
+
+
+@dataclass(frozen=True)
 class Log:
     level: str  # "err", "warning", "notice", "info", "debug"
     message: str
@@ -147,6 +160,7 @@ Action = (
     | UnbindAddress
     | SetRoutes
     | Nominate
+    | PurgeMulticast
     | Log
     | Publish
     | ConfigChanged

@@ -38,6 +38,7 @@ from ipmp_core.engine.actions import (
     Nominate,
     PlumbMember,
     Publish,
+    PurgeMulticast,
     RoutePlan,
     SetRoutes,
     SetTestAddresses,
@@ -116,7 +117,8 @@ class Engine:
         if member is None:
             return []
         out: list[Action] = []
-        if not member.present:
+        appeared = not member.present
+        if appeared:
             member.present = True
             out.append(Log("notice", f"IP interface {name} of group {member.group} appeared"))
             out.append(PlumbMember(member.group, name))
@@ -130,6 +132,8 @@ class Engine:
             out.append(Log("notice", line))
         self.probing.link_changed(self.groups[member.group], member, now)
         self._refresh(self.groups[member.group], now, out)
+        if appeared:
+            self._purge_multicast(self.groups[member.group], name, out)
         return out
 
     def link_removed(self, name: str, now: float) -> list[Action]:
@@ -417,6 +421,8 @@ class Engine:
             out.append(Log("warning", f"IP interface {ifname} of group {group_name} is missing; "
                            "it will join when it appears"))
         self._refresh(group, now, out)
+        if member.present:
+            self._purge_multicast(group, ifname, out)
         return out
 
     def remove_member(self, ifname: str, now: float) -> list[Action]:
@@ -843,6 +849,18 @@ class Engine:
             if nominee != current:
                 group.nominees[family] = nominee
                 out.append(Nominate(group.name, family, nominee, current))
+
+    @staticmethod
+    def _purge_multicast(group: Group, member: str, out: list[Action]) -> None:
+        """A member joined the group or appeared again: what other processes joined on
+        it belongs on the nominee of each family. Without a nominee (no usable member)
+        the memberships stay where they are."""
+        if group.name == ANONYMOUS:
+            return
+        for family in ("inet", "inet6"):
+            nominee = group.nominees.get(family)
+            if nominee is not None and nominee != member:
+                out.append(PurgeMulticast(group.name, member, family, nominee))
 
     def _routes(self, group: Group, active: list[str], out: list[Action]) -> None:
         plan = self.route_plan(group, active)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+import time
+from pathlib import Path
+
 import pytest
 from ipmp_node import Node
 
@@ -215,6 +219,118 @@ def test_group_multicast_is_received_on_the_nominated_member(node: Node) -> None
     node.wait_for(lambda: "224.1.2.3" in maddr(node, "e1"), "the membership to move")
     assert "224.1.2.3" not in maddr(node, "e0") and "ff15::1:3" in maddr(node, "e1")
     assert "e1:--mbM--" in node.stat("-i", "-P", "-o", "interface,flags").split()
+
+
+MCAST_PORT = 5000
+APP_GROUPS = ("239.1.1.1", "ff15::1:1")
+LATE_GROUP = "239.1.1.2"  # joined after the group exists: found by the periodic sweep
+# The daemon looks for applications' memberships every MCAST_SWEEP_S (5 s).
+SWEEP_WAIT_S = 8.0
+
+SEND = """
+import socket, struct, sys
+port, ifindex = int(sys.argv[1]), socket.if_nametoindex("eth0")
+for item in sys.argv[2:]:
+    group, payload = item.split("=")
+    if ":" in group:
+        s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, ifindex)
+    else:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF,
+                     bytes(8) + struct.pack("@i", ifindex))  # struct ip_mreqn
+    s.sendto(payload.encode(), (group, port))
+"""
+
+
+def send_to_groups(node: Node, tag: str, groups: tuple[str, ...]) -> dict[str, str]:
+    """One datagram from the client to each group; returns payload -> group."""
+    lab = node.lab
+    assert lab.client is not None
+    payloads = {f"{tag}-{i}": group for i, group in enumerate(groups)}
+    lab.run(lab.client, sys.executable, "-c", SEND, str(MCAST_PORT),
+            *(f"{group}={payload}" for payload, group in payloads.items()))
+    return payloads
+
+
+def copies_received(output: Path, payloads: dict[str, str]) -> dict[str, int]:
+    """How many times the application received each payload (waits for the first)."""
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline:
+        lines = output.read_text().split()
+        if all(p in lines for p in payloads):
+            break
+        time.sleep(0.02)
+    time.sleep(0.2)  # a second copy, if any, arrives right behind the first
+    lines = output.read_text().split()
+    return {p: lines.count(p) for p in payloads}
+
+
+def app_groups(node: Node, nic: str) -> set[str]:
+    text = maddr(node, nic)
+    return {g for g in (*APP_GROUPS, LATE_GROUP) if g in text}
+
+
+def spawn_listener(node: Node, output: Path, *joins: str, port: int = MCAST_PORT) -> None:
+    listener = Path(__file__).with_name("mcast_listener.py")
+    out = output.open("w")
+    node.lab.spawn(node.ns, [sys.executable, str(listener), "--port", str(port),
+                             "--seconds", "60", *(x for j in joins for x in ("--join", j))],
+                   stdout=out)
+    out.close()
+    node.wait_for(lambda: "joined" in output.read_text(), "the application to join")
+
+
+def test_applications_multicast_moves_to_the_nominee_and_is_received_once(
+        node: Node, tmp_path: Path) -> None:
+    lab = node.lab
+    output = tmp_path / "received"
+    # An application joins on e1 and e2, neither of which will be the nominee. On one
+    # segment that is two memberships, so every datagram arrives twice.
+    spawn_listener(node, output, *(f"{g}@{nic}" for g in APP_GROUPS for nic in ("e1", "e2")))
+    assert app_groups(node, "e1") == set(APP_GROUPS) == app_groups(node, "e2")
+    assert set(copies_received(output, send_to_groups(node, "before", APP_GROUPS)).values()) \
+        == {2}
+
+    # They join the group: their memberships move to the nominee e0, one per socket.
+    make_group(node, "e0", "e1", standby=("e2",))
+    node.wait_for(lambda: app_groups(node, "e0") == set(APP_GROUPS), "the memberships to move")
+    assert app_groups(node, "e1") == set() == app_groups(node, "e2")
+    assert set(copies_received(output, send_to_groups(node, "joined", APP_GROUPS)).values()) \
+        == {1}
+    log = node.log()
+    assert "moved multicast membership 239.1.1.1 of pid" in log
+    assert "from e1 to e0 (nominee of ipmp0)" in log and "from e2 to e0" in log
+
+    # A membership made later on a member is found by the periodic sweep.
+    spawn_listener(node, tmp_path / "late", f"{LATE_GROUP}@e1", port=MCAST_PORT + 1)
+    node.wait_for(lambda: LATE_GROUP in app_groups(node, "e0"), "the sweep to move it",
+                  timeout=SWEEP_WAIT_S)
+    assert LATE_GROUP not in app_groups(node, "e1")
+
+    # The nominee's cable is pulled: the memberships follow the nomination to e1.
+    lab.pull_cable("e0")
+    everything = {*APP_GROUPS, LATE_GROUP}
+    node.wait_for(lambda: app_groups(node, "e1") == everything, "the memberships to follow")
+    assert app_groups(node, "e0") == set() == app_groups(node, "e2")
+    assert set(copies_received(output, send_to_groups(node, "failover", APP_GROUPS)).values()) \
+        == {1}
+
+
+def test_applications_multicast_follows_the_nomination_when_the_nominee_is_removed(
+        node: Node, tmp_path: Path) -> None:
+    lab = node.lab
+    output = tmp_path / "received"
+    make_group(node, "e0", "e1")
+    spawn_listener(node, output, *(f"{g}@e1" for g in APP_GROUPS))
+    node.adm("remove-ipmp", "-i", "e1", "ipmp0")
+    node.adm("add-ipmp", "-i", "e1", "ipmp0")  # joins again: purged to the nominee e0
+    node.wait_for(lambda: app_groups(node, "e0") == set(APP_GROUPS), "the memberships to move")
+    lab.delete_nic("e0")  # DR: the nominee's NIC is gone, with the kernel's view of it
+    node.wait_for(lambda: app_groups(node, "e1") == set(APP_GROUPS),
+                  "the memberships to follow the nomination")
+    assert set(copies_received(output, send_to_groups(node, "dr", APP_GROUPS)).values()) \
+        == {1}
 
 
 def test_one_member_group_works_by_link(node: Node) -> None:

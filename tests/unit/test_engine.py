@@ -11,6 +11,7 @@ from ipmp_core.engine.actions import (
     BindAddress,
     Nominate,
     PlumbMember,
+    PurgeMulticast,
     RoutePlan,
     SetRoutes,
     SetTestAddresses,
@@ -369,6 +370,50 @@ def test_multicast_nomination_moves_with_deactivation():
     assert flags(w, "e1") == "--mbM--"
     w.link("e0", up=True)
     assert flags(w, "e1") == "--mbM--"  # no needless move back
+
+
+def test_member_joining_purges_its_multicast_to_the_nominee():
+    w = World("e0", "e1", "e2")
+    first = w.record(w.engine.create_group("ipmp0", w.now))
+    first += w.record(w.engine.add_member("ipmp0", "e0", w.now))
+    assert not [a for a in first if isinstance(a, PurgeMulticast)]  # e0 is the nominee
+    actions = w.record(w.engine.add_member("ipmp0", "e1", w.now))
+    assert [a for a in actions if isinstance(a, PurgeMulticast)] == [
+        PurgeMulticast("ipmp0", "e1", "inet", "e0"),
+        PurgeMulticast("ipmp0", "e1", "inet6", "e0"),
+    ]
+    actions = w.record(w.engine.add_member("ipmp0", "e2", w.now, standby=True))
+    assert PurgeMulticast("ipmp0", "e2", "inet", "e0") in actions
+
+
+def test_member_recreated_by_dr_purges_its_multicast_to_the_new_nominee():
+    w = World("e0", "e1")
+    w.group("ipmp0", "e0", "e1")
+    w.advance(10)
+    actions = w.record(w.engine.link_removed("e0", w.now))
+    assert Nominate("ipmp0", "inet", "e1", "e0") in actions  # the daemon moves e0's
+    assert not [a for a in actions if isinstance(a, PurgeMulticast)]
+    w.advance(10)
+    actions = w.link("e0", up=True, ifindex=42)
+    assert [a for a in actions if isinstance(a, PurgeMulticast)] == [
+        PurgeMulticast("ipmp0", "e0", "inet", "e1"),
+        PurgeMulticast("ipmp0", "e0", "inet6", "e1"),
+    ]
+    w.advance(10)
+    actions = w.link("e0", up=True, ifindex=42)  # an ordinary link update: no purge
+    assert not [a for a in actions if isinstance(a, PurgeMulticast)]
+
+
+def test_multicast_stays_where_it_is_without_a_nominee():
+    w = World("e0", "e1")
+    w.link("e0", up=False)
+    w.link("e1", up=False)
+    w.group("ipmp0", "e0", "e1")
+    assert w.engine.groups["ipmp0"].nominees == {"inet": None, "inet6": None}
+    assert not [a for a in w.actions if isinstance(a, PurgeMulticast)]
+    actions = w.link("e1", up=True)  # e1 becomes the nominee: nothing purged by the engine
+    assert Nominate("ipmp0", "inet", "e1", None) in actions
+    assert not [a for a in actions if isinstance(a, PurgeMulticast)]
 
 
 def test_admin_down_member_is_flagged_and_unusable():
