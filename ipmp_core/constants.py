@@ -108,14 +108,16 @@ LOSS_TIMEOUT_FLOOR_MS = 10.0
 # any group (and never less often than needed): probes that fall due in between go out
 # together, and the replies that arrived meanwhile are read in the same wake-up. Replies
 # carry the kernel's receive stamp, so their RTTs stay exact and a probe counts as lost
-# exactly as if the daemon had woken at its deadline; what the batching delays is a send
-# (by at most a quarter interval, inside in.mpathd's own randomisation of each send over
-# half an interval) and a verdict (by at most that too). Without it a pure-Python daemon
-# woke twice per probe (send, reply), which at 4 x 4 members and FDT 1 s was most of its
-# CPU.
-TICK_BATCH_DIVISOR = 4
-# ... and at most this long: a batch never delays anything by more than this.
-TICK_BATCH_MAX_MS = 50.0
+# exactly as if the daemon had woken at its deadline (the engine expires overdue probes
+# before it takes a later reply). What batching delays is a send and a verdict, by at
+# most half an interval (FDT/14): a delayed send still falls before the next slot's
+# earliest random send point (MIN_RANDOM_FACTOR), so no probe is skipped, and detection
+# stays well inside the FDT. Without batching a pure-Python daemon woke twice per probe
+# (send, reply): at 4 x 4 members and FDT 1 s that was most of its CPU (see
+# docs/performance.md, probing-cpu).
+TICK_BATCH_DIVISOR = 2
+# ... and never longer than this (a long FDT gains nothing from longer batches).
+TICK_BATCH_MAX_MS = 100.0
 
 # --- applications' multicast memberships ----------------------------------------------
 # An application can join a group on any member at any moment (Linux has no IPMP

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import os
 import select
 import signal
@@ -26,8 +27,6 @@ from ipmp_core.constants import (
     CONTROL_SOCKET_NAME,
     MCAST_SWEEP_S,
     MCAST_UNMOVABLE_RETRY_S,
-    TICK_BATCH_DIVISOR,
-    TICK_BATCH_MAX_MS,
 )
 from ipmp_core.defaults import DEFAULTS_FILE, Defaults, load_defaults
 from ipmp_core.engine.actions import (
@@ -111,7 +110,7 @@ class Daemon:
         self.bursts: dict[str, asyncio.Task[None]] = {}
         self.timer: asyncio.TimerHandle | None = None
         self.timer_at: float | None = None  # engine ms the timer is set for
-        self.last_tick = -TICK_BATCH_MAX_MS
+        self.last_tick = -math.inf
         self.server: asyncio.AbstractServer | None = None
         self.sockets: dict[tuple[str, int], icmp.ProbeSocket] = {}
         # The probe sockets are read when the timer fires, not as each reply comes in
@@ -317,16 +316,12 @@ class Daemon:
 
     def _schedule(self) -> None:
         """Set the timer for the engine's next deadline, batched (TICK_BATCH_DIVISOR)."""
-        deadline = self.engine.next_deadline()
-        if deadline is None:
+        wake = self.engine.next_wake(self.last_tick)
+        if wake is None:
             if self.timer is not None:
                 self.timer.cancel()
                 self.timer = self.timer_at = None
             return
-        shortest = min((g.probe_interval for g in self.engine.groups.values()),
-                       default=TICK_BATCH_MAX_MS * TICK_BATCH_DIVISOR)
-        wake = max(deadline, self.last_tick + min(TICK_BATCH_MAX_MS,
-                                                  shortest / TICK_BATCH_DIVISOR))
         if self.timer is not None:
             if wake == self.timer_at:
                 return
@@ -465,15 +460,19 @@ class Daemon:
     def _read_replies(self) -> list[Action]:
         """Every probe reply waiting in the sockets, given to the engine in the order
         the kernel received them, with the kernel's receive times."""
-        ready = self.probe_poll.poll(0)
-        if not ready:
-            return []
         replies: list[tuple[int, str, int, icmp.Reply]] = []
-        for fd, _ in ready:
-            key = self.probe_fds.get(fd)
-            sock = self.sockets.get(key) if key is not None else None
-            if sock is not None:
-                replies += [(r.recv_ns, key[0], key[1], r) for r in sock.receive()]
+        # One datagram per readable socket per round, then ask epoll again: a socket
+        # rarely holds more than one reply, and reading it until it is empty cost a
+        # second system call for each.
+        for _ in range(icmp.MAX_DRAIN):
+            ready = self.probe_poll.poll(0)
+            if not ready:
+                break
+            for fd, _ in ready:
+                key = self.probe_fds.get(fd)
+                sock = self.sockets.get(key) if key is not None else None
+                if sock is not None:
+                    replies += [(r.recv_ns, key[0], key[1], r) for r in sock.receive(1)]
         if len(replies) > 1:
             replies.sort(key=lambda item: item[0])
         actions: list[Action] = []

@@ -26,7 +26,13 @@ from ipmp_core.config import (
     parse_ip,
     parse_network,
 )
-from ipmp_core.constants import DEFAULT_FAILBACK, DEFAULT_FDT_MS, MIN_REDUNDANCY
+from ipmp_core.constants import (
+    DEFAULT_FAILBACK,
+    DEFAULT_FDT_MS,
+    MIN_REDUNDANCY,
+    TICK_BATCH_DIVISOR,
+    TICK_BATCH_MAX_MS,
+)
 from ipmp_core.engine import placement
 from ipmp_core.engine.actions import (
     Action,
@@ -266,6 +272,17 @@ class Engine:
             if due is not None and (best is None or due < best):
                 best = due
         return best
+
+    def next_wake(self, last_wake: float) -> float | None:
+        """When the daemon should next wake up (read replies, then tick): the next
+        deadline, but never sooner than TICK_BATCH_DIVISOR allows after the last wake-up
+        (see constants.py for why that keeps in.mpathd's results)."""
+        deadline = self.next_deadline()
+        if deadline is None:
+            return None
+        shortest = min((g.probe_interval for g in self.groups.values()),
+                       default=TICK_BATCH_MAX_MS * TICK_BATCH_DIVISOR)
+        return max(deadline, last_wake + min(TICK_BATCH_MAX_MS, shortest / TICK_BATCH_DIVISOR))
 
     def _detector_deadline(self) -> float | None:
         if not self._detector_due_known:

@@ -171,13 +171,16 @@ class Probing:
     def _deadline(self, group: Group) -> float | None:
         times: list[float] = []
         interval = group.probe_interval
-        for member in self.engine._members(group):
+        members = self.engine.members
+        for name in group.members:
+            member = members[name]
             for fp in member.prober.families.values():
                 if fp.next_send is not None:
                     times.append(fp.next_send)
-                loss = fp.next_loss_deadline(interval)
-                if loss is not None:
-                    times.append(loss)
+                if fp.unacked:
+                    loss = fp.next_loss_deadline(interval)
+                    if loss is not None:
+                        times.append(loss)
             if not member.notest_logged and member.present:
                 times.append(member.joined_at + TESTADDR_CONF_MS)
         if group.suspect_since is not None:
@@ -186,7 +189,7 @@ class Probing:
             t = targets.next_deadline()
             if t is not None:
                 times.append(t)
-        return min(times, default=None)
+        return min(times) if times else None
 
     def tick(self, group: Group, now: float, out: list[Action]) -> bool:
         """Expire probes, judge, send due probes; True when member states may change."""
@@ -206,7 +209,7 @@ class Probing:
                                    f"{member.name}; disabling probe-based failure "
                                    f"detection on it"))
             for fp in member.prober.families.values():
-                if self._expire(group, member, fp, now, out):
+                if fp.unacked and self._expire(group, member, fp, now, out):
                     changed = True
             for fp in member.prober.families.values():
                 if fp.enabled and member.link_up and fp.due(now):
@@ -278,7 +281,7 @@ class Probing:
         # The daemon reads replies in batches (their times are the kernel's receive
         # stamps): probes whose time ran out before this reply arrived are lost first,
         # exactly as if the daemon had woken up at their deadline.
-        late = fp.next_loss_deadline(group.probe_interval)
+        late = fp.next_loss_deadline(group.probe_interval) if fp.unacked else None
         changed = late is not None and late <= now and self._expire(group, member, fp, now,
                                                                      out)
         if seq in self.multicast_seqs.get((member.name, family), []):
@@ -295,12 +298,16 @@ class Probing:
             return changed
         record.status = ProbeStatus.ACKED
         record.done = now
+        if record in fp.unacked:  # keeps the list of what may still be lost short
+            fp.unacked = [r for r in fp.unacked if r is not record]
         record.rtt = now - record.start
         fp.last_success = now
         fp.quiet_until = min(fp.quiet_until, now)  # the first reply ends the quiet period
         fp.rtt.setdefault(record.target, RttEstimator()).add(record.rtt)
         self._probe_event(member, fp, record, out, netrtt_ms)
         self._adapt_fdt(group, member, fp, record.target, now, out)
+        if not member.prober.failed:
+            return changed  # an answer can neither fail a member nor make a target bad
         return self.judge(group, member, now, out) or changed
 
     def _discovered(self, group: Group, family: int, source: str, now: float,

@@ -135,12 +135,18 @@ class TargetList:
                     now >= target.since + TARGET_RECOVERY_MS:
                 target.state = TargetState.UNUSED
                 back.append(target.address)
+        if not back:
+            return back
         if any(t.kind == "router" for t in self.targets if t.address in back):
             self.flush_hosts()  # a router appearing replaces all host targets
         self._fill()
         return back
 
     def next_deadline(self) -> float | None:
-        times = [t.since + TARGET_RECOVERY_MS for t in self.targets
-                 if t.state in (TargetState.SLOW, TargetState.DEAD)]
-        return min(times, default=None)
+        best: float | None = None
+        for t in self.targets:
+            if t.state is TargetState.SLOW or t.state is TargetState.DEAD:
+                due = t.since + TARGET_RECOVERY_MS
+                if best is None or due < best:
+                    best = due
+        return best

@@ -59,14 +59,14 @@ address not yet usable, e.g. an IPv6 link-local still in DAD): the daemon retrie
 from __future__ import annotations
 
 import collections
-import dataclasses
 import errno
 import os
 import socket
 import struct
+import sys
 import time
-from dataclasses import dataclass
 from enum import IntEnum
+from typing import NamedTuple
 
 __all__ = [
     "ICMP6_ECHO_REPLY",
@@ -126,6 +126,7 @@ _RECV_BUFSIZE = 512
 # At most this many datagrams per receive() call, so that a flood cannot pin the event
 # loop; what is left is still readable and the loop calls us again.
 MAX_DRAIN = 256
+_MSG_TRUNC = int(socket.MSG_TRUNC)  # a plain int: IntFlag's & is slow, and this runs per packet
 # A timespec carried as ancillary data: room for the 64-bit layout.
 _ANC_BUFSIZE = socket.CMSG_SPACE(_TIMESPEC64.size)
 
@@ -141,9 +142,11 @@ class ProbeKind(IntEnum):
     RTT = 3  # PROBE_RTT: RTT measurement only
 
 
-@dataclass(frozen=True)
-class Reply:
-    """One echo reply to one of our probes.
+_KINDS = {kind.value: kind for kind in ProbeKind}
+
+
+class Reply(NamedTuple):
+    """One echo reply to one of our probes (a named tuple: one is made per reply).
 
     ``source`` is the responder's unicast address (also for replies to an all-hosts probe:
     that is how host targets are discovered), without any ``%scope`` suffix; ``sent_ns``
@@ -183,6 +186,9 @@ def probe_ident(pid: int, ifindex: int) -> int:
     return (high << 8) | (ifindex & 0xFF)
 
 
+_LITTLE_ENDIAN = sys.byteorder == "little"
+
+
 def icmp_checksum(data: bytes) -> int:
     """The Internet checksum (RFC 1071) of ``data``: one's complement of the one's-complement
     sum of its 16-bit big-endian words, an odd last byte padded with zero.
@@ -195,7 +201,7 @@ def icmp_checksum(data: bytes) -> int:
     total = sum(memoryview(data).cast("H"))
     while total >> 16:
         total = (total & 0xFFFF) + (total >> 16)
-    if struct.pack("=H", 1) == b"\x01\x00":  # little-endian host: words were read swapped
+    if _LITTLE_ENDIAN:  # the words were read byte-swapped
         total = ((total & 0xFF) << 8) | (total >> 8)
     return ~total & 0xFFFF
 
@@ -241,10 +247,10 @@ def inspect_reply(family: int, data: bytes, source: str, recv_ns: int, ifindex: 
         (total_len,) = struct.unpack_from("!H", data, 2)
         if total_len > len(data) or total_len < ihl:
             return "truncated"
-        icmp = bytes(data[ihl:total_len])
+        icmp = data[ihl:total_len]
         reply_type = ICMP_ECHOREPLY
     elif family == socket.AF_INET6:
-        icmp = bytes(data)
+        icmp = data
         reply_type = ICMP6_ECHO_REPLY
     else:
         return "not-reply"
@@ -262,9 +268,8 @@ def inspect_reply(family: int, data: bytes, source: str, recv_ns: int, ifindex: 
     magic, pseq, kind, sent_ns = _PAYLOAD.unpack_from(icmp, _ICMP_HEADER.size)
     if magic != PROBE_MAGIC or pseq != seq:
         return "not-ours"
-    try:
-        probe_kind = ProbeKind(kind)
-    except ValueError:
+    probe_kind = _KINDS.get(kind)
+    if probe_kind is None:
         return "not-ours"
     return Reply(
         family=family,
@@ -439,9 +444,11 @@ class ProbeSocket:
             self.sent += 1
         return sent_ns
 
-    def receive(self) -> list[Reply]:
-        """Drain what is readable now (at most :data:`MAX_DRAIN` datagrams) and return the
+    def receive(self, limit: int = MAX_DRAIN) -> list[Reply]:
+        """Drain what is readable now (at most ``limit`` datagrams) and return the
         echo replies to this socket's own probes (identifier == :attr:`ident`).
+        A caller that polls for readability can read one at a time and save the
+        system call that would only find the socket empty.
 
         Everything else is counted in :attr:`ignored` by reason. Never blocks, never raises.
         """
@@ -450,7 +457,7 @@ class ProbeSocket:
         if sock is None:
             return replies
         offset: int | None = None  # MONOTONIC - REALTIME, taken once per drain
-        for _ in range(MAX_DRAIN):
+        for _ in range(min(limit, MAX_DRAIN)):
             try:
                 data, ancdata, flags, addr = sock.recvmsg(_RECV_BUFSIZE, _ANC_BUFSIZE)
             except (BlockingIOError, InterruptedError):
@@ -459,7 +466,7 @@ class ProbeSocket:
                 self.last_error = exc
                 break
             now = time.monotonic_ns()
-            if flags & socket.MSG_TRUNC:
+            if flags & _MSG_TRUNC:
                 # Longer than any reply to our probes: not ours, whatever it is (someone
                 # else's big ping). "truncated" is for packets too *short* to be checked.
                 self.ignored["not-ours"] += 1
@@ -478,7 +485,7 @@ class ProbeSocket:
             # A kernel stamp outside [sent, now] can only come from a realtime clock step
             # between arrival and now: the read time is then the better estimate.
             if not result.sent_ns <= stamp <= now:
-                result = dataclasses.replace(result, recv_ns=now)
+                result = result._replace(recv_ns=now)
             replies.append(result)
         return replies
 

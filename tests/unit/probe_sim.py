@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 import random
 
 from engine_helpers import World
@@ -19,7 +20,15 @@ ROUTER6 = "fe80::1"
 
 
 class ProbeWorld(World):
-    def __init__(self, *names: str, seed: int = 1) -> None:
+    """``batched=True`` drives the engine the way the daemon does: it wakes up at
+    ``engine.next_wake()``, hands over every reply that arrived since (with its arrival
+    time, as the kernel's receive stamp gives it), then ticks. Otherwise every reply and
+    every deadline is an event of its own, at its exact time."""
+
+    def __init__(self, *names: str, seed: int = 1, batched: bool = False) -> None:
+        self.batched = batched
+        self.wakes = 0
+        self._last_wake = -math.inf
         self.rtt: dict[str, float] = {}  # target -> ms (absent: does not answer)
         self.hosts: dict[int, list[str]] = {4: [], 6: []}  # answer multicast echo
         self.dropped: set[str] = set()  # members whose probe path drops everything
@@ -53,6 +62,9 @@ class ProbeWorld(World):
 
     def run(self, ms: float) -> None:
         """Advance the fake clock by ``ms``, delivering replies and timer ticks in order."""
+        if self.batched:
+            self._run_batched(ms)
+            return
         end = self.now + ms
         for _ in range(1_000_000):  # bounded: a runaway engine fails the test
             deadline = self.engine.next_deadline()
@@ -62,11 +74,27 @@ class ProbeWorld(World):
                 self.now = end
                 return
             self.now = max(self.now, min(candidates))
+            self.wakes += 1
             if reply_at is not None and reply_at <= self.now:
                 _, _, member, family, seq, source = heapq.heappop(self.pending)
                 self.record(self.engine.probe_reply(member, family, seq, source, self.now))
             else:
                 self.record(self.engine.tick(self.now))
+        raise AssertionError("simulation did not settle")
+
+    def _run_batched(self, ms: float) -> None:
+        end = self.now + ms
+        for _ in range(1_000_000):
+            wake = self.engine.next_wake(self._last_wake)
+            if wake is None or wake > end:
+                self.now = end
+                return
+            self.now = self._last_wake = max(self.now, wake)
+            self.wakes += 1
+            while self.pending and self.pending[0][0] <= self.now:
+                at, _, member, family, seq, source = heapq.heappop(self.pending)
+                self.record(self.engine.probe_reply(member, family, seq, source, at))
+            self.record(self.engine.tick(self.now))
         raise AssertionError("simulation did not settle")
 
     def run_until(self, predicate, limit_ms: float, step_ms: float = 10.0) -> float:  # noqa: ANN001
