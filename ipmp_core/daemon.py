@@ -25,8 +25,6 @@ from ipmp_core import errors, interference
 from ipmp_core.constants import (
     CONTROL_MAX_LINE,
     CONTROL_SOCKET_NAME,
-    MCAST_SWEEP_S,
-    MCAST_UNMOVABLE_RETRY_S,
 )
 from ipmp_core.defaults import DEFAULTS_FILE, Defaults, load_defaults
 from ipmp_core.engine.actions import (
@@ -48,7 +46,8 @@ from ipmp_core.engine.actions import (
 from ipmp_core.engine.core import Engine
 from ipmp_core.engine.probe import ProbeKind, SendProbe
 from ipmp_core.errors import EngineError
-from ipmp_core.net import icmp, mcast
+from ipmp_core.mcast_follow import MulticastFollower
+from ipmp_core.net import icmp
 from ipmp_core.net.announce import Announcer
 from ipmp_core.net.netlink import (
     GLOBAL_SYSCTLS,
@@ -77,6 +76,11 @@ _LEVELS = {
     "info": logging.INFO,
     "debug": logging.DEBUG,
 }
+
+
+# Actions carried out at once, even outside the lock (timers and replies): they touch
+# no netlink state, so they cannot interleave badly with a batch being executed.
+_IMMEDIATE = (SendProbe, Log, Publish)
 
 
 def now_ms() -> float:
@@ -122,13 +126,7 @@ class Daemon:
         self.dad_failed: set[str] = set()
         self.own_removals: set[tuple[str, str]] = set()
         self.member_sets = MemberSets()
-        self.mcast_sockets: dict[tuple[str, str], socket.socket] = {}
-        # Applications' memberships: member -> (ifindex, family -> groups) as last seen,
-        # for a nominee whose NIC is gone by the time its memberships must move.
-        self.mcast_seen: dict[str, tuple[int, dict[str, set[str]]]] = {}
-        self.mcast_unmovable: dict[tuple[int, str, str], float] = {}  # -> retry time
-        self.mcast_timer: asyncio.TimerHandle | None = None
-        self.mcast_tasks: set[asyncio.Task[None]] = set()
+        self.multicast = MulticastFollower(self.engine, self.lock, self.stopping)
         self.dhcp: dict[str, Any] = {}  # member -> DhcpSession of its test address
         self.dhcp_data: dict[tuple[str, int], Any] = {}  # (group, slot) -> DhcpSession
 
@@ -152,14 +150,11 @@ class Daemon:
         await self._start()
         log.info("ipmpd started (pid %d, state %s)", os.getpid(), self.state.path)
         events = asyncio.create_task(self._watch_kernel())
-        self._schedule_mcast_sweep()
+        self.multicast.start()
         await self.stopping.wait()
         log.info("ipmpd exiting; the network stays as configured")
         events.cancel()
-        if self.mcast_timer is not None:
-            self.mcast_timer.cancel()
-        for mtask in self.mcast_tasks:
-            mtask.cancel()
+        self.multicast.stop()
         with contextlib.suppress(asyncio.CancelledError):
             await events
         for task in self.bursts.values():
@@ -343,7 +338,7 @@ class Daemon:
     def _run_now_or_queue(self, actions: list[Action]) -> None:
         if not actions:
             return
-        if all(isinstance(a, (SendProbe, Log, Publish)) for a in actions):
+        if all(isinstance(a, _IMMEDIATE) for a in actions):
             for action in actions:
                 self._apply_now(action)
         else:
@@ -382,12 +377,8 @@ class Daemon:
         self._close_stale_sockets()
 
     async def _apply(self, action: Action) -> None:
-        if isinstance(action, SendProbe):
-            self._send_probe(action)
-        elif isinstance(action, Log):
-            log.log(_LEVELS.get(action.level, logging.INFO), "%s", action.message)
-        elif isinstance(action, Publish):
-            self._publish(action.event)
+        if isinstance(action, _IMMEDIATE):
+            self._apply_now(action)
         elif isinstance(action, UnbindAddress):
             self._cancel_burst(str(action.address.ip))
             await self._remove_address(action.member, action.address)
@@ -417,13 +408,13 @@ class Daemon:
         elif isinstance(action, DhcpData):
             await self._dhcp_data_session(action)
         elif isinstance(action, PurgeMulticast):
-            self._move_multicast_later(action.group, action.family, action.member)
+            self.multicast.move_later(action.group, action.family, action.member)
         elif isinstance(action, Nominate):
-            self._join_multicast(action)
+            self.multicast.join_group_multicast(action)
             if action.member == action.previous:
                 return
             if action.previous is not None and action.member is not None:
-                self._move_multicast_later(action.group, action.family, action.previous)
+                self.multicast.move_later(action.group, action.family, action.previous)
             log.info("IP interface %s of group %s now receives %s multicast/broadcast "
                      "(previously %s)", action.member or "(none)", action.group,
                      "IPv4" if action.family == "inet" else "IPv6", action.previous or "none")
@@ -484,6 +475,7 @@ class Daemon:
         return actions
 
     def _apply_now(self, action: Action) -> None:
+        """The actions that need no netlink (_IMMEDIATE): also run outside the lock."""
         if isinstance(action, SendProbe):
             self._send_probe(action)
         elif isinstance(action, Log):
@@ -618,164 +610,6 @@ class Daemon:
         async with self.lock:
             await self._execute(call(now_ms()))
             self._schedule()
-
-    def _join_multicast(self, action: Nominate) -> None:
-        """Receive the group's multicast on its nominee only: memberships live on one
-        socket per group and family, re-created on the new nominee."""
-        key = (action.group, action.family)
-        old = self.mcast_sockets.pop(key, None)
-        if old is not None:
-            old.close()  # leaves every group it joined
-        group = self.engine.groups.get(action.group)
-        member = self.engine.members.get(action.member or "")
-        if group is None or member is None or not member.present:
-            return
-        v6 = action.family == "inet6"
-        wanted = [a for a in group.multicast if (":" in a) == v6]
-        if not wanted:
-            return
-        sock = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_DGRAM)
-        for addr in wanted:
-            try:
-                if v6:
-                    mreq = socket.inet_pton(socket.AF_INET6, addr) + struct.pack(
-                        "@I", member.ifindex)
-                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq)
-                else:
-                    mreqn = socket.inet_aton(addr) + socket.inet_aton("0.0.0.0") + \
-                        struct.pack("@i", member.ifindex)
-                    sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreqn)
-            except OSError as exc:
-                log.warning("cannot join %s on %s: %s", addr, member.name, exc.strerror)
-        self.mcast_sockets[key] = sock
-        log.info("group %s receives %s on %s", action.group, " ".join(wanted), member.name)
-
-    # ------------------------------------------------------------------ applications' multicast
-    def _move_multicast_later(self, group: str, family: str, from_member: str) -> None:
-        """Move what other processes joined on ``from_member`` to the group's nominee,
-        after the current batch: searching the sockets walks /proc and must not delay
-        the announcements of a failover. The device's memberships are noted now: its NIC
-        may be gone by the time the move runs (a NIC being removed loses its carrier
-        first), and then what was last seen on it is moved."""
-        if from_member in self.engine.observed:
-            self._read_memberships()  # well under a millisecond
-        snapshot = self.mcast_seen.get(from_member)
-        task = asyncio.ensure_future(self._move_multicast_locked(group, family, from_member,
-                                                                 snapshot))
-        self.mcast_tasks.add(task)
-        task.add_done_callback(self.mcast_tasks.discard)
-
-    async def _move_multicast_locked(self, group_name: str, family: str, from_member: str,
-                                     snapshot: tuple[int, dict[str, set[str]]] | None
-                                     ) -> None:
-        try:
-            async with self.lock:
-                group = self.engine.groups.get(group_name)
-                nominee = group.nominees.get(family) if group is not None else None
-                if nominee is None or nominee == from_member:
-                    return  # no nominee (group failed): memberships stay where they are
-                seen = self.engine.observed.get(from_member)
-                tables = self._read_memberships()
-                if seen is not None and seen.ifindex in tables[family] and (
-                        snapshot is None or snapshot[0] == seen.ifindex):
-                    ifindex, groups = seen.ifindex, tables[family][seen.ifindex]
-                elif snapshot is not None:  # the NIC is gone (or re-created) since
-                    ifindex, groups = snapshot[0], snapshot[1].get(family, set())
-                else:
-                    return
-                await self._move_multicast(group_name, family, from_member, ifindex, groups)
-        except Exception:  # a convenience for applications: never in failure detection's way
-            log.exception("error while moving the multicast memberships of %s", from_member)
-
-    def _read_memberships(self) -> dict[str, mcast.Memberships]:
-        """The kernel's multicast tables; each present member's entry is remembered."""
-        tables = {f: mcast.read_memberships(f) for f in (mcast.INET, mcast.INET6)}
-        for name, member in self.engine.members.items():
-            seen = self.engine.observed.get(name)
-            group = self.engine.groups.get(member.group)
-            if not member.group or group is None or seen is None:
-                continue
-            if not any(seen.ifindex in t for t in tables.values()):
-                continue  # already gone from the kernel: keep what was seen last
-            self.mcast_seen[name] = (seen.ifindex, {
-                # the daemon's own memberships (the group's configured ones) are not moved
-                f: mcast.movable(tables[f].get(seen.ifindex, set()),
-                                 own=group.multicast if group.nominees.get(f) == name else ())
-                for f in tables})
-        return tables
-
-    async def _move_multicast(self, group_name: str, family: str, from_member: str,
-                              from_ifindex: int, groups: set[str]) -> None:
-        """Under the lock: move ``groups`` (as found on ``from_ifindex``) to the nominee."""
-        group = self.engine.groups.get(group_name)
-        nominee_name = group.nominees.get(family) if group is not None else None
-        nominee = self.engine.members.get(nominee_name or "")
-        if group is None or nominee is None or not nominee.present:
-            return
-        filters = mcast.read_source_filters(family).get(from_ifindex, set()) if groups else set()
-        wanted = mcast.movable(groups, source_specific=filters)
-        now = time.monotonic()
-        wanted = {g for g in wanted
-                  if self.mcast_unmovable.get((from_ifindex, family, g), 0.0) <= now}
-        if not wanted:
-            return
-        moved = await asyncio.to_thread(mcast.move_memberships, wanted, family, from_ifindex,
-                                        nominee.ifindex, from_name=from_member)
-        for m in moved:
-            log.info("moved multicast membership %s of pid %d from %s to %s (nominee of %s)",
-                     m.group, m.pid, from_member, nominee.name, group_name)
-        if moved:  # remembered at once: the nominee's NIC may vanish before the next sweep
-            seen = self.mcast_seen.get(nominee.name)
-            if seen is None or seen[0] != nominee.ifindex:
-                seen = self.mcast_seen[nominee.name] = (nominee.ifindex, {})
-            seen[1].setdefault(family, set()).update(m.group for m in moved)
-        for g in sorted(wanted - {m.group for m in moved}):
-            if (from_ifindex, family, g) not in self.mcast_unmovable:
-                log.info("multicast membership %s on %s is held by no socket the daemon can "
-                         "move (a kernel user, or a bound or unreachable socket); left there",
-                         g, from_member)
-            self.mcast_unmovable[(from_ifindex, family, g)] = now + MCAST_UNMOVABLE_RETRY_S
-
-    def _schedule_mcast_sweep(self) -> None:
-        def start() -> None:
-            task = asyncio.ensure_future(self._mcast_sweep())
-            self.mcast_tasks.add(task)
-            task.add_done_callback(self.mcast_tasks.discard)
-
-        self.mcast_timer = asyncio.get_running_loop().call_later(MCAST_SWEEP_S, start)
-
-    async def _mcast_sweep(self) -> None:
-        """Memberships other processes made on members that are not their group's
-        nominee move to the nominee (an application can join anywhere, at any time)."""
-        try:
-            async with self.lock:
-                if not any(g.name and len(g.members) > 1 for g in self.engine.groups.values()):
-                    return
-                tables = self._read_memberships()
-                # Forget the unmovable memberships that are gone: a new one is searched.
-                for key in [k for k in self.mcast_unmovable
-                            if k[2] not in tables[k[1]].get(k[0], set())]:
-                    del self.mcast_unmovable[key]
-                for group in list(self.engine.groups.values()):
-                    if not group.name:
-                        continue  # the anonymous group: detection only
-                    for family in (mcast.INET, mcast.INET6):
-                        nominee = group.nominees.get(family)
-                        if nominee is None:
-                            continue
-                        for name in list(group.members):
-                            member = self.engine.members.get(name)
-                            if name == nominee or member is None or not member.present:
-                                continue
-                            groups = mcast.movable(tables[family].get(member.ifindex, set()))
-                            if groups:
-                                await self._move_multicast(group.name, family, name,
-                                                           member.ifindex, groups)
-        except Exception:
-            log.exception("error while looking for applications' multicast memberships")
-        finally:
-            if not self.stopping.is_set():
-                self._schedule_mcast_sweep()
 
     async def _resync_routes(self, group_name: str) -> None:
         """The kernel drops routes whose preferred source disappeared: install the

@@ -519,32 +519,22 @@ class Engine:
 
     def set_test_addresses(self, ifname: str, addresses: Iterable[str],
                            now: float) -> list[Action]:
+        """A member's test addresses: static ones, and/or "dhcp" for a leased one. An
+        interface in no group gets one only under TRACK_INTERFACES_ONLY_WITH_GROUPS=no,
+        which makes it a member of the anonymous group (and losing them ends that)."""
         addresses = list(addresses)
-        out_anon: list[Action] = []
+        out: list[Action] = []
         if ifname not in self.members and self.track_all and ifname in self.observed:
             if not addresses:
                 return []
-            out_anon = self._join_anonymous(ifname, now)
+            out += self._join_anonymous(ifname, now)
         member = self._member(ifname)
-        want_dhcp = "dhcp" in (str(a).strip().lower() for a in addresses)
-        addresses = [a for a in addresses if str(a).strip().lower() != "dhcp"]
-        parsed = [parse_address(a, kind="test address") for a in addresses]
-        for addr in parsed:
-            self._check_not_data(addr.ip)
-            owner = self._test_owner(addr.ip)
-            if owner is not None and owner is not member:
-                raise EngineError(
-                    errors.EXISTS, f"test address {addr.ip} is already used on {owner.name}"
-                )
+        want_dhcp = any(str(a).strip().lower() == "dhcp" for a in addresses)
+        parsed = self._parse_test_addresses(
+            member, [a for a in addresses if str(a).strip().lower() != "dhcp"])
         old, member.test_addresses = member.test_addresses, parsed
-        out: list[Action] = [*out_anon, ConfigChanged()]
-        if want_dhcp != member.dhcp_test:
-            member.dhcp_test = want_dhcp
-            out.append(DhcpTest(member.group, ifname, want_dhcp))
-            if not want_dhcp and member.dhcp_lease is not None:
-                if member.present:
-                    out.append(SetTestAddresses(ifname, remove=(member.dhcp_lease,)))
-                member.dhcp_lease = None
+        out.append(ConfigChanged())
+        out += self._set_dhcp_test(member, want_dhcp)
         out += self._check_test_subnets(self.groups[member.group])
         if member.present:
             add = tuple(a for a in parsed if a not in old)
@@ -555,6 +545,30 @@ class Engine:
             out += self._drop_member(member, now)
             return out
         self._refresh(self.groups[member.group], now, out)
+        return out
+
+    def _parse_test_addresses(self, member: Member, addresses: list[str]) -> list[IPInterface]:
+        """Parsed; never a data address (section 3.17), never another member's."""
+        parsed = [parse_address(a, kind="test address") for a in addresses]
+        for addr in parsed:
+            self._check_not_data(addr.ip)
+            owner = self._test_owner(addr.ip)
+            if owner is not None and owner is not member:
+                raise EngineError(
+                    errors.EXISTS, f"test address {addr.ip} is already used on {owner.name}"
+                )
+        return parsed
+
+    def _set_dhcp_test(self, member: Member, wanted: bool) -> list[Action]:
+        """Start or stop the member's DHCP client; stopping drops the leased address."""
+        if wanted == member.dhcp_test:
+            return []
+        member.dhcp_test = wanted
+        out: list[Action] = [DhcpTest(member.group, member.name, wanted)]
+        if not wanted and member.dhcp_lease is not None:
+            if member.present:
+                out.append(SetTestAddresses(member.name, remove=(member.dhcp_lease,)))
+            member.dhcp_lease = None
         return out
 
     def dhcp_test_lease(self, ifname: str, address: str | None, now: float) -> list[Action]:

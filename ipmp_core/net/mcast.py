@@ -32,7 +32,7 @@ import os
 import platform
 import socket
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 log = logging.getLogger("ipmpd")
@@ -117,54 +117,48 @@ def parse_igmp(text: str) -> Memberships:
     return out
 
 
-def parse_igmp6(text: str) -> Memberships:
-    """/proc/net/igmp6: "ifindex device group(32 hex digits) users flags timer"."""
+def _parse_groups(text: str, group: Callable[[str], str], *, header: bool) -> Memberships:
+    """The tables whose lines start "ifindex device group ...": group() turns the third
+    field into an address (ValueError for anything else; such lines are skipped)."""
     out: Memberships = {}
-    for line in text.splitlines():
-        fields = line.split()
-        if len(fields) < 3 or len(fields[2]) != 32:
-            continue
-        try:
-            ifindex = int(fields[0])
-            group = str(ipaddress.IPv6Address(bytes.fromhex(fields[2])))
-        except ValueError:
-            continue
-        out.setdefault(ifindex, set()).add(group)
-    return out
-
-
-def parse_mcfilter(text: str) -> Memberships:
-    """/proc/net/mcfilter: "Idx Device MCA SRC INC EXC" with MCA and SRC as 0x%08x in
-    network order. A group listed here has source filters (source-specific membership)."""
-    out: Memberships = {}
-    for line in text.splitlines()[1:]:
+    for line in text.splitlines()[1 if header else 0:]:
         fields = line.split()
         if len(fields) < 3:
             continue
         try:
             ifindex = int(fields[0])
-            group = str(ipaddress.IPv4Address(int(fields[2], 16)))
+            address = group(fields[2])
         except ValueError:
             continue
-        out.setdefault(ifindex, set()).add(group)
+        out.setdefault(ifindex, set()).add(address)
     return out
+
+
+def _ipv6_hex(field: str) -> str:
+    if len(field) != 32:
+        raise ValueError(field)
+    return str(ipaddress.IPv6Address(bytes.fromhex(field)))
+
+
+def _ipv4_hex(field: str) -> str:
+    return str(ipaddress.IPv4Address(int(field, 16)))
+
+
+def parse_igmp6(text: str) -> Memberships:
+    """/proc/net/igmp6: "ifindex device group(32 hex digits) users flags timer"."""
+    return _parse_groups(text, _ipv6_hex, header=False)
+
+
+def parse_mcfilter(text: str) -> Memberships:
+    """/proc/net/mcfilter: "Idx Device MCA SRC INC EXC" with MCA and SRC as 0x%08x in
+    network order. A group listed here has source filters (source-specific membership)."""
+    return _parse_groups(text, _ipv4_hex, header=True)
 
 
 def parse_mcfilter6(text: str) -> Memberships:
     """/proc/net/mcfilter6: "Idx Device Multicast-Address Source-Address INC EXC", the
     addresses as 32 hex digits."""
-    out: Memberships = {}
-    for line in text.splitlines()[1:]:
-        fields = line.split()
-        if len(fields) < 3 or len(fields[2]) != 32:
-            continue
-        try:
-            ifindex = int(fields[0])
-            group = str(ipaddress.IPv6Address(bytes.fromhex(fields[2])))
-        except ValueError:
-            continue
-        out.setdefault(ifindex, set()).add(group)
-    return out
+    return _parse_groups(text, _ipv6_hex, header=True)
 
 
 def parse_socket_inodes(text: str) -> set[int]:
