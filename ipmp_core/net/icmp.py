@@ -325,7 +325,7 @@ def realtime_to_monotonic(realtime_ns: int) -> int:
     realtime clock was slewed or stepped between the packet's arrival and now (receive()
     runs microseconds to milliseconds after arrival). NTP slews by at most 500 ppm, under
     1 us per ms of delay, far below the RTTs that matter; only a step (settimeofday, NTP
-    step) is large, and receive() discards converted stamps outside [sent, now] for that.
+    step) is large, and receive() clamps converted stamps into [sent, now] for that.
     """
     mono_before = time.monotonic_ns()
     real = time.time_ns()
@@ -482,10 +482,14 @@ class ProbeSocket:
             if result.ident != self.ident:
                 self.ignored["not-ours"] += 1
                 continue
-            # A kernel stamp outside [sent, now] can only come from a realtime clock step
-            # between arrival and now: the read time is then the better estimate.
+            # The reply certainly arrived between its send and now. A converted kernel
+            # stamp can fall outside (the realtime clock is read at arrival, its offset
+            # to the monotonic clock only now, and it may be slewed or stepped in
+            # between: seen here up to 0.8 ms before the send, 2 replies in 4000), so it
+            # is clamped into that interval. Not the read time: the daemon reads in
+            # batches, and a reply read half a probe interval late is not a late reply.
             if not result.sent_ns <= stamp <= now:
-                result = result._replace(recv_ns=now)
+                result = result._replace(recv_ns=min(max(stamp, result.sent_ns), now))
             replies.append(result)
         return replies
 

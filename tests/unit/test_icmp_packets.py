@@ -344,3 +344,61 @@ def test_kernel_stamp_from_ancillary_data() -> None:
     assert kernel_stamp([]) is None
     assert kernel_stamp([(socket.SOL_SOCKET, 64, b"\x00" * 16)]) is None  # never stamped
     assert kernel_stamp([(socket.SOL_SOCKET, 64, b"\x01" * 4)]) is None  # short
+
+
+class _FakeRawSocket:
+    """Hands out queued (data, ancdata) datagrams the way recvmsg does, then EAGAIN."""
+
+    def __init__(self, datagrams: list[tuple[bytes, list[tuple[int, int, bytes]]]]) -> None:
+        self.datagrams = datagrams
+
+    def recvmsg(self, bufsize: int, ancbufsize: int) -> tuple[bytes, list, int, tuple]:
+        if not self.datagrams:
+            raise BlockingIOError
+        data, anc = self.datagrams.pop(0)
+        return data, anc, 0, (SRC4, 0)
+
+
+def _socket_with(datagrams: list[tuple[bytes, list[tuple[int, int, bytes]]]]):  # noqa: ANN202
+    from ipmp_core.net.icmp import ProbeSocket
+
+    sock = ProbeSocket.__new__(ProbeSocket)
+    sock.family, sock.ifname, sock.ifindex, sock.source = V4, "e0", 7, "198.51.100.21"
+    sock.ident = IDENT
+    sock.ignored = __import__("collections").Counter()
+    sock.last_error = None
+    sock._sock = _FakeRawSocket(datagrams)  # type: ignore[assignment]
+    return sock
+
+
+def _stamp_cmsg(realtime_ns: int) -> tuple[int, int, bytes]:
+    return (socket.SOL_SOCKET, 64, struct.pack("=qq", *divmod(realtime_ns, 1_000_000_000)))
+
+
+@pytest.mark.parametrize("skew_ns", [-800_000, -40_000, 3_600 * 10**9])
+def test_receive_clamps_a_kernel_stamp_outside_send_and_read(skew_ns: int) -> None:
+    """A converted kernel stamp before the send (the realtime clock moved between the
+    arrival and the read: seen up to 0.8 ms) or after the read becomes the nearest
+    bound, not the read time: the daemon reads in batches, half a probe interval late,
+    and that must not turn into a late reply."""
+    sent = time.monotonic_ns()
+    echo = build_echo(V4, IDENT, 9, ProbeKind.UNICAST, sent)
+    real_at_send = time.time_ns() - (time.monotonic_ns() - sent)
+    datagram = v4_reply(as_reply(echo, V4))
+    time.sleep(0.02)  # read 20 ms after the send, like a batched read
+    [reply] = _socket_with([(datagram, [_stamp_cmsg(real_at_send + skew_ns)])]).receive()
+    read_late = time.monotonic_ns()
+    if skew_ns < 0:
+        assert reply.recv_ns == reply.sent_ns == sent  # arrived at once, not 20 ms late
+    else:
+        assert sent + 20_000_000 <= reply.recv_ns <= read_late
+
+
+def test_receive_keeps_a_kernel_stamp_inside_send_and_read() -> None:
+    sent = time.monotonic_ns()
+    echo = build_echo(V4, IDENT, 9, ProbeKind.UNICAST, sent)
+    real_at_send = time.time_ns() - (time.monotonic_ns() - sent)
+    time.sleep(0.02)
+    [reply] = _socket_with([(v4_reply(as_reply(echo, V4)),
+                             [_stamp_cmsg(real_at_send + 300_000)])]).receive(1)
+    assert reply.rtt_ns == pytest.approx(300_000, abs=200_000)  # not the 20 ms read delay
