@@ -370,9 +370,8 @@ def move_memberships(groups: Iterable[str], family: str, from_ifindex: int,
     """Move the memberships of ``groups`` (family "inet" or "inet6") that sockets of other
     processes of this namespace hold on interface ``from_ifindex`` to ``to_ifindex``.
 
-    Sockets bound to
-    ``from_name`` (SO_BINDTODEVICE) are left alone: they would receive nothing on another
-    interface. Returns what moved; never raises."""
+    Sockets bound to ``from_name`` (SO_BINDTODEVICE) are left alone: they would receive
+    nothing on another interface. Returns what moved; never raises."""
     wanted = sorted({g for g in groups if not is_kernel_group(g)})
     if not wanted or from_ifindex == to_ifindex or to_ifindex <= 0:
         return []
