@@ -75,7 +75,7 @@ from common import PYTHON, REPO_DIR, BenchError, markdown_table, text_table, wri
 
 sys.path.insert(0, str(REPO_DIR / "tests" / "cluster"))
 
-from harness import Cluster, ClusterError, ClusterState, WatchResult  # noqa: E402
+from harness import Cluster, ClusterError, ClusterState  # noqa: E402
 
 OCF_ROOT = Path(os.environ.get("OCF_ROOT", "/usr/lib/ocf"))
 
@@ -167,21 +167,6 @@ class Result:
         return statistics.median(values) if values else None
 
 
-def longest_gap(result: WatchResult, since: float | None, until: float | None) -> float:
-    """Longest time between consecutive answers arriving in [since, until]; the answers
-    just outside bound the gaps at the edges (as tests/cluster/test_two_node.py)."""
-    arrivals = sorted(p[2] for p in result.pings if p[2] is not None)
-    if since is not None:
-        before = [t for t in arrivals if t < since]
-        arrivals = before[-1:] + [t for t in arrivals if t >= since]
-    if until is not None:
-        after = [t for t in arrivals if t > until]
-        arrivals = [t for t in arrivals if t <= until] + after[:1]
-    if len(arrivals) < 2:
-        return float("inf")
-    return max(y - x for x, y in zip(arrivals, arrivals[1:], strict=False))
-
-
 # ---------------------------------------------------------------------------- stacks
 
 
@@ -236,17 +221,9 @@ class Ours(Stack):
                              f"{res.stdout}{res.stderr}")
 
     def configure(self, c: Cluster) -> None:
-        c.pcs("resource", "create", "net", "ocf:clearview:ipmp", f"group={GROUP}",
-              "interfaces=e0 e1", f"test_addresses={TEST_ADDRESSES}",
-              f"failure_detection_time={FDT_MS}", f"dampen={DAMPEN}",
-              "op", "monitor", f"interval={MONITOR_INTERVAL}", "clone")
-        c.pcs("resource", "create", "vip", "ocf:clearview:ipmp-address", f"ip={VIP}",
-              "cidr_netmask=24", f"group={GROUP}", "--disabled")
-        c.pcs("constraint", "colocation", "add", "vip", "with", "net-clone", "INFINITY")
-        c.pcs("constraint", "order", "net-clone", "then", "vip")
-        c.pcs("constraint", "location", "vip", "rule", "score=-INFINITY",
-              OURS_ATTR, "lt", "1", "or", "not_defined", OURS_ATTR)
-        c.pcs("resource", "enable", "vip")
+        c.create_group_with_address(
+            GROUP, VIP, f"test_addresses={TEST_ADDRESSES}", f"failure_detection_time={FDT_MS}",
+            f"dampen={DAMPEN}", monitor_interval=MONITOR_INTERVAL)
 
     def attrs(self) -> list[str]:
         return [OURS_ATTR]
@@ -413,8 +390,8 @@ def run_trial(c: Cluster, stack: Stack, offset: float) -> Trial:
     return Trial(
         from_node=a,
         to_node=b,
-        outage_s=longest_gap(result, t_pull, t_plug),
-        repair_gap_s=longest_gap(result, t_plug, None),
+        outage_s=result.longest_gap(t_pull, t_plug),
+        repair_gap_s=result.longest_gap(t_plug),
         attr_dropped_s=events.get("dropped"),
         failed_s=events.get("failed"),
         stopped_on_a_s=events.get("stopped"),

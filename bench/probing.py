@@ -79,6 +79,7 @@ Run as root (about 30 minutes with the defaults):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import functools
 import json
@@ -94,7 +95,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -521,33 +522,42 @@ def detection_phase(
     return result
 
 
-def run_detection(fdts: Sequence[int], trials: int, rng: random.Random) -> list[DetectionResult]:
-    results: list[DetectionResult] = []
+@contextlib.contextmanager
+def probing_lab(prefix: str, nics: int, fdt_ms: int) -> Iterator[tuple[Lab, Daemon,
+                                                                      contextlib.ExitStack]]:
+    """A lab whose ipmpd probes from all ``nics`` members of one group at ``fdt_ms``, all
+    of them probing ``ok``: (lab, daemon, stack). What the caller opens on ``stack``
+    (event streams) is closed before the daemon shuts down; on failure the daemon's log
+    tail is printed."""
     with (
         tempfile.TemporaryDirectory(prefix="bench-probing-") as state_dir,
-        Lab(prefix="bpdet", nics=DETECTION_NICS, with_client=False) as lab,
+        Lab(prefix=prefix, nics=nics, with_client=False) as lab,
     ):
         daemon = Daemon(lab, state_dir)
-        stream: EventStream | None = None
         try:
-            daemon.start()
-            probing_group(daemon, lab.nics, fdts[0])
-            daemon.wait_probing_ok(lab.nics)
-            budget = sum(trials * (6 * f / 1000 + 10) + 60 for f in fdts)
-            stream = EventStream(lab, budget + 600)
-            for fdt_ms in fdts:
-                results.append(detection_phase(lab, daemon, stream, fdt_ms, trials, rng))
-            log = daemon.log()
-            for res in results:
-                if "Cannot meet requested failure detection time" in log:
-                    res.notes.append("the daemon backed off its FDT during the run (see log)")
+            with contextlib.ExitStack() as stack:
+                daemon.start()
+                probing_group(daemon, lab.nics, fdt_ms)
+                daemon.wait_probing_ok(lab.nics)
+                yield lab, daemon, stack
         except BaseException:
             print("ipmpd log (last lines):\n" + daemon.log_tail(), file=sys.stderr)
             raise
         finally:
-            if stream is not None:
-                stream.close()
             daemon.shutdown()
+
+
+def run_detection(fdts: Sequence[int], trials: int, rng: random.Random) -> list[DetectionResult]:
+    results: list[DetectionResult] = []
+    with probing_lab("bpdet", DETECTION_NICS, fdts[0]) as (lab, daemon, stack):
+        budget = sum(trials * (6 * f / 1000 + 10) + 60 for f in fdts)
+        stream = stack.enter_context(contextlib.closing(EventStream(lab, budget + 600)))
+        for fdt_ms in fdts:
+            results.append(detection_phase(lab, daemon, stream, fdt_ms, trials, rng))
+        log = daemon.log()
+        for res in results:
+            if "Cannot meet requested failure detection time" in log:
+                res.notes.append("the daemon backed off its FDT during the run (see log)")
     return results
 
 
@@ -582,64 +592,48 @@ WARNING_PATTERNS = {
 
 def run_clean(minutes: float) -> CleanResult:
     result = CleanResult(minutes)
-    with (
-        tempfile.TemporaryDirectory(prefix="bench-probing-") as state_dir,
-        Lab(prefix="bpclean", nics=CLEAN_NICS, with_client=False) as lab,
-    ):
-        daemon = Daemon(lab, state_dir)
-        stream: EventStream | None = None
-        try:
-            daemon.start()
-            probing_group(daemon, lab.nics, CLEAN_FDT_MS)
-            daemon.wait_probing_ok(lab.nics)
-            log_before = daemon.log()
-            stream = EventStream(lab, minutes * 60 + 120)
-            say(f"clean run: {minutes:g} min at FDT {CLEAN_FDT_MS / 1000:g} s, "
-                f"{len(lab.nics)} probing members, nothing wrong")
-            stats0 = stream.fresh_stats(0.0, 15.0)
-            pid = daemon.pid
-            u0, s0 = cpu_ticks(pid)
-            t0 = time.monotonic()
-            end = t0 + minutes * 60
-            next_report = t0 + 60
-            for _ in range(100_000):
-                now = time.monotonic()
-                if now >= end:
-                    break
-                stream.pump(min(end, next_report))
-                if time.monotonic() >= next_report:
-                    failed = sum(1 for ev in stream.events if _is_failed(ev))
-                    say(f"  {(time.monotonic() - t0) / 60:4.1f} min: {failed} member failures, "
-                        f"probes {stream.stats}")
-                    next_report += 60
-            t1 = time.monotonic()
-            u1, s1 = cpu_ticks(pid)
-            stats1 = stream.fresh_stats(t1, 15.0)
-            result.seconds = t1 - t0
-            result.cpu_percent = 100.0 * (u1 + s1 - u0 - s0) / clk_tck() / result.seconds
-            failed_events = [ev for ev in stream.events if _is_failed(ev) and t0 <= ev.t <= t1]
-            result.failed_events = len(failed_events)
-            result.events_failed = [
-                f"{ev.data.get('interface')} at {ev.t - t0:.1f} s" for ev in failed_events
-            ]
+    with probing_lab("bpclean", CLEAN_NICS, CLEAN_FDT_MS) as (lab, daemon, stack):
+        log_before = daemon.log()
+        stream = stack.enter_context(contextlib.closing(EventStream(lab, minutes * 60 + 120)))
+        say(f"clean run: {minutes:g} min at FDT {CLEAN_FDT_MS / 1000:g} s, "
+            f"{len(lab.nics)} probing members, nothing wrong")
+        stats0 = stream.fresh_stats(0.0, 15.0)
+        pid = daemon.pid
+        u0, s0 = cpu_ticks(pid)
+        t0 = time.monotonic()
+        end = t0 + minutes * 60
+        next_report = t0 + 60
+        for _ in range(100_000):
+            now = time.monotonic()
+            if now >= end:
+                break
+            stream.pump(min(end, next_report))
+            if time.monotonic() >= next_report:
+                failed = sum(1 for ev in stream.events if _is_failed(ev))
+                say(f"  {(time.monotonic() - t0) / 60:4.1f} min: {failed} member failures, "
+                    f"probes {stream.stats}")
+                next_report += 60
+        t1 = time.monotonic()
+        u1, s1 = cpu_ticks(pid)
+        stats1 = stream.fresh_stats(t1, 15.0)
+        result.seconds = t1 - t0
+        result.cpu_percent = 100.0 * (u1 + s1 - u0 - s0) / clk_tck() / result.seconds
+        failed_events = [ev for ev in stream.events if _is_failed(ev) and t0 <= ev.t <= t1]
+        result.failed_events = len(failed_events)
+        result.events_failed = [
+            f"{ev.data.get('interface')} at {ev.t - t0:.1f} s" for ev in failed_events
+        ]
 
-            def delta(status: str) -> int:
-                return sum(
-                    v - stats0.get(k, 0) for k, v in stats1.items() if k.endswith(":" + status)
-                )
+        def delta(status: str) -> int:
+            return sum(
+                v - stats0.get(k, 0) for k, v in stats1.items() if k.endswith(":" + status)
+            )
 
-            result.lost = delta("lost")
-            result.acked = delta("acked")
-            new_log = daemon.log()[len(log_before) :]
-            result.failure_lines = new_log.count("IP interface failure detected")
-            result.warnings = {k: new_log.count(p) for k, p in WARNING_PATTERNS.items()}
-        except BaseException:
-            print("ipmpd log (last lines):\n" + daemon.log_tail(), file=sys.stderr)
-            raise
-        finally:
-            if stream is not None:
-                stream.close()
-            daemon.shutdown()
+        result.lost = delta("lost")
+        result.acked = delta("acked")
+        new_log = daemon.log()[len(log_before) :]
+        result.failure_lines = new_log.count("IP interface failure detected")
+        result.warnings = {k: new_log.count(p) for k, p in WARNING_PATTERNS.items()}
     return result
 
 

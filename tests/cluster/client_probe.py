@@ -153,6 +153,20 @@ def cmd_watch(args: argparse.Namespace) -> int:
     pings: list[list[float | int | None]] = []  # [seq, sent, received]
     by_seq16: dict[int, int] = {}
     rounds: list[list[object]] = []  # [sent, [macs]]
+
+    def collect() -> None:
+        """Note the echo replies and ARP answers waiting in the sockets."""
+        got = time.monotonic()
+        for seq16 in pinger.drain():
+            seq = by_seq16.get(seq16)
+            if seq is not None and pings[seq][2] is None:
+                pings[seq][2] = got
+        macs = arp.drain()
+        if macs and rounds:
+            current = rounds[-1][1]
+            assert isinstance(current, list)
+            current.extend(macs)
+
     start = time.monotonic()
     end = start + min(args.duration, MAX_DURATION_S)
     next_ping = next_arp = start
@@ -182,28 +196,9 @@ def cmd_watch(args: argparse.Namespace) -> int:
             select.select([pinger.sock, arp.sock], [], [], timeout)
         except InterruptedError:
             pass
-        got = time.monotonic()
-        for seq16 in pinger.drain():
-            seq = by_seq16.get(seq16)
-            if seq is not None and pings[seq][2] is None:
-                pings[seq][2] = got
-        macs = arp.drain()
-        if macs and rounds:
-            current = rounds[-1][1]
-            assert isinstance(current, list)
-            current.extend(macs)
-    # Late replies to the last probes.
-    time.sleep(0.05)
-    got = time.monotonic()
-    for seq16 in pinger.drain():
-        seq = by_seq16.get(seq16)
-        if seq is not None and pings[seq][2] is None:
-            pings[seq][2] = got
-    macs = arp.drain()
-    if macs and rounds:
-        current = rounds[-1][1]
-        assert isinstance(current, list)
-        current.extend(macs)
+        collect()
+    time.sleep(0.05)  # late replies to the last probes
+    collect()
     result = {"pings": pings, "arp_rounds": [[t, sorted(set(m))] for t, m in rounds]}
     tmp = f"{args.out}.tmp"
     with open(tmp, "w", encoding="utf-8") as fh:

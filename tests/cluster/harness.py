@@ -721,13 +721,20 @@ class WatchResult:
     def lost(self) -> int:
         return self.sent - self.answered
 
-    def longest_gap(self) -> float:
+    def longest_gap(self, since: float | None = None, until: float | None = None) -> float:
         """Longest time between two consecutive answered echoes (by arrival); with no loss
-        about ping_interval. The outage a client saw is about this minus the interval."""
-        arrivals = [p[2] for p in self.pings if p[2] is not None]
+        about ping_interval. The outage a client saw is about this minus the interval.
+        With ``since``/``until``, only answers arriving in that window count, plus the
+        one just outside each edge (it bounds the gap at that edge)."""
+        arrivals = sorted(p[2] for p in self.pings if p[2] is not None)
+        if since is not None:
+            before = [t for t in arrivals if t < since]
+            arrivals = before[-1:] + [t for t in arrivals if t >= since]
+        if until is not None:
+            after = [t for t in arrivals if t > until]
+            arrivals = [t for t in arrivals if t <= until] + after[:1]
         if len(arrivals) < 2:
             return float("inf")
-        arrivals.sort()
         return max(b - a for a, b in itertools.pairwise(arrivals))
 
     def gap_window(self) -> tuple[float, float] | None:
@@ -1059,6 +1066,26 @@ class Cluster:
 
     def crm_mon(self, node: ClusterNode | str | None = None) -> ClusterState:
         return self._node(node).crm_mon()
+
+    def create_group_with_address(self, group: str, vip: str, *ipmp_params: str,
+                                  monitor_interval: str) -> None:
+        """docs/pacemaker.md's recipe: ``ocf:clearview:ipmp`` for ``group`` cloned as
+        net-clone (interfaces e0 e1 plus ``ipmp_params``), and ``vip`` (/24) as
+        ``ocf:clearview:ipmp-address`` "vip", colocated with and ordered after the clone,
+        banned where the group has no usable member (ipmp-GROUP < 1 or unset). The
+        address is created disabled and enabled once constrained, so it never starts
+        before the group."""
+        attr = f"ipmp-{group}"
+        self.pcs("resource", "create", "net", "ocf:clearview:ipmp", f"group={group}",
+                 "interfaces=e0 e1", *ipmp_params, "op", "monitor",
+                 f"interval={monitor_interval}", "clone")
+        self.pcs("resource", "create", "vip", "ocf:clearview:ipmp-address", f"ip={vip}",
+                 "cidr_netmask=24", f"group={group}", "--disabled")
+        self.pcs("constraint", "colocation", "add", "vip", "with", "net-clone", "INFINITY")
+        self.pcs("constraint", "order", "net-clone", "then", "vip")
+        self.pcs("constraint", "location", "vip", "rule", "score=-INFINITY",
+                 attr, "lt", "1", "or", "not_defined", attr)
+        self.pcs("resource", "enable", "vip")
 
     def diagnostics(self) -> str:
         return "\n".join(n.diagnostics() for n in self.nodes)

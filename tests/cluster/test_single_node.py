@@ -81,23 +81,9 @@ def test_group_and_floating_address(single: Cluster, agents_installed: object) -
     n1 = c.node("n1")
     before = host_state(n1)
 
-    c.pcs(
-        "resource", "create", "net", "ocf:clearview:ipmp", f"group={GROUP}",
-        "interfaces=e0 e1", "test_addresses=e0=198.51.100.21/24 e1=198.51.100.22/24",
-        "failure_detection_time=2000", "op", "monitor", "interval=5s", "clone",
-    )
-    # Disabled until the constraints exist, so that it never starts before the group.
-    c.pcs(
-        "resource", "create", "vip", "ocf:clearview:ipmp-address", f"ip={VIP}",
-        "cidr_netmask=24", f"group={GROUP}", "--disabled",
-    )
-    c.pcs("constraint", "colocation", "add", "vip", "with", "net-clone", "INFINITY")
-    c.pcs("constraint", "order", "net-clone", "then", "vip")
-    c.pcs(
-        "constraint", "location", "vip", "rule", "score=-INFINITY",
-        ATTR, "lt", "1", "or", "not_defined", ATTR,
-    )
-    c.pcs("resource", "enable", "vip")
+    c.create_group_with_address(
+        GROUP, VIP, "test_addresses=e0=198.51.100.21/24 e1=198.51.100.22/24",
+        "failure_detection_time=2000", monitor_interval="5s")
 
     c.wait_started("net-clone", on="n1", timeout=SETTLE)
     c.wait_attribute("n1", ATTR, lambda v: v == "2", "== 2 (two usable members)", SETTLE)

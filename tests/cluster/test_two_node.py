@@ -48,23 +48,9 @@ def test_floating_address_fails_over(pair: Cluster, agents_installed: object) ->
     # What `pcs cluster setup` gives a new cluster: a resource stays where it is when its
     # old node becomes eligible again.
     c.pcs("resource", "defaults", "update", "resource-stickiness=1")
-    c.pcs(
-        "resource", "create", "net", "ocf:clearview:ipmp", f"group={GROUP}",
-        "interfaces=e0 e1", f"test_addresses={TEST_ADDRESSES}",
-        f"failure_detection_time={FDT_MS}", f"dampen={DAMPEN}",
-        "op", "monitor", f"interval={MONITOR_INTERVAL}", "clone",
-    )
-    c.pcs(
-        "resource", "create", "vip", "ocf:clearview:ipmp-address", f"ip={VIP}",
-        "cidr_netmask=24", f"group={GROUP}", "--disabled",
-    )
-    c.pcs("constraint", "colocation", "add", "vip", "with", "net-clone", "INFINITY")
-    c.pcs("constraint", "order", "net-clone", "then", "vip")
-    c.pcs(
-        "constraint", "location", "vip", "rule", "score=-INFINITY",
-        ATTR, "lt", "1", "or", "not_defined", ATTR,
-    )
-    c.pcs("resource", "enable", "vip")
+    c.create_group_with_address(
+        GROUP, VIP, f"test_addresses={TEST_ADDRESSES}", f"failure_detection_time={FDT_MS}",
+        f"dampen={DAMPEN}", monitor_interval=MONITOR_INTERVAL)
 
     c.wait_started("net-clone", on={"n1", "n2"}, timeout=SETTLE)
     for name in ("n1", "n2"):
@@ -124,7 +110,7 @@ def test_floating_address_fails_over(pair: Cluster, agents_installed: object) ->
         Path(out).write_text(json.dumps(record, indent=2) + "\n")
     assert record["outage_s"] < FAILOVER_TIMEOUT, record
     # After the repair nothing was lost: the longest gap then is a few ping intervals.
-    assert _longest_gap(result, t_plug + 0.5, None) < 1.0, "outage after A's repair"
+    assert result.longest_gap(t_plug + 0.5) < 1.0, "outage after A's repair"
 
 
 def _follow_failover(c: Cluster, a: str, b: str, t_pull: float) -> dict[str, float | str]:
@@ -169,24 +155,9 @@ def _attr_dropped(c: Cluster, a: str, events: dict[str, float | str], t_pull: fl
     return False
 
 
-def _longest_gap(result: WatchResult, since: float | None, until: float | None) -> float:
-    """Longest time between consecutive answers arriving in [since, until] (the answers
-    just outside bound the gaps at the edges)."""
-    arrivals = sorted(p[2] for p in result.pings if p[2] is not None)
-    if since is not None:
-        before = [t for t in arrivals if t < since]
-        arrivals = before[-1:] + [t for t in arrivals if t >= since]
-    if until is not None:
-        after = [t for t in arrivals if t > until]
-        arrivals = [t for t in arrivals if t <= until] + after[:1]
-    if len(arrivals) < 2:
-        return float("inf")
-    return max(y - x for x, y in zip(arrivals, arrivals[1:], strict=False))
-
-
 def _record(c: Cluster, result: WatchResult, events: dict[str, float | str], t_pull: float,
             t_reached: float, t_plug: float, a: str, b: str) -> dict[str, Any]:
-    gap = _longest_gap(result, t_pull, t_plug)
+    gap = result.longest_gap(t_pull, t_plug)
     node = c.nodes[0]
     try:
         pcmk = _version(node.run, "pacemakerd", "--version")

@@ -17,18 +17,16 @@ daemon would: a server answers a RENEWING request unicast to the leased address.
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import ipaddress
-import os
 import re
 import subprocess
-import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
 import pytest
+from netns_thread import in_netns
 
 from ipmp_core.lab import Lab
 from ipmp_core.net.dhcp import (
@@ -45,8 +43,6 @@ POOL = (ipaddress.IPv4Address("203.0.113.50"), ipaddress.IPv4Address("203.0.113.
 T1, T2, LEASE_S = 10, 15, 120
 HOST = "dhcptest"  # client ids as on a host of this name
 
-CLONE_NEWNET = 0x40000000
-_libc = ctypes.CDLL(None, use_errno=True)
 T = TypeVar("T")
 
 
@@ -142,32 +138,11 @@ def dhcp_lab(lab: Lab, tmp_path: Path) -> Iterator[tuple[Lab, Dnsmasq]]:
 
 def run_in_netns(ns: str, scenario: Callable[[], Awaitable[T]], budget: float = 45) -> T:
     """Run the coroutine ``scenario()`` with its own event loop in a thread inside ``ns``."""
-    result: dict[str, Any] = {}
 
-    def body() -> None:
-        try:
-            fd = os.open(f"/run/netns/{ns}", os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                if _libc.setns(fd, CLONE_NEWNET) != 0:
-                    err = ctypes.get_errno()
-                    raise OSError(err, f"setns({ns}): {os.strerror(err)}")
-            finally:
-                os.close(fd)
+    async def bounded() -> T:
+        return await asyncio.wait_for(scenario(), budget)  # type: ignore[arg-type]
 
-            async def bounded() -> T:
-                return await asyncio.wait_for(scenario(), budget)  # type: ignore[arg-type]
-
-            result["value"] = asyncio.run(bounded())
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller
-            result["error"] = exc
-
-    thread = threading.Thread(target=body, name=f"netns-{ns}")
-    thread.start()
-    thread.join(timeout=budget + 15)
-    assert not thread.is_alive(), f"scenario in {ns} hung"
-    if "error" in result:
-        raise result["error"]
-    return result["value"]  # type: ignore[no-any-return]
+    return in_netns(ns, lambda: asyncio.run(bounded()), timeout=budget + 15)
 
 
 class Recorder:

@@ -9,19 +9,18 @@ without touching the namespace the test runs in.
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import json
 import os
 import select
 import socket
 import struct
-import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pytest
+from netns_thread import in_netns
 
 from ipmp_core.lab import Lab
 from ipmp_core.net.icmp import (
@@ -38,40 +37,11 @@ from ipmp_core.net.icmp import (
 pytestmark = pytest.mark.netns
 
 V4, V6 = socket.AF_INET, socket.AF_INET6
-CLONE_NEWNET = 0x40000000
 E0_ADDR, E1_ADDR = "198.51.100.11", "198.51.100.12"
 ALL_HOSTS4, ALL_HOSTS6 = "224.0.0.1", "ff02::1"
 MS = 1_000_000
 T = TypeVar("T")
 
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def in_netns(ns: str, fn: Callable[[], T]) -> T:
-    """Run ``fn`` in a fresh thread that has joined network namespace ``ns``; return its
-    result (or raise its exception). Sockets it creates belong to ``ns`` for good."""
-    result: dict[str, Any] = {}
-
-    def body() -> None:
-        try:
-            fd = os.open(f"/run/netns/{ns}", os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                if _libc.setns(fd, CLONE_NEWNET) != 0:
-                    err = ctypes.get_errno()
-                    raise OSError(err, f"setns({ns}): {os.strerror(err)}")
-            finally:
-                os.close(fd)
-            result["value"] = fn()
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller
-            result["error"] = exc
-
-    thread = threading.Thread(target=body, name=f"netns-{ns}")
-    thread.start()
-    thread.join(timeout=30)
-    assert not thread.is_alive(), f"thread in {ns} hung"
-    if "error" in result:
-        raise result["error"]
-    return result["value"]  # type: ignore[no-any-return]
 
 
 def collect(
