@@ -85,6 +85,11 @@ TARGET_RECOVERY_MS = 60_000
 FDT_SETTLING_MS = 60_000
 # The FDT is raised or lowered by this factor.
 NEXT_FDT_MULTIPLE = 2
+# A probe whose round trip alone would push its target's crtt above the probe interval
+# is held back (in.mpathd's MAXDEFERREDRTT): one spike (an ARP resolution, a busy host)
+# must not raise the FDT. When this many such probes are followed by yet another, the
+# link really slowed down and they all count.
+MAX_DEFERRED_RTT = 1
 # The FDT is lowered again once every target's crtt is below interval / this.
 LOWER_FDT_TRIGGER = 4
 # A target is dropped (rather than the FDT raised) when at least this many targets are

@@ -341,8 +341,18 @@ class Daemon:
         if all(isinstance(a, _IMMEDIATE) for a in actions):
             for action in actions:
                 self._apply_now(action)
-        else:
-            asyncio.ensure_future(self._locked(actions))
+            return
+        # Probes go out now even when the rest must wait for the lock (a reconfiguration
+        # may hold it for a while): a probe that waited would be judged by a deadline
+        # that ran while it sat in the queue. Nothing else in a timer's batch is needed
+        # by a probe (test addresses are never changed by a timer).
+        rest: list[Action] = []
+        for action in actions:
+            if isinstance(action, SendProbe):
+                self._send_probe(action)
+            else:
+                rest.append(action)
+        asyncio.ensure_future(self._locked(rest))
 
     # ------------------------------------------------------------------ actions
     async def _execute(self, actions: list[Action]) -> None:
@@ -446,7 +456,9 @@ class Daemon:
             self.probe_poll.register(sock.fileno(), select.EPOLLIN)
         kind = icmp.ProbeKind.MULTICAST if probe.kind is ProbeKind.MULTICAST \
             else icmp.ProbeKind.UNICAST
-        sock.send(probe.dest, probe.seq, kind)
+        sent_ns = sock.send(probe.dest, probe.seq, kind)
+        if kind is icmp.ProbeKind.UNICAST:
+            self.engine.probe_sent(probe.member, probe.family, probe.seq, sent_ns / 1e6)
 
     def _read_replies(self) -> list[Action]:
         """Every probe reply waiting in the sockets, given to the engine in the order

@@ -204,6 +204,14 @@ class Engine:
             self._refresh(self.groups[member.group], now, out)
         return out
 
+    def probe_sent(self, member_name: str, family: int, seq: int, sent_at: float) -> None:
+        """When probe ``seq`` really left (ms, engine clock). A probe waits behind the lock
+        when its batch also holds netlink work; its round trip and loss deadline count
+        from the send, as in.mpathd stamps a probe as it sends it."""
+        member = self.members.get(member_name)
+        if member is not None:
+            self.probing.sent_at(member, family, seq, sent_at)
+
     def set_linklocal_probes(self, name: str, value: bool | str, now: float) -> list[Action]:
         """Probe IPv6 from the members' link-local addresses even when the group has no
         IPv6 data address."""

@@ -36,6 +36,7 @@ from ipmp_core.engine.probe import (
 )
 from ipmp_core.engine.rtt import RttEstimator
 from ipmp_core.engine.targets import TargetState
+from ipmp_core.model import GroupState
 
 if TYPE_CHECKING:
     from ipmp_core.engine.core import Engine
@@ -266,6 +267,14 @@ class Probing:
                 fp.stop()
                 fp.clear()
 
+    def sent_at(self, member: Member, family: int, seq: int, sent_at: float) -> None:
+        fp = member.prober.families.get(family)
+        record = fp.find(seq) if fp is not None else None
+        if record is not None and record.status is ProbeStatus.UNACKED and \
+                sent_at > record.start:
+            record.start = sent_at
+            self._deadlines.pop(member.group, None)
+
     # ------------------------------------------------------------------ replies
     def reply(self, member: Member, family: int, seq: int, source: str, now: float,
               netrtt_ms: float | None, out: list[Action]) -> bool:
@@ -303,12 +312,34 @@ class Probing:
         record.rtt = now - record.start
         fp.last_success = now
         fp.quiet_until = min(fp.quiet_until, now)  # the first reply ends the quiet period
-        fp.rtt.setdefault(record.target, RttEstimator()).add(record.rtt)
+        sampled = self._rtt_sample(group, member, fp, record)
         self._probe_event(member, fp, record, out, netrtt_ms)
-        self._adapt_fdt(group, member, fp, record.target, now, out)
+        if sampled:
+            self._adapt_fdt(group, member, fp, record.target, now, out)
         if not member.prober.failed:
             return changed  # an answer can neither fail a member nor make a target bad
         return self.judge(group, member, now, out) or changed
+
+    @staticmethod
+    def _rtt_sample(group: Group, member: Member, fp: FamilyProber,
+                    record: ProbeRecord) -> bool:
+        """Feed an answered probe's round trip to its target's estimate, with in.mpathd's
+        rules; True when the FDT is to be reconsidered. Not while the member or the group
+        has failed: the first answers after a repair may have waited for ARP/ND on a dead
+        link. Not when a later probe to the target was answered already (replies out of
+        order). A lone spike is held back (RttEstimator.add_probe)."""
+        if member.prober.failed or group.state is GroupState.FAILED:
+            return False
+        for later in reversed(fp.records):
+            if later is record:
+                break
+            if later.target == record.target and later.status is ProbeStatus.ACKED:
+                return False
+        est = fp.rtt.get(record.target)
+        if est is None:
+            est = fp.rtt[record.target] = RttEstimator()
+        est.add_probe(record.rtt, group.probe_interval)
+        return True
 
     def _discovered(self, group: Group, family: int, source: str, now: float,
                     out: list[Action]) -> bool:

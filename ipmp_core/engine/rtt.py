@@ -7,31 +7,54 @@ which is what lets failure detection finish within the FDT.
 
 from __future__ import annotations
 
+from ipmp_core.constants import MAX_DEFERRED_RTT
+
 
 class RttEstimator:
     """Smoothed RTT ``sa`` (8 x average) and mean deviation ``sv`` (4 x deviation), in ms."""
 
-    __slots__ = ("sa", "sv")
+    __slots__ = ("deferred", "sa", "sv")
 
     def __init__(self) -> None:
         self.sa: float | None = None
         self.sv = 0.0
+        self.deferred: list[float] = []  # suspect samples held back (MAX_DEFERRED_RTT)
 
-    def add(self, sample_ms: float) -> None:
+    @staticmethod
+    def _next(sa: float | None, sv: float, sample_ms: float) -> tuple[float, float]:
         m = max(0.0, sample_ms)
-        if self.sa is None:
+        if sa is None:
             # First sample: average m, deviation m/2, so crtt = 3m until more samples
             # arrive (a generous first guess, never a false loss on the second probe).
-            self.sa = 8 * m
-            self.sv = 2 * m
-            return
-        err = m - self.sa / 8
-        self.sa += err
-        self.sv += abs(err) - self.sv / 4
+            return 8 * m, 2 * m
+        err = m - sa / 8
+        return sa + err, sv + abs(err) - sv / 4
+
+    def add(self, sample_ms: float) -> None:
+        self.sa, self.sv = self._next(self.sa, self.sv, sample_ms)
+
+    def add_probe(self, sample_ms: float, interval: float) -> bool:
+        """A failure-detection probe's round trip (in.mpathd's pi_set_crtt): a sample that
+        alone would lift the crtt above ``interval`` is held back, unless MAX_DEFERRED_RTT
+        such samples came just before it; an ordinary sample drops what was held back.
+        True when the estimate changed."""
+        sa, sv = self._next(self.sa, self.sv, sample_ms)
+        if sa / 8 + sv > interval:
+            if len(self.deferred) < MAX_DEFERRED_RTT:
+                self.deferred.append(sample_ms)
+                return False
+            for held in [*self.deferred, sample_ms]:
+                self.add(held)
+            self.deferred.clear()
+            return True
+        self.sa, self.sv = sa, sv
+        self.deferred.clear()
+        return True
 
     def reset(self) -> None:
         self.sa = None
         self.sv = 0.0
+        self.deferred.clear()
 
     @property
     def known(self) -> bool:

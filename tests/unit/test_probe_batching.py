@@ -133,3 +133,31 @@ def test_late_reply_read_in_a_batch_is_judged_as_if_the_daemon_had_woken_at_the_
     assert statuses == ["lost", "acked"]
     assert record.status is ProbeStatus.ACKED and fp.unacked == []
     assert all(p.kind is ProbeKind.UNICAST for _, p in w.sent[-1:])
+
+
+def test_a_probe_sent_late_counts_its_round_trip_and_deadline_from_the_send():
+    """The daemon may send a probe after the tick that made it (its batch waited for the
+    lock): the RTT and the loss deadline count from the real send, so the wait neither
+    inflates the RTT estimate (and with it the FDT) nor loses the probe early."""
+    w = world("e0", "e1", batched=False)
+    engine = w.engine
+    group = engine.groups["ipmp0"]
+    fp = engine.members["e0"].prober.families[4]
+    w.rtt.pop(ROUTER)
+    w.run_until(lambda: fp.unacked != [], limit_ms=FDT)
+    record = fp.unacked[-1]
+    sent = record.start + 150.0  # well past the loss deadline counted from the tick
+    assert fp.timeout_for(record, group.probe_interval) < sent
+    engine.probe_sent("e0", 4, record.seq, sent)
+    assert fp.timeout_for(record, group.probe_interval) > sent
+    loss = fp.next_loss_deadline(group.probe_interval)
+    assert loss is not None and loss > sent
+    engine.probe_sent("e0", 4, record.seq, sent - 100.0)  # never moves backwards
+    assert record.start == sent
+    w.record(engine.probe_reply("e0", 4, record.seq, ROUTER, sent + 0.3))
+    assert record.status is ProbeStatus.ACKED and record.rtt == pytest.approx(0.3)
+    assert fp.rtt[ROUTER].crtt < group.probe_interval
+    assert w.group_view("ipmp0").fdt_ms == FDT
+    engine.probe_sent("e0", 4, record.seq, sent + 50.0)  # answered: left alone
+    engine.probe_sent("nosuch", 4, record.seq, sent)  # a member since removed
+    assert record.start == sent

@@ -265,6 +265,88 @@ def test_slow_target_raises_fdt_then_it_improves_again():
     assert any("Improved failure detection time" in line for line in w.logs())
 
 
+def test_rtt_estimator_holds_back_one_suspect_sample():
+    """in.mpathd's pi_set_crtt: a sample that alone would lift the crtt above the probe
+    interval waits; an ordinary one drops it; a second suspect one in a row counts both."""
+    est = RttEstimator()
+    est.add(1.0)
+    assert not est.add_probe(130.0, interval=100.0)  # held back
+    assert (est.average, est.deferred) == (1.0, [130.0])
+    assert est.add_probe(1.0, interval=100.0)  # ordinary: the spike is forgotten
+    assert (est.average, est.deferred) == (1.0, [])
+    est.add_probe(130.0, interval=100.0)
+    assert est.add_probe(120.0, interval=100.0)  # two in a row: the link slowed down
+    assert est.crtt > 100.0 and est.deferred == []
+    first = RttEstimator()
+    assert not first.add_probe(40.0, interval=100.0)  # crtt 3m = 120: even the first
+    assert first.add_probe(30.0, interval=100.0) and first.known
+
+
+def _slow_answers(w: ProbeWorld, member: str, rtt: float, count: int) -> None:
+    """Answer ``member``'s next ``count`` probes after ``rtt`` ms, and nothing else."""
+    fp = w.engine.members[member].prober.families[4]
+    answers = w.rtt.pop(ROUTER)
+    for _ in range(count):
+        seen = fp.records[-1]
+        w.run_until(lambda seen=seen: fp.records[-1] is not seen, limit_ms=FDT, step_ms=1.0)
+        record = fp.records[-1]
+        w.run(record.start + rtt - w.now)
+        w.record(w.engine.probe_reply(member, 4, record.seq, ROUTER, w.now))
+    w.rtt[ROUTER] = answers
+
+
+def test_one_slow_answer_neither_moves_the_estimate_nor_raises_the_fdt():
+    w = world("e0", "e1", fdt=1000)  # interval 143 ms, RTT 1 ms
+    est = w.engine.members["e0"].prober.families[4].rtt[ROUTER]
+    before = est.crtt
+    _slow_answers(w, "e0", rtt=130.0, count=1)  # an ARP resolution, a busy moment
+    assert est.crtt == before and est.deferred == [pytest.approx(130.0)]
+    w.run(5000)
+    assert est.deferred == [] and est.crtt < 10
+    assert w.group_view("ipmp0").fdt_ms == 1000
+    assert not any("Cannot meet" in line for line in w.logs())
+
+
+def test_two_slow_answers_in_a_row_raise_the_fdt():
+    w = world("e0", "e1", fdt=1000)
+    _slow_answers(w, "e0", rtt=130.0, count=2)
+    assert w.group_view("ipmp0").fdt_ms > 1000
+    assert any("Cannot meet requested failure detection time of 1000 ms" in line
+               for line in w.logs())
+
+
+def test_answers_of_a_failed_member_do_not_feed_the_estimate():
+    """in.mpathd: the first answers after a repair may have waited for ARP/ND on a dead
+    link, so a member learns RTTs again only once it is repaired."""
+    w = _failed_world()
+    fp = w.engine.members["e0"].prober.families[4]
+    est = fp.rtt.setdefault(ROUTER, RttEstimator())
+    before = (est.sa, est.sv)
+    w.rtt[ROUTER] = 50.0
+    w.dropped.discard("e0")
+    w.run_until(lambda: w.iface("e0").state is IfState.OK, limit_ms=3 * FDT, step_ms=1.0)
+    assert sum(r.status.value == "acked" for r in fp.records) >= NUM_PROBE_REPAIRS
+    assert (est.sa, est.sv) == before
+    w.run(3 * FDT)
+    assert est.average == pytest.approx(50.0, abs=5)  # learning again once repaired
+
+
+def test_an_answer_overtaken_by_a_later_one_does_not_feed_the_estimate():
+    w = world("e0", "e1")
+    fp = w.engine.members["e0"].prober.families[4]
+    w.rtt.pop(ROUTER)
+    first = fp.records[-1]
+    w.run_until(lambda: fp.records[-1] is not first, limit_ms=FDT, step_ms=1.0)
+    w.run_until(lambda: fp.records[-2] is not first, limit_ms=FDT, step_ms=1.0)
+    older, newer = fp.records[-2], fp.records[-1]
+    w.record(w.engine.probe_reply("e0", 4, newer.seq, ROUTER, w.now))
+    est = fp.rtt[ROUTER]
+    before = (est.sa, est.sv)
+    w.record(w.engine.probe_reply("e0", 4, older.seq, ROUTER, w.now))
+    assert older.status.value == "acked" and older.rtt > newer.rtt
+    assert (est.sa, est.sv, est.deferred) == (*before, [])  # not even held back
+
+
 def test_one_slow_target_among_fast_ones_is_dropped_not_the_fdt():
     w = ProbeWorld("e0", "e1")
     routers = [f"198.51.100.{i}" for i in range(1, 6)]
