@@ -57,6 +57,10 @@ class Ocf:
         assert res.returncode == 0, res.stderr
         return json.loads(res.stdout)
 
+    def daemon_log(self) -> str:
+        """What the daemon the agent started has logged (next to its state file)."""
+        return "".join(p.read_text(errors="replace") for p in sorted(self.state.glob("*.log")))
+
     def stop_daemon(self) -> None:
         """Stop a daemon the agent started (by the PID it reports), if one still runs."""
         res = subprocess.run(
@@ -129,7 +133,8 @@ def test_reload_applies_changes_without_moving_addresses(ocf: Ocf) -> None:
     assert ocf.code("ipmp", "reload-agent", *changed) == 0
     snap = ocf.snapshot()
     assert {a["address"]: a["inbound"] for a in snap["addresses"]} == where
-    assert snap["groups"][0]["fdt_ms"] == 2000 and snap["groups"][0]["failback"] is False
+    assert snap["groups"][0]["fdt_ms"] == 2000 and snap["groups"][0]["failback"] is False, \
+        ocf.daemon_log()
     assert ocf.code("ipmp", "stop", *params) == 0
 
 
