@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import json
 import logging
 import math
@@ -60,11 +61,15 @@ from ipmp_core.net.netlink import (
 from ipmp_core.net.nftsets import MemberSets
 from ipmp_core.net.routes import route_specs
 from ipmp_core.persist import StateFile
+from ipmp_core.state_schema import StateFileError
 
 log = logging.getLogger("ipmpd")
 
 # Key under which the daemon keeps the namespace-wide sysctls it replaced.
 GLOBAL_KEY = "*"
+# Requests answered while the state file could not be loaded (all others that need root
+# are refused): stopping the daemon, and the operator's decision to start empty.
+_WHILE_REFUSING = frozenset({"shutdown", "accept-empty-state"})
 # IPv6 duplicate address detection takes about 1-2 s with the kernel's defaults
 # (dad_transmits 1, retrans_time 1 s); give up after this long.
 DAD_TIMEOUT_S = 5.0
@@ -129,6 +134,14 @@ class Daemon:
         self.multicast = MulticastFollower(self.engine, self.lock, self.stopping)
         self.dhcp: dict[str, Any] = {}  # member -> DhcpSession of its test address
         self.dhcp_data: dict[tuple[str, int], Any] = {}  # (group, slot) -> DhcpSession
+        # Set while the state file could not be loaded: {"kept_aside", "message",
+        # "since"}; privileged requests are refused until the operator acts.
+        self.refusal: dict[str, str] | None = None
+        # The journal: addresses a configuration change is about to remove from the
+        # kernel ({"interface", "address"}), written with the new configuration before
+        # the kernel is touched (see _write_intent).
+        self.pending_removals: list[dict[str, str]] = []
+        self.intent_saved: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ life cycle
     async def run(self) -> None:
@@ -177,32 +190,139 @@ class Daemon:
                 self.engine.link_observed(link.name, now, ifindex=link.ifindex, mac=link.mac,
                                           carrier=link.carrier, admin_up=link.admin_up)
             addresses = await self.netlink.addresses()
-            hints = {a.address: self.netlink.names.get(a.ifindex, "") for a in addresses}
             for a in addresses:
                 self.engine.address_observed(self.netlink.names.get(a.ifindex, ""), a.address,
                                              True, now)
             for family, gateways in (await self.netlink.gateways()).items():
                 self.engine.routers_observed(family, gateways, now)
-            try:
-                persisted = self.state.load()
-            except (OSError, ValueError) as exc:
-                log.error("cannot read %s: %s; starting with no groups", self.state.path, exc)
-                persisted = {}
-            self.saved_sysctls = persisted.get("saved_sysctls", {})
             self.engine.track_all = not self.defaults.track_only_groups
             self.engine.default_fdt = self.defaults.fdt_ms
-            actions = self.engine.load(persisted, now, hints)
-            if persisted.get("groups"):
-                log.info("resuming %d group(s) from %s", len(persisted["groups"]),
-                         self.state.path)
-            await self._execute(actions)
+            await self._load_state(addresses, now)
             self._schedule()
+
+    async def _load_state(self, addresses: list[AddrEvent], now: float) -> None:
+        """Apply the state file, all or nothing. Data addresses the kernel already has on
+        a member are adopted there (``hints``: no move, no announcement), and addresses
+        the journal says were being removed when the daemon died are removed now."""
+        hints = {a.address: self.netlink.names.get(a.ifindex, "") for a in addresses}
+        persisted = self._read_state()
+        for key, saved in persisted.get("saved_sysctls", {}).items():
+            self._keep_saved(key, saved)
+        self.pending_removals = list(persisted.get("pending_removals", []))
+        try:
+            actions = self.engine.load(persisted, now, hints)
+        except EngineError as exc:  # check_config passed, so this is a bug: say it
+            log.error("loading %s failed half-way: %s", self.state.path, exc.message)
+            actions = []
+        if persisted.get("groups"):
+            log.info("resuming %d group(s) from %s", len(persisted["groups"]),
+                     self.state.path)
+        await self._execute(actions)
+        await self._settle_removals(addresses)
+
+    def _read_state(self) -> dict[str, Any]:
+        """The state file if all of it can be applied, else {}: a file that cannot is
+        kept aside (renamed, never overwritten) and changes are refused until the
+        operator acts (docs/operations.md), so that nothing of it is half-applied and
+        the next save cannot make a loss permanent."""
+        path = self.state.path
+        try:
+            persisted = self.state.load()
+            self.engine.check_config(persisted)
+        except (StateFileError, EngineError) as exc:
+            problem = exc.message
+        except OSError as exc:  # unreadable: left where it is, and never written over
+            self._refuse(f"cannot read it: {exc.strerror or exc}", None)
+            return {}
+        else:
+            block = persisted.get("load_error")
+            if block is None:
+                self.refusal = None
+                self.engine.state_error = ""
+                return persisted
+            self.refusal = dict(block)
+            self.engine.state_error = self._refusal_text()
+            log.error("%s", self.engine.state_error)
+            return persisted
+        kept: str | None = None
+        try:
+            kept = str(self.state.keep_aside())
+        except OSError as exc:
+            log.error("cannot keep %s aside: %s", path, exc.strerror or exc)
+        self._refuse(problem, kept)
+        return {}
+
+    def _refuse(self, problem: str, kept: str | None) -> None:
+        self.refusal = {"kept_aside": kept or "", "message": problem,
+                        "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        self.engine.state_error = self._refusal_text()
+        log.error("%s", self.engine.state_error)
+        self._save()  # a restart must refuse too: the refusal is in the new file
+
+    def _refusal_text(self) -> str:
+        r = self.refusal or {}
+        path = self.state.path
+        where = (f"it was kept aside as {r['kept_aside']}" if r.get("kept_aside")
+                 else "it was left in place")
+        return (f"the state file {path} could not be loaded: {r.get('message')}; {where}. "
+                f"ipmpd started with no groups and refuses changes until the operator "
+                f"acts: put a corrected file at {path} and send ipmpd SIGHUP (or restart "
+                f"it), or run 'ipmpadm accept-empty-state' to go on without it")
+
+    async def _settle_removals(self, addresses: list[AddrEvent]) -> None:
+        """The journal of a daemon killed during a change: an address it was removing
+        that is still on that interface and that the configuration does not want is
+        removed now (else it would stay in the kernel, unknown to config and ipmpstat)."""
+        if not self.pending_removals:
+            return
+        present = {(self.netlink.names.get(a.ifindex, ""), a.address) for a in addresses}
+        wanted = {str(a.ip) for g in self.engine.groups.values() for a in g.binding}
+        wanted |= {str(a.ip) for m in self.engine.members.values()
+                   for a in m.all_test_addresses}
+        for entry in self.pending_removals:
+            addr = ipaddress.ip_interface(entry["address"])
+            key = (entry["interface"], str(addr.ip))
+            if key in present and key[1] not in wanted:
+                log.warning("removing %s from %s: the daemon was stopped while removing it",
+                            addr, key[0])
+                await self._remove_address(key[0], addr)
+        self.pending_removals = []
+        self._save()
+
+    async def _retry_state(self) -> None:
+        """SIGHUP while refusing changes: read the state file again (the operator may
+        have put a corrected one in place)."""
+        async with self.lock:
+            if self.refusal is None:
+                return
+            await self._load_state(await self.netlink.addresses(), now_ms())
+            if self.refusal is None:
+                log.info("%s loaded: changes are accepted again", self.state.path)
+            self._schedule()
+
+    def _accept_empty(self) -> str:
+        """The operator's decision: go on with what the daemon runs now (no groups),
+        leaving the kept-aside file where it is."""
+        if self.refusal is None:
+            raise EngineError(errors.INVALID, "the state file was loaded: nothing to accept")
+        kept = self.refusal.get("kept_aside") or str(self.state.path)
+        if not self.refusal.get("kept_aside"):
+            raise EngineError(errors.INVALID, f"{kept} could not be read and is still in "
+                              "place: move it away first, then send ipmpd SIGHUP")
+        self.refusal = None
+        self.engine.state_error = ""
+        self._save()
+        log.warning("the operator accepted starting without the state file kept aside as "
+                    "%s; changes are accepted again", kept)
+        return kept
 
     def _reload(self) -> None:
         self.defaults = load_defaults(self.defaults_path)
         for note in self.defaults.notes:
             log.warning(note)
         log.info("re-read %s", self.defaults_path)
+        if self.refusal is not None:
+            asyncio.ensure_future(self._retry_state())
         self.engine.default_fdt = self.defaults.fdt_ms
         track_all = not self.defaults.track_only_groups
         if track_all != self.engine.track_all:
@@ -361,6 +481,7 @@ class Daemon:
         place: a neighbour that hears the announcement must find replies leaving through
         a live member, not through the route of the failed one."""
         self.engine.probing.events = bool(self.subscribers)
+        self._write_intent(actions)
         config_changed = False
         finish: list[BindAddress] = []
         for action in actions:
@@ -380,7 +501,7 @@ class Daemon:
             except Exception:
                 log.exception("error while finishing %s", action)
         if config_changed:
-            self._save()
+            self._save_done()
             await self.member_sets.sync({
                 name: list(g.members) for name, g in self.engine.groups.items() if name
             })
@@ -734,10 +855,51 @@ class Daemon:
     def _save(self) -> None:
         data = self.engine.config()
         data["saved_sysctls"] = self.saved_sysctls
+        if self.pending_removals:
+            data["pending_removals"] = self.pending_removals
+        if self.refusal is not None:
+            if not self.refusal.get("kept_aside"):
+                return  # the file that could not be read is still there: never write over it
+            data["load_error"] = self.refusal
         try:
             self.state.save(data)
         except OSError as exc:
             log.error("cannot save the configuration to %s: %s", self.state.path, exc)
+            return
+        self.intent_saved = data
+
+    def _write_intent(self, actions: list[Action]) -> None:
+        """Write-ahead: a batch that changes the configuration has it saved before the
+        kernel is touched, with the addresses it is about to remove (the journal). A
+        SIGKILL anywhere in the batch then leaves every address the kernel has known:
+        added ones are in the configuration already (adopted at start), removed ones
+        are in the journal (removed at start unless configured again)."""
+        self.intent_saved = None
+        if not any(isinstance(a, ConfigChanged) for a in actions):
+            return
+        removals: list[dict[str, str]] = []
+        for action in actions:
+            if isinstance(action, UnbindAddress):
+                removals.append({"interface": action.member, "address": str(action.address)})
+            elif isinstance(action, SetTestAddresses):
+                removals += [{"interface": action.member, "address": str(a)}
+                             for a in action.remove]
+        self.pending_removals = [*self.pending_removals, *removals]
+        self._save()
+
+    def _save_done(self) -> None:
+        """After a batch: clear the journal, and save again only if something changed
+        since the intent was written (one write per change in the usual case)."""
+        written = self.intent_saved
+        self.intent_saved = None
+        if self.pending_removals:
+            self.pending_removals = []
+        elif written is not None and written == {**self.engine.config(),
+                                                 "saved_sysctls": self.saved_sysctls,
+                                                 **({"load_error": self.refusal}
+                                                    if self.refusal else {})}:
+            return
+        self._save()
 
     def _publish(self, event: dict[str, Any]) -> None:
         event = {"time": time.time(), **event}
@@ -793,6 +955,9 @@ class Daemon:
         if privileged and uid != 0:
             return {"error": (errors.PERMISSION,
                               f"'{op}' changes the configuration and needs root")}
+        if privileged and self.refusal is not None and op not in _WHILE_REFUSING:
+            return {"error": (errors.STATE_REFUSED, f"'{op}' refused: "
+                              f"{self.engine.state_error}")}
         async with self.lock:
             try:
                 result, actions = handler(args, now_ms())
@@ -824,6 +989,7 @@ class Daemon:
             "snapshot": (lambda a, now: (e.snapshot().to_dict(), []), False),
             "config": (lambda a, now: (e.config(), []), False),
             "shutdown": (lambda a, now: (None, []), True),
+            "accept-empty-state": (lambda a, now: (self._accept_empty(), []), True),
             "dump": (lambda a, now: (self._dump(), []), False),
             "create-group": (act(lambda a, now: e.create_group(
                 a["group"], now,

@@ -17,6 +17,8 @@ NOT_IN_GROUP = "not-in-group"
 HWADDR_DUPLICATE = "hwaddr-duplicate"
 PERMISSION = "permission"
 NOT_OFFLINE = "not-offline"
+# The state file could not be loaded: changes wait for the operator (docs/operations.md).
+STATE_REFUSED = "state-refused"
 
 
 class EngineError(Exception):

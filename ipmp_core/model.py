@@ -105,6 +105,9 @@ class Snapshot:
     groups: list[GroupView] = field(default_factory=list)
     interfaces: list[InterfaceView] = field(default_factory=list)
     addresses: list[AddressView] = field(default_factory=list)
+    # Set while the daemon refuses changes because its state file could not be loaded:
+    # what is wrong and where the file was kept aside (ipmpstat prints it on stderr).
+    state_error: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -135,7 +138,8 @@ class Snapshot:
             AddressView(**{**_known(AddressView, a), "state": AddrState(a["state"])})
             for a in data.get("addresses", [])
         ]
-        return cls(groups=groups, interfaces=interfaces, addresses=addresses)
+        return cls(groups=groups, interfaces=interfaces, addresses=addresses,
+                   state_error=str(data.get("state_error") or ""))
 
 
 def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:

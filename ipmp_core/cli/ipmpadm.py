@@ -9,6 +9,7 @@
     ipmpadm set-ipmp -p failback=no ipmp0        ipmpadm set-ipmp -p fdt=10000 ipmp0
     ipmpadm offline e0                            ipmpadm online e0
     ipmpadm create-route -g 198.51.100.1 ipmp0   ipmpadm delete-route -g 198.51.100.1 ipmp0
+    ipmpadm accept-empty-state     (go on without a state file ipmpd could not load)
 
 Every change goes to the namespace's daemon, which is started when it is not running.
 Errors are one line on stderr and exit status 1 (2 for usage errors).
@@ -246,6 +247,13 @@ def dump() -> None:
 def shutdown() -> None:
     """Stop this namespace's daemon (the network stays as configured)."""
     call("shutdown", start=False)
+
+
+@cli.command("accept-empty-state")
+def accept_empty_state() -> None:
+    """Go on without a state file the daemon could not load (it stays kept aside)."""
+    kept = call("accept-empty-state", start=False)
+    click.echo(f"ipmpd accepts changes again; the unloadable state file stays at {kept}")
 
 
 def main() -> None:

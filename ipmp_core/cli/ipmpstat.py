@@ -131,6 +131,8 @@ def _print_snapshot(spec: stat.OutputSpec, resolve: stat.Resolver) -> None:
         snapshot = Snapshot.from_dict(data)
     except (KeyError, TypeError, ValueError) as exc:
         raise _Failure(f"cannot snapshot IPMP state: malformed reply ({exc})") from None
+    if snapshot.state_error:  # on stderr: parsable output on stdout stays parsable
+        _complain(f"warning: {snapshot.state_error}")
     click.echo(stat.render_snapshot(spec, snapshot, resolve), nl=False)
 
 

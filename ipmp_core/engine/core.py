@@ -105,6 +105,9 @@ class Engine:
         # each time was most of the engine's cost at 100+ probes per second.
         self._detector_due: float | None = None
         self._detector_due_known = False
+        # Why the daemon refuses changes (its state file could not be loaded), shown by
+        # ipmpstat; empty when it does not.
+        self.state_error = ""
 
     # ------------------------------------------------------------------ observations
     def link_observed(
@@ -1006,27 +1009,43 @@ class Engine:
     # ------------------------------------------------------------------ start-up
     def load(self, config: dict[str, Any], now: float,
              hints: dict[str, str] | None = None) -> list[Action]:
-        """Rebuild groups from a persisted configuration. ``hints`` maps a data address
-        (without prefix) to the member the kernel already has it on."""
+        """Rebuild groups from a persisted configuration, all or nothing: the daemon
+        validated it (ipmp_core.state_schema) and tried it on a scratch engine first
+        (`check_config`), so an EngineError here propagates instead of skipping a group
+        whose loss the next save would make permanent. ``hints`` maps a data address
+        (without prefix) to the member the kernel already has it on: it is adopted
+        there. Anonymous members are the exception: their interface may have gone."""
         hints = hints or {}
         out: list[Action] = []
         self._starting = True
         try:
-            for g in config.get("groups", []):
+            for i, g in enumerate(config.get("groups", [])):
                 try:
                     out += self._load_group(g, now, hints)
                 except EngineError as exc:
-                    out.append(Log("err", f"Ignoring configuration of group "
-                                   f"{g.get('name')}: {exc.message}"))
+                    raise EngineError(exc.code, f"groups[{i}] (group {g.get('name')}): "
+                                      f"{exc.message}") from None
             for m in config.get("anonymous", []) if self.track_all else []:
                 try:
-                    out += self.set_test_addresses(m["name"], m["test_addresses"], now)
+                    out += self.set_test_addresses(m["name"], m.get("test_addresses", []), now)
                 except EngineError as exc:
                     out.append(Log("err", f"Ignoring test addresses of {m.get('name')}: "
                                    f"{exc.message}"))
         finally:
             self._starting = False
         return [a for a in out if not isinstance(a, ConfigChanged)]
+
+    def check_config(self, config: dict[str, Any]) -> None:
+        """Raise EngineError if `load` would refuse any part of ``config``: it is loaded
+        into a scratch engine that sees the same interfaces, so the real load takes all
+        of it or is never started."""
+        scratch = Engine()
+        scratch.observed = {name: Observed(o.ifindex, o.mac, o.carrier, o.admin_up)
+                            for name, o in self.observed.items()}
+        scratch.linklocals = dict(self.linklocals)
+        scratch.local_addresses = set(self.local_addresses)
+        scratch.default_fdt = self.default_fdt
+        scratch.load(config, 0.0)
 
     def _load_group(self, g: dict[str, Any], now: float, hints: dict[str, str]) -> list[Action]:
         out = self.create_group(g["name"], now, failback=g.get("failback", DEFAULT_FAILBACK),
@@ -1093,7 +1112,7 @@ class Engine:
 
     # ------------------------------------------------------------------ views
     def snapshot(self) -> Snapshot:
-        snap = Snapshot()
+        snap = Snapshot(state_error=self.state_error)
         for group in self.groups.values():
             members = self._members(group)
             active = [m.name for m in members if m.active]

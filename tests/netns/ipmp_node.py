@@ -44,15 +44,22 @@ class Node:
         return self.log_path.read_text() if self.log_path.exists() else ""
 
     # ------------------------------------------------------------------ daemon
-    def start(self) -> subprocess.Popen[Any]:
+    def start(self, stderr: Any = subprocess.DEVNULL) -> subprocess.Popen[Any]:
+        """Start ipmpd and wait until it answers (``stderr``: where a traceback that
+        escapes its log would go)."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.daemon = self.lab.spawn(
             self.ns,
             [sys.executable, "-m", "ipmp_core.cli.daemon", "--log-file", str(self.log_path),
              "--defaults", str(self.state_dir / "defaults")],
-            env=self.env,
+            env=self.env, stderr=stderr,
         )
-        self.wait_for(self.alive, what="the daemon to answer")
+        daemon = self.daemon
+        self.wait_for(lambda: daemon.poll() is not None or self.alive(),
+                      what="the daemon to answer")
+        if daemon.poll() is not None:
+            raise AssertionError(f"ipmpd exited with status {daemon.returncode} at start\n"
+                                 f"daemon log:\n{self.log()[-3000:]}")
         return self.daemon
 
     def alive(self) -> bool:

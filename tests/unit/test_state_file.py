@@ -1,0 +1,117 @@
+"""The state file is read all or nothing: every corrupt variant is refused as a whole
+with the path to the bad value, and what the daemon writes always reads back."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from engine_helpers import World
+from state_variants import BASE, VARIANTS, base_bytes
+
+from ipmp_core.errors import EngineError
+from ipmp_core.persist import StateFile
+from ipmp_core.state_schema import STATE_VERSION, StateFileError, parse_state
+
+
+def world() -> World:
+    w = World("e0", "e1", "e2")
+    w.link("lo", up=True, mac="00:00:00:00:00:00", ifindex=1)
+    return w
+
+
+def check(raw: bytes) -> None:
+    """What the daemon does before applying a file: the schema, then a scratch load."""
+    world().engine.check_config(parse_state(raw))
+
+
+def test_the_base_file_is_valid() -> None:
+    check(base_bytes())
+
+
+@pytest.mark.parametrize(("name", "make", "expected"), VARIANTS, ids=[v[0] for v in VARIANTS])
+def test_corrupt_variant_is_refused_with_its_path(name: str, make, expected: str) -> None:
+    with pytest.raises((StateFileError, EngineError)) as info:
+        check(make())
+    assert expected in info.value.message, info.value.message
+
+
+def test_there_are_at_least_21_variants() -> None:
+    assert len(VARIANTS) >= 21
+
+
+def test_engine_load_is_all_or_nothing() -> None:
+    """Before: a group with one bad value was skipped with a log line, and the next
+    save dropped it for good. Now the load raises, naming the group."""
+    config = json.loads(base_bytes())
+    config["groups"].append({"name": "ipmp1", "members": [{"name": "lo"}]})
+    w = world()
+    with pytest.raises(EngineError, match=r"groups\[1\] \(group ipmp1\): the loopback"):
+        w.engine.load(config, w.now)
+
+
+def test_what_the_engine_writes_reads_back() -> None:
+    """Every field config() can hold passes the schema (else a restart would refuse a
+    file the daemon wrote itself)."""
+    w = World("e0", "e1", "e2", "e3")
+    w.group("ipmp0", "e0", "e1", standby=("e2",), failback=False)
+    e = w.engine
+    w.record(e.set_fdt("ipmp0", 2000, w.now))
+    w.record(e.add_data_address("ipmp0", "198.51.100.10/24", w.now, owner="rsc1"))
+    w.record(e.add_data_address("ipmp0", "2001:db8:1::10/64", w.now, deprecated=True))
+    w.record(e.add_dhcp_data("ipmp0", w.now))
+    w.record(e.set_test_addresses("e0", ["198.51.100.20/24", "dhcp"], w.now))
+    w.record(e.add_route("ipmp0", "default", "198.51.100.1", w.now))
+    w.record(e.add_route("ipmp0", "203.0.113.0/24", "198.51.100.1", w.now))
+    w.record(e.set_targets("ipmp0", ["198.51.100.1", "fe80::1"], w.now))
+    w.record(e.set_multicast("ipmp0", ["239.1.2.3"], w.now))
+    w.record(e.set_linklocal_probes("ipmp0", True, w.now))
+    w.record(e.offline("e1", w.now))
+    e.track_all = True
+    w.record(e.set_test_addresses("e3", ["198.51.100.23/24"], w.now))
+    config = e.config()
+    config["saved_sysctls"] = {"*": {"net/ipv4/conf/all/arp_ignore": "0"}}
+    config["pending_removals"] = [{"interface": "e0", "address": "198.51.100.99/24"}]
+    assert config["version"] == STATE_VERSION
+    data = parse_state(json.dumps(config).encode())
+    World("e0", "e1", "e2", "e3").engine.check_config(data)
+
+
+def test_several_errors_are_reported_together() -> None:
+    config = json.loads(base_bytes())
+    config["groups"][0]["failback"] = "no"
+    config["groups"][0]["members"][0]["test_addresses"] = ["bad"]
+    with pytest.raises(StateFileError) as info:
+        parse_state(json.dumps(config).encode())
+    assert len(info.value.errors) == 2
+    assert "groups[0].failback" in info.value.message
+    assert "groups[0].members[0].test_addresses[0]" in info.value.message
+
+
+# --------------------------------------------------------------------------- the file
+def test_missing_file_is_an_empty_configuration(tmp_path: Path) -> None:
+    assert StateFile(tmp_path / "x.json").load() == {}
+
+
+def test_keep_aside_never_overwrites(tmp_path: Path) -> None:
+    state = StateFile(tmp_path / "default.json")
+    kept = []
+    for content in (b"first", b"second", b"third"):  # same second: names must differ
+        state.path.write_bytes(content)
+        kept.append(state.keep_aside())
+        state.save({"version": 1})  # what the daemon does next: replace, by rename
+        assert state.load() == {"version": 1}
+        state.path.unlink()
+    assert [p.read_bytes() for p in kept] == [b"first", b"second", b"third"]
+    assert all(p.name.startswith("default.json.invalid-") for p in kept)
+
+
+def test_save_is_atomic_and_leaves_no_temporary_file(tmp_path: Path) -> None:
+    state = StateFile(tmp_path / "default.json")
+    state.save(BASE)
+    state.save({**BASE, "groups": []})
+    assert os.listdir(tmp_path) == ["default.json"]
+    assert state.load() == {**BASE, "groups": []}
+    assert (state.path.stat().st_mode & 0o777) == 0o600
