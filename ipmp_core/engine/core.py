@@ -681,6 +681,9 @@ class Engine:
             else:
                 out.append(Log("warning", f"Address {addr} of group {group.name} stays down: "
                                "no active interface"))
+                if hint:  # a restart found it in the kernel: down means off every member,
+                    # as a running daemon takes it off when the last member fails
+                    out.append(UnbindAddress(group.name, addr, hint))
         if owner:
             group.owners[addr] = owner
         if deprecated:

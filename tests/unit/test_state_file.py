@@ -52,6 +52,19 @@ def test_engine_load_is_all_or_nothing() -> None:
         w.engine.load(config, w.now)
 
 
+def test_restart_with_no_usable_member_takes_the_address_off_the_kernel() -> None:
+    """Down means on no member: an address the kernel still has from before the restart
+    is not left there, held by a failed member that ipmpstat says holds nothing."""
+    config = json.loads(base_bytes())
+    w = world()
+    for name in ("e0", "e1", "e2"):
+        w.link(name, up=False)
+    actions = w.record(w.engine.load(config, w.now, hints={"198.51.100.10": "e0"}))
+    assert [(u.member, str(u.address)) for u in w.unbinds(actions)] == [
+        ("e0", "198.51.100.10/24")]
+    assert w.where() == {"198.51.100.10": ""}
+
+
 def test_what_the_engine_writes_reads_back() -> None:
     """Every field config() can hold passes the schema (else a restart would refuse a
     file the daemon wrote itself)."""
