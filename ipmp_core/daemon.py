@@ -231,6 +231,8 @@ class Daemon:
             self.engine.check_config(persisted)
         except (StateFileError, EngineError) as exc:
             problem = exc.message
+        except (KeyError, TypeError, ValueError) as exc:  # a gap in the schema: still refuse
+            problem = f"cannot be applied ({type(exc).__name__}: {exc})"
         except OSError as exc:  # unreadable: left where it is, and never written over
             self._refuse(f"cannot read it: {exc.strerror or exc}", None)
             return {}
@@ -854,7 +856,8 @@ class Daemon:
 
     def _save(self) -> None:
         data = self.engine.config()
-        data["saved_sysctls"] = self.saved_sysctls
+        # a copy: _save_done compares what was written with what is current
+        data["saved_sysctls"] = {k: dict(v) for k, v in self.saved_sysctls.items()}
         if self.pending_removals:
             data["pending_removals"] = self.pending_removals
         if self.refusal is not None:

@@ -3,9 +3,12 @@ with the path to the bad value, and what the daemon writes always reads back."""
 
 from __future__ import annotations
 
+import copy
 import json
 import os
+import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 from engine_helpers import World
@@ -101,6 +104,53 @@ def test_several_errors_are_reported_together() -> None:
     assert len(info.value.errors) == 2
     assert "groups[0].failback" in info.value.message
     assert "groups[0].members[0].test_addresses[0]" in info.value.message
+
+
+# Random one-value mutations of BASE: enough to reach every key with every JSON type, and
+# fast (a few ms each).
+MUTATIONS = 3000
+_ODD_VALUES: list[Any] = [None, True, False, 0, -1, 2**70, 1.5, "", "no", "dhcp", "lo",
+                          "198.51.100.10/24", "198.51.100.20/24", "fe80::1", "239.1.1.1",
+                          "e1", "default", [], {}, [None], {"name": "e0"}, ["e0"]]
+
+
+def _nodes(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [path]
+    if isinstance(value, dict):
+        for key, child in value.items():
+            out += _nodes(child, (*path, key))
+    elif isinstance(value, list):
+        for i, child in enumerate(value):
+            out += _nodes(child, (*path, i))
+    return out
+
+
+def test_random_mutations_are_refused_cleanly_or_loaded_whole() -> None:
+    """Whatever one value becomes, the file is either refused with StateFileError or
+    EngineError (never another exception: a crash at start), or loads completely."""
+    rng = random.Random(4)
+    accepted = 0
+    for _ in range(MUTATIONS):
+        data = copy.deepcopy(BASE)
+        path = rng.choice(_nodes(data)[1:])
+        parent = data
+        for key in path[:-1]:
+            parent = parent[key]
+        if rng.random() < 0.1 and isinstance(parent, dict):
+            parent[f"x{rng.randint(0, 9)}"] = rng.choice(_ODD_VALUES)
+        else:
+            parent[path[-1]] = copy.deepcopy(rng.choice(_ODD_VALUES))
+        w = world()
+        try:
+            checked = parse_state(json.dumps(data).encode())
+            w.engine.check_config(checked)
+        except (StateFileError, EngineError):
+            continue
+        w.engine.load(checked, w.now)  # accepted: the real load takes all of it
+        assert {g["name"] for g in w.engine.config()["groups"]} == {
+            g["name"] for g in checked.get("groups", [])}
+        accepted += 1
+    assert 0 < accepted < MUTATIONS
 
 
 # --------------------------------------------------------------------------- the file
