@@ -44,9 +44,11 @@ class Node:
         return self.log_path.read_text() if self.log_path.exists() else ""
 
     # ------------------------------------------------------------------ daemon
-    def start(self, stderr: Any = subprocess.DEVNULL) -> subprocess.Popen[Any]:
+    def start(self, stderr: Any = subprocess.DEVNULL,
+              timeout: float = SETTLE_S) -> subprocess.Popen[Any]:
         """Start ipmpd and wait until it answers (``stderr``: where a traceback that
-        escapes its log would go)."""
+        escapes its log would go; ``timeout``: longer for a daemon resuming many
+        addresses)."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.daemon = self.lab.spawn(
             self.ns,
@@ -56,7 +58,7 @@ class Node:
         )
         daemon = self.daemon
         self.wait_for(lambda: daemon.poll() is not None or self.alive(),
-                      what="the daemon to answer")
+                      what="the daemon to answer", timeout=timeout)
         if daemon.poll() is not None:
             raise AssertionError(f"ipmpd exited with status {daemon.returncode} at start\n"
                                  f"daemon log:\n{self.log()[-3000:]}")

@@ -53,9 +53,14 @@ def kept_aside(node: Node) -> list[Path]:
     return sorted(node.state_dir.glob(f"{node.state_path.name}.invalid-*"))
 
 
+# A daemon resuming 200 addresses on a machine shared with other test runs may take a
+# few seconds to answer; a daemon that exits at start is noticed at once anyway.
+START_TIMEOUT_S = 30.0
+
+
 def start_checked(node: Node, errors: Path) -> None:
     with open(errors, "w") as err:
-        node.start(stderr=err)
+        node.start(stderr=err, timeout=START_TIMEOUT_S)
 
 
 def test_every_corrupt_variant_is_kept_aside_and_changes_refused(node: Node,
