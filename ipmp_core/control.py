@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 
 # Poll interval while waiting for a daemon we started to answer.
 _START_POLL_S = 0.05
+# Retry interval of a connect() refused because the daemon's listen backlog is full.
+_BACKLOG_POLL_S = 0.005
 # struct ucred: pid, uid, gid.
 _CREDS = struct.Struct("3i")
 
@@ -72,7 +74,7 @@ def _connect(address: str, timeout: float) -> socket.socket:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(timeout)
     try:
-        sock.connect(address)
+        _connect_waiting(sock, address, timeout)
         creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _CREDS.size)
     except OSError as exc:
         sock.close()
@@ -82,6 +84,23 @@ def _connect(address: str, timeout: float) -> socket.socket:
         sock.close()
         raise UntrustedDaemon(pid, uid)
     return sock
+
+
+def _connect_waiting(sock: socket.socket, address: str, timeout: float) -> None:
+    """connect(), waiting while the daemon's listen backlog is full: a Unix socket with a
+    timeout (non-blocking underneath) gets EAGAIN then instead of waiting, which made a
+    burst of clients fail as if no daemon were running."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            sock.connect(address)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise TimeoutError("the daemon accepts no connection") from None
+            time.sleep(_BACKLOG_POLL_S)
 
 
 def _read_reply(reader: Any) -> dict[str, Any]:

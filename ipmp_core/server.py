@@ -26,6 +26,7 @@ from typing import Any
 
 from ipmp_core import errors
 from ipmp_core.constants import (
+    CONTROL_BACKLOG,
     CONTROL_IDLE_TIMEOUT_S,
     CONTROL_LOG_INTERVAL_S,
     CONTROL_MAX_CONNECTIONS_PER_USER,
@@ -254,7 +255,8 @@ class ControlServer:
         require_root()
         try:
             self.server = await asyncio.start_unix_server(
-                self._connection, path=self.address, limit=CONTROL_MAX_REQUEST)
+                self._connection, path=self.address, limit=CONTROL_MAX_REQUEST,
+                backlog=CONTROL_BACKLOG)
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 raise StartError(holder_of(self.address)) from None
