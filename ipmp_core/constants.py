@@ -78,10 +78,13 @@ CONTROL_IDLE_TIMEOUT_S = 5.0
 # refused for the count: they must get through while an attacker holds all the others.
 CONTROL_MAX_CONNECTIONS_PER_USER = 32
 CONTROL_MAX_USER_CONNECTIONS = 128
-# Connections the kernel queues for the daemon before it accepts them (asyncio's default
-# is 100): a burst of clients (1,000 concurrent ipmpstat, an attacker's connect loop)
-# waits there instead of being refused, and costs the daemon no file descriptor.
-CONTROL_BACKLOG = 1024
+# Connections the kernel queues for the daemon before it accepts them: a burst of
+# clients waits there (clients retry while it is full) and costs the daemon no file
+# descriptor. asyncio also accepts up to this many in one go before serving (or closing)
+# any of them, so it must stay far below the usual limit of 1024 open files minus the
+# connections users may hold: more would run the daemon out of descriptors, and asyncio
+# then stops accepting for a second.
+CONTROL_BACKLOG = 128
 # Events queued for one subscriber that does not keep up: a failover of 1,000 addresses
 # publishes about that many at once, so a reader that keeps up is never dropped, and the
 # events are shared by all queues, so this bounds the daemon's memory (~1 kB an event).
