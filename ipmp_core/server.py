@@ -308,10 +308,12 @@ class ControlServer:
             self.throttle("failed requests", "control connection of pid %d failed: %s: %s",
                           pid, type(exc).__name__, exc)
         finally:
-            self.per_uid[uid] -= 1
-            if not self.per_uid[uid]:
-                del self.per_uid[uid]
-            await self._close(writer)
+            try:
+                await self._close(writer)
+            finally:  # counted until its descriptor is closed
+                self.per_uid[uid] -= 1
+                if not self.per_uid[uid]:
+                    del self.per_uid[uid]
 
     async def _close(self, writer: asyncio.StreamWriter) -> None:
         writer.close()
