@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 from typing import Any
 
 import pytest
@@ -100,3 +101,62 @@ def test_a_subscriber_that_falls_behind_is_dropped_once(
     assert [r.getMessage() for r in caplog.records] == [
         f"dropping the event subscriber pid 1: it fell {CONTROL_SUBSCRIBER_QUEUE} events "
         "behind"]
+
+
+# Mutated requests tried by the fuzz test below: bounded, and the same on every run.
+FUZZ_CASES = 5000
+FUZZ_SEED = 10
+
+
+def _random_value(rng: random.Random, depth: int = 0) -> Any:
+    kinds = ["str", "int", "float", "bool", "null", "list", "dict"]
+    kind = rng.choice(kinds if depth < 3 else kinds[:5])
+    if kind == "str":
+        return rng.choice(["", "ipmp0", "e0", "198.51.100.10/24", "dhcp", "\u0000", "\ud800"])
+    if kind == "int":
+        return rng.choice([0, -1, 1, 2**64, 10**30])
+    if kind == "float":
+        return rng.choice([0.5, -1e308, 1e308, 100.0])
+    if kind == "bool":
+        return rng.random() < 0.5
+    if kind == "null":
+        return None
+    if kind == "list":
+        return [_random_value(rng, depth + 1) for _ in range(rng.randrange(3))]
+    return {rng.choice(["group", "address", "fdt_ms", "x"]): _random_value(rng, depth + 1)
+            for _ in range(rng.randrange(3))}
+
+
+def test_fuzz_parse_request_returns_checked_requests_or_refuses() -> None:
+    """Whatever arrives, the parser returns an op and type-checked args or refuses with
+    RequestError: never another exception (which used to kill a handler silently)."""
+    rng = random.Random(FUZZ_SEED)
+    names = ["group", "interface", "address", "fdt_ms", "standby", "targets", "dad", "x"]
+    for _ in range(FUZZ_CASES):
+        request: Any = {"op": rng.choice(["ping", "set-fdt", 5, None]),
+                        "args": {rng.choice(names): _random_value(rng)
+                                 for _ in range(rng.randrange(4))}}
+        if rng.random() < 0.1:
+            request = _random_value(rng)
+        line = bytearray(json.dumps(request).encode())
+        for _ in range(rng.randrange(4)):  # byte-level damage
+            pos = rng.randrange(len(line) + 1)
+            op = rng.randrange(3)
+            if op == 0:
+                line[pos:pos] = bytes([rng.randrange(256)])
+            elif op == 1 and pos < len(line):
+                del line[pos]
+            elif pos < len(line):
+                line[pos] = rng.randrange(256)
+        try:
+            op_name, args = parse_request(bytes(line))
+        except RequestError as exc:
+            assert exc.code == errors.INVALID and exc.message
+            continue
+        assert isinstance(op_name, str) and isinstance(args, dict)
+        for name in ("group", "interface", "address"):
+            assert name not in args or isinstance(args[name], str)
+        if "fdt_ms" in args:
+            value = args["fdt_ms"]
+            assert isinstance(value, int | float) and not isinstance(value, bool)
+            assert int(value) == int(value)  # finite: int() cannot overflow
