@@ -193,6 +193,27 @@ def test_idle_connections_of_nobody_cannot_starve_the_daemon(node: Node) -> None
     assert out.strip() == "ipmp0:ok"
 
 
+def test_half_a_request_is_closed_after_the_idle_timeout(node: Node) -> None:
+    """A client that sends part of a line and stops (slowloris) holds nothing for long."""
+
+    def half_request() -> tuple[bytes, float]:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(CONTROL_IDLE_TIMEOUT_S + 10)
+        sock.connect(CONTROL_SOCKET_NAME)
+        start = time.monotonic()
+        sock.sendall(b'{"op": "pi')
+        data = b""
+        with contextlib.suppress(TimeoutError):
+            while chunk := sock.recv(4096):
+                data += chunk
+        sock.close()
+        return data, time.monotonic() - start
+
+    data, took = in_netns(node.ns, half_request, timeout=60)
+    assert json.loads(data)["error"]["code"] == "timeout"
+    assert CONTROL_IDLE_TIMEOUT_S - 0.5 < took < CONTROL_IDLE_TIMEOUT_S + 2, took
+
+
 def test_a_burst_of_clients_is_served_not_refused(node: Node) -> None:
     """1,000 concurrent snapshots (what held on main at a higher open-files limit) still
     all get an answer: beyond the listen backlog clients wait rather than fail."""
