@@ -62,9 +62,9 @@ def require_root() -> None:
     apply."""
     uid = os.geteuid()
     if uid != CONTROL_SERVER_UID:
-        raise StartError(f"ipmpd must run as root: it changes addresses, routes and sysctls, "
-                         f"and its clients only trust a daemon running as root (this is "
-                         f"uid {uid})")
+        raise StartError(f"not starting as uid {uid}: ipmpd must run as root (it changes "
+                         f"addresses, routes and sysctls, and its clients only trust a "
+                         f"daemon running as root)")
 
 
 def peer_credentials(sock: socket.socket) -> tuple[int, int]:
