@@ -53,10 +53,47 @@ MAX_IFNAME_LEN = 15
 # An abstract Unix socket: abstract names are scoped by network namespace, so each
 # namespace's daemon gets its own channel with nothing on disk to clean up.
 CONTROL_SOCKET_NAME = "\0clearview-ipmp/ipmpd"
-# Longest request or reply line accepted; a snapshot of many groups stays far below.
+# The daemon always runs as root (it changes addresses, routes and sysctls), so a client
+# talks only to a server whose peer credentials say uid 0: anyone can bind an abstract
+# name first, and a non-root process answering there is an impostor, never the daemon.
+CONTROL_SERVER_UID = 0
+# Longest reply line a client accepts; a snapshot of 1,000 addresses is ~250 kB.
 CONTROL_MAX_LINE = 4 * 1024 * 1024
+# Longest request line the daemon reads: the largest request, a batch of 1,000 addresses,
+# is ~60 kB. A longer line is answered with an error and the connection closed; the
+# daemon buffers at most about twice this per connection, so connections x this bounds
+# what idle clients can make it hold.
+CONTROL_MAX_REQUEST = 256 * 1024
 # How long a client waits for the daemon to answer one request.
 CONTROL_TIMEOUT_S = 10.0
+# A client sends its request line as soon as it is connected, and reads its reply at
+# once: a connection with no complete request (or an unread reply) after this long is
+# stuck or hostile and is closed, so that idle connections cannot pile up. Well below
+# CONTROL_TIMEOUT_S, far above what a request takes even on a loaded host.
+CONTROL_IDLE_TIMEOUT_S = 5.0
+# Connections of one non-root user, and of all non-root users together, held at once;
+# the next one is answered "busy" and closed. Unprivileged clients only read (ipmpstat,
+# a few at a time); the caps keep their file descriptors far below the usual service
+# limit of 1024 open files. Root's connections (ipmpadm, the resource agents) are never
+# refused for the count: they must get through while an attacker holds all the others.
+CONTROL_MAX_CONNECTIONS_PER_USER = 32
+CONTROL_MAX_USER_CONNECTIONS = 128
+# Connections the kernel queues for the daemon before it accepts them: a burst of
+# clients waits there (clients retry while it is full) and costs the daemon no file
+# descriptor. asyncio also accepts up to this many in one go before serving (or closing)
+# any of them, so it must stay far below the usual limit of 1024 open files minus the
+# connections users may hold: more would run the daemon out of descriptors, and asyncio
+# then stops accepting for a second.
+CONTROL_BACKLOG = 128
+# Events queued for one subscriber that does not keep up: a failover of 1,000 addresses
+# publishes about that many at once, so a reader that keeps up is never dropped, and the
+# events are shared by all queues, so this bounds the daemon's memory (~1 kB an event).
+# A subscriber that falls further behind is disconnected, with a log line.
+CONTROL_SUBSCRIBER_QUEUE = 2048
+# Per-connection trouble (refused connections, malformed requests, dropped subscribers)
+# is logged at most once per this many seconds per kind, with a count of the rest: a
+# flood of connections must not become a flood of log lines.
+CONTROL_LOG_INTERVAL_S = 10.0
 # How long ipmpadm waits for a daemon it started to answer.
 DAEMON_START_TIMEOUT_S = 10.0
 

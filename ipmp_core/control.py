@@ -5,6 +5,13 @@ One JSON object per line over the namespace's abstract Unix socket. A request is
 ``{"ok": false, "error": {"code": CODE, "message": TEXT}}``. ``subscribe`` turns the
 connection into an event stream: one JSON event per line until the client closes it.
 
+The daemon runs as root, and anyone can bind an abstract name first: before a request
+leaves, the client reads the server's peer credentials (SO_PEERCRED) and talks only to a
+process running as root (CONTROL_SERVER_UID), whoever the client is. A non-root server
+can never be the real daemon (ipmpd refuses to start as non-root), so there is nothing
+to gain by trusting a server of the client's own uid and an impostor to fear. The
+refusal is UntrustedDaemon, an error of every command, never "not running".
+
 This module is on the monitor path of the resource agents: standard library only.
 """
 
@@ -12,9 +19,11 @@ from __future__ import annotations
 
 import json
 import socket
+import struct
 
 from ipmp_core.constants import (
     CONTROL_MAX_LINE,
+    CONTROL_SERVER_UID,
     CONTROL_SOCKET_NAME,
     CONTROL_TIMEOUT_S,
     DAEMON_START_TIMEOUT_S,
@@ -27,6 +36,10 @@ if TYPE_CHECKING:
 
 # Poll interval while waiting for a daemon we started to answer.
 _START_POLL_S = 0.05
+# Retry interval of a connect() refused because the daemon's listen backlog is full.
+_BACKLOG_POLL_S = 0.005
+# struct ucred: pid, uid, gid.
+_CREDS = struct.Struct("3i")
 
 
 class ControlError(Exception):
@@ -43,24 +56,74 @@ class DaemonUnreachable(ControlError):
         super().__init__("daemon-unreachable", f"the IPMP daemon is not running ({detail})")
 
 
+class UntrustedDaemon(ControlError):
+    """The process answering on the control socket is not running as root: it is not
+    ipmpd (which refuses to run as anyone else) and is not told anything."""
+
+    def __init__(self, pid: int, uid: int) -> None:
+        super().__init__(
+            "untrusted-daemon",
+            f"refusing the IPMP control socket: the process answering there (pid {pid}, "
+            f"uid {uid}) is not running as root, so it is not ipmpd; something may be "
+            f"impersonating the daemon (stop that process, then start ipmpd)")
+        self.pid = pid
+        self.uid = uid
+
+
 def _connect(address: str, timeout: float) -> socket.socket:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(timeout)
     try:
-        sock.connect(address)
+        _connect_waiting(sock, address, timeout)
+        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _CREDS.size)
     except OSError as exc:
         sock.close()
         raise DaemonUnreachable(exc.strerror or str(exc)) from None
+    pid, uid, _gid = _CREDS.unpack(creds)
+    if uid != CONTROL_SERVER_UID:
+        sock.close()
+        raise UntrustedDaemon(pid, uid)
     return sock
 
 
-def _read_line(reader: Any) -> bytes:
+def _connect_waiting(sock: socket.socket, address: str, timeout: float) -> None:
+    """connect(), waiting while the daemon's listen backlog is full: a Unix socket with a
+    timeout (non-blocking underneath) gets EAGAIN then instead of waiting, which made a
+    burst of clients fail as if no daemon were running."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            sock.connect(address)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise TimeoutError("the daemon accepts no connection") from None
+            time.sleep(_BACKLOG_POLL_S)
+
+
+def _read_reply(reader: Any) -> dict[str, Any]:
+    """One reply line as a JSON object; ControlError("protocol") when it is not one."""
     line = reader.readline(CONTROL_MAX_LINE + 1)
     if not line:
         raise DaemonUnreachable("connection closed")
     if len(line) > CONTROL_MAX_LINE:
         raise ControlError("protocol", "reply too long")
-    return line
+    try:
+        reply = json.loads(line)
+    except ValueError:
+        reply = None
+    if not isinstance(reply, dict):
+        raise ControlError("protocol", "malformed reply from the IPMP daemon")
+    return reply
+
+
+def _refusal(reply: dict[str, Any]) -> ControlError:
+    err = reply.get("error")
+    err = err if isinstance(err, dict) else {}
+    return ControlError(str(err.get("code", "error")), str(err.get("message",
+                                                                   "request failed")))
 
 
 class ControlClient:
@@ -75,16 +138,16 @@ class ControlClient:
         try:
             sock.sendall(json.dumps({"op": op, "args": args}).encode() + b"\n")
             with sock.makefile("rb") as reader:
-                try:
-                    reply = json.loads(_read_line(reader))
-                except TimeoutError:
-                    raise DaemonUnreachable("no answer in time") from None
+                reply = _read_reply(reader)
+        except TimeoutError:
+            raise DaemonUnreachable("no answer in time") from None
+        except OSError as exc:  # reset by a daemon that went away meanwhile
+            raise DaemonUnreachable(exc.strerror or str(exc)) from None
         finally:
             sock.close()
-        if reply.get("ok"):
+        if reply.get("ok") is True:
             return reply.get("result")
-        err = reply.get("error") or {}
-        raise ControlError(err.get("code", "error"), err.get("message", "request failed"))
+        raise _refusal(reply)
 
     def ping(self) -> bool:
         try:
@@ -103,12 +166,11 @@ class ControlClient:
             sock.sendall(json.dumps({"op": "subscribe", "args": {}}).encode() + b"\n")
             sock.settimeout(None)
             with sock.makefile("rb") as reader:
-                first = json.loads(_read_line(reader))
-                if not first.get("ok"):
-                    err = first.get("error") or {}
-                    raise ControlError(err.get("code", "error"), err.get("message", ""))
+                first = _read_reply(reader)
+                if first.get("ok") is not True:
+                    raise _refusal(first)
                 while True:
-                    yield json.loads(_read_line(reader))
+                    yield _read_reply(reader)
         finally:
             sock.close()
 

@@ -10,21 +10,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
-import json
 import logging
 import math
 import os
 import select
 import signal
 import socket
-import struct
 import time
 from collections.abc import Callable
 from typing import Any
 
 from ipmp_core import errors, interference
 from ipmp_core.constants import (
-    CONTROL_MAX_LINE,
     CONTROL_SOCKET_NAME,
 )
 from ipmp_core.defaults import DEFAULTS_FILE, Defaults, load_defaults
@@ -61,6 +58,7 @@ from ipmp_core.net.netlink import (
 from ipmp_core.net.nftsets import MemberSets
 from ipmp_core.net.routes import route_specs
 from ipmp_core.persist import StateFile
+from ipmp_core.server import ControlServer, Subscriber
 from ipmp_core.state_schema import StateFileError
 
 log = logging.getLogger("ipmpd")
@@ -113,14 +111,14 @@ class Daemon:
         self.announcer = Announcer()
         self.lock = asyncio.Lock()
         self.stopping = asyncio.Event()
-        self.subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
+        self.subscribers: set[Subscriber] = set()
         self.saved_sysctls: dict[str, dict[str, str]] = {}
         self.installed_routes: dict[str, dict[str, dict[str, Any]]] = {}
         self.bursts: dict[str, asyncio.Task[None]] = {}
         self.timer: asyncio.TimerHandle | None = None
         self.timer_at: float | None = None  # engine ms the timer is set for
         self.last_tick = -math.inf
-        self.server: asyncio.AbstractServer | None = None
+        self.server: ControlServer | None = None
         self.sockets: dict[tuple[str, int], icmp.ProbeSocket] = {}
         # The probe sockets are read when the timer fires, not as each reply comes in
         # (see TICK_BATCH_DIVISOR): one epoll set says which have something.
@@ -146,10 +144,9 @@ class Daemon:
     # ------------------------------------------------------------------ life cycle
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
-        # Binding the abstract socket is also the "one daemon per namespace" lock.
-        self.server = await asyncio.start_unix_server(
-            self._client, path=self.control_address, limit=CONTROL_MAX_LINE
-        )
+        self.server = ControlServer(self.control_address, self._request, self.subscribers,
+                                    self._subscribed)
+        await self.server.start()
         for note in self.defaults.notes:
             log.warning(note)
         await self.netlink.open()
@@ -910,54 +907,19 @@ class Daemon:
             queue.put_nowait(event)
 
     # ------------------------------------------------------------------ control channel
-    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            line = await reader.readline()
-            if not line:
-                return
-            try:
-                request = json.loads(line)
-                op = str(request["op"])
-                args = request.get("args") or {}
-                if not isinstance(args, dict):
-                    raise ValueError("args must be an object")
-            except (ValueError, KeyError, TypeError) as exc:
-                await _reply(writer, error=(errors.INVALID, f"malformed request: {exc}"))
-                return
-            if op == "subscribe":
-                await self._stream_events(writer)
-                return
-            uid = _peer_uid(writer)
-            await _reply(writer, **await self._request(op, args, uid))
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
-            pass
-        finally:
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
+    def _subscribed(self, anyone: bool) -> None:
+        """Probe events are produced only while someone listens."""
+        self.engine.probing.events = anyone
 
-    async def _stream_events(self, writer: asyncio.StreamWriter) -> None:
-        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self.subscribers.add(queue)
-        self.engine.probing.events = True  # probe events only while someone listens
-        try:
-            await _reply(writer, result="subscribed")
-            while not self.stopping.is_set():
-                event = await queue.get()
-                writer.write(json.dumps(event).encode() + b"\n")
-                await writer.drain()
-        finally:
-            self.subscribers.discard(queue)
-            self.engine.probing.events = bool(self.subscribers)
-
-    async def _request(self, op: str, args: dict[str, Any], uid: int | None) -> dict[str, Any]:
+    async def _request(self, op: str, args: dict[str, Any], uid: int) -> dict[str, Any]:
+        """One request of the control channel (ControlServer checked its form and the
+        types of its arguments); every outcome is a reply, never an exception."""
         entry = self._ops().get(op)
         if entry is None:
-            return {"error": (errors.INVALID, f"unknown request '{op}'")}
+            return {"error": (errors.INVALID, f"unknown request '{op[:40]}'")}
         handler, privileged = entry
         if privileged and uid != 0:
-            return {"error": (errors.PERMISSION,
-                              f"'{op}' changes the configuration and needs root")}
+            return {"error": (errors.PERMISSION, f"'{op}' needs root")}
         if privileged and self.refusal is not None and op not in _WHILE_REFUSING:
             return {"error": (errors.STATE_REFUSED, f"'{op}' refused: "
                               f"{self.engine.state_error}")}
@@ -966,7 +928,7 @@ class Daemon:
                 result, actions = handler(args, now_ms())
             except EngineError as exc:
                 return {"error": (exc.code, exc.message)}
-            except (KeyError, TypeError, ValueError) as exc:
+            except (KeyError, TypeError, ValueError, ArithmeticError, AttributeError) as exc:
                 return {"error": (errors.INVALID, f"bad arguments for '{op}': {exc}")}
             await self._execute(actions)
             if op == "add-address" and self.dad_failed:
@@ -993,7 +955,7 @@ class Daemon:
             "config": (lambda a, now: (e.config(), []), False),
             "shutdown": (lambda a, now: (None, []), True),
             "accept-empty-state": (lambda a, now: (self._accept_empty(), []), True),
-            "dump": (lambda a, now: (self._dump(), []), False),
+            "dump": (lambda a, now: (self._dump(), []), True),  # the log is root's
             "create-group": (act(lambda a, now: e.create_group(
                 a["group"], now,
                 failback=a.get("failback", d.failback),
@@ -1063,22 +1025,3 @@ class Daemon:
                 keep += ["dhcp"] if member.dhcp_test else []
                 return self.engine.set_test_addresses(member.name, keep, now_ms())
         raise EngineError(errors.UNKNOWN_ADDRESS, f"no test address {ip}")
-
-
-def _peer_uid(writer: asyncio.StreamWriter) -> int | None:
-    sock = writer.get_extra_info("socket")
-    if sock is None:
-        return None
-    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    _pid, uid, _gid = struct.unpack("3i", creds)
-    return uid
-
-
-async def _reply(writer: asyncio.StreamWriter, *, result: Any = None,
-                 error: tuple[str, str] | None = None) -> None:
-    if error is not None:
-        payload: dict[str, Any] = {"ok": False, "error": {"code": error[0], "message": error[1]}}
-    else:
-        payload = {"ok": True, "result": result}
-    writer.write(json.dumps(payload).encode() + b"\n")
-    await writer.drain()

@@ -8,12 +8,14 @@ import logging.handlers
 import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
 from ipmp_core.constants import CONTROL_SOCKET_NAME
 from ipmp_core.defaults import DEFAULTS_FILE
 from ipmp_core.persist import STATE_DIR_ENV, StateFile, netns_name, state_dir
+from ipmp_core.server import StartError, require_root
 
 
 def setup_logging(log_file: str | None, use_syslog: bool, debug: bool) -> None:
@@ -56,6 +58,11 @@ def setup_logging(log_file: str | None, use_syslog: bool, debug: bool) -> None:
 def cli(state_dir: str | None, defaults_path: str, log_file: str | None, use_syslog: bool,
         debug: bool) -> None:
     """Run the IPMP daemon of this network namespace in the foreground."""
+    try:
+        require_root()
+    except StartError as exc:
+        click.echo(f"ipmpd: {exc}", err=True)
+        sys.exit(1)
     setup_logging(log_file, use_syslog, debug)
     from ipmp_core.daemon import Daemon  # pyroute2 is imported only by the daemon itself
 
@@ -63,12 +70,18 @@ def cli(state_dir: str | None, defaults_path: str, log_file: str | None, use_sys
     daemon = Daemon(state, defaults_path=defaults_path, control_address=CONTROL_SOCKET_NAME)
     try:
         asyncio.run(daemon.run())
-    except OSError as exc:
-        if exc.errno == 98:  # EADDRINUSE on the abstract control socket
-            click.echo(f"ipmpd: another daemon is already running in network namespace "
-                       f"{netns_name()}", err=True)
-            sys.exit(1)
-        raise
+    except StartError as exc:
+        _refuse(f"not starting in network namespace {netns_name()}: {exc}",
+                also_log=bool(log_file or use_syslog))
+
+
+def _refuse(reason: str, also_log: bool) -> NoReturn:
+    """One line on stderr (and in the log, where an operator of a started daemon looks)
+    and a non-zero exit, so that a supervisor sees the start fail."""
+    if also_log:
+        logging.getLogger("ipmpd").error("%s", reason)
+    click.echo(f"ipmpd: {reason}", err=True)
+    sys.exit(1)
 
 
 def main() -> None:

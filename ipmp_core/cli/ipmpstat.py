@@ -174,8 +174,11 @@ def _follow_probes(spec: stat.OutputSpec, resolve: stat.Resolver) -> None:
     followed by one. With nothing probing yet there are simply no rows until there are.
     """
     client = ControlClient()
-    if not client.ping():
-        raise _Failure("the IPMP daemon is not running")
+    try:
+        if not client.ping():
+            raise _Failure("the IPMP daemon is not running")
+    except ControlError as exc:  # an impostor answering: refused, said in one line
+        raise _daemon_error(exc, "follow IPMP probes") from None
     start_ns = _clock_ns()
     try:
         for line in _probe_lines(spec, client.subscribe(), start_ns, resolve):
