@@ -1175,6 +1175,7 @@ class Engine:
             targets=targets,
             present=m.present,
             mac=m.mac,
+            target_families=self.probing.family_views(group, m),
         )
 
     # ------------------------------------------------------------------ helpers
