@@ -793,6 +793,10 @@ class Daemon:
         if privileged and uid != 0:
             return {"error": (errors.PERMISSION,
                               f"'{op}' changes the configuration and needs root")}
+        if op == "add-address":
+            conflict = await self._duplicate_check(args)
+            if conflict is not None:
+                return {"error": (errors.EXISTS, conflict)}
         async with self.lock:
             try:
                 result, actions = handler(args, now_ms())
@@ -811,6 +815,36 @@ class Daemon:
         if op == "shutdown":
             self.stopping.set()
         return {"result": result}
+
+    async def _duplicate_check(self, args: dict[str, Any]) -> str | None:
+        """IPv4 duplicate address detection for every data address a request adds (the
+        engine says from where), unless the client did it already and says so with
+        ``dad: false`` (the floating-address agent). An ARP probe takes PROBE_COUNT x
+        PROBE_INTERVAL_S + PROBE_WAIT_S (0.4 s); it runs in a thread, outside the lock,
+        so probing and kernel events go on meanwhile. Returns the refusal, or None."""
+        if args.get("dad") is False or not isinstance(args.get("address"), str) or \
+                not isinstance(args.get("group"), str):
+            return None
+        where = self.engine.duplicate_check_from(args["group"], args["address"])
+        if where is None:
+            return None
+        member, mac = where
+        from ipmp_core.config import parse_data_address
+        from ipmp_core.net.dad import arp_probe
+
+        ip = parse_data_address(args["address"]).ip
+        try:
+            owner = await asyncio.to_thread(arp_probe, member,
+                                            bytes.fromhex(mac.replace(":", "")), ip)
+        except (OSError, ValueError) as exc:
+            log.warning("Duplicate address detection for %s skipped: %s", ip, exc)
+            return None
+        if owner is None or owner.lower() in self.engine.own_macs():
+            return None
+        log.error("Duplicate address detection: %s is already in use on the network "
+                  "(answered by %s); not added", ip, owner)
+        return (f"duplicate address detection failed: {ip} is already in use on the "
+                f"network (answered by {owner})")
 
     def _ops(self) -> dict[str, tuple[Callable[[dict[str, Any], float], Any], bool]]:
         e = self.engine
@@ -849,7 +883,7 @@ class Daemon:
                 a["interface"], a["standby"], now)), True),
             "set-failback": (act(lambda a, now: e.set_failback(
                 a["group"], a["failback"], now)), True),
-            "set-fdt": (act(lambda a, now: e.set_fdt(a["group"], int(a["fdt_ms"]), now)), True),
+            "set-fdt": (act(lambda a, now: e.set_fdt(a["group"], a["fdt_ms"], now)), True),
             "add-route": (act(lambda a, now: e.add_route(
                 a["group"], a.get("dst", "default"), a["gateway"], now)), True),
             "remove-route": (act(lambda a, now: e.remove_route(
