@@ -549,6 +549,9 @@ class Engine:
         """A member's test addresses: static ones, and/or "dhcp" for a leased one. An
         interface in no group gets one only under TRACK_INTERFACES_ONLY_WITH_GROUPS=no,
         which makes it a member of the anonymous group (and losing them ends that)."""
+        _need_str("interface", ifname)
+        if isinstance(addresses, str | bytes) or not isinstance(addresses, Iterable):
+            raise EngineError(errors.INVALID, "test addresses must be a list")
         addresses = list(addresses)
         out: list[Action] = []
         if ifname not in self.members and self.track_all and ifname in self.observed:
@@ -863,6 +866,11 @@ class Engine:
                 out.append(self._member_event(member))
 
         before = self._active_names(group)
+        if any(not self.members[n].usable for n in before):
+            # An active member left service (failed, offline, admin down, leaving the
+            # group): FAILBACK=no holds a repaired member back only "unless another
+            # member fails" (in.mpathd's phyint_activate_another()).
+            self._release_held(members)
         active = self._choose_active(group, members)
         for member in members:
             if member.active != (member.name in active):
@@ -1226,6 +1234,7 @@ class Engine:
 
     # ------------------------------------------------------------------ helpers
     def _group(self, name: str) -> Group:
+        _need_str("group", name)
         try:
             if name == ANONYMOUS:
                 raise KeyError(name)
@@ -1234,6 +1243,7 @@ class Engine:
             raise EngineError(errors.UNKNOWN_GROUP, f"no such group: {name}") from None
 
     def _member(self, name: str) -> Member:
+        _need_str("interface", name)
         try:
             return self.members[name]
         except KeyError:
@@ -1295,6 +1305,12 @@ class Engine:
                         f"{ip} is a data address of group {group.name}: a test address can "
                         "never double as a data address",
                     )
+
+
+def _need_str(kind: str, value: object) -> None:
+    """Names arrive from the control channel as any JSON value: only a string is one."""
+    if not isinstance(value, str):
+        raise EngineError(errors.INVALID, f"{kind} name {value!r} is not a string")
 
 
 __all__ = ["Engine", "IPv4Interface", "IPv6Interface"]

@@ -285,6 +285,25 @@ def test_failback_no_keeps_repaired_member_inactive_until_another_fails():
     assert set(w.where().values()) == {"e0"}
 
 
+@pytest.mark.parametrize("how", ["remove", "admin-down"])
+def test_failback_no_held_member_takes_over_when_the_active_one_leaves(how):
+    """Found by the property-based test: a member held inactive by FAILBACK=no stayed
+    inactive when the only active member left the group (or went admin-down), leaving a
+    usable member and no active one: every data address down."""
+    w = World("e0", "e1")
+    w.group("ipmp0", "e0", "e1", failback=False)
+    w.addr("ipmp0", "198.51.100.10/24")
+    w.link("e0", up=False)
+    w.link("e0", up=True)
+    assert not w.iface("e0").active and w.where() == {"198.51.100.10": "e1"}
+    if how == "remove":
+        w.record(w.engine.remove_member("e1", w.now))
+    else:
+        w.link("e1", up=True, admin_up=False)
+    assert w.iface("e0").active
+    assert w.where() == {"198.51.100.10": "e0"}
+
+
 def test_failback_no_still_activates_after_group_failure():
     w = World("e0")
     w.group("ipmp0", "e0", failback=False)
