@@ -902,7 +902,7 @@ class Daemon:
         return [str(a) for a in member.test_addresses] + (["dhcp"] if member.dhcp_test else [])
 
     def _add_test(self, ifname: str, address: str) -> list[Action]:
-        member = self.engine.members.get(ifname)
+        member = self.engine.members.get(ifname) if isinstance(ifname, str) else None
         current = self._test_list(member) if member else []
         return self.engine.set_test_addresses(ifname, [*current, address], now_ms())
 
@@ -911,6 +911,8 @@ class Daemon:
         stops DHCP on that member."""
         from ipmp_core.config import parse_ip
 
+        if not isinstance(address, str):
+            raise EngineError(errors.INVALID, f"test address {address!r} is not a string")
         if address.strip().lower() == "dhcp":
             member = self.engine.members.get(interface or "")
             if member is None or not member.dhcp_test:
