@@ -49,7 +49,7 @@ cluster: venv
 	$(VENV)/bin/pytest -q tests/cluster
 
 # The property-based engine test and the parsers' fuzz targets with the long hypothesis
-# profile (20,000 cases each; make test runs 200). About 15 minutes.
+# profile (20,000 cases each; make test runs 200). About 25 minutes.
 fuzz: venv
 	HYPOTHESIS_PROFILE=fuzz $(VENV)/bin/pytest -q tests/unit/test_engine_properties.py \
 		tests/unit/test_fuzz_control.py tests/unit/test_fuzz_parsers.py

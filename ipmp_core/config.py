@@ -161,6 +161,15 @@ def _check_not_subnet_broadcast(ip: ipaddress.IPv4Address | ipaddress.IPv6Addres
                               f"address of {a.network}, not a host")
 
 
+def clamped_int(value: object, kind: str, low: int, high: int) -> int:
+    """A whole number from a request, brought into [low, high]; anything that is not a
+    finite number (a string, null, 1e400 read as infinity) is refused."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or (
+            isinstance(value, float) and not value.is_integer()):
+        raise EngineError(errors.INVALID, f"{kind} {value!r} is not a whole number")
+    return max(low, min(int(value), high))
+
+
 def parse_targets(values: Iterable[object],
                   own: Collection[ipaddress.IPv4Address | ipaddress.IPv6Address] = (),
                   on_link: Collection[IPInterface] = ()) -> list[str]:

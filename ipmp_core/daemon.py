@@ -696,13 +696,15 @@ class Daemon:
     def _announce_now(self, args: dict[str, Any]) -> str:
         """Announce a data address again from the member holding it (an agent's
         arp_count_refresh, or its own count at start)."""
+        from ipmp_core.config import clamped_int
+
+        count = clamped_int(args.get("count", 1), "count", 0, 20)
+        interval = clamped_int(args.get("interval_ms", 200), "interval_ms", 1, 10_000)
         found = self.engine.find_address(str(args["address"]))
         if found is None or found[2] is None:
             raise EngineError(errors.UNKNOWN_ADDRESS, f"{args['address']} is not bound")
         _group, addr, member_name = found
         member = self.engine.members[member_name]
-        count = max(0, min(int(args.get("count", 1)), 20))
-        interval = max(1, min(int(args.get("interval_ms", 200)), 10_000))
         mac = _mac_bytes(member.mac)
 
         def send() -> Any:

@@ -117,7 +117,7 @@ LINE = st.one_of(
 
 @given(st.lists(LINE, max_size=12), st.sampled_from(["\n", "\r\n"]))
 def test_fuzz_defaults_file(tmp_path_factory, lines: list[str], newline: str) -> None:
-    path = Path(tmp_path_factory.mktemp("defaults")) / "mpathd"
+    path = Path(tmp_path_factory.getbasetemp()) / "fuzzed-defaults"  # one file, rewritten
     try:
         path.write_text(newline.join(lines), encoding="utf-8")
     except UnicodeEncodeError:
