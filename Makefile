@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 PYTEST_ARGS ?=
 
-.PHONY: all deps venv install dev test lint unit netns cluster demo bench docs
+.PHONY: all deps venv install dev test lint unit netns cluster fuzz demo bench docs
 
 all: venv
 
@@ -47,6 +47,12 @@ netns: venv
 
 cluster: venv
 	$(VENV)/bin/pytest -q tests/cluster
+
+# The property-based engine test and the parsers' fuzz targets with the long hypothesis
+# profile (20,000 cases each; make test runs 200). About 25 minutes.
+fuzz: venv
+	HYPOTHESIS_PROFILE=fuzz $(VENV)/bin/pytest -q tests/unit/test_engine_properties.py \
+		tests/unit/test_fuzz_control.py tests/unit/test_fuzz_parsers.py
 
 demo: venv
 	$(PY) -m ipmp_core.demo

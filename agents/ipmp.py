@@ -42,16 +42,11 @@ def check_name(kind: str, name: str) -> str:
     return check(kind, name)
 
 
-def parse_address(text: str, *, kind: str = "address"):  # noqa: ANN201
-    from ipmp_core.config import parse_address as parse
+def rules():  # noqa: ANN201
+    """The shared value rules (ipmp_core.config), the ones the daemon applies too."""
+    from ipmp_core import config
 
-    return parse(text, kind=kind)
-
-
-def parse_ip(text: str):  # noqa: ANN201
-    from ipmp_core.config import parse_ip as parse
-
-    return parse(text)
+    return config
 
 
 def _names(value: str) -> list[str]:
@@ -79,9 +74,7 @@ def _test_addresses(value: str) -> dict[str, str] | str:
                 raise ValueError(f"interface {ifname} has two test addresses")
             out[ifname] = "dhcp"
             continue
-        parsed = parse_address(addr, kind="test address")
-        if parsed.version == 6 and not parsed.ip.is_link_local:
-            raise ValueError(f"IPv6 test address {addr} must be link-local")
+        parsed = rules().parse_test_address(addr)
         if ifname in out:
             raise ValueError(f"interface {ifname} has two test addresses")
         out[ifname] = str(parsed)
@@ -89,7 +82,7 @@ def _test_addresses(value: str) -> dict[str, str] | str:
 
 
 def _addresses(value: str) -> list[str]:
-    return [str(parse_address(a, kind="data address")) for a in value.split()]
+    return [str(rules().parse_data_address(a)) for a in value.split()]
 
 
 def _per_node(check):  # noqa: ANN001, ANN202
@@ -112,16 +105,26 @@ def _group_name(value: str) -> None:
 
 def _targets(value: str) -> list[str]:
     try:
-        return [str(parse_ip(t)) for t in value.replace(",", " ").split()]
+        return rules().parse_targets(value.replace(",", " ").split())
     except EngineError as exc:
         raise ValueError(exc.message) from None
 
 
 def _gateway(value: str) -> None:
+    if not value.strip():
+        return
     try:
-        parse_ip(value)
+        rules().parse_gateway(value)
     except EngineError as exc:
         raise ValueError(exc.message) from None
+
+
+def _fdt(value: int) -> bool:
+    try:
+        rules().check_fdt(value)
+    except EngineError as exc:
+        raise ValueError(exc.message) from None
+    return True
 
 
 for param in (
@@ -154,8 +157,8 @@ for param in (
               reloadable=True, validator=_per_node(_gateway)),
     Parameter("failure_detection_time", "integer", "Failure detection time (ms)",
               "Probe-based failures are detected within this time (in.mpathd's "
-              "FAILURE_DETECTION_TIME; minimum 100).", default=DEFAULT_FDT_MS,
-              reloadable=True, validator=lambda v: v >= 0),
+              "FAILURE_DETECTION_TIME; 100 to 3600000).", default=DEFAULT_FDT_MS,
+              reloadable=True, validator=_fdt),
     Parameter("failback", "boolean", "Fail back to repaired members",
               "A repaired member takes its share of addresses back (Solaris FAILBACK).",
               default=True, reloadable=True),
@@ -230,6 +233,14 @@ class Plan:
                 raise OCFError(OCFCode.ERR_CONFIGURED,
                                f"{addr} is both a data and a test address: a data address "
                                "can never double as a test address")
+        mine = [ipaddress.ip_interface(a) for a in [*static, *self.data]]
+        own = {a.ip for a in mine}
+        try:
+            if self.gateway:
+                rules().parse_gateway(self.gateway, on_link=mine or None, own=own)
+            rules().parse_targets(self.targets, own=own)
+        except EngineError as exc:
+            raise OCFError(OCFCode.ERR_CONFIGURED, exc.message) from None
 
     def check_host(self, log=None) -> None:  # noqa: ANN001
         """Level 10: this host has the interfaces (OCF_ERR_INSTALLED); warn about network

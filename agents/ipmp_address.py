@@ -95,14 +95,12 @@ def _address(ctx):  # noqa: ANN001, ANN201 (an ipaddress interface)
         prefix = 24 if ip.version == 4 else 64
     if ip.version == 4 and prefix > 32:
         raise OCFError(OCFCode.ERR_CONFIGURED, f"cidr_netmask {prefix} is too long for IPv4")
+    from ipmp_core.config import parse_data_address  # the daemon's rules for data addresses
+
     try:
-        iface = ipaddress.ip_interface(f"{ip}/{prefix}")
-    except ValueError as exc:
-        raise OCFError(OCFCode.ERR_CONFIGURED, str(exc)) from None
-    if ip.version == 4 and prefix < 31 and ip in (iface.network.network_address,
-                                                  iface.network.broadcast_address):
-        raise OCFError(OCFCode.ERR_CONFIGURED,
-                       f"{ip} is the network or broadcast address of {iface.network}")
+        iface = parse_data_address(f"{ip}/{prefix}")
+    except EngineError as exc:
+        raise OCFError(OCFCode.ERR_CONFIGURED, exc.message) from None
     return iface
 
 

@@ -13,6 +13,16 @@ DEFAULT_FDT_MS = 10_000
 # in.mpathd refuses anything lower: below 100 ms the probe interval (FDT/7) drops under the
 # scheduling jitter of an ordinary host and every probe looks late.
 MIN_FDT_MS = 100
+# Requests refuse more than an hour: a failure found an hour late has stopped being
+# failure detection (the adaptive backoff may still raise the FDT beyond it).
+MAX_FDT_MS = 3_600_000
+
+# --- address rules (ipmp_core/config.py) -------------------------------------------------
+# The shortest prefix a data or test address may have, per family. An address brings its
+# subnet's on-link route: a /0 replaces the default route (and a /1 half of it), sending
+# every destination to the LAN. No real IPv4 LAN is wider than a /8 (the largest block
+# ever assigned); an IPv6 /16 is wider than any site's allocation.
+MIN_ADDRESS_PREFIX = {4: 8, 6: 16}
 
 # --- link-based detection ---------------------------------------------------------------
 # A link that came up more than this many times within LINK_FLAP_WINDOW_MS is flapping:

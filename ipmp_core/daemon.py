@@ -816,13 +816,15 @@ class Daemon:
     def _announce_now(self, args: dict[str, Any]) -> str:
         """Announce a data address again from the member holding it (an agent's
         arp_count_refresh, or its own count at start)."""
+        from ipmp_core.config import clamped_int
+
+        count = clamped_int(args.get("count", 1), "count", 0, 20)
+        interval = clamped_int(args.get("interval_ms", 200), "interval_ms", 1, 10_000)
         found = self.engine.find_address(str(args["address"]))
         if found is None or found[2] is None:
             raise EngineError(errors.UNKNOWN_ADDRESS, f"{args['address']} is not bound")
         _group, addr, member_name = found
         member = self.engine.members[member_name]
-        count = max(0, min(int(args.get("count", 1)), 20))
-        interval = max(1, min(int(args.get("interval_ms", 200)), 10_000))
         mac = _mac_bytes(member.mac)
 
         def send() -> Any:
@@ -923,6 +925,10 @@ class Daemon:
         if privileged and self.refusal is not None and op not in _WHILE_REFUSING:
             return {"error": (errors.STATE_REFUSED, f"'{op}' refused: "
                               f"{self.engine.state_error}")}
+        if op == "add-address":
+            conflict = await self._duplicate_check(args)
+            if conflict is not None:
+                return {"error": (errors.EXISTS, conflict)}
         async with self.lock:
             try:
                 result, actions = handler(args, now_ms())
@@ -941,6 +947,36 @@ class Daemon:
         if op == "shutdown":
             self.stopping.set()
         return {"result": result}
+
+    async def _duplicate_check(self, args: dict[str, Any]) -> str | None:
+        """IPv4 duplicate address detection for every data address a request adds (the
+        engine says from where), unless the client did it already and says so with
+        ``dad: false`` (the floating-address agent). An ARP probe takes PROBE_COUNT x
+        PROBE_INTERVAL_S + PROBE_WAIT_S (0.4 s); it runs in a thread, outside the lock,
+        so probing and kernel events go on meanwhile. Returns the refusal, or None."""
+        if args.get("dad") is False or not isinstance(args.get("address"), str) or \
+                not isinstance(args.get("group"), str):
+            return None
+        where = self.engine.duplicate_check_from(args["group"], args["address"])
+        if where is None:
+            return None
+        member, mac = where
+        from ipmp_core.config import parse_data_address
+        from ipmp_core.net.dad import arp_probe
+
+        ip = parse_data_address(args["address"]).ip
+        try:
+            owner = await asyncio.to_thread(arp_probe, member,
+                                            bytes.fromhex(mac.replace(":", "")), ip)
+        except (OSError, ValueError) as exc:
+            log.warning("Duplicate address detection for %s skipped: %s", ip, exc)
+            return None
+        if owner is None or owner.lower() in self.engine.own_macs():
+            return None
+        log.error("Duplicate address detection: %s is already in use on the network "
+                  "(answered by %s); not added", ip, owner)
+        return (f"duplicate address detection failed: {ip} is already in use on the "
+                f"network (answered by {owner})")
 
     def _ops(self) -> dict[str, tuple[Callable[[dict[str, Any], float], Any], bool]]:
         e = self.engine
@@ -980,7 +1016,7 @@ class Daemon:
                 a["interface"], a["standby"], now)), True),
             "set-failback": (act(lambda a, now: e.set_failback(
                 a["group"], a["failback"], now)), True),
-            "set-fdt": (act(lambda a, now: e.set_fdt(a["group"], int(a["fdt_ms"]), now)), True),
+            "set-fdt": (act(lambda a, now: e.set_fdt(a["group"], a["fdt_ms"], now)), True),
             "add-route": (act(lambda a, now: e.add_route(
                 a["group"], a.get("dst", "default"), a["gateway"], now)), True),
             "remove-route": (act(lambda a, now: e.remove_route(
@@ -999,7 +1035,7 @@ class Daemon:
         return [str(a) for a in member.test_addresses] + (["dhcp"] if member.dhcp_test else [])
 
     def _add_test(self, ifname: str, address: str) -> list[Action]:
-        member = self.engine.members.get(ifname)
+        member = self.engine.members.get(ifname) if isinstance(ifname, str) else None
         current = self._test_list(member) if member else []
         return self.engine.set_test_addresses(ifname, [*current, address], now_ms())
 
@@ -1008,6 +1044,8 @@ class Daemon:
         stops DHCP on that member."""
         from ipmp_core.config import parse_ip
 
+        if not isinstance(address, str):
+            raise EngineError(errors.INVALID, f"test address {address!r} is not a string")
         if address.strip().lower() == "dhcp":
             member = self.engine.members.get(interface or "")
             if member is None or not member.dhcp_test:

@@ -55,7 +55,9 @@ def load_defaults(path: str | Path | None = DEFAULTS_FILE) -> Defaults:
     if path is None:
         return result
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        # Bytes that are not UTF-8 spoil their line only (it is then ignored with a
+        # note), never the whole file: a stray byte must not stop the daemon starting.
+        text = Path(path).read_bytes().decode("utf-8", errors="replace")
     except FileNotFoundError:
         return result
     except OSError as exc:

@@ -74,6 +74,18 @@ class GroupView:
 
 
 @dataclass
+class TargetFamilyView:
+    """One family's probing on one interface: an ipmpstat -t row (in.mpathd's
+    ipmp_targinfo_t). A family that probes but has no target shows its mode with no
+    TARGETS: it does not vote on the interface's failure."""
+
+    family: int  # 4 or 6
+    mode: TargetMode
+    testaddr: str
+    targets: list[str] = field(default_factory=list)
+
+
+@dataclass
 class InterfaceView:
     name: str
     group: str  # "" for the anonymous group
@@ -87,6 +99,7 @@ class InterfaceView:
     targets: list[str] = field(default_factory=list)
     present: bool = True
     mac: str = ""
+    target_families: list[TargetFamilyView] = field(default_factory=list)
 
 
 @dataclass
@@ -131,6 +144,11 @@ class Snapshot:
                         "probe": ProbeState(i["probe"]),
                         "state": IfState(i["state"]),
                         "target_mode": TargetMode(i["target_mode"]),
+                        "target_families": [
+                            TargetFamilyView(**{**_known(TargetFamilyView, t),
+                                                "mode": TargetMode(t["mode"])})
+                            for t in i.get("target_families", [])
+                        ],
                     }
                 )
             )

@@ -285,6 +285,22 @@ def target_row(iface: InterfaceView, resolve: Resolver = numeric) -> Row:
     }
 
 
+def target_rows(iface: InterfaceView, resolve: Resolver = numeric) -> list[Row]:
+    """The -t rows of one interface, as ipmpstat's targinfo_output_cbfunc(): one row
+    per probing family (IPv4 and IPv6 when both probe), one "disabled" row when none
+    does. A family that probes without a target shows an empty TARGETS (``--``): it
+    has no say in the interface's failure. A snapshot without per-family views (an
+    older daemon) gives the interface's single row."""
+    if not iface.target_families:
+        return [target_row(iface, resolve)]
+    return [{
+        "INTERFACE": iface.name,
+        "MODE": str(view.mode),
+        "TESTADDR": resolve(view.testaddr),
+        "TARGETS": " ".join(resolve(target) for target in view.targets),
+    } for view in iface.target_families]
+
+
 def snapshot_rows(mode: Mode, snapshot: Snapshot, resolve: Resolver = numeric) -> list[Row]:
     """All rows of a snapshot mode, in the snapshot's order."""
     if mode is Mode.GROUPS:
@@ -294,7 +310,7 @@ def snapshot_rows(mode: Mode, snapshot: Snapshot, resolve: Resolver = numeric) -
     if mode is Mode.ADDRESSES:
         return [address_row(a, resolve) for a in snapshot.addresses]
     if mode is Mode.TARGETS:
-        return [target_row(i, resolve) for i in snapshot.interfaces]
+        return [row for i in snapshot.interfaces for row in target_rows(i, resolve)]
     raise ValueError("probe rows come from events (probe_row), not from a snapshot")
 
 

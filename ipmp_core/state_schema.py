@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ipmp_core.config import check_name, parse_address, parse_ip, parse_network
-from ipmp_core.constants import MIN_FDT_MS
+from ipmp_core.constants import MAX_FDT_MS, MIN_FDT_MS
 from ipmp_core.errors import EngineError
 
 # The format this daemon writes and the only one it reads. A file of another version was
@@ -30,9 +30,6 @@ STATE_VERSION = 1
 # Far above any real configuration (1,000 data addresses take ~100 kB): a larger file is
 # not one we wrote, and reading it whole must not exhaust memory.
 MAX_STATE_BYTES = 16 * 1024 * 1024
-# An FDT above this is no setting but a corrupt number (24 days: the engine's timers
-# are milliseconds in a float, but nobody waits that long to notice a failure).
-MAX_STORED_FDT_MS = 2**31 - 1
 # DHCP data slots are numbered from 0 upwards, one per requested address.
 MAX_DHCP_SLOT = 65_535
 # Errors listed in one message: the first few are enough to find the damage.
@@ -279,9 +276,9 @@ class _Checker:
             fdt = g["fdt_ms"]
             if type(fdt) is not int:
                 self.fail(f"{path}.fdt_ms", _wrong(fdt, "an integer"))
-            elif not MIN_FDT_MS <= fdt <= MAX_STORED_FDT_MS:
+            elif not MIN_FDT_MS <= fdt <= MAX_FDT_MS:
                 self.fail(f"{path}.fdt_ms", f"{fdt} is out of range ({MIN_FDT_MS} to "
-                          f"{MAX_STORED_FDT_MS} ms)")
+                          f"{MAX_FDT_MS} ms)")
         for i, member in self.items(g, "members", path):
             mpath = f"{path}.members[{i}]"
             if self.obj(member, mpath, MEMBER_KEYS, required=("name",)):

@@ -19,11 +19,14 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from typing import Any
 
 import click
 
+from ipmp_core.config import check_fdt
 from ipmp_core.control import ControlClient, ControlError, DaemonUnreachable, start_daemon
+from ipmp_core.errors import EngineError
 
 
 class AdmError(click.ClickException):
@@ -49,6 +52,15 @@ def call(op: str, *, start: bool = True, **args: Any) -> Any:
     try:
         return client.call(op, **args)
     except ControlError as exc:
+        raise AdmError(exc.message) from None
+
+
+def _checked(rule: Callable[[Any], Any], value: Any) -> Any:
+    """Apply one of the shared value rules (ipmp_core.config) before asking the daemon,
+    which applies the same rule again: the message is the same either way."""
+    try:
+        return rule(value)
+    except EngineError as exc:
         raise AdmError(exc.message) from None
 
 
@@ -181,11 +193,7 @@ def set_ipmp(props: tuple[str, ...], group: str) -> None:
         if key == "failback":
             call("set-failback", group=group, failback=value)
         elif key == "fdt":
-            try:
-                ms = int(value.removesuffix("ms"))
-            except ValueError:
-                raise AdmError(f"fdt must be a number of milliseconds, not '{value}'") from None
-            call("set-fdt", group=group, fdt_ms=ms)
+            call("set-fdt", group=group, fdt_ms=_checked(check_fdt, value))
         elif key == "multicast":
             call("set-multicast", group=group,
                  addresses=[t.strip() for t in value.split(",") if t.strip()])

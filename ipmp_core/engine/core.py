@@ -11,6 +11,8 @@ Rules of this module (after h11's _state.py):
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import random
 from collections.abc import Iterable
 from ipaddress import IPv4Interface, IPv6Interface
@@ -19,12 +21,16 @@ from typing import Any
 from ipmp_core import errors
 from ipmp_core.config import (
     IPInterface,
+    check_fdt,
     check_name,
-    normalize_fdt,
     parse_address,
     parse_bool,
+    parse_data_address,
+    parse_gateway,
     parse_ip,
     parse_network,
+    parse_targets,
+    parse_test_address,
 )
 from ipmp_core.constants import (
     DEFAULT_FAILBACK,
@@ -174,6 +180,10 @@ class Engine:
             elif self.linklocals.get(ifname) == address:
                 del self.linklocals[ifname]
         member = self.members.get(ifname)
+        if added and not is_link_local(address):
+            stray = self._stray_copy(ifname, address)
+            if stray is not None:
+                return [stray]
         if member is None or not is_link_local(address) or ":" not in address:
             return []
         new = address if added else (None if member.linklocal == address else member.linklocal)
@@ -183,6 +193,21 @@ class Engine:
         out: list[Action] = []
         self._refresh(self.groups[member.group], now, out)
         return out
+
+    def _stray_copy(self, ifname: str, address: str) -> Log | None:
+        """A data address showing up on an interface it is not bound to (added there by
+        hand, or by another tool): two members answering for one address split its
+        traffic. Said in the log; the daemon's own moves add the new copy only after the
+        binding changed, so they never trigger this."""
+        for group in self.groups.values():
+            for addr, bound in group.binding.items():
+                if str(addr.ip) != address or bound == ifname:
+                    continue
+                where = f"bound to {bound}" if bound else "down (no active interface)"
+                return Log("warning", f"Data address {addr.ip} of group {group.name} found on "
+                           f"{ifname} although it is {where}; it was added there by "
+                           f"someone else (remove it: ip addr del {addr} dev {ifname})")
+        return None
 
     def routers_observed(self, family: int, routers: list[tuple[str, str]],
                          now: float) -> list[Action]:
@@ -244,12 +269,10 @@ class Engine:
     def set_targets(self, name: str, targets: Iterable[str], now: float) -> list[Action]:
         """Configured probe targets (like bonding's arp_ip_target); empty = discover."""
         group = self._group(name)
-        parsed = [str(parse_ip(t)) for t in targets if str(t).strip()]
-        for t in parsed:
-            if ":" in t and not is_link_local(t):
-                raise EngineError(errors.INVALID,
-                                  f"IPv6 probe target {t} must be a link-local address")
-        group.explicit_targets = parsed
+        if isinstance(targets, str | bytes):
+            raise EngineError(errors.INVALID, "probe targets must be a list of addresses")
+        group.explicit_targets = parse_targets(targets, own=self._own_ips(),
+                                               on_link=self._group_addresses(group))
         out: list[Action] = [ConfigChanged()]
         self._refresh(group, now, out)
         return out
@@ -325,11 +348,9 @@ class Engine:
         if name in self.observed or name in self.members:
             raise EngineError(errors.EXISTS, f"{name} is an interface; a group needs its own name")
         out: list[Action] = []
-        fdt = normalize_fdt(int(fdt_ms))
-        if fdt.note:
-            out.append(Log("warning", fdt.note))
-        self.groups[name] = Group(name=name, failback=failback, fdt_ms=fdt.value,
-                                  fdt_current=fdt.value)
+        fdt = check_fdt(fdt_ms)
+        self.groups[name] = Group(name=name, failback=parse_bool(failback), fdt_ms=fdt,
+                                  fdt_current=fdt)
         self.probing.invalidate(name)
         out.append(Log("notice", f"Group {name} created"))
         out.append(Publish({"type": "group-added", "group": name}))
@@ -363,19 +384,17 @@ class Engine:
 
     def set_fdt(self, name: str, fdt_ms: int, now: float) -> list[Action]:
         group = self._group(name)
-        fdt = normalize_fdt(int(fdt_ms))
-        group.fdt_ms = fdt.value
-        group.fdt_current = fdt.value
+        fdt = check_fdt(fdt_ms)
+        group.fdt_ms = fdt
+        group.fdt_current = fdt
         self.probing.invalidate(name)
-        out: list[Action] = [ConfigChanged()]
-        if fdt.note:
-            out.insert(0, Log("warning", fdt.note))
-        return out
+        return [ConfigChanged()]
 
     def add_route(self, name: str, dst: str, gateway: str, now: float) -> list[Action]:
         group = self._group(name)
         dst = "default" if dst in ("default", "", None) else str(parse_network(dst))
-        gw = str(parse_ip(gateway))
+        gw = str(parse_gateway(gateway, on_link=self._group_addresses(group),
+                               own=self._own_ips()))
         route = Route(dst, gw)
         if any(r.key() == route.key() for r in group.routes):
             raise EngineError(errors.EXISTS, f"route {dst} via {gw} already in group {name}")
@@ -533,6 +552,9 @@ class Engine:
         """A member's test addresses: static ones, and/or "dhcp" for a leased one. An
         interface in no group gets one only under TRACK_INTERFACES_ONLY_WITH_GROUPS=no,
         which makes it a member of the anonymous group (and losing them ends that)."""
+        _need_str("interface", ifname)
+        if isinstance(addresses, str | bytes) or not isinstance(addresses, Iterable):
+            raise EngineError(errors.INVALID, "test addresses must be a list")
         addresses = list(addresses)
         out: list[Action] = []
         if ifname not in self.members and self.track_all and ifname in self.observed:
@@ -559,9 +581,12 @@ class Engine:
         return out
 
     def _parse_test_addresses(self, member: Member, addresses: list[str]) -> list[IPInterface]:
-        """Parsed; never a data address (section 3.17), never another member's."""
-        parsed = [parse_address(a, kind="test address") for a in addresses]
-        for addr in parsed:
+        """Parsed; never a data address (section 3.17), never another member's, never
+        twice."""
+        parsed = [parse_test_address(a) for a in addresses]
+        for i, addr in enumerate(parsed):
+            if any(addr.ip == other.ip for other in parsed[:i]):
+                raise EngineError(errors.EXISTS, f"test address {addr.ip} is given twice")
             self._check_not_data(addr.ip)
             owner = self._test_owner(addr.ip)
             if owner is not None and owner is not member:
@@ -660,7 +685,7 @@ class Engine:
         never removes another's addresses. ``dad``: the kernel checks that nobody else
         uses it (IPv6 duplicate address detection) before it is announced."""
         group = self._group(group_name)
-        addr = parse_address(text, kind="data address")
+        addr = parse_data_address(text)
         self._check_not_test(addr.ip)
         for other in self.groups.values():
             for existing in other.binding:
@@ -695,6 +720,29 @@ class Engine:
         out.append(ConfigChanged())
         self._refresh(group, now, out)
         return out
+
+    def duplicate_check_from(self, group_name: str, text: str) -> tuple[str, str] | None:
+        """Where to run IPv4 duplicate address detection (an ARP probe, RFC 5227) before
+        ``text`` is added to the group: (member, its MAC), or None when there is nothing
+        to check (not IPv4, refused anyway, already ours) or nowhere to check from (no
+        active member: the address stays down until one is, and is announced then)."""
+        group = self.groups.get(group_name)
+        try:
+            addr = parse_data_address(text)
+        except EngineError:
+            return None  # the request itself is refused with the precise reason
+        if group is None or addr.version != 4 or str(addr.ip) in self.local_addresses:
+            return None
+        for name in self._active_names(group):
+            member = self.members[name]
+            if member.present and member.mac:
+                return name, member.mac
+        return None
+
+    def own_macs(self) -> set[str]:
+        """Hardware addresses of the interfaces we see: an answer from one of them to our
+        ARP probe is our own host, not a conflict."""
+        return {seen.mac.lower() for seen in self.observed.values() if seen.mac}
 
     # ------------------------------------------------------------------ DHCP data
     def add_dhcp_data(self, group_name: str, now: float, slot: int | None = None
@@ -824,6 +872,11 @@ class Engine:
                 out.append(self._member_event(member))
 
         before = self._active_names(group)
+        if any(not self.members[n].usable for n in before):
+            # An active member left service (failed, offline, admin down, leaving the
+            # group): FAILBACK=no holds a repaired member back only "unless another
+            # member fails" (in.mpathd's phyint_activate_another()).
+            self._release_held(members)
         active = self._choose_active(group, members)
         for member in members:
             if member.active != (member.name in active):
@@ -1057,8 +1110,6 @@ class Engine:
             out += self.add_member(g["name"], m["name"], now, standby=m.get("standby", False),
                                    offline=m.get("offline", False), require_present=False)
             out += self.set_test_addresses(m["name"], m.get("test_addresses", []), now)
-        for r in g.get("routes", []):
-            out += self.add_route(g["name"], r["dst"], r["gateway"], now)
         if g.get("targets"):
             out += self.set_targets(g["name"], g["targets"], now)
         if g.get("linklocal_probes"):
@@ -1073,6 +1124,9 @@ class Engine:
             out += self.add_data_address(g["name"], a, now, hint=hints.get(ip),
                                          owner=owners.get(a, ""),
                                          deprecated=a in g.get("deprecated", []))
+        # Routes last: a gateway must be on-link, in the subnet of a data or test address.
+        for r in g.get("routes", []):
+            out += self.add_route(g["name"], r["dst"], r["gateway"], now)
         return out
 
     def config(self) -> dict[str, Any]:
@@ -1197,10 +1251,12 @@ class Engine:
             targets=targets,
             present=m.present,
             mac=m.mac,
+            target_families=self.probing.family_views(group, m),
         )
 
     # ------------------------------------------------------------------ helpers
     def _group(self, name: str) -> Group:
+        _need_str("group", name)
         try:
             if name == ANONYMOUS:
                 raise KeyError(name)
@@ -1209,6 +1265,7 @@ class Engine:
             raise EngineError(errors.UNKNOWN_GROUP, f"no such group: {name}") from None
 
     def _member(self, name: str) -> Member:
+        _need_str("interface", name)
         try:
             return self.members[name]
         except KeyError:
@@ -1228,6 +1285,23 @@ class Engine:
         return Publish({"type": "member-state", "group": m.group, "interface": m.name,
                         "state": str(view.state), "active": m.active,
                         "link": str(view.link)})
+
+    def _group_addresses(self, group: Group) -> list[IPInterface]:
+        """The group's data and test addresses: the subnets its gateways must be in."""
+        return [*group.binding, *(a for m in self._members(group)
+                                  for a in m.all_test_addresses)]
+
+    def _own_ips(self) -> set[Any]:
+        """Every address of this host we know: never a probe target or a gateway."""
+        own: set[Any] = set()
+        for text in self.local_addresses:
+            with contextlib.suppress(ValueError):
+                own.add(ipaddress.ip_address(text))
+        for group in self.groups.values():
+            own.update(a.ip for a in group.binding)
+        for member in self.members.values():
+            own.update(a.ip for a in member.all_test_addresses)
+        return own
 
     def _test_owner(self, ip: Any) -> Member | None:
         for m in self.members.values():
@@ -1253,6 +1327,12 @@ class Engine:
                         f"{ip} is a data address of group {group.name}: a test address can "
                         "never double as a data address",
                     )
+
+
+def _need_str(kind: str, value: object) -> None:
+    """Names arrive from the control channel as any JSON value: only a string is one."""
+    if not isinstance(value, str):
+        raise EngineError(errors.INVALID, f"{kind} name {value!r} is not a string")
 
 
 __all__ = ["Engine", "IPv4Interface", "IPv6Interface"]

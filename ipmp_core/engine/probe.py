@@ -15,6 +15,7 @@ from __future__ import annotations
 import ipaddress
 import random
 from collections import Counter, deque
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -244,13 +245,17 @@ class Prober:
         return any(f.enabled and f.success_run() >= NUM_PROBE_REPAIRS
                    for f in self.families.values())
 
-    def loss_runs(self) -> dict[int, tuple[int, float | None]]:
-        return {fam: f.loss_run() for fam, f in self.families.items() if f.enabled}
+    def loss_runs(self, voters: Collection[int]) -> dict[int, tuple[int, float | None]]:
+        return {fam: f.loss_run() for fam, f in self.families.items()
+                if f.enabled and fam in voters}
 
-    def all_families_failing(self) -> float | None:
-        """in.mpathd: failed when EVERY probing family lost NUM_PROBE_FAILS in a row.
-        Returns the time of the first failure, or None."""
-        runs = self.loss_runs()
+    def all_families_failing(self, voters: Collection[int]) -> float | None:
+        """in.mpathd's phyint_inst_probe_failure_state(): failed when every probing
+        family that has targets (``voters``: PROBE_CAPABLE, pii_ntargets != 0) lost
+        NUM_PROBE_FAILS in a row. A family without targets does not vote: it can
+        neither fail the member nor keep a dead one alive. Returns the time of the
+        first failure, or None."""
+        runs = self.loss_runs(voters)
         if not runs or any(n < NUM_PROBE_FAILS for n, _ in runs.values()):
             return None
         return min(t for _, t in runs.values() if t is not None)

@@ -36,7 +36,7 @@ from ipmp_core.engine.probe import (
 )
 from ipmp_core.engine.rtt import RttEstimator
 from ipmp_core.engine.targets import TargetState
-from ipmp_core.model import GroupState
+from ipmp_core.model import GroupState, TargetFamilyView
 
 if TYPE_CHECKING:
     from ipmp_core.engine.core import Engine
@@ -115,6 +115,12 @@ class Probing:
                 member.prober.failed = False
         self._sync_targets(group, now, out)
         self._update_has_targets(group)
+
+    @staticmethod
+    def voters(group: Group, member: Member) -> set[int]:
+        """The member's families that have a target to probe: only they judge it."""
+        return {f for f, fp in member.prober.families.items()
+                if fp.enabled and group.targets[f].active()}
 
     def _update_has_targets(self, group: Group) -> None:
         for member in self.engine._members(group):
@@ -367,7 +373,7 @@ class Probing:
             return False
         for fp in prober.families.values():
             self._check_bad_target(group, fp, now, out)
-        first_fail = prober.all_families_failing()
+        first_fail = prober.all_families_failing(self.voters(group, member))
         if first_fail is None:
             return False
         if member.link_up and all(now < fp.quiet_until for fp in prober.families.values()):
@@ -535,6 +541,19 @@ class Probing:
                 rttdev_ms=est.deviation if est else None,
             )
         out.append(Publish(event))
+
+    def family_views(self, group: Group, member: Member) -> list[TargetFamilyView]:
+        """Per probing family: mode, test address, targets in firing order."""
+        views = []
+        for family, fp in sorted(member.prober.families.items()):
+            if not fp.enabled:
+                continue
+            targets = group.targets[family]
+            active = targets.active()
+            i = fp.target_index % len(active) if active else 0
+            views.append(TargetFamilyView(family, targets.mode, fp.source,
+                                          active[i:] + active[:i]))
+        return views
 
     def firing_order(self, group: Group, member: Member) -> tuple[str, list[str]]:
         """(target mode, targets in the order this member will probe them)."""

@@ -6,6 +6,7 @@ import pytest
 from engine_helpers import World
 
 from ipmp_core import errors
+from ipmp_core.config import normalize_fdt
 from ipmp_core.constants import LINK_FLAP_WINDOW_MS
 from ipmp_core.engine.actions import (
     BindAddress,
@@ -284,6 +285,25 @@ def test_failback_no_keeps_repaired_member_inactive_until_another_fails():
     assert set(w.where().values()) == {"e0"}
 
 
+@pytest.mark.parametrize("how", ["remove", "admin-down"])
+def test_failback_no_held_member_takes_over_when_the_active_one_leaves(how):
+    """Found by the property-based test: a member held inactive by FAILBACK=no stayed
+    inactive when the only active member left the group (or went admin-down), leaving a
+    usable member and no active one: every data address down."""
+    w = World("e0", "e1")
+    w.group("ipmp0", "e0", "e1", failback=False)
+    w.addr("ipmp0", "198.51.100.10/24")
+    w.link("e0", up=False)
+    w.link("e0", up=True)
+    assert not w.iface("e0").active and w.where() == {"198.51.100.10": "e1"}
+    if how == "remove":
+        w.record(w.engine.remove_member("e1", w.now))
+    else:
+        w.link("e1", up=True, admin_up=False)
+    assert w.iface("e0").active
+    assert w.where() == {"198.51.100.10": "e0"}
+
+
 def test_failback_no_still_activates_after_group_failure():
     w = World("e0")
     w.group("ipmp0", "e0", failback=False)
@@ -486,14 +506,24 @@ def test_same_data_address_cannot_be_in_two_groups():
 
 
 @pytest.mark.parametrize(("given", "expected"), [(0, 10_000), (-5, 10_000), (50, 100),
-                                                 (2_000, 2_000)])
-def test_fdt_is_normalized_like_in_mpathd(given, expected):
+                                                 (2_000, 2_000), (7_200_000, 3_600_000)])
+def test_defaults_file_fdt_is_normalized_like_in_mpathd(given, expected):
+    note = normalize_fdt(given)
+    assert note.value == expected
+    assert bool(note.note) == (given != expected)
+
+
+@pytest.mark.parametrize("given", [0, -5, 50, 99, 3_600_001, 2**64, 1.5, float("inf"),
+                                   float("nan"), "ten", True, None, [1000]])
+def test_fdt_out_of_range_in_a_request_is_refused(given):
     w = World("e0")
-    actions = w.record(w.engine.create_group("ipmp0", w.now, fdt_ms=given))
-    assert w.engine.groups["ipmp0"].fdt_ms == expected
-    assert bool([m for m in w.logs(actions) if "failure detection time" in m]) == (
-        given != expected
-    )
+    with pytest.raises(EngineError, match="failure detection time"):
+        w.engine.create_group("ipmp0", w.now, fdt_ms=given)
+    assert "ipmp0" not in w.engine.groups
+    w.group("ipmp1", "e0")
+    with pytest.raises(EngineError, match="failure detection time"):
+        w.engine.set_fdt("ipmp1", given, w.now)
+    assert w.engine.groups["ipmp1"].fdt_ms == 10_000
 
 
 # --------------------------------------------------------------------------- removal

@@ -454,3 +454,45 @@ def test_anonymous_group_gives_detection_only_to_ungrouped_interfaces():
     w.record(w.engine.add_member("ipmp0", "e3", w.now))  # joining a group takes it over
     assert w.iface("e3").group == "ipmp0" and w.iface("e3").testaddrs == ["198.51.100.30"]
     assert w.engine.config()["anonymous"] == []
+
+
+# --------------------------------------------------------------------------- votes
+def _v4_without_targets_v6_with_router() -> ProbeWorld:
+    """IPv4 test addresses but no IPv4 target (no router, nobody answers 224.0.0.1),
+    IPv6 probing from the link-locals to a link-local router: issue 10, point 5."""
+    w = ProbeWorld("e0", "e1")
+    w.rtt[ROUTER6] = 1.0
+    w.routers(ROUTER6, family=6, oif="e0")
+    w.probing_group("ipmp0", "e0", "e1")
+    for i, m in enumerate(("e0", "e1")):
+        w.record(w.engine.address_observed(m, f"fe80::{i + 10}", True, w.now))
+    w.record(w.engine.add_data_address("ipmp0", "198.51.100.10/24", w.now))
+    w.record(w.engine.add_data_address("ipmp0", "2001:db8:1::10/64", w.now))
+    w.run(3 * FDT)
+    return w
+
+
+def test_a_family_without_targets_does_not_keep_a_dead_member_ok():
+    w = _v4_without_targets_v6_with_router()
+    assert w.engine.members["e1"].prober.families[4].enabled  # IPv4 probes, to nobody
+    assert w.iface("e1").state is IfState.OK
+    w.dropped.add("e1")
+    took = w.run_until(lambda: w.iface("e1").state is IfState.FAILED, limit_ms=3 * FDT)
+    assert took <= FDT + 1000  # within the FDT (+ one probe interval of phase)
+    assert w.where()["198.51.100.10"] == "e0" and w.where()["2001:db8:1::10"] == "e0"
+    assert w.iface("e0").state is IfState.OK
+
+
+def test_a_family_without_targets_cannot_fail_a_member_either():
+    w = _v4_without_targets_v6_with_router()
+    w.run(5 * FDT)  # IPv4 never answered: it has no target and no vote
+    assert w.iface("e0").state is IfState.OK and w.iface("e1").state is IfState.OK
+
+
+def test_ipmpstat_t_shows_a_family_without_targets():
+    w = _v4_without_targets_v6_with_router()
+    rows = {(r.family, r.testaddr): r for r in w.iface("e1").target_families}
+    v4 = rows[(4, "198.51.100.22")]
+    assert v4.mode is TargetMode.MULTICAST and v4.targets == []
+    v6 = rows[(6, "fe80::11")]
+    assert v6.mode is TargetMode.ROUTES and v6.targets == [ROUTER6]

@@ -28,6 +28,7 @@ from ipmp_core.model import (
     LinkState,
     ProbeState,
     Snapshot,
+    TargetFamilyView,
     TargetMode,
 )
 
@@ -597,3 +598,17 @@ def test_main_returns_exit_code(client: type[FakeClient], capsys: pytest.Capture
     assert capsys.readouterr().out == "itops0\nacctg1\nfield2\n"
     assert cli.main(["-g", "-t"]) == 2
     assert capsys.readouterr().err == "ipmpstat: only one output mode may be specified\n"
+
+
+def test_targets_one_row_per_probing_family_and_none_shown_as_dashes() -> None:
+    snap = sample_snapshot()
+    iface = snap.interfaces[0]
+    iface.target_families = [
+        TargetFamilyView(4, TargetMode.MULTICAST, "192.168.85.30", []),
+        TargetFamilyView(6, TargetMode.MULTICAST, "fe80::30", ["fe80::1"]),
+    ]
+    snap = Snapshot.from_dict(snap.to_dict())  # the views cross the control socket
+    lines = stat.render_snapshot(spec("t"), snap).splitlines()
+    assert lines[1].split() == ["subitops0", "multicast", "192.168.85.30", "--"]
+    assert lines[2].split() == ["subitops0", "multicast", "fe80::30", "fe80::1"]
+    assert lines[3].split() == ["hme1", "disabled", "--", "--"]
