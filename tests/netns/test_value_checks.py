@@ -63,6 +63,11 @@ def test_bad_values_through_ipmpadm_are_refused_and_change_nothing(node: Node) -
     node.adm("create-addr", "-T", "test", "-a", "198.51.100.21/24", "e0")
     node.adm("create-addr", "-a", DATA, "ipmp0")
     node.wait_for(lambda: node.inbound().get("198.51.100.10"), "the data address bound")
+    # The kernel's own IPv6 DAD on the link-locals must be over before the picture is
+    # taken: its end changes flags and local routes, whatever the requests do.
+    node.wait_for(lambda: '"tentative"' not in node.lab.run(node.ns, "ip", "-j", "addr",
+                                                             "show").stdout,
+                  "the link-locals' DAD done")
     config = node.snapshot()
     before = _without_lifetimes(kernel(node))
     for args, words in BAD:
