@@ -18,6 +18,7 @@ import signal
 import socket
 import struct
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -52,6 +53,7 @@ from ipmp_core.net.announce import Announcer
 from ipmp_core.net.netlink import (
     GLOBAL_SYSCTLS,
     AddrEvent,
+    EventsLost,
     LinkGone,
     LinkInfo,
     Netlink,
@@ -68,6 +70,16 @@ GLOBAL_KEY = "*"
 # IPv6 duplicate address detection takes about 1-2 s with the kernel's defaults
 # (dad_transmits 1, retrans_time 1 s); give up after this long.
 DAD_TIMEOUT_S = 5.0
+# The kernel event reader is restarted when it dies; one that dies this many times within
+# EVENT_RESTART_WINDOW_S is broken, not unlucky: the daemon then exits non-zero so that
+# its supervisor (Pacemaker, systemd) restarts it whole. A daemon that does not hear the
+# kernel must never keep running: it would keep addresses on dead links.
+EVENT_RESTARTS_MAX = 5
+EVENT_RESTART_WINDOW_S = 60.0
+# Pause before a restart: a dump that fails at once is not retried in a tight loop.
+EVENT_RESTART_DELAY_S = 0.5
+# Exit status of a daemon that stopped because it could no longer follow the kernel.
+EXIT_DEAF = 1
 
 _LEVELS = {
     "err": logging.ERROR,
@@ -122,6 +134,7 @@ class Daemon:
         self.probe_poll = select.epoll()
         self.probe_fds: dict[int, tuple[str, int]] = {}
         self.routers_pending = False
+        self.routers_task: asyncio.Future[None] | None = None
         self.socket_errors: set[tuple[str, int]] = set()
         self.dad_failed: set[str] = set()
         self.own_removals: set[tuple[str, str]] = set()
@@ -129,6 +142,7 @@ class Daemon:
         self.multicast = MulticastFollower(self.engine, self.lock, self.stopping)
         self.dhcp: dict[str, Any] = {}  # member -> DhcpSession of its test address
         self.dhcp_data: dict[tuple[str, int], Any] = {}  # (group, slot) -> DhcpSession
+        self.exit_status = 0  # non-zero: the daemon stopped because of a failure
 
     # ------------------------------------------------------------------ life cycle
     async def run(self) -> None:
@@ -149,7 +163,8 @@ class Daemon:
             loop.add_signal_handler(sig, handler)
         await self._start()
         log.info("ipmpd started (pid %d, state %s)", os.getpid(), self.state.path)
-        events = asyncio.create_task(self._watch_kernel())
+        events = asyncio.create_task(self._follow_kernel())
+        events.add_done_callback(self._follower_ended)
         self.multicast.start()
         await self.stopping.wait()
         log.info("ipmpd exiting; the network stays as configured")
@@ -240,20 +255,129 @@ class Daemon:
                              member.name, target, est.average, est.deviation, est.crtt)
 
     # ------------------------------------------------------------------ kernel events
-    async def _watch_kernel(self) -> None:
-        async for event in self.netlink.stream():
+    async def _follow_kernel(self) -> None:
+        """Supervise the kernel event reader: when it dies, log why, resynchronise and
+        start it again; when it keeps dying, stop the daemon with EXIT_DEAF."""
+        restarts: deque[float] = deque()
+        failure: str | None = None
+        while True:
             try:
-                await self._kernel_event(event)
-            except Exception:  # a bad event must not stop failure detection
-                log.exception("error while handling %s", event)
+                if failure is not None:
+                    await self._resync_kernel(f"the event reader restarted after: {failure}")
+                await self._watch_kernel()
+                raise RuntimeError("the kernel event stream ended")
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failure = f"{type(exc).__name__}: {exc}"
+                now = time.monotonic()
+                while restarts and now - restarts[0] > EVENT_RESTART_WINDOW_S:
+                    restarts.popleft()
+                if len(restarts) >= EVENT_RESTARTS_MAX:
+                    log.critical("The kernel event reader failed %d times within %.0f s "
+                                 "(last: %s); ipmpd exits so that it is restarted: it "
+                                 "cannot follow the kernel", len(restarts) + 1,
+                                 EVENT_RESTART_WINDOW_S, failure, exc_info=exc)
+                    self._stop_deaf()
+                    return
+                restarts.append(now)
+                log.error("The kernel event reader failed (%s); restarting it", failure,
+                          exc_info=exc)
+                await asyncio.sleep(EVENT_RESTART_DELAY_S)
+
+    def _follower_ended(self, task: asyncio.Task[None]) -> None:
+        """The supervisor itself must not end while the daemon runs."""
+        if task.cancelled() or self.stopping.is_set():
+            return
+        exc = task.exception()
+        if exc is not None:
+            log.critical("The kernel event supervisor failed: %r", exc, exc_info=exc)
+        self._stop_deaf()
+
+    def _stop_deaf(self) -> None:
+        self.exit_status = EXIT_DEAF
+        self.stopping.set()
+
+    async def _watch_kernel(self) -> None:
+        while True:
+            try:
+                async for event in self.netlink.stream():
+                    try:
+                        await self._kernel_event(event)
+                    except Exception:  # a bad event must not stop failure detection
+                        log.exception("error while handling %s", event)
+            except EventsLost as lost:
+                await self._resync_kernel(lost.reason)
+
+    async def _resync_kernel(self, reason: str) -> None:
+        """Notifications may have been lost: listen again on a new socket, then feed a
+        fresh dump of links and addresses through the engine as at start (what vanished
+        included), put back the data and test addresses someone removed meanwhile, and
+        read the routers again. Under the lock: nothing the daemon changes falls between
+        the new socket and the dump."""
+        async with self.lock:
+            lost = await self.netlink.reopen_events()
+            log.warning("Kernel notifications were lost (%s; %s); resynchronising from a "
+                        "fresh dump of links, addresses and routes", reason,
+                        f"{lost} notifications dropped" if lost is not None
+                        else "number dropped unknown")
+            # Every removal the daemon made happened before the new socket listened:
+            # their notifications went with the old one.
+            self.own_removals.clear()
+            now = now_ms()
+            links = await self.netlink.links()
+            addresses = await self.netlink.addresses()
+            actions = self._forget_vanished(links, addresses, now)
+            for a in addresses:
+                actions += self.engine.address_observed(
+                    self.netlink.names.get(a.ifindex, ""), a.address, True, now)
+            await self._execute(actions)
+            await self._restore_missing()
+            actions = []
+            for link in links:
+                actions += self.engine.link_observed(
+                    link.name, now, ifindex=link.ifindex, mac=link.mac,
+                    carrier=link.carrier, admin_up=link.admin_up)
+            await self._execute(actions)
+            self._schedule()
+        await self._refresh_routers()
+        log.info("Resynchronised with the kernel: %d links, %d addresses", len(links),
+                 len(addresses))
+
+    def _forget_vanished(self, links: list[LinkInfo], addresses: list[AddrEvent],
+                         now: float) -> list[Action]:
+        """Links and addresses the engine believes present that the dump lacks."""
+        out: list[Action] = []
+        names = {link.name for link in links}
+        for name in [n for n in self.engine.observed if n not in names]:
+            out += self.engine.link_removed(name, now)
+        present = {(self.netlink.names.get(a.ifindex, ""), a.address) for a in addresses}
+        ips = {ip for _, ip in present}
+        for ifname, linklocal in list(self.engine.linklocals.items()):
+            if (ifname, linklocal) not in present:
+                out += self.engine.address_observed(ifname, linklocal, False, now)
+        for ip in [ip for ip in self.engine.local_addresses if ip not in ips]:
+            out += self.engine.address_observed("", ip, False, now)
+        return out
+
+    async def _restore_missing(self) -> None:
+        """Data and test addresses missing from the member that should hold them (their
+        removal notification was lost): restored as if it had been heard."""
+        present = {(self.netlink.names.get(a.ifindex, ""), a.address)
+                   for a in await self.netlink.addresses()}
+        wanted: list[tuple[str, str]] = []
+        for group in self.engine.groups.values():
+            wanted += [(m, str(a.ip)) for a, m in group.binding.items() if m is not None]
+        for member in self.engine.members.values():
+            wanted += [(member.name, str(t.ip)) for t in member.test_addresses]
+        for ifname, ip in wanted:
+            if (ifname, ip) not in present:
+                await self._restore_if_ours(ifname, ip)
 
     async def _kernel_event(self, event: LinkInfo | LinkGone | AddrEvent | RoutesChanged
                             ) -> None:
         if isinstance(event, RoutesChanged):
-            if not self.routers_pending:  # coalesce a burst of route changes into one dump
-                self.routers_pending = True
-                asyncio.get_running_loop().call_soon(
-                    lambda: asyncio.ensure_future(self._refresh_routers()))
+            self._routes_changed()
             return
         async with self.lock:
             now = now_ms()
@@ -299,6 +423,18 @@ class Daemon:
                                                      mac=seen.mac, carrier=False,
                                                      admin_up=seen.admin_up)
         return out
+
+    def _routes_changed(self) -> None:
+        """Coalesce a burst of route changes: one dump in flight at a time, and one more
+        after it when anything changed while it ran (a dump per notification made a
+        burst of them cost a dump each, and the daemon fell minutes behind)."""
+        self.routers_pending = True
+        if self.routers_task is None or self.routers_task.done():
+            self.routers_task = asyncio.ensure_future(self._refresh_routers_while_pending())
+
+    async def _refresh_routers_while_pending(self) -> None:
+        while self.routers_pending:
+            await self._refresh_routers()
 
     async def _refresh_routers(self) -> None:
         self.routers_pending = False

@@ -69,6 +69,8 @@ def cli(state_dir: str | None, defaults_path: str, log_file: str | None, use_sys
                        f"{netns_name()}", err=True)
             sys.exit(1)
         raise
+    if daemon.exit_status:
+        sys.exit(daemon.exit_status)
 
 
 def main() -> None:

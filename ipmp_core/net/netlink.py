@@ -8,9 +8,11 @@ carries out what the engine asked for.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import ipaddress
 import logging
+import os
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -42,6 +44,24 @@ IFA_F_NOPREFIXROUTE = 0x200
 # the routes it installed, after a restart too. 0xcf: unassigned in rt_protos.
 RTPROT_CLEARVIEW = 0xCF
 INFINITY_LFT = 0xFFFFFFFF
+# Receive buffer of the event socket. A failover of 1,000 data addresses queues about four
+# notifications per address (the new address and its local route, the old copy and its
+# route), each accounted at about 1 KiB by the kernel: 4 MiB. The kernel's default cap
+# (net.core.rmem_max, 208 KiB, doubled) holds about 400, so a move of 50 addresses
+# overflowed it. 16 MiB leaves room for several such bursts back to back; the memory is
+# only used while notifications wait to be read. Beyond rmem_max only SO_RCVBUFFORCE
+# (CAP_NET_ADMIN, which the daemon has as root) sets it.
+EVENT_RCVBUF_BYTES = 16 * 1024 * 1024
+# Test hook: a receive buffer size (bytes) that replaces EVENT_RCVBUF_BYTES, so that a
+# test can make the socket overflow with a small burst and watch the daemon resynchronise.
+EVENT_RCVBUF_ENV = "IPMPD_EVENT_RCVBUF"
+SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
+# The groups of the event socket: links, addresses and routes (probe targets follow the
+# routing table's next hops).
+EVENT_GROUPS = (RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_IPV4_ROUTE
+                | RTMGRP_IPV6_ROUTE)
+# Where the kernel counts, per netlink socket, the notifications it dropped (column Drops).
+PROC_NETLINK = "/proc/net/netlink"
 
 # Per-interface sysctls that make a member answer ARP only for addresses configured on it
 # (arp_ignore=1), use one of its own addresses as ARP source (arp_announce=2), and keep
@@ -86,6 +106,55 @@ class RoutesChanged:
     """Something in a routing table changed: probe targets may have too."""
 
 
+class EventsLost(Exception):
+    """The event socket failed (ENOBUFS: the kernel dropped notifications because the
+    daemon did not read them fast enough; or any other error of the reader). What the
+    daemon knows about the kernel may be stale: it must resynchronise from a dump."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def event_rcvbuf() -> int:
+    """The event socket's receive buffer: EVENT_RCVBUF_BYTES unless a test set
+    EVENT_RCVBUF_ENV."""
+    value = os.environ.get(EVENT_RCVBUF_ENV, "")
+    try:
+        return max(1, int(value)) if value else EVENT_RCVBUF_BYTES
+    except ValueError:
+        return EVENT_RCVBUF_BYTES
+
+
+def set_rcvbuf(sock: Any, size: int) -> int:
+    """Give ``sock`` a receive buffer of ``size`` bytes: SO_RCVBUFFORCE (root) ignores
+    net.core.rmem_max; without the privilege, SO_RCVBUF up to that cap. Returns the size
+    the kernel granted (it doubles the request for its bookkeeping)."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, size)
+    except OSError:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+    return int(sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
+
+
+def netlink_drops(inode: int) -> int | None:
+    """Notifications the kernel dropped for the netlink socket with this inode (the
+    Drops column of /proc/net/netlink); None when it cannot be read."""
+    try:
+        with open(PROC_NETLINK, encoding="ascii") as fh:
+            lines = fh.read().splitlines()
+    except OSError:
+        return None
+    for line in lines[1:]:
+        fields = line.split()
+        if len(fields) >= 10 and fields[9] == str(inode):
+            try:
+                return int(fields[8])
+            except ValueError:
+                return None
+    return None
+
+
 RT_TABLE_MAIN = 254
 
 
@@ -128,10 +197,28 @@ class Netlink:
         self.events = AsyncIPRoute()
         self.ipr = AsyncIPRoute()
         self.names: dict[int, str] = {}
+        self.rcvbuf = 0  # what the kernel granted the event socket
+        self.events_inode = 0  # its inode, to find its drop count in PROC_NETLINK
 
     async def open(self) -> None:
-        await self.events.bind(groups=RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR
-                               | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE)
+        await self._listen(self.events)
+
+    async def _listen(self, sock: AsyncIPRoute) -> None:
+        await sock.bind(groups=EVENT_GROUPS)
+        self.rcvbuf = set_rcvbuf(sock, event_rcvbuf())
+        self.events_inode = os.fstat(sock.fileno()).st_ino
+
+    async def reopen_events(self) -> int | None:
+        """Replace the event socket by a new one (a failed pyroute2 socket stays failed);
+        returns how many notifications the kernel dropped on the old one, if it says.
+        The new socket listens before the caller dumps: nothing falls between the two."""
+        old = self.events
+        lost = netlink_drops(self.events_inode) if self.events_inode else None
+        with contextlib.suppress(Exception):
+            old.close()
+        self.events = AsyncIPRoute()
+        await self._listen(self.events)
+        return lost
 
     def close(self) -> None:
         self.events.close()
@@ -139,12 +226,15 @@ class Netlink:
 
     # ------------------------------------------------------------------ observing
     async def links(self) -> list[LinkInfo]:
+        """Every link; the index -> name map becomes exactly what the dump says."""
         out = []
+        names: dict[int, str] = {}
         async for msg in await self.ipr.link("dump"):
             info = _link_info(msg)
             if info:
-                self.names[info.ifindex] = info.name
+                names[info.ifindex] = info.name
                 out.append(info)
+        self.names = names
         return out
 
     async def addresses(self) -> list[AddrEvent]:
@@ -175,9 +265,18 @@ class Netlink:
         return found
 
     async def stream(self) -> AsyncIterator[LinkInfo | LinkGone | AddrEvent | RoutesChanged]:
-        """Kernel notifications, for as long as the daemon runs."""
+        """Kernel notifications, for as long as the daemon runs. Raises EventsLost when
+        the socket fails (then call reopen_events and resynchronise)."""
         while True:
-            async for msg in self.events.get():
+            try:
+                batch = [msg async for msg in self.events.get()]
+            except (NetlinkError, OSError) as exc:
+                code = getattr(exc, "code", None) or getattr(exc, "errno", None)
+                if code == errno.ENOBUFS:
+                    raise EventsLost("ENOBUFS: the event socket's receive buffer "
+                                     "overflowed") from exc
+                raise EventsLost(f"event socket error {code}: {exc}") from exc
+            for msg in batch:
                 event = msg.get("event")
                 if event == "RTM_NEWLINK":
                     info = _link_info(msg)
@@ -198,8 +297,13 @@ class Netlink:
                                     msg["prefixlen"])
                 elif event in ("RTM_NEWROUTE", "RTM_DELROUTE"):
                     # Our own routes are no news (the engine knows the gateways it
-                    # declared), and a failover must not trigger a route dump storm.
-                    if msg.get("proto") != RTPROT_CLEARVIEW:
+                    # declared), and a failover must not trigger a route dump storm:
+                    # neither must the local table's routes, one per address added or
+                    # removed, which never carry a next hop (gateways() reads only
+                    # the main table).
+                    table = msg.get("table") or msg.get("RTA_TABLE")
+                    if (msg.get("proto") != RTPROT_CLEARVIEW
+                            and table in (None, RT_TABLE_MAIN)):
                         yield RoutesChanged()
 
     def ifindex(self, name: str) -> int | None:
