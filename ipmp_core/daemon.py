@@ -80,6 +80,9 @@ EVENT_RESTART_WINDOW_S = 60.0
 EVENT_RESTART_DELAY_S = 0.5
 # Exit status of a daemon that stopped because it could no longer follow the kernel.
 EXIT_DEAF = 1
+# Addresses in one add-addresses request: more than a large site has per group, and the
+# request stays far below CONTROL_MAX_LINE.
+MAX_BATCH_ADDRESSES = 4096
 
 _LEVELS = {
     "err": logging.ERROR,
@@ -499,22 +502,38 @@ class Daemon:
         self.engine.probing.events = bool(self.subscribers)
         config_changed = False
         finish: list[BindAddress] = []
+        # Consecutive address changes of one kind go to the kernel as one netlink batch
+        # (a failover of many addresses is one run of BindAddress).
+        run: list[Action] = []
+
+        async def flush() -> None:
+            try:
+                if run and isinstance(run[0], BindAddress):
+                    binds = [a for a in run if isinstance(a, BindAddress)]
+                    done = await self._bind_all(binds)
+                    finish.extend(a for a, ok in zip(binds, done, strict=True) if ok)
+                elif run:
+                    await self._unbind_all([a for a in run if isinstance(a, UnbindAddress)])
+            except Exception:
+                log.exception("error while carrying out %d address changes", len(run))
+            run.clear()
+
         for action in actions:
+            if isinstance(action, (BindAddress, UnbindAddress)):
+                if run and type(run[0]) is not type(action):
+                    await flush()
+                run.append(action)
+                continue
+            await flush()
             try:
                 if isinstance(action, ConfigChanged):
                     config_changed = True
-                elif isinstance(action, BindAddress):
-                    if await self._bind(action):
-                        finish.append(action)
                 else:
                     await self._apply(action)
             except Exception:
                 log.exception("error while carrying out %s", action)
-        for action in finish:
-            try:
-                await self._finish_bind(action)
-            except Exception:
-                log.exception("error while finishing %s", action)
+        await flush()
+        await self._finish_binds(finish)
         if config_changed:
             self._save()
             await self.member_sets.sync({
@@ -526,8 +545,7 @@ class Daemon:
         if isinstance(action, _IMMEDIATE):
             self._apply_now(action)
         elif isinstance(action, UnbindAddress):
-            self._cancel_burst(str(action.address.ip))
-            await self._remove_address(action.member, action.address)
+            await self._unbind_all([action])
         elif isinstance(action, SetRoutes):
             await self._routes(action)
         elif isinstance(action, PlumbMember):
@@ -659,6 +677,14 @@ class Daemon:
         self.own_removals.add((name, str(addr.ip)))
         return await self.netlink.remove_address(name, addr)
 
+    async def _remove_addresses(self, items: list[tuple[str, Any]]) -> None:
+        """_remove_address for many, in one netlink batch."""
+        if not items:
+            return
+        for name, addr in items:
+            self.own_removals.add((name, str(addr.ip)))
+        await self.netlink.remove_addresses(items)
+
     async def _restore_if_ours(self, ifname: str, address: str) -> None:
         """A data or test address disappeared without us: put it back (NetworkManager,
         systemd-networkd, a DHCP client or an operator's `ip addr flush`)."""
@@ -772,32 +798,49 @@ class Daemon:
     def _keep_saved(self, key: str, saved: dict[str, str]) -> None:
         self.saved_sysctls[key] = {**saved, **self.saved_sysctls.get(key, {})}
 
-    async def _bind(self, action: BindAddress) -> bool:
-        """Make before break: the address goes on the new member first."""
-        group = self.engine.groups.get(action.group)
-        deprecated = group is not None and action.address in group.deprecated
-        return await self.netlink.add_address(action.member, action.address,
-                                              dad=action.dad and action.address.version == 6,
-                                              deprecated=deprecated)
+    async def _bind_all(self, actions: list[BindAddress]) -> list[bool]:
+        """Make before break: the addresses go on their new members first (one netlink
+        batch); whether each is there."""
+        items = []
+        for action in actions:
+            group = self.engine.groups.get(action.group)
+            items.append((action.member, action.address,
+                          group is not None and action.address in group.deprecated,
+                          action.dad and action.address.version == 6))
+        return await self.netlink.add_addresses(items)
 
-    async def _finish_bind(self, action: BindAddress) -> None:
+    async def _unbind_all(self, actions: list[UnbindAddress]) -> None:
+        for action in actions:
+            self._cancel_burst(str(action.address.ip))
+        await self._remove_addresses([(a.member, a.address) for a in actions])
+
+    async def _finish_binds(self, actions: list[BindAddress]) -> None:
+        """After the whole batch is in place: announce each address from its new member,
+        then take the old copies away, all in one netlink batch."""
+        removals: list[tuple[str, Any]] = []
+        for action in actions:
+            try:
+                removals += await self._finish_bind(action)
+            except Exception:
+                log.exception("error while finishing %s", action)
+        await self._remove_addresses(removals)
+
+    async def _finish_bind(self, action: BindAddress) -> list[tuple[str, Any]]:
+        """Announce; returns the copies to remove (the previous member's, or any other
+        interface's for a new address or a restart)."""
         addr = action.address
         self._follow_dhcp(action)
         if action.dad and addr.version == 6:
             # Never announce a tentative address: wait for the kernel's verdict.
             if not await self.netlink.wait_dad(action.member, addr, DAD_TIMEOUT_S):
                 self.dad_failed.add(str(addr.ip))
-                await self._remove_address(action.member, addr)
-                return
+                return [(action.member, addr)]
         if action.announce:
             self._announce(action.member, addr)
         if action.previous is not None:
-            await self._remove_address(action.previous, addr)
-        else:
-            # A new address or a restart: make sure no other interface still has a copy.
-            for holder in await self.netlink.holders(str(addr.ip)):
-                if holder != action.member:
-                    await self._remove_address(holder, addr)
+            return [(action.previous, addr)]
+        return [(holder, addr) for holder in self.netlink.holders(str(addr.ip))
+                if holder != action.member]
 
     def _announce(self, member_name: str, addr: Any) -> None:
         member = self.engine.members.get(member_name)
@@ -974,6 +1017,7 @@ class Daemon:
                                 else e.add_data_address(
                 a["group"], a["address"], now, owner=str(a.get("owner") or ""),
                 dad=bool(a.get("dad")), deprecated=bool(a.get("deprecated")))), True),
+            "add-addresses": (act(lambda a, now: self._add_addresses(a, now)), True),
             "announce": (lambda a, now: (self._announce_now(a), []), True),
             "remove-address": (act(lambda a, now: e.remove_data_address(
                 a["address"], now)), True),
@@ -999,6 +1043,36 @@ class Daemon:
             "offline": (act(lambda a, now: e.offline(a["interface"], now)), True),
             "online": (act(lambda a, now: e.online(a["interface"], now)), True),
         }
+
+    def _add_addresses(self, args: dict[str, Any], now: float) -> list[Action]:
+        """Many data addresses of one group in one request, all or nothing: the kernel
+        gets them as one netlink batch and the configuration is written once."""
+        addresses = args["addresses"]
+        if not isinstance(addresses, list) or not addresses:
+            raise ValueError("addresses must be a non-empty list")
+        if len(addresses) > MAX_BATCH_ADDRESSES:
+            raise ValueError(f"at most {MAX_BATCH_ADDRESSES} addresses per request")
+        if not all(isinstance(a, str) for a in addresses):
+            raise ValueError("every address must be a string")
+        if any(a.strip().lower() == "dhcp" for a in addresses):
+            raise EngineError(errors.INVALID, "DHCP data addresses are added one at a time")
+        owner = str(args.get("owner") or "")
+        deprecated = bool(args.get("deprecated"))
+        done: list[str] = []
+        actions: list[Action] = []
+        try:
+            for text in addresses:
+                actions += self.engine.add_data_address(str(args["group"]), text, now,
+                                                        owner=owner, deprecated=deprecated)
+                done.append(text)
+        except Exception as exc:
+            for added in done:  # nothing reached the kernel yet: forget them again
+                self.engine.remove_data_address(added, now)
+            if isinstance(exc, EngineError):
+                raise EngineError(exc.code, f"{exc.message} (none of the {len(addresses)} "
+                                  "addresses was added)") from None
+            raise
+        return actions
 
     def _test_list(self, member: Any) -> list[str]:
         return [str(a) for a in member.test_addresses] + (["dhcp"] if member.dhcp_test else [])

@@ -29,6 +29,7 @@ from pyroute2.netlink.rtnl import (
 )
 
 from ipmp_core.config import IPInterface
+from ipmp_core.net.addrbatch import AddressBatch, AddrRequest
 
 log = logging.getLogger("ipmpd")
 
@@ -199,6 +200,11 @@ class Netlink:
         self.names: dict[int, str] = {}
         self.rcvbuf = 0  # what the kernel granted the event socket
         self.events_inode = 0  # its inode, to find its drop count in PROC_NETLINK
+        # Which interfaces (ifindex) carry each address, kept from the dumps, the events
+        # and our own changes: asking "who else has it?" for every address bound cost a
+        # full address dump each (quadratic at 1,000 addresses).
+        self.kernel: dict[str, set[int]] = {}
+        self.batch: AddressBatch | None = None
 
     async def open(self) -> None:
         await self._listen(self.events)
@@ -223,6 +229,19 @@ class Netlink:
     def close(self) -> None:
         self.events.close()
         self.ipr.close()
+        if self.batch is not None:
+            self.batch.close()
+
+    def _index(self, added: bool, ifindex: int, address: str) -> None:
+        key = _canonical(address)
+        if added:
+            self.kernel.setdefault(key, set()).add(ifindex)
+        else:
+            holders = self.kernel.get(key)
+            if holders is not None:
+                holders.discard(ifindex)
+                if not holders:
+                    del self.kernel[key]
 
     # ------------------------------------------------------------------ observing
     async def links(self) -> list[LinkInfo]:
@@ -238,11 +257,16 @@ class Netlink:
         return out
 
     async def addresses(self) -> list[AddrEvent]:
-        return [
+        """Every address; the address index becomes exactly what the dump says."""
+        out = [
             AddrEvent(True, msg["index"], msg.get("address"), msg["prefixlen"])
             async for msg in await self.ipr.addr("dump")
             if msg.get("address")
         ]
+        self.kernel = {}
+        for a in out:
+            self._index(True, a.ifindex, a.address)
+        return out
 
     async def gateways(self) -> dict[int, list[tuple[str, str]]]:
         """Next hops of the main table's routes per family: [(gateway, interface)]."""
@@ -293,6 +317,7 @@ class Netlink:
                     if name:
                         yield LinkGone(name, msg["index"])
                 elif event in ("RTM_NEWADDR", "RTM_DELADDR") and msg.get("address"):
+                    self._index(event == "RTM_NEWADDR", msg["index"], msg.get("address"))
                     yield AddrEvent(event == "RTM_NEWADDR", msg["index"], msg.get("address"),
                                     msg["prefixlen"])
                 elif event in ("RTM_NEWROUTE", "RTM_DELROUTE"):
@@ -363,6 +388,7 @@ class Netlink:
             if exc.code != errno.EEXIST:
                 log.error("cannot add %s to %s: %s", addr, name, exc)
                 return False
+        self._index(True, index, str(addr.ip))
         return True
 
     async def address_flags(self, name: str, addr: IPInterface) -> int | None:
@@ -390,6 +416,7 @@ class Netlink:
         index = self.ifindex(name)
         if index is None:
             return True  # the interface is gone, and its addresses with it
+        self._index(False, index, str(addr.ip))
         try:
             await self.ipr.addr("del", index=index, address=str(addr.ip),
                                 prefixlen=addr.network.prefixlen)
@@ -399,15 +426,61 @@ class Netlink:
                 return False
         return True
 
-    async def holders(self, ip: str) -> list[str]:
-        """Interfaces that currently carry ``ip``."""
-        want = ipaddress.ip_address(ip)
+    def holders(self, ip: str) -> list[str]:
+        """Interfaces that carry ``ip``, as far as the dumps, the events and our own
+        changes say (no dump: this is asked for every address bound)."""
+        return [self.names.get(i, str(i)) for i in sorted(self.kernel.get(_canonical(ip), ()))]
+
+    async def add_addresses(self, items: list[tuple[str, IPInterface, bool, bool]]
+                            ) -> list[bool]:
+        """add_address for many (name, address, deprecated, dad) in few round trips."""
+        requests: list[AddrRequest | None] = []
+        for name, addr, deprecated, dad in items:
+            index = self.ifindex(name)
+            if index is None:
+                requests.append(None)
+                continue
+            flags = IFA_F_NOPREFIXROUTE | (IFA_F_NODAD if addr.version == 6 and not dad
+                                           else 0)
+            requests.append(AddrRequest(True, index, str(addr.ip), addr.network.prefixlen,
+                                        flags, (0, INFINITY_LFT) if deprecated else None))
+        codes = await self._run_batch(requests)
         out = []
-        async for msg in await self.ipr.addr("dump"):
-            value = msg.get("address")
-            if value and ipaddress.ip_address(value) == want:
-                out.append(self.names.get(msg["index"], str(msg["index"])))
+        for (name, addr, _, _), req, code in zip(items, requests, codes, strict=True):
+            ok = req is not None and code in (0, errno.EEXIST)
+            if ok and req is not None:
+                self._index(True, req.ifindex, req.address)
+            elif req is not None:
+                log.error("cannot add %s to %s: %s", addr, name, os.strerror(code))
+            out.append(ok)
         return out
+
+    async def remove_addresses(self, items: list[tuple[str, IPInterface]]) -> list[bool]:
+        """remove_address for many (name, address) in few round trips."""
+        requests: list[AddrRequest | None] = []
+        for name, addr in items:
+            index = self.ifindex(name)
+            requests.append(None if index is None else AddrRequest(
+                False, index, str(addr.ip), addr.network.prefixlen))
+        codes = await self._run_batch(requests)
+        out = []
+        for (name, addr), req, code in zip(items, requests, codes, strict=True):
+            if req is not None:
+                self._index(False, req.ifindex, req.address)
+            ok = req is None or code in (0, errno.EADDRNOTAVAIL, errno.ENODEV, errno.ENOENT)
+            if not ok:
+                log.error("cannot remove %s from %s: %s", addr, name, os.strerror(code))
+            out.append(ok)
+        return out
+
+    async def _run_batch(self, requests: list[AddrRequest | None]) -> list[int]:
+        todo = [r for r in requests if r is not None]
+        if not todo:
+            return [0] * len(requests)
+        if self.batch is None:
+            self.batch = AddressBatch()
+        codes = iter(await self.batch.run(todo))
+        return [next(codes) if r is not None else 0 for r in requests]
 
     # ------------------------------------------------------------------ routes
     async def replace_route(self, spec: dict[str, Any]) -> bool:
@@ -434,6 +507,13 @@ def _route_text(spec: dict[str, Any]) -> str:
         for h in hops
     )
     return f"{spec.get('dst')} {via}"
+
+
+def _canonical(address: str) -> str:
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return address
 
 
 def family_of(addr: str) -> int:
