@@ -456,7 +456,13 @@ class Netlink:
         return out
 
     async def remove_addresses(self, items: list[tuple[str, IPInterface]]) -> list[bool]:
-        """remove_address for many (name, address) in few round trips."""
+        """remove_address for many (name, address) in few round trips, in the reverse
+        order: the first IPv4 address of a subnet on an interface is its primary, and
+        removing a primary promotes the next secondary and re-adds the local routes of
+        every other secondary (promote_secondaries). Removed first, the primary made a
+        failover of 198 IPv4 addresses cost ~20,000 route notifications (19 MB queued on
+        the event socket); removed last, none."""
+        items = items[::-1]
         requests: list[AddrRequest | None] = []
         for name, addr in items:
             index = self.ifindex(name)
@@ -471,7 +477,7 @@ class Netlink:
             if not ok:
                 log.error("cannot remove %s from %s: %s", addr, name, os.strerror(code))
             out.append(ok)
-        return out
+        return out[::-1]
 
     async def _run_batch(self, requests: list[AddrRequest | None]) -> list[int]:
         todo = [r for r in requests if r is not None]
