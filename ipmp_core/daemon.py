@@ -524,6 +524,11 @@ class Daemon:
                     await flush()
                 run.append(action)
                 continue
+            if run and isinstance(action, _IMMEDIATE):
+                # The engine interleaves a log line and an event with every move: they
+                # touch no netlink state and must not split the batch into 1,000.
+                self._apply_now(action)
+                continue
             await flush()
             try:
                 if isinstance(action, ConfigChanged):
@@ -815,32 +820,43 @@ class Daemon:
         await self._remove_addresses([(a.member, a.address) for a in actions])
 
     async def _finish_binds(self, actions: list[BindAddress]) -> None:
-        """After the whole batch is in place: announce each address from its new member,
-        then take the old copies away, all in one netlink batch."""
+        """After the whole batch is in place: take the old copies away (one netlink
+        batch), then announce each address from its new member. Removing first costs the
+        neighbours nothing (Linux accepts a packet for any of its addresses on any
+        interface), and the last of 1,000 moves is no longer held up by 1,000
+        announcements."""
         removals: list[tuple[str, Any]] = []
+        announce: list[BindAddress] = []
         for action in actions:
             try:
-                removals += await self._finish_bind(action)
+                copies, ready = await self._finish_bind(action)
             except Exception:
                 log.exception("error while finishing %s", action)
+                continue
+            removals += copies
+            if ready and action.announce:
+                announce.append(action)
         await self._remove_addresses(removals)
+        for action in announce:
+            try:
+                self._announce(action.member, action.address)
+            except Exception:
+                log.exception("error while announcing %s", action)
 
-    async def _finish_bind(self, action: BindAddress) -> list[tuple[str, Any]]:
-        """Announce; returns the copies to remove (the previous member's, or any other
-        interface's for a new address or a restart)."""
+    async def _finish_bind(self, action: BindAddress) -> tuple[list[tuple[str, Any]], bool]:
+        """The copies to remove (the previous member's, or any other interface's for a
+        new address or a restart), and whether the address may be announced."""
         addr = action.address
         self._follow_dhcp(action)
         if action.dad and addr.version == 6:
             # Never announce a tentative address: wait for the kernel's verdict.
             if not await self.netlink.wait_dad(action.member, addr, DAD_TIMEOUT_S):
                 self.dad_failed.add(str(addr.ip))
-                return [(action.member, addr)]
-        if action.announce:
-            self._announce(action.member, addr)
+                return [(action.member, addr)], False
         if action.previous is not None:
-            return [(action.previous, addr)]
+            return [(action.previous, addr)], True
         return [(holder, addr) for holder in self.netlink.holders(str(addr.ip))
-                if holder != action.member]
+                if holder != action.member], True
 
     def _announce(self, member_name: str, addr: Any) -> None:
         member = self.engine.members.get(member_name)
@@ -1045,8 +1061,9 @@ class Daemon:
         }
 
     def _add_addresses(self, args: dict[str, Any], now: float) -> list[Action]:
-        """Many data addresses of one group in one request, all or nothing: the kernel
-        gets them as one netlink batch and the configuration is written once."""
+        """Many data addresses of one group in one request, all or nothing: the engine
+        refreshes the group once, the kernel gets them as one netlink batch and the
+        configuration is written once."""
         addresses = args["addresses"]
         if not isinstance(addresses, list) or not addresses:
             raise ValueError("addresses must be a non-empty list")
@@ -1056,23 +1073,13 @@ class Daemon:
             raise ValueError("every address must be a string")
         if any(a.strip().lower() == "dhcp" for a in addresses):
             raise EngineError(errors.INVALID, "DHCP data addresses are added one at a time")
-        owner = str(args.get("owner") or "")
-        deprecated = bool(args.get("deprecated"))
-        done: list[str] = []
-        actions: list[Action] = []
         try:
-            for text in addresses:
-                actions += self.engine.add_data_address(str(args["group"]), text, now,
-                                                        owner=owner, deprecated=deprecated)
-                done.append(text)
-        except Exception as exc:
-            for added in done:  # nothing reached the kernel yet: forget them again
-                self.engine.remove_data_address(added, now)
-            if isinstance(exc, EngineError):
-                raise EngineError(exc.code, f"{exc.message} (none of the {len(addresses)} "
-                                  "addresses was added)") from None
-            raise
-        return actions
+            return self.engine.add_data_addresses(
+                str(args["group"]), addresses, now, owner=str(args.get("owner") or ""),
+                deprecated=bool(args.get("deprecated")))
+        except EngineError as exc:
+            raise EngineError(exc.code, f"{exc.message} (none of the {len(addresses)} "
+                              "addresses was added)") from None
 
     def _test_list(self, member: Any) -> list[str]:
         return [str(a) for a in member.test_addresses] + (["dhcp"] if member.dhcp_test else [])
