@@ -918,13 +918,20 @@ class Daemon:
         index = {name: m.ifindex for name, m in self.engine.members.items() if m.present}
         wanted = route_specs(action.plan, index)
         installed = self.installed_routes.get(action.group, {})
+        changed = False
         for dst, spec in installed.items():
             if dst not in wanted:
                 await self.netlink.delete_route(spec)
+                changed = True
         for dst, spec in wanted.items():
             if installed.get(dst) != spec:
                 await self.netlink.replace_route(spec)
+                changed = True
         self.installed_routes[action.group] = wanted
+        if changed:
+            # The stream leaves out our own routes, but they are next hops other groups
+            # (the anonymous one) probe through: read the routers again, once.
+            self._routes_changed()
 
     def _save(self) -> None:
         data = self.engine.config()
