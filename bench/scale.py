@@ -455,9 +455,14 @@ def markdown_section(r: Results, command: str) -> str:
         "the ~4,000 notifications of its own previous move (~0.5 s of CPU, pyroute2's "
         "decoding) before it hears the next link change. *Restart*: every control request, "
         "`ping` included, waits for the lock that the start-up holds while it re-reads the "
-        "state, dumps the kernel and checks every address, so the slowest answer is about "
-        "the start-up's own length; answering read-only requests without that lock is a "
-        "change to the control channel's request handler. *Create*: one request; the "
+        "state, dumps the kernel and checks every address (~0.6 s at 1,000), so the "
+        "slowest answer is about the start-up's own length. Answering `ping` outside the "
+        "lock (tried, not committed: the control channel's request handler is being "
+        "rewritten separately) brought the slowest answer to 223 ms: the rest are "
+        "stretches that do not yield to the event loop (pyroute2 decoding the address "
+        "dump, the engine loading 1,000 addresses in ~0.16 s). Meeting 100 ms needs both: "
+        "read-only requests outside the lock, and a start-up that yields between chunks "
+        "of addresses. *Create*: one request; the "
         "single form costs a request, an engine refresh and a state-file write per "
         "address (line above).",
     ])

@@ -80,6 +80,11 @@ EVENT_RESTART_WINDOW_S = 60.0
 EVENT_RESTART_DELAY_S = 0.5
 # Exit status of a daemon that stopped because it could no longer follow the kernel.
 EXIT_DEAF = 1
+# The routers are read again this long after the daemon changed its own routes, not at
+# once: the dump (every route of the namespace, a local one per address) would compete
+# with the moves of the failover that changed them (a failover of 1,000 addresses took
+# ~100 ms longer).
+OWN_ROUTES_REFRESH_DELAY_S = 1.0
 # Addresses in one add-addresses request: more than a large site has per group, and the
 # request stays far below CONTROL_MAX_LINE.
 MAX_BATCH_ADDRESSES = 4096
@@ -138,6 +143,7 @@ class Daemon:
         self.probe_fds: dict[int, tuple[str, int]] = {}
         self.routers_pending = False
         self.routers_task: asyncio.Future[None] | None = None
+        self.own_routes_timer: asyncio.TimerHandle | None = None
         self.socket_errors: set[tuple[str, int]] = set()
         self.dad_failed: set[str] = set()
         self.own_removals: set[tuple[str, str]] = set()
@@ -928,10 +934,16 @@ class Daemon:
                 await self.netlink.replace_route(spec)
                 changed = True
         self.installed_routes[action.group] = wanted
-        if changed:
+        if changed and self.own_routes_timer is None:
             # The stream leaves out our own routes, but they are next hops other groups
-            # (the anonymous one) probe through: read the routers again, once.
-            self._routes_changed()
+            # (the anonymous one) probe through: read the routers again, once, a little
+            # later (OWN_ROUTES_REFRESH_DELAY_S).
+            self.own_routes_timer = asyncio.get_running_loop().call_later(
+                OWN_ROUTES_REFRESH_DELAY_S, self._own_routes_changed)
+
+    def _own_routes_changed(self) -> None:
+        self.own_routes_timer = None
+        self._routes_changed()
 
     def _save(self) -> None:
         data = self.engine.config()
