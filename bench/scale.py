@@ -442,10 +442,13 @@ def markdown_section(r: Results, command: str) -> str:
         *[f"- {mark(ok)}: {text}" for text, ok in targets(r)],
         "",
         "Where the time goes. *Failover*: the kernel's work is the same as `ip -batch`'s "
-        "(the adds and deletions go as netlink batches of 64); on top come the engine's "
-        "re-placement of 1,000 addresses with a log line and an event each (~100 ms), the "
-        "routes, and the two listeners the kernel notifies in the ipmpd lab (ipmpd and the "
-        "timer). Each measured move starts 3 s after the previous one: ipmpd first reads "
+        "(the adds and deletions go as netlink batches of 64); on top come reading the "
+        "link notification, the engine's re-placement of 1,000 addresses with a log line "
+        "and an event each (~20 ms), the routes, and the two listeners the kernel notifies "
+        "in the ipmpd lab (ipmpd and the timer). Only two moves each way per run (a NIC "
+        "that comes up more than twice a minute is damped as flapping), so the ratios vary "
+        "from run to run on a loaded machine. Each measured move starts 3 s after the "
+        "previous one: ipmpd first reads "
         "the ~4,000 notifications of its own previous move (~0.5 s of CPU, pyroute2's "
         "decoding) before it hears the next link change. *Restart*: every control request, "
         "`ping` included, waits for the lock that the start-up holds while it re-reads the "
