@@ -861,7 +861,7 @@ class Daemon:
                 return [(action.member, addr)], False
         if action.previous is not None:
             return [(action.previous, addr)], True
-        return [(holder, addr) for holder in self.netlink.holders(str(addr.ip))
+        return [(holder, addr) for holder in await self.netlink.holders(str(addr.ip))
                 if holder != action.member], True
 
     def _announce(self, member_name: str, addr: Any) -> None:

@@ -426,7 +426,7 @@ class Netlink:
                 return False
         return True
 
-    def holders(self, ip: str) -> list[str]:
+    async def holders(self, ip: str) -> list[str]:
         """Interfaces that carry ``ip``, as far as the dumps, the events and our own
         changes say (no dump: this is asked for every address bound)."""
         return [self.names.get(i, str(i)) for i in sorted(self.kernel.get(_canonical(ip), ()))]
