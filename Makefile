@@ -63,6 +63,7 @@ bench: venv
 	$(PY) bench/failover.py
 	$(PY) bench/monitor.py
 	$(PY) bench/probing.py
+	$(PY) bench/scale.py
 
 docs: venv
 	$(VENV)/bin/ipmp-ocf docs -o docs/agents.md

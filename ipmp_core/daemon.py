@@ -17,6 +17,7 @@ import select
 import signal
 import socket
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -50,6 +51,7 @@ from ipmp_core.net.announce import Announcer
 from ipmp_core.net.netlink import (
     GLOBAL_SYSCTLS,
     AddrEvent,
+    EventsLost,
     LinkGone,
     LinkInfo,
     Netlink,
@@ -71,6 +73,24 @@ _WHILE_REFUSING = frozenset({"shutdown", "accept-empty-state"})
 # IPv6 duplicate address detection takes about 1-2 s with the kernel's defaults
 # (dad_transmits 1, retrans_time 1 s); give up after this long.
 DAD_TIMEOUT_S = 5.0
+# The kernel event reader is restarted when it dies; one that dies this many times within
+# EVENT_RESTART_WINDOW_S is broken, not unlucky: the daemon then exits non-zero so that
+# its supervisor (Pacemaker, systemd) restarts it whole. A daemon that does not hear the
+# kernel must never keep running: it would keep addresses on dead links.
+EVENT_RESTARTS_MAX = 5
+EVENT_RESTART_WINDOW_S = 60.0
+# Pause before a restart: a dump that fails at once is not retried in a tight loop.
+EVENT_RESTART_DELAY_S = 0.5
+# Exit status of a daemon that stopped because it could no longer follow the kernel.
+EXIT_DEAF = 1
+# The routers are read again this long after the daemon changed its own routes, not at
+# once: the dump (every route of the namespace, a local one per address) would compete
+# with the moves of the failover that changed them (a failover of 1,000 addresses took
+# ~100 ms longer).
+OWN_ROUTES_REFRESH_DELAY_S = 1.0
+# Addresses in one add-addresses request: more than a large site has per group, and the
+# request stays far below CONTROL_MAX_LINE.
+MAX_BATCH_ADDRESSES = 4096
 
 _LEVELS = {
     "err": logging.ERROR,
@@ -125,6 +145,8 @@ class Daemon:
         self.probe_poll = select.epoll()
         self.probe_fds: dict[int, tuple[str, int]] = {}
         self.routers_pending = False
+        self.routers_task: asyncio.Future[None] | None = None
+        self.own_routes_timer: asyncio.TimerHandle | None = None
         self.socket_errors: set[tuple[str, int]] = set()
         self.dad_failed: set[str] = set()
         self.own_removals: set[tuple[str, str]] = set()
@@ -140,6 +162,7 @@ class Daemon:
         # the kernel is touched (see _write_intent).
         self.pending_removals: list[dict[str, str]] = []
         self.intent_saved: dict[str, Any] | None = None
+        self.exit_status = 0  # non-zero: the daemon stopped because of a failure
 
     # ------------------------------------------------------------------ life cycle
     async def run(self) -> None:
@@ -159,7 +182,8 @@ class Daemon:
             loop.add_signal_handler(sig, handler)
         await self._start()
         log.info("ipmpd started (pid %d, state %s)", os.getpid(), self.state.path)
-        events = asyncio.create_task(self._watch_kernel())
+        events = asyncio.create_task(self._follow_kernel())
+        events.add_done_callback(self._follower_ended)
         self.multicast.start()
         await self.stopping.wait()
         log.info("ipmpd exiting; the network stays as configured")
@@ -359,20 +383,129 @@ class Daemon:
                              member.name, target, est.average, est.deviation, est.crtt)
 
     # ------------------------------------------------------------------ kernel events
-    async def _watch_kernel(self) -> None:
-        async for event in self.netlink.stream():
+    async def _follow_kernel(self) -> None:
+        """Supervise the kernel event reader: when it dies, log why, resynchronise and
+        start it again; when it keeps dying, stop the daemon with EXIT_DEAF."""
+        restarts: deque[float] = deque()
+        failure: str | None = None
+        while True:
             try:
-                await self._kernel_event(event)
-            except Exception:  # a bad event must not stop failure detection
-                log.exception("error while handling %s", event)
+                if failure is not None:
+                    await self._resync_kernel(f"the event reader restarted after: {failure}")
+                await self._watch_kernel()
+                raise RuntimeError("the kernel event stream ended")
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failure = f"{type(exc).__name__}: {exc}"
+                now = time.monotonic()
+                while restarts and now - restarts[0] > EVENT_RESTART_WINDOW_S:
+                    restarts.popleft()
+                if len(restarts) >= EVENT_RESTARTS_MAX:
+                    log.critical("The kernel event reader failed %d times within %.0f s "
+                                 "(last: %s); ipmpd exits so that it is restarted: it "
+                                 "cannot follow the kernel", len(restarts) + 1,
+                                 EVENT_RESTART_WINDOW_S, failure, exc_info=exc)
+                    self._stop_deaf()
+                    return
+                restarts.append(now)
+                log.error("The kernel event reader failed (%s); restarting it", failure,
+                          exc_info=exc)
+                await asyncio.sleep(EVENT_RESTART_DELAY_S)
+
+    def _follower_ended(self, task: asyncio.Task[None]) -> None:
+        """The supervisor itself must not end while the daemon runs."""
+        if task.cancelled() or self.stopping.is_set():
+            return
+        exc = task.exception()
+        if exc is not None:
+            log.critical("The kernel event supervisor failed: %r", exc, exc_info=exc)
+        self._stop_deaf()
+
+    def _stop_deaf(self) -> None:
+        self.exit_status = EXIT_DEAF
+        self.stopping.set()
+
+    async def _watch_kernel(self) -> None:
+        while True:
+            try:
+                async for event in self.netlink.stream():
+                    try:
+                        await self._kernel_event(event)
+                    except Exception:  # a bad event must not stop failure detection
+                        log.exception("error while handling %s", event)
+            except EventsLost as lost:
+                await self._resync_kernel(lost.reason)
+
+    async def _resync_kernel(self, reason: str) -> None:
+        """Notifications may have been lost: listen again on a new socket, then feed a
+        fresh dump of links and addresses through the engine as at start (what vanished
+        included), put back the data and test addresses someone removed meanwhile, and
+        read the routers again. Under the lock: nothing the daemon changes falls between
+        the new socket and the dump."""
+        async with self.lock:
+            lost = await self.netlink.reopen_events()
+            log.warning("Kernel notifications were lost (%s; %s); resynchronising from a "
+                        "fresh dump of links, addresses and routes", reason,
+                        f"{lost} notifications dropped" if lost is not None
+                        else "number dropped unknown")
+            # Every removal the daemon made happened before the new socket listened:
+            # their notifications went with the old one.
+            self.own_removals.clear()
+            now = now_ms()
+            links = await self.netlink.links()
+            addresses = await self.netlink.addresses()
+            actions = self._forget_vanished(links, addresses, now)
+            for a in addresses:
+                actions += self.engine.address_observed(
+                    self.netlink.names.get(a.ifindex, ""), a.address, True, now)
+            await self._execute(actions)
+            await self._restore_missing()
+            actions = []
+            for link in links:
+                actions += self.engine.link_observed(
+                    link.name, now, ifindex=link.ifindex, mac=link.mac,
+                    carrier=link.carrier, admin_up=link.admin_up)
+            await self._execute(actions)
+            self._schedule()
+        await self._refresh_routers()
+        log.info("Resynchronised with the kernel: %d links, %d addresses", len(links),
+                 len(addresses))
+
+    def _forget_vanished(self, links: list[LinkInfo], addresses: list[AddrEvent],
+                         now: float) -> list[Action]:
+        """Links and addresses the engine believes present that the dump lacks."""
+        out: list[Action] = []
+        names = {link.name for link in links}
+        for name in [n for n in self.engine.observed if n not in names]:
+            out += self.engine.link_removed(name, now)
+        present = {(self.netlink.names.get(a.ifindex, ""), a.address) for a in addresses}
+        ips = {ip for _, ip in present}
+        for ifname, linklocal in list(self.engine.linklocals.items()):
+            if (ifname, linklocal) not in present:
+                out += self.engine.address_observed(ifname, linklocal, False, now)
+        for ip in [ip for ip in self.engine.local_addresses if ip not in ips]:
+            out += self.engine.address_observed("", ip, False, now)
+        return out
+
+    async def _restore_missing(self) -> None:
+        """Data and test addresses missing from the member that should hold them (their
+        removal notification was lost): restored as if it had been heard."""
+        present = {(self.netlink.names.get(a.ifindex, ""), a.address)
+                   for a in await self.netlink.addresses()}
+        wanted: list[tuple[str, str]] = []
+        for group in self.engine.groups.values():
+            wanted += [(m, str(a.ip)) for a, m in group.binding.items() if m is not None]
+        for member in self.engine.members.values():
+            wanted += [(member.name, str(t.ip)) for t in member.test_addresses]
+        for ifname, ip in wanted:
+            if (ifname, ip) not in present:
+                await self._restore_if_ours(ifname, ip)
 
     async def _kernel_event(self, event: LinkInfo | LinkGone | AddrEvent | RoutesChanged
                             ) -> None:
         if isinstance(event, RoutesChanged):
-            if not self.routers_pending:  # coalesce a burst of route changes into one dump
-                self.routers_pending = True
-                asyncio.get_running_loop().call_soon(
-                    lambda: asyncio.ensure_future(self._refresh_routers()))
+            self._routes_changed()
             return
         async with self.lock:
             now = now_ms()
@@ -418,6 +551,18 @@ class Daemon:
                                                      mac=seen.mac, carrier=False,
                                                      admin_up=seen.admin_up)
         return out
+
+    def _routes_changed(self) -> None:
+        """Coalesce a burst of route changes: one dump in flight at a time, and one more
+        after it when anything changed while it ran (a dump per notification made a
+        burst of them cost a dump each, and the daemon fell minutes behind)."""
+        self.routers_pending = True
+        if self.routers_task is None or self.routers_task.done():
+            self.routers_task = asyncio.ensure_future(self._refresh_routers_while_pending())
+
+    async def _refresh_routers_while_pending(self) -> None:
+        while self.routers_pending:
+            await self._refresh_routers()
 
     async def _refresh_routers(self) -> None:
         self.routers_pending = False
@@ -483,22 +628,43 @@ class Daemon:
         self._write_intent(actions)
         config_changed = False
         finish: list[BindAddress] = []
+        # Consecutive address changes of one kind go to the kernel as one netlink batch
+        # (a failover of many addresses is one run of BindAddress).
+        run: list[Action] = []
+
+        async def flush() -> None:
+            try:
+                if run and isinstance(run[0], BindAddress):
+                    binds = [a for a in run if isinstance(a, BindAddress)]
+                    done = await self._bind_all(binds)
+                    finish.extend(a for a, ok in zip(binds, done, strict=True) if ok)
+                elif run:
+                    await self._unbind_all([a for a in run if isinstance(a, UnbindAddress)])
+            except Exception:
+                log.exception("error while carrying out %d address changes", len(run))
+            run.clear()
+
         for action in actions:
+            if isinstance(action, (BindAddress, UnbindAddress)):
+                if run and type(run[0]) is not type(action):
+                    await flush()
+                run.append(action)
+                continue
+            if run and isinstance(action, _IMMEDIATE):
+                # The engine interleaves a log line and an event with every move: they
+                # touch no netlink state and must not split the batch into 1,000.
+                self._apply_now(action)
+                continue
+            await flush()
             try:
                 if isinstance(action, ConfigChanged):
                     config_changed = True
-                elif isinstance(action, BindAddress):
-                    if await self._bind(action):
-                        finish.append(action)
                 else:
                     await self._apply(action)
             except Exception:
                 log.exception("error while carrying out %s", action)
-        for action in finish:
-            try:
-                await self._finish_bind(action)
-            except Exception:
-                log.exception("error while finishing %s", action)
+        await flush()
+        await self._finish_binds(finish)
         if config_changed:
             self._save_done()
             await self.member_sets.sync({
@@ -510,8 +676,7 @@ class Daemon:
         if isinstance(action, _IMMEDIATE):
             self._apply_now(action)
         elif isinstance(action, UnbindAddress):
-            self._cancel_burst(str(action.address.ip))
-            await self._remove_address(action.member, action.address)
+            await self._unbind_all([action])
         elif isinstance(action, SetRoutes):
             await self._routes(action)
         elif isinstance(action, PlumbMember):
@@ -643,6 +808,14 @@ class Daemon:
         self.own_removals.add((name, str(addr.ip)))
         return await self.netlink.remove_address(name, addr)
 
+    async def _remove_addresses(self, items: list[tuple[str, Any]]) -> None:
+        """_remove_address for many, in one netlink batch."""
+        if not items:
+            return
+        for name, addr in items:
+            self.own_removals.add((name, str(addr.ip)))
+        await self.netlink.remove_addresses(items)
+
     async def _restore_if_ours(self, ifname: str, address: str) -> None:
         """A data or test address disappeared without us: put it back (NetworkManager,
         systemd-networkd, a DHCP client or an operator's `ip addr flush`)."""
@@ -756,32 +929,60 @@ class Daemon:
     def _keep_saved(self, key: str, saved: dict[str, str]) -> None:
         self.saved_sysctls[key] = {**saved, **self.saved_sysctls.get(key, {})}
 
-    async def _bind(self, action: BindAddress) -> bool:
-        """Make before break: the address goes on the new member first."""
-        group = self.engine.groups.get(action.group)
-        deprecated = group is not None and action.address in group.deprecated
-        return await self.netlink.add_address(action.member, action.address,
-                                              dad=action.dad and action.address.version == 6,
-                                              deprecated=deprecated)
+    async def _bind_all(self, actions: list[BindAddress]) -> list[bool]:
+        """Make before break: the addresses go on their new members first (one netlink
+        batch); whether each is there."""
+        items = []
+        for action in actions:
+            group = self.engine.groups.get(action.group)
+            items.append((action.member, action.address,
+                          group is not None and action.address in group.deprecated,
+                          action.dad and action.address.version == 6))
+        return await self.netlink.add_addresses(items)
 
-    async def _finish_bind(self, action: BindAddress) -> None:
+    async def _unbind_all(self, actions: list[UnbindAddress]) -> None:
+        for action in actions:
+            self._cancel_burst(str(action.address.ip))
+        await self._remove_addresses([(a.member, a.address) for a in actions])
+
+    async def _finish_binds(self, actions: list[BindAddress]) -> None:
+        """After the whole batch is in place: take the old copies away (one netlink
+        batch), then announce each address from its new member. Removing first costs the
+        neighbours nothing (Linux accepts a packet for any of its addresses on any
+        interface), and the last of 1,000 moves is no longer held up by 1,000
+        announcements."""
+        removals: list[tuple[str, Any]] = []
+        announce: list[BindAddress] = []
+        for action in actions:
+            try:
+                copies, ready = await self._finish_bind(action)
+            except Exception:
+                log.exception("error while finishing %s", action)
+                continue
+            removals += copies
+            if ready and action.announce:
+                announce.append(action)
+        await self._remove_addresses(removals)
+        for action in announce:
+            try:
+                self._announce(action.member, action.address)
+            except Exception:
+                log.exception("error while announcing %s", action)
+
+    async def _finish_bind(self, action: BindAddress) -> tuple[list[tuple[str, Any]], bool]:
+        """The copies to remove (the previous member's, or any other interface's for a
+        new address or a restart), and whether the address may be announced."""
         addr = action.address
         self._follow_dhcp(action)
         if action.dad and addr.version == 6:
             # Never announce a tentative address: wait for the kernel's verdict.
             if not await self.netlink.wait_dad(action.member, addr, DAD_TIMEOUT_S):
                 self.dad_failed.add(str(addr.ip))
-                await self._remove_address(action.member, addr)
-                return
-        if action.announce:
-            self._announce(action.member, addr)
+                return [(action.member, addr)], False
         if action.previous is not None:
-            await self._remove_address(action.previous, addr)
-        else:
-            # A new address or a restart: make sure no other interface still has a copy.
-            for holder in await self.netlink.holders(str(addr.ip)):
-                if holder != action.member:
-                    await self._remove_address(holder, addr)
+            return [(action.previous, addr)], True
+        return [(holder, addr) for holder in await self.netlink.holders(str(addr.ip))
+                if holder != action.member], True
 
     def _announce(self, member_name: str, addr: Any) -> None:
         member = self.engine.members.get(member_name)
@@ -845,13 +1046,26 @@ class Daemon:
         index = {name: m.ifindex for name, m in self.engine.members.items() if m.present}
         wanted = route_specs(action.plan, index)
         installed = self.installed_routes.get(action.group, {})
+        changed = False
         for dst, spec in installed.items():
             if dst not in wanted:
                 await self.netlink.delete_route(spec)
+                changed = True
         for dst, spec in wanted.items():
             if installed.get(dst) != spec:
                 await self.netlink.replace_route(spec)
+                changed = True
         self.installed_routes[action.group] = wanted
+        if changed and self.own_routes_timer is None:
+            # The stream leaves out our own routes, but they are next hops other groups
+            # (the anonymous one) probe through: read the routers again, once, a little
+            # later (OWN_ROUTES_REFRESH_DELAY_S).
+            self.own_routes_timer = asyncio.get_running_loop().call_later(
+                OWN_ROUTES_REFRESH_DELAY_S, self._own_routes_changed)
+
+    def _own_routes_changed(self) -> None:
+        self.own_routes_timer = None
+        self._routes_changed()
 
     def _save(self) -> None:
         data = self.engine.config()
@@ -925,7 +1139,7 @@ class Daemon:
         if privileged and self.refusal is not None and op not in _WHILE_REFUSING:
             return {"error": (errors.STATE_REFUSED, f"'{op}' refused: "
                               f"{self.engine.state_error}")}
-        if op == "add-address":
+        if op in ("add-address", "add-addresses"):
             conflict = await self._duplicate_check(args)
             if conflict is not None:
                 return {"error": (errors.EXISTS, conflict)}
@@ -952,31 +1166,40 @@ class Daemon:
         """IPv4 duplicate address detection for every data address a request adds (the
         engine says from where), unless the client did it already and says so with
         ``dad: false`` (the floating-address agent). An ARP probe takes PROBE_COUNT x
-        PROBE_INTERVAL_S + PROBE_WAIT_S (0.4 s); it runs in a thread, outside the lock,
-        so probing and kernel events go on meanwhile. Returns the refusal, or None."""
-        if args.get("dad") is False or not isinstance(args.get("address"), str) or \
-                not isinstance(args.get("group"), str):
+        PROBE_INTERVAL_S + PROBE_WAIT_S (0.4 s) whatever the number of addresses (a batch
+        is probed at once); it runs in a thread, outside the lock, so probing and kernel
+        events go on meanwhile. Returns the refusal, or None."""
+        group = args.get("group")
+        if args.get("dad") is False or not isinstance(group, str):
             return None
-        where = self.engine.duplicate_check_from(args["group"], args["address"])
-        if where is None:
-            return None
-        member, mac = where
+        texts = args.get("addresses") if "addresses" in args else [args.get("address")]
+        if not isinstance(texts, list):
+            return None  # the request itself is refused with the precise reason
         from ipmp_core.config import parse_data_address
-        from ipmp_core.net.dad import arp_probe
+        from ipmp_core.net.dad import arp_probe_many
 
-        ip = parse_data_address(args["address"]).ip
-        try:
-            owner = await asyncio.to_thread(arp_probe, member,
-                                            bytes.fromhex(mac.replace(":", "")), ip)
-        except (OSError, ValueError) as exc:
-            log.warning("Duplicate address detection for %s skipped: %s", ip, exc)
+        by_member: dict[tuple[str, str], list[Any]] = {}
+        for text in texts:
+            where = self.engine.duplicate_check_from(group, text) \
+                if isinstance(text, str) else None
+            if where is not None:
+                by_member.setdefault(where, []).append(parse_data_address(text).ip)
+        conflicts: dict[Any, str] = {}
+        for (member, mac), ips in by_member.items():
+            try:
+                found = await asyncio.to_thread(arp_probe_many, member,
+                                                bytes.fromhex(mac.replace(":", "")), ips)
+            except (OSError, ValueError) as exc:
+                log.warning("Duplicate address detection on %s skipped: %s", member, exc)
+                continue
+            own = self.engine.own_macs()
+            conflicts |= {ip: owner for ip, owner in found.items() if owner.lower() not in own}
+        if not conflicts:
             return None
-        if owner is None or owner.lower() in self.engine.own_macs():
-            return None
-        log.error("Duplicate address detection: %s is already in use on the network "
-                  "(answered by %s); not added", ip, owner)
-        return (f"duplicate address detection failed: {ip} is already in use on the "
-                f"network (answered by {owner})")
+        named = "; ".join(f"{ip} is already in use on the network (answered by {owner})"
+                          for ip, owner in sorted(conflicts.items(), key=lambda kv: kv[0])[:5])
+        log.error("Duplicate address detection: %s; not added", named)
+        return f"duplicate address detection failed: {named}"
 
     def _ops(self) -> dict[str, tuple[Callable[[dict[str, Any], float], Any], bool]]:
         e = self.engine
@@ -1005,6 +1228,7 @@ class Daemon:
                                 else e.add_data_address(
                 a["group"], a["address"], now, owner=str(a.get("owner") or ""),
                 dad=bool(a.get("dad")), deprecated=bool(a.get("deprecated")))), True),
+            "add-addresses": (act(lambda a, now: self._add_addresses(a, now)), True),
             "announce": (lambda a, now: (self._announce_now(a), []), True),
             "remove-address": (act(lambda a, now: e.remove_data_address(
                 a["address"], now)), True),
@@ -1030,6 +1254,27 @@ class Daemon:
             "offline": (act(lambda a, now: e.offline(a["interface"], now)), True),
             "online": (act(lambda a, now: e.online(a["interface"], now)), True),
         }
+
+    def _add_addresses(self, args: dict[str, Any], now: float) -> list[Action]:
+        """Many data addresses of one group in one request, all or nothing: the engine
+        refreshes the group once, the kernel gets them as one netlink batch and the
+        configuration is written once."""
+        addresses = args["addresses"]
+        if not isinstance(addresses, list) or not addresses:
+            raise ValueError("addresses must be a non-empty list")
+        if len(addresses) > MAX_BATCH_ADDRESSES:
+            raise ValueError(f"at most {MAX_BATCH_ADDRESSES} addresses per request")
+        if not all(isinstance(a, str) for a in addresses):
+            raise ValueError("every address must be a string")
+        if any(a.strip().lower() == "dhcp" for a in addresses):
+            raise EngineError(errors.INVALID, "DHCP data addresses are added one at a time")
+        try:
+            return self.engine.add_data_addresses(
+                str(args["group"]), addresses, now, owner=str(args.get("owner") or ""),
+                deprecated=bool(args.get("deprecated")))
+        except EngineError as exc:
+            raise EngineError(exc.code, f"{exc.message} (none of the {len(addresses)} "
+                              "addresses was added)") from None
 
     def _test_list(self, member: Any) -> list[str]:
         return [str(a) for a in member.test_addresses] + (["dhcp"] if member.dhcp_test else [])

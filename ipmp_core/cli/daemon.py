@@ -73,6 +73,8 @@ def cli(state_dir: str | None, defaults_path: str, log_file: str | None, use_sys
     except StartError as exc:
         _refuse(f"not starting in network namespace {netns_name()}: {exc}",
                 also_log=bool(log_file or use_syslog))
+    if daemon.exit_status:
+        sys.exit(daemon.exit_status)
 
 
 def _refuse(reason: str, also_log: bool) -> NoReturn:

@@ -36,6 +36,13 @@ def probe_frame(mac: bytes, ip: ipaddress.IPv4Address) -> bytes:
 def conflict_in(frame: bytes, mac: bytes, ip: ipaddress.IPv4Address) -> str | None:
     """The MAC of another host claiming ``ip`` in this ARP frame (a reply or request from
     it, or its own probe for the same address), else None."""
+    claim = claim_in(frame, mac)
+    return claim[1] if claim is not None and claim[0] == ip.packed else None
+
+
+def claim_in(frame: bytes, mac: bytes) -> tuple[bytes, str] | None:
+    """(address, MAC) another host claims in this ARP frame: the sender address of a
+    request or reply, or the target of its own probe; None for ours or anything else."""
     if len(frame) < _HEADER.size + _ARP.size:
         return None
     _, _, ethertype = _HEADER.unpack_from(frame)
@@ -44,35 +51,54 @@ def conflict_in(frame: bytes, mac: bytes, ip: ipaddress.IPv4Address) -> str | No
     _, ptype, _, _, op, sha, spa, _, tpa = _ARP.unpack_from(frame, _HEADER.size)
     if ptype != 0x0800 or sha == mac or op not in (ARP_REQUEST, ARP_REPLY):
         return None
-    if spa == ip.packed or (spa == b"\0" * 4 and tpa == ip.packed and op == ARP_REQUEST):
-        return ":".join(f"{b:02x}" for b in sha)
-    return None
+    owner = ":".join(f"{b:02x}" for b in sha)
+    if spa == b"\0" * 4:
+        return (tpa, owner) if op == ARP_REQUEST else None
+    return spa, owner
 
 
 def arp_probe(ifname: str, mac: bytes, ip: ipaddress.IPv4Address, *,
               count: int = PROBE_COUNT, interval: float = PROBE_INTERVAL_S,
               wait: float = PROBE_WAIT_S) -> str | None:
     """Probe for ``ip`` on ``ifname``; return the MAC of a host that has it, or None."""
+    return arp_probe_many(ifname, mac, [ip], count=count, interval=interval,
+                          wait=wait).get(ip)
+
+
+def arp_probe_many(ifname: str, mac: bytes, ips: list[ipaddress.IPv4Address], *,
+                   count: int = PROBE_COUNT, interval: float = PROBE_INTERVAL_S,
+                   wait: float = PROBE_WAIT_S) -> dict[ipaddress.IPv4Address, str]:
+    """Probe for every address of ``ips`` at once on ``ifname`` (one round of frames per
+    interval, one wait for all: a batch of 1,000 costs what one address costs); return
+    {address: MAC of the host that has it} for those somebody else answers for."""
+    found: dict[ipaddress.IPv4Address, str] = {}
+    if not ips:
+        return found
     sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ARP))
     try:
         sock.bind((ifname, ETH_P_ARP))
-        frame = probe_frame(mac, ip)
+        frames = [probe_frame(mac, ip) for ip in ips]
+        wanted = {ip.packed: ip for ip in ips}
         sends = [time.monotonic() + i * interval for i in range(count)]
         deadline = sends[-1] + wait
-        for _ in range(10_000):  # bounded: each pass either sends, reads or times out
+        # bounded: each pass sends a round, reads a frame or times out
+        for _ in range(10_000 + 4 * len(ips) * count):
             now = time.monotonic()
             if sends and now >= sends[0]:
                 sends.pop(0)
-                sock.send(frame)
+                for ip, frame in zip(ips, frames, strict=True):
+                    if ip not in found:
+                        sock.send(frame)
                 continue
-            if now >= deadline:
-                return None
+            if now >= deadline or len(found) == len(ips):
+                break
             until = min(sends[0] if sends else deadline, deadline)
             ready, _, _ = select.select([sock], [], [], max(0.0, until - now))
             if ready:
-                owner = conflict_in(sock.recv(2048), mac, ip)
-                if owner is not None:
-                    return owner
-        return None
+                claim = claim_in(sock.recv(2048), mac)
+                ip = wanted.get(claim[0]) if claim is not None else None
+                if claim is not None and ip is not None:
+                    found.setdefault(ip, claim[1])
+        return found
     finally:
         sock.close()

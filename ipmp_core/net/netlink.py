@@ -8,9 +8,11 @@ carries out what the engine asked for.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import ipaddress
 import logging
+import os
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -27,6 +29,7 @@ from pyroute2.netlink.rtnl import (
 )
 
 from ipmp_core.config import IPInterface
+from ipmp_core.net.addrbatch import AddressBatch, AddrRequest
 
 log = logging.getLogger("ipmpd")
 
@@ -42,6 +45,24 @@ IFA_F_NOPREFIXROUTE = 0x200
 # the routes it installed, after a restart too. 0xcf: unassigned in rt_protos.
 RTPROT_CLEARVIEW = 0xCF
 INFINITY_LFT = 0xFFFFFFFF
+# Receive buffer of the event socket. A failover of 1,000 data addresses queues about four
+# notifications per address (the new address and its local route, the old copy and its
+# route), each accounted at about 1 KiB by the kernel: 4 MiB. The kernel's default cap
+# (net.core.rmem_max, 208 KiB, doubled) holds about 400, so a move of 50 addresses
+# overflowed it. 16 MiB leaves room for several such bursts back to back; the memory is
+# only used while notifications wait to be read. Beyond rmem_max only SO_RCVBUFFORCE
+# (CAP_NET_ADMIN, which the daemon has as root) sets it.
+EVENT_RCVBUF_BYTES = 16 * 1024 * 1024
+# Test hook: a receive buffer size (bytes) that replaces EVENT_RCVBUF_BYTES, so that a
+# test can make the socket overflow with a small burst and watch the daemon resynchronise.
+EVENT_RCVBUF_ENV = "IPMPD_EVENT_RCVBUF"
+SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
+# The groups of the event socket: links, addresses and routes (probe targets follow the
+# routing table's next hops).
+EVENT_GROUPS = (RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_IPV4_ROUTE
+                | RTMGRP_IPV6_ROUTE)
+# Where the kernel counts, per netlink socket, the notifications it dropped (column Drops).
+PROC_NETLINK = "/proc/net/netlink"
 
 # Per-interface sysctls that make a member answer ARP only for addresses configured on it
 # (arp_ignore=1), use one of its own addresses as ARP source (arp_announce=2), and keep
@@ -86,6 +107,55 @@ class RoutesChanged:
     """Something in a routing table changed: probe targets may have too."""
 
 
+class EventsLost(Exception):
+    """The event socket failed (ENOBUFS: the kernel dropped notifications because the
+    daemon did not read them fast enough; or any other error of the reader). What the
+    daemon knows about the kernel may be stale: it must resynchronise from a dump."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def event_rcvbuf() -> int:
+    """The event socket's receive buffer: EVENT_RCVBUF_BYTES unless a test set
+    EVENT_RCVBUF_ENV."""
+    value = os.environ.get(EVENT_RCVBUF_ENV, "")
+    try:
+        return max(1, int(value)) if value else EVENT_RCVBUF_BYTES
+    except ValueError:
+        return EVENT_RCVBUF_BYTES
+
+
+def set_rcvbuf(sock: Any, size: int) -> int:
+    """Give ``sock`` a receive buffer of ``size`` bytes: SO_RCVBUFFORCE (root) ignores
+    net.core.rmem_max; without the privilege, SO_RCVBUF up to that cap. Returns the size
+    the kernel granted (it doubles the request for its bookkeeping)."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, size)
+    except OSError:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+    return int(sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
+
+
+def netlink_drops(inode: int) -> int | None:
+    """Notifications the kernel dropped for the netlink socket with this inode (the
+    Drops column of /proc/net/netlink); None when it cannot be read."""
+    try:
+        with open(PROC_NETLINK, encoding="ascii") as fh:
+            lines = fh.read().splitlines()
+    except OSError:
+        return None
+    for line in lines[1:]:
+        fields = line.split()
+        if len(fields) >= 10 and fields[9] == str(inode):
+            try:
+                return int(fields[8])
+            except ValueError:
+                return None
+    return None
+
+
 RT_TABLE_MAIN = 254
 
 
@@ -128,31 +198,75 @@ class Netlink:
         self.events = AsyncIPRoute()
         self.ipr = AsyncIPRoute()
         self.names: dict[int, str] = {}
+        self.rcvbuf = 0  # what the kernel granted the event socket
+        self.events_inode = 0  # its inode, to find its drop count in PROC_NETLINK
+        # Which interfaces (ifindex) carry each address, kept from the dumps, the events
+        # and our own changes: asking "who else has it?" for every address bound cost a
+        # full address dump each (quadratic at 1,000 addresses).
+        self.kernel: dict[str, set[int]] = {}
+        self.batch: AddressBatch | None = None
 
     async def open(self) -> None:
-        await self.events.bind(groups=RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR
-                               | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE)
+        await self._listen(self.events)
+
+    async def _listen(self, sock: AsyncIPRoute) -> None:
+        await sock.bind(groups=EVENT_GROUPS)
+        self.rcvbuf = set_rcvbuf(sock, event_rcvbuf())
+        self.events_inode = os.fstat(sock.fileno()).st_ino
+
+    async def reopen_events(self) -> int | None:
+        """Replace the event socket by a new one (a failed pyroute2 socket stays failed);
+        returns how many notifications the kernel dropped on the old one, if it says.
+        The new socket listens before the caller dumps: nothing falls between the two."""
+        old = self.events
+        lost = netlink_drops(self.events_inode) if self.events_inode else None
+        with contextlib.suppress(Exception):
+            old.close()
+        self.events = AsyncIPRoute()
+        await self._listen(self.events)
+        return lost
 
     def close(self) -> None:
         self.events.close()
         self.ipr.close()
+        if self.batch is not None:
+            self.batch.close()
+
+    def _index(self, added: bool, ifindex: int, address: str) -> None:
+        key = _canonical(address)
+        if added:
+            self.kernel.setdefault(key, set()).add(ifindex)
+        else:
+            holders = self.kernel.get(key)
+            if holders is not None:
+                holders.discard(ifindex)
+                if not holders:
+                    del self.kernel[key]
 
     # ------------------------------------------------------------------ observing
     async def links(self) -> list[LinkInfo]:
+        """Every link; the index -> name map becomes exactly what the dump says."""
         out = []
+        names: dict[int, str] = {}
         async for msg in await self.ipr.link("dump"):
             info = _link_info(msg)
             if info:
-                self.names[info.ifindex] = info.name
+                names[info.ifindex] = info.name
                 out.append(info)
+        self.names = names
         return out
 
     async def addresses(self) -> list[AddrEvent]:
-        return [
+        """Every address; the address index becomes exactly what the dump says."""
+        out = [
             AddrEvent(True, msg["index"], msg.get("address"), msg["prefixlen"])
             async for msg in await self.ipr.addr("dump")
             if msg.get("address")
         ]
+        self.kernel = {}
+        for a in out:
+            self._index(True, a.ifindex, a.address)
+        return out
 
     async def gateways(self) -> dict[int, list[tuple[str, str]]]:
         """Next hops of the main table's routes per family: [(gateway, interface)]."""
@@ -175,9 +289,18 @@ class Netlink:
         return found
 
     async def stream(self) -> AsyncIterator[LinkInfo | LinkGone | AddrEvent | RoutesChanged]:
-        """Kernel notifications, for as long as the daemon runs."""
+        """Kernel notifications, for as long as the daemon runs. Raises EventsLost when
+        the socket fails (then call reopen_events and resynchronise)."""
         while True:
-            async for msg in self.events.get():
+            try:
+                batch = [msg async for msg in self.events.get()]
+            except (NetlinkError, OSError) as exc:
+                code = getattr(exc, "code", None) or getattr(exc, "errno", None)
+                if code == errno.ENOBUFS:
+                    raise EventsLost("ENOBUFS: the event socket's receive buffer "
+                                     "overflowed") from exc
+                raise EventsLost(f"event socket error {code}: {exc}") from exc
+            for msg in batch:
                 event = msg.get("event")
                 if event == "RTM_NEWLINK":
                     info = _link_info(msg)
@@ -194,12 +317,18 @@ class Netlink:
                     if name:
                         yield LinkGone(name, msg["index"])
                 elif event in ("RTM_NEWADDR", "RTM_DELADDR") and msg.get("address"):
+                    self._index(event == "RTM_NEWADDR", msg["index"], msg.get("address"))
                     yield AddrEvent(event == "RTM_NEWADDR", msg["index"], msg.get("address"),
                                     msg["prefixlen"])
                 elif event in ("RTM_NEWROUTE", "RTM_DELROUTE"):
                     # Our own routes are no news (the engine knows the gateways it
-                    # declared), and a failover must not trigger a route dump storm.
-                    if msg.get("proto") != RTPROT_CLEARVIEW:
+                    # declared), and a failover must not trigger a route dump storm:
+                    # neither must the local table's routes, one per address added or
+                    # removed, which never carry a next hop (gateways() reads only
+                    # the main table).
+                    table = msg.get("table") or msg.get("RTA_TABLE")
+                    if (msg.get("proto") != RTPROT_CLEARVIEW
+                            and table in (None, RT_TABLE_MAIN)):
                         yield RoutesChanged()
 
     def ifindex(self, name: str) -> int | None:
@@ -259,6 +388,7 @@ class Netlink:
             if exc.code != errno.EEXIST:
                 log.error("cannot add %s to %s: %s", addr, name, exc)
                 return False
+        self._index(True, index, str(addr.ip))
         return True
 
     async def address_flags(self, name: str, addr: IPInterface) -> int | None:
@@ -286,6 +416,7 @@ class Netlink:
         index = self.ifindex(name)
         if index is None:
             return True  # the interface is gone, and its addresses with it
+        self._index(False, index, str(addr.ip))
         try:
             await self.ipr.addr("del", index=index, address=str(addr.ip),
                                 prefixlen=addr.network.prefixlen)
@@ -296,14 +427,66 @@ class Netlink:
         return True
 
     async def holders(self, ip: str) -> list[str]:
-        """Interfaces that currently carry ``ip``."""
-        want = ipaddress.ip_address(ip)
+        """Interfaces that carry ``ip``, as far as the dumps, the events and our own
+        changes say (no dump: this is asked for every address bound)."""
+        return [self.names.get(i, str(i)) for i in sorted(self.kernel.get(_canonical(ip), ()))]
+
+    async def add_addresses(self, items: list[tuple[str, IPInterface, bool, bool]]
+                            ) -> list[bool]:
+        """add_address for many (name, address, deprecated, dad) in few round trips."""
+        requests: list[AddrRequest | None] = []
+        for name, addr, deprecated, dad in items:
+            index = self.ifindex(name)
+            if index is None:
+                requests.append(None)
+                continue
+            flags = IFA_F_NOPREFIXROUTE | (IFA_F_NODAD if addr.version == 6 and not dad
+                                           else 0)
+            requests.append(AddrRequest(True, index, str(addr.ip), addr.network.prefixlen,
+                                        flags, (0, INFINITY_LFT) if deprecated else None))
+        codes = await self._run_batch(requests)
         out = []
-        async for msg in await self.ipr.addr("dump"):
-            value = msg.get("address")
-            if value and ipaddress.ip_address(value) == want:
-                out.append(self.names.get(msg["index"], str(msg["index"])))
+        for (name, addr, _, _), req, code in zip(items, requests, codes, strict=True):
+            ok = req is not None and code in (0, errno.EEXIST)
+            if ok and req is not None:
+                self._index(True, req.ifindex, req.address)
+            elif req is not None:
+                log.error("cannot add %s to %s: %s", addr, name, os.strerror(code))
+            out.append(ok)
         return out
+
+    async def remove_addresses(self, items: list[tuple[str, IPInterface]]) -> list[bool]:
+        """remove_address for many (name, address) in few round trips, in the reverse
+        order: the first IPv4 address of a subnet on an interface is its primary, and
+        removing a primary promotes the next secondary and re-adds the local routes of
+        every other secondary (promote_secondaries). Removed first, the primary made a
+        failover of 198 IPv4 addresses cost ~20,000 route notifications (19 MB queued on
+        the event socket); removed last, none."""
+        items = items[::-1]
+        requests: list[AddrRequest | None] = []
+        for name, addr in items:
+            index = self.ifindex(name)
+            requests.append(None if index is None else AddrRequest(
+                False, index, str(addr.ip), addr.network.prefixlen))
+        codes = await self._run_batch(requests)
+        out = []
+        for (name, addr), req, code in zip(items, requests, codes, strict=True):
+            if req is not None:
+                self._index(False, req.ifindex, req.address)
+            ok = req is None or code in (0, errno.EADDRNOTAVAIL, errno.ENODEV, errno.ENOENT)
+            if not ok:
+                log.error("cannot remove %s from %s: %s", addr, name, os.strerror(code))
+            out.append(ok)
+        return out[::-1]
+
+    async def _run_batch(self, requests: list[AddrRequest | None]) -> list[int]:
+        todo = [r for r in requests if r is not None]
+        if not todo:
+            return [0] * len(requests)
+        if self.batch is None:
+            self.batch = AddressBatch()
+        codes = iter(await self.batch.run(todo))
+        return [next(codes) if r is not None else 0 for r in requests]
 
     # ------------------------------------------------------------------ routes
     async def replace_route(self, spec: dict[str, Any]) -> bool:
@@ -330,6 +513,13 @@ def _route_text(spec: dict[str, Any]) -> str:
         for h in hops
     )
     return f"{spec.get('dst')} {via}"
+
+
+def _canonical(address: str) -> str:
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return address
 
 
 def family_of(addr: str) -> int:

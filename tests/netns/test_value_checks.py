@@ -95,6 +95,27 @@ def test_router_address_as_a_data_address_is_refused_by_arp_probe(node: Node) ->
     assert node.holders("198.51.100.10")
 
 
+def test_a_batch_holding_the_routers_address_is_refused_whole(node: Node) -> None:
+    """The batch form probes all its IPv4 addresses at once (one ARP probe's time) and,
+    all or nothing, adds none when one is somebody else's."""
+    node.adm("create-ipmp", "-i", "e0", "-i", "e1", "ipmp0")
+    batch = [f"198.51.100.{i}/24" for i in range(100, 140)]
+    argv = [w for a in [*batch[:20], f"{ROUTER}/24", *batch[20:]] for w in ("-a", a)]
+    started = time.monotonic()
+    res = node.adm("create-addr", *argv, "ipmp0", check=False)
+    took = time.monotonic() - started
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert f"{ROUTER} is already in use on the network (answered by" in res.stderr
+    assert node.snapshot()["addresses"] == []
+    assert node.holders(ROUTER) == [] and node.holders("198.51.100.100") == []
+    assert node.lab.client_ping(ROUTER)
+    # 41 addresses probed one after the other would take 41 x 0.4 s
+    assert took < 8.0, f"the batch's probe took {took:.1f} s"
+    res = node.adm("create-addr", *[w for a in batch for w in ("-a", a)], "ipmp0")
+    node.wait_for(lambda: all(node.inbound().get(a.split("/")[0]) for a in batch),
+                  "the free batch bound")
+
+
 def test_data_address_added_by_hand_to_a_second_member_is_logged(node: Node) -> None:
     node.adm("create-ipmp", "-i", "e0", "-i", "e1", "ipmp0")
     node.adm("create-addr", "-a", DATA, "ipmp0")
