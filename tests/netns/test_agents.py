@@ -193,7 +193,7 @@ def test_ipv6_floating_address_fails_duplicate_address_detection(ocf: Ocf) -> No
     assert res.returncode == 1 and "duplicate address detection failed" in res.stderr
     assert all(a["address"] != "2001:db8:1::60" for a in ocf.snapshot()["addresses"])
     assert ocf.code("ipmp-address", "start", "ip=2001:db8:1::61", "group=ipmp0") == 0
-    assert lab.client_ping("2001:db8:1::61")
+    assert lab.client_ping("2001:db8:1::61", count=3)  # one lost under load is no failure
     assert ocf.code("ipmp", "stop", *GROUP) == 0
 
 

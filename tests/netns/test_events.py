@@ -44,14 +44,13 @@ def data_addresses(count: int) -> list[str]:
 
 
 def add_addresses(node: Node, addresses: list[str], group: str = "ipmp0") -> None:
-    """Add many data addresses from one process (an ipmpadm per address would spend most
-    of the test starting interpreters)."""
+    """Add many data addresses in one batch request (all or nothing; one duplicate
+    address probe for all of them)."""
     code = (
         "import json, sys\n"
         "from ipmp_core.control import ControlClient\n"
         "client = ControlClient(timeout=120)\n"
-        "for a in json.loads(sys.argv[2]):\n"
-        "    client.call('add-address', group=sys.argv[1], address=a)\n"
+        "client.call('add-addresses', group=sys.argv[1], addresses=json.loads(sys.argv[2]))\n"
     )
     res = node.exec(sys.executable, "-c", code, group, json.dumps(addresses))
     assert res.returncode == 0, res.stderr
