@@ -272,6 +272,7 @@ class Plan:
         p = ctx.params
         node = node if node is not None else common.local_node(ctx)
         check_clone_test_addresses(ctx)
+        check_tests_across_nodes(p)
         self.group: str = p["group"]
         self.members = _names(common.for_node(p["interfaces"], node))
         self.standby = _names(common.for_node(p.get("standby_interfaces") or "", node))

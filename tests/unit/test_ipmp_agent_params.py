@@ -119,8 +119,9 @@ def test_static_test_addresses_without_node_outside_a_clone_only_warn() -> None:
     assert code == OCFCode.SUCCESS, reason
 
 
-def test_two_nodes_may_not_share_a_static_test_address() -> None:
-    code, reason, _ = run("validate-all", group="ipmp0", interfaces="e0 e1",
+@pytest.mark.parametrize("action", ["validate-all", "start"])
+def test_two_nodes_may_not_share_a_static_test_address(action: str) -> None:
+    code, reason, _ = run(action, group="ipmp0", interfaces="e0 e1",
                           test_addresses=f"@n1 {TESTS_N1}; @n2 e0=198.51.100.21/24")
     assert code == OCFCode.ERR_CONFIGURED
     assert "198.51.100.21 is given to n1 and to n2" in reason, reason
