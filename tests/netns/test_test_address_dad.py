@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 from ipmp_node import Node
+from test_agents import Ocf, exit_reason, ocf  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.netns
 
@@ -64,3 +65,18 @@ def test_an_ipv6_link_local_test_address_fails_kernel_dad(node: Node) -> None:
         res.stderr, res.stderr
     assert node.holders(TAKEN6) == []
     assert _configured_tests(node)["e0"] == []
+
+
+def test_the_agent_start_reports_a_duplicate_test_address(ocf: Ocf) -> None:  # noqa: F811
+    lab = ocf.lab
+    assert lab.client is not None
+    lab.run(lab.client, "ip", "addr", "add", f"{TAKEN4}/24", "dev", "eth0")
+    params = ["group=ipmp0", "interfaces=e0 e1",
+              f"test_addresses=@n1 e0={TAKEN4}/24 e1={FREE4}/24; @n2 e0=198.51.100.23/24"]
+    res = ocf("ipmp", "start", *params, OCF_RESKEY_CRM_meta_on_node="n1",
+              OCF_RESKEY_CRM_meta_clone_max="2", OCF_RESKEY_CRM_meta_clone="0")
+    assert res.returncode == 1, res.stderr  # this node only (never 6: fine elsewhere)
+    assert f"duplicate address detection failed for test address {TAKEN4} on e0" in \
+        exit_reason(res), res.stderr
+    assert ocf.code("ipmp", "stop", *params, OCF_RESKEY_CRM_meta_on_node="n1") == 0
+    assert lab.run(lab.node, "ip", "-o", "addr", "show", "to", f"{TAKEN4}/32").stdout == ""
