@@ -57,6 +57,14 @@ def for_node(value: str | None, node: str) -> str:
     return nodes.get(node, default or "")
 
 
+def covers(value: str | None, node: str) -> bool:
+    """Whether a per-node value has an entry for ``node``: its own, or one without @node."""
+    if not value or not value.strip():
+        return False
+    default, nodes = node_entries(value)
+    return node in nodes or bool(default)
+
+
 def all_values(value: str | None) -> list[str]:
     """Every node's value (for validating all of them, wherever we run)."""
     if not value:

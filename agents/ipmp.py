@@ -183,15 +183,104 @@ for param in (
 
 
 # --------------------------------------------------------------------------- the plan
+MEMBER_PARAMS = ("interfaces", "standby_interfaces")
+
+
+class NodeNotCovered(OCFError):
+    """The parameters give this node no interface. A fact about the node, not an error in
+    the parameters (they may be meant for other nodes): OCF_ERR_INSTALLED, which bans
+    only this node, never OCF_ERR_CONFIGURED, which stops the resource on every node."""
+
+    def __init__(self, node: str, params: dict) -> None:
+        named = [n for name in MEMBER_PARAMS
+                 for n in common.node_entries(params.get(name) or "")[1]]
+        if any(common.covers(params.get(name), node) for name in MEMBER_PARAMS):
+            why = f"its entry \"@{node}\" is empty"
+        elif named:
+            why = (f"they name only {', '.join(dict.fromkeys(named))} and have no entry "
+                   "without @node")
+        else:
+            why = "they are empty"
+        super().__init__(OCFCode.ERR_INSTALLED,
+                         f"interfaces/standby_interfaces give node {node or '(unnamed)'} no "
+                         f"interface ({why}): the group cannot run on this node")
+        self.node = node
+
+
+def _clone_size(ctx) -> int:  # noqa: ANN001
+    """How many instances Pacemaker runs (clone-max), 1 for a primitive. An instance
+    number without clone-max is a clone of unknown size: counted as more than one."""
+    raw = ctx.meta("clone_max")
+    if raw is None:
+        return 1 if ctx.meta("clone") is None else 2
+    try:
+        return int(raw)
+    except ValueError:
+        return 2
+
+
+def _shared_static_tests(params: dict) -> list[str]:
+    """The static test addresses of the entry without @node: every node it applies to
+    would put the same addresses on the wire."""
+    default, _ = common.node_entries(params.get("test_addresses") or "")
+    try:
+        tests = _test_addresses(default or "")
+    except (ValueError, EngineError):
+        return []  # reported by the parameter's own validation
+    return [a for a in tests.values() if a != "dhcp"] if isinstance(tests, dict) else []
+
+
+def check_clone_test_addresses(ctx) -> None:  # noqa: ANN001
+    """A clone may not give every node the same static test addresses (duplicate
+    addresses on the network, false probe failures): OCF_ERR_CONFIGURED, since the
+    parameters are wrong for every node."""
+    shared = _shared_static_tests(ctx.params)
+    size = _clone_size(ctx)
+    if shared and size > 1:
+        raise OCFError(
+            OCFCode.ERR_CONFIGURED,
+            f"test_addresses: static test addresses ({' '.join(shared)}) without @node on a "
+            f"clone of {size} would be the same on every node (duplicate addresses): give "
+            "each node its own, \"@node1 e0=ADDR/PREFIX ...; @node2 e0=ADDR/PREFIX ...\", "
+            "or use INTERFACE=dhcp or link-local")
+
+
+def check_tests_across_nodes(params: dict) -> None:
+    """Two nodes' entries may not name the same static test address."""
+    import ipaddress
+
+    default, nodes = common.node_entries(params.get("test_addresses") or "")
+    seen: dict[object, str] = {}
+    entries = ([("(nodes not named)", default)] if default else []) + list(nodes.items())
+    for node, value in entries:
+        try:
+            tests = _test_addresses(value)
+        except (ValueError, EngineError):
+            continue  # reported by the parameter's own validation
+        if not isinstance(tests, dict):
+            continue
+        for addr in (a for a in tests.values() if a != "dhcp"):
+            ip = ipaddress.ip_interface(addr).ip
+            if ip in seen and seen[ip] != node:
+                raise OCFError(OCFCode.ERR_CONFIGURED,
+                               f"test_addresses: {ip} is given to {seen[ip]} and to {node} "
+                               "(duplicate addresses on the network)")
+            seen[ip] = node
+
+
 class Plan:
     """This node's desired group, from the parameters."""
 
     def __init__(self, ctx, node: str | None = None) -> None:  # noqa: ANN001
         p = ctx.params
         node = node if node is not None else common.local_node(ctx)
+        check_clone_test_addresses(ctx)
+        check_tests_across_nodes(p)
         self.group: str = p["group"]
         self.members = _names(common.for_node(p["interfaces"], node))
         self.standby = _names(common.for_node(p.get("standby_interfaces") or "", node))
+        if not self.members and not self.standby:
+            raise NodeNotCovered(node, p)
         tests = _test_addresses(common.for_node(p.get("test_addresses") or "", node))
         self.linklocal = tests == "link-local"
         self.tests: dict[str, str] = tests if isinstance(tests, dict) else {}
@@ -208,8 +297,6 @@ class Plan:
 
     def check(self) -> None:
         """Consistency of the values with each other (OCF_ERR_CONFIGURED)."""
-        if not self.members and not self.standby:
-            raise OCFError(OCFCode.ERR_CONFIGURED, "interfaces: no interface for this node")
         both = set(self.members) & set(self.standby)
         if both:
             raise OCFError(OCFCode.ERR_CONFIGURED,
@@ -279,17 +366,35 @@ def _named_nodes(ctx) -> list[str]:  # noqa: ANN001
 # --------------------------------------------------------------------------- actions
 def validate(ctx) -> int:  # noqa: ANN001
     """Level 0: the values in themselves, for every node they name (wherever this runs:
-    pcs validates on one node for all). Level 10: this node's plan and interfaces."""
+    pcs validates on one node for all); a node they give no interface is this node's
+    matter (start there: OCF_ERR_INSTALLED), only warned about. Level 10: this node's
+    plan and interfaces."""
     if ctx.check_level >= 10:
         _plan(ctx).check_host(ctx.log)
         return OCFCode.SUCCESS
+    p = ctx.params
+    check_clone_test_addresses(ctx)
+    check_tests_across_nodes(p)
+    if not any(v.split() for name in MEMBER_PARAMS for v in common.all_values(p.get(name))):
+        raise OCFError(OCFCode.ERR_CONFIGURED, "interfaces: no interface for any node")
     nodes = _named_nodes(ctx)
-    has_default = any(common.node_entries(ctx.params.get(n) or "")[0]
-                      for n in ("interfaces", "standby_interfaces"))
+    member_nodes = [n for name in MEMBER_PARAMS for n in common.node_entries(p.get(name) or "")[1]]
+    has_default = any(common.node_entries(p.get(n) or "")[0] for n in MEMBER_PARAMS)
     for node in nodes or [None]:
-        _plan(ctx, node)
+        try:
+            _plan(ctx, node)
+        except NodeNotCovered as exc:
+            ctx.log.warning(exc.reason)
     if nodes and has_default:
         _plan(ctx, "")  # the nodes not named
+    elif member_nodes:
+        ctx.log.warning(f"interfaces has no entry without @node: nodes other than "
+                        f"{', '.join(dict.fromkeys(member_nodes))} cannot run the group "
+                        "(start there returns OCF_ERR_INSTALLED)")
+    if _shared_static_tests(p) and _clone_size(ctx) == 1:
+        ctx.log.warning("test_addresses without @node: every node that runs this resource "
+                        "gets the same static test addresses; a clone needs the per-node "
+                        "form")
     return OCFCode.SUCCESS
 
 

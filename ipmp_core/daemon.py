@@ -48,6 +48,7 @@ from ipmp_core.errors import EngineError
 from ipmp_core.mcast_follow import MulticastFollower
 from ipmp_core.net import icmp
 from ipmp_core.net.announce import Announcer
+from ipmp_core.net.dad import owner_of_test_address
 from ipmp_core.net.netlink import (
     GLOBAL_SYSCTLS,
     AddrEvent,
@@ -149,6 +150,10 @@ class Daemon:
         self.own_routes_timer: asyncio.TimerHandle | None = None
         self.socket_errors: set[tuple[str, int]] = set()
         self.dad_failed: set[str] = set()
+        # Static test addresses refused by duplicate address detection: (member, address,
+        # why) to drop from the configuration, and the messages of this request.
+        self.test_conflicts: list[tuple[str, Any, str]] = []
+        self.test_refused: list[str] = []
         self.own_removals: set[tuple[str, str]] = set()
         self.member_sets = MemberSets()
         self.multicast = MulticastFollower(self.engine, self.lock, self.stopping)
@@ -665,6 +670,8 @@ class Daemon:
                 log.exception("error while carrying out %s", action)
         await flush()
         await self._finish_binds(finish)
+        if self.test_conflicts:
+            await self._drop_refused_tests()
         if config_changed:
             self._save_done()
             await self.member_sets.sync({
@@ -697,7 +704,7 @@ class Daemon:
             for addr in action.remove:
                 await self._remove_address(action.member, addr)
             for addr in action.add:
-                await self.netlink.add_address(action.member, addr, deprecated=True)
+                await self._add_test_address(action.member, addr)
         elif isinstance(action, DhcpTest):
             await self._dhcp_test(action)
         elif isinstance(action, DhcpData):
@@ -713,6 +720,48 @@ class Daemon:
             log.info("IP interface %s of group %s now receives %s multicast/broadcast "
                      "(previously %s)", action.member or "(none)", action.group,
                      "IPv4" if action.family == "inet" else "IPv6", action.previous or "none")
+
+    async def _add_test_address(self, ifname: str, addr: Any) -> None:
+        """A static test address goes on a member only when no other host uses it: a
+        duplicate would answer the targets' replies on another port (false probe
+        failures) and confuse every neighbour. IPv4: an ARP probe (net/dad.py); IPv6
+        (link-local): the kernel's DAD. Checked when the address is new on a member
+        whose link is up; one already there (a restart) or on a link that is down goes on
+        unchecked. DHCP leases are the DHCP server's to keep unique."""
+        member = self.engine.members.get(ifname)
+        check = (member is not None and member.link_up and addr in member.test_addresses
+                 and ifname not in await self.netlink.holders(str(addr.ip)))
+        if check and addr.version == 4:
+            owner = await owner_of_test_address(ifname, _mac_bytes(member.mac), addr.ip)
+            if owner is not None:
+                self.test_conflicts.append((ifname, addr, f"answered by {owner}"))
+                return
+        await self.netlink.add_address(ifname, addr, deprecated=True,
+                                       dad=check and addr.version == 6)
+        if check and addr.version == 6 and \
+                not await self.netlink.wait_dad(ifname, addr, DAD_TIMEOUT_S):
+            await self._remove_address(ifname, addr)
+            self.test_conflicts.append((ifname, addr, "IPv6 duplicate address detection"))
+
+    async def _drop_refused_tests(self) -> None:
+        """Take the test addresses duplicate address detection refused out of the
+        configuration (their members fall back to the other detectors), and keep the
+        messages for the request that caused them."""
+        conflicts, self.test_conflicts = self.test_conflicts, []
+        for ifname, addr, why in conflicts:
+            message = (f"duplicate address detection failed for test address {addr.ip} on "
+                       f"{ifname}: another host uses it ({why})")
+            log.error("%s; not configured", message)
+            self.test_refused.append(message)
+            member = self.engine.members.get(ifname)
+            if member is None or addr not in member.test_addresses:
+                continue
+            keep = [str(a) for a in member.test_addresses if a != addr]
+            actions = self.engine.set_test_addresses(
+                ifname, keep + (["dhcp"] if member.dhcp_test else []), now_ms())
+            # The address never went on: nothing to remove from the kernel.
+            await self._execute([a for a in actions if not (
+                isinstance(a, SetTestAddresses) and a.remove == (addr,) and not a.add)])
 
     # ------------------------------------------------------------------ probes
     def _send_probe(self, probe: SendProbe) -> None:
@@ -1144,6 +1193,7 @@ class Daemon:
             if conflict is not None:
                 return {"error": (errors.EXISTS, conflict)}
         async with self.lock:
+            self.test_refused.clear()
             try:
                 result, actions = handler(args, now_ms())
             except EngineError as exc:
@@ -1158,6 +1208,8 @@ class Daemon:
                 return {"error": (errors.EXISTS, f"duplicate address detection failed for "
                                   f"{' '.join(sorted(failed))}: another host uses it")}
             self._schedule()
+            if self.test_refused:
+                return {"error": (errors.EXISTS, "; ".join(self.test_refused))}
         if op == "shutdown":
             self.stopping.set()
         return {"result": result}
@@ -1261,11 +1313,12 @@ class Daemon:
         configuration is written once."""
         addresses = args["addresses"]
         if not isinstance(addresses, list) or not addresses:
-            raise ValueError("addresses must be a non-empty list")
+            raise EngineError(errors.INVALID, "addresses must be a non-empty list")
         if len(addresses) > MAX_BATCH_ADDRESSES:
-            raise ValueError(f"at most {MAX_BATCH_ADDRESSES} addresses per request")
+            raise EngineError(errors.INVALID,
+                              f"at most {MAX_BATCH_ADDRESSES} addresses per request")
         if not all(isinstance(a, str) for a in addresses):
-            raise ValueError("every address must be a string")
+            raise EngineError(errors.INVALID, "every address must be a string")
         if any(a.strip().lower() == "dhcp" for a in addresses):
             raise EngineError(errors.INVALID, "DHCP data addresses are added one at a time")
         try:

@@ -1037,8 +1037,12 @@ class Engine:
             # The kernel does not skip deprecated IPv4 addresses when it picks a source,
             # and a test address added first would be the subnet's primary address: name
             # a data address explicitly (Solaris: test addresses are never a source).
+            # Never a deprecated one (preferred_lft 0: "not a source for this node's own
+            # traffic"); when there is no other, no src, and each hop's kernel-chosen
+            # primary address (normally the member's test address) is the source.
             return next((str(a.ip) for a, b in group.binding.items()
-                         if b is not None and a.ip in net), None)
+                         if b is not None and a.ip in net and a not in group.deprecated),
+                        None)
 
         plan: list[RoutePlan] = []
         networks = sorted({a.network for a in group.binding},

@@ -1,15 +1,18 @@
 """IPv4 duplicate address detection with ARP probes (RFC 5227), standard library only.
 
-Used before a floating address is brought up (the floating-address agent's start): if
-another host already answers for it, bringing it up here would split the traffic
-between two hosts. Probes carry sender address 0.0.0.0 so that they update no
-neighbour's cache. IPv6 uses the kernel's own DAD instead (the daemon adds the address
-without nodad and waits for the verdict).
+Used before a floating address is brought up (the floating-address agent's start) and
+before the daemon puts a static IPv4 test address on a member: if another host already
+answers for it, bringing it up here would split the traffic between two hosts. Probes
+carry sender address 0.0.0.0 so that they update no neighbour's cache. IPv6 uses the
+kernel's own DAD instead (the daemon adds the address without nodad and waits for the
+verdict).
 """
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import logging
 import select
 import socket
 import struct
@@ -102,3 +105,17 @@ def arp_probe_many(ifname: str, mac: bytes, ips: list[ipaddress.IPv4Address], *,
         return found
     finally:
         sock.close()
+
+
+async def owner_of_test_address(ifname: str, mac: bytes,
+                                ip: ipaddress.IPv4Address) -> str | None:
+    """``arp_probe`` off the event loop (it takes about PROBE_COUNT x PROBE_INTERVAL_S +
+    PROBE_WAIT_S); None, logged, when the probe cannot be sent (the address then goes on
+    unchecked rather than not at all)."""
+    try:
+        return await asyncio.to_thread(arp_probe, ifname, mac, ip)
+    except OSError as exc:
+        logging.getLogger("ipmpd").warning(
+            "duplicate address detection of test address %s on %s skipped: %s", ip, ifname,
+            exc.strerror or exc)
+        return None

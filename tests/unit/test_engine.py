@@ -236,6 +236,30 @@ def test_a_test_address_qualifies_a_member_for_the_subnet_route():
                                            "198.51.100.10"),)
 
 
+def test_a_deprecated_data_address_is_never_a_route_source():
+    """preferred_lft 0 (the agent's preferred_lft=0) means "never a source for this
+    node's own traffic": naming it as the routes' src would make it the source anyway."""
+    w = World("e0", "e1")
+    w.group("ipmp0", "e0", "e1")
+    w.record(w.engine.set_test_addresses("e0", ["198.51.100.21/24"], w.now))
+    w.record(w.engine.set_test_addresses("e1", ["198.51.100.22/24"], w.now))
+    w.record(w.engine.add_route("ipmp0", "default", "198.51.100.1", w.now))
+    w.record(w.engine.add_data_address("ipmp0", "198.51.100.50/24", w.now, deprecated=True))
+    # the only data address is deprecated: no src, each hop's own address is the source
+    assert routes(w.actions) == (
+        RoutePlan("198.51.100.0/24", ("e0", "e1"), None, None),
+        RoutePlan("default", ("e0", "e1"), "198.51.100.1", None),
+    )
+    # a data address that is not deprecated is the source, whatever the order
+    w.addr("ipmp0", "198.51.100.10/24")
+    assert routes(w.actions) == (
+        RoutePlan("198.51.100.0/24", ("e0", "e1"), None, "198.51.100.10"),
+        RoutePlan("default", ("e0", "e1"), "198.51.100.1", "198.51.100.10"),
+    )
+    w.record(w.engine.remove_data_address("198.51.100.10", w.now))
+    assert routes(w.actions)[0].source is None
+
+
 # --------------------------------------------------------------------------- standby
 def test_standby_is_inactive_until_needed_then_covers_and_steps_back():
     w = World("e0", "e1", "e2")
