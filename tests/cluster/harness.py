@@ -44,6 +44,7 @@ file of each node's namespace.
 from __future__ import annotations
 
 import atexit
+import hashlib
 import itertools
 import json
 import os
@@ -77,6 +78,10 @@ CLIENT_ADDR6 = "2001:db8:1::200"
 # The directory the IPMP daemon keeps its per-namespace state in (ipmp_core.constants);
 # every node bind-mounts its own copy over it, the mount point must exist.
 IPMP_STATE_DIR = Path("/var/lib/clearview-ipmp")
+
+# The system's OCF agents directory: the tests read it, never write it (the nodes see a
+# private copy with this session's agents, see tests/ocf_overlay.sh).
+SYSTEM_RESOURCE_D = Path("/usr/lib/ocf/resource.d")
 
 # Bounded waits (seconds).
 START_TIMEOUT = 60.0  # all nodes online, DC elected (seen: ~5 s)
@@ -478,6 +483,8 @@ class ClusterNode:
                     "ip", "netns", "exec", self.netns,
                     "unshare", "--uts", "--mount", "--propagation", "private",
                     "sh", str(NODE_SCRIPT), self.name, str(self.dir),
+                    *([str(self.cluster.ocf_resource_d)] if self.cluster.ocf_resource_d
+                      else []),
                 ],
                 stdin=subprocess.DEVNULL,
                 stdout=out,
@@ -815,12 +822,16 @@ class Cluster:
         data_nics: int = 2,
         workdir: Path | None = None,
         keep_workdir: bool = False,
+        ocf_resource_d: Path | None = None,
     ) -> None:
         if nodes not in (1, 2):
             raise ValueError("nodes must be 1 or 2")
         if not 1 <= data_nics <= 8:
             raise ValueError("data_nics must be 1..8")
         self.prefix = prefix or default_prefix()
+        # A private OCF resource.d (with our clearview/ in it) the nodes see instead of the
+        # system's: tests never install into /usr/lib/ocf (tests/ocf_overlay.sh).
+        self.ocf_resource_d = ocf_resource_d
         self.data_nics = data_nics
         self.switch = f"{self.prefix}-sw"
         self.hb = f"{self.prefix}-hb"
@@ -1198,6 +1209,27 @@ class Cluster:
 
 # The tests' name for it.
 list_netns = list_namespaces
+
+
+def tree_snapshot(root: Path) -> dict[str, str]:
+    """Every entry below ``root`` (not following symlinks): relative path -> type, mode and
+    content digest (files) or target (symlinks). Equal snapshots = nothing was changed."""
+    out: dict[str, str] = {}
+    if not root.exists():
+        return out
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in sorted(dirnames + filenames):
+            path = Path(dirpath) / name
+            st = path.lstat()
+            rel = str(path.relative_to(root))
+            if path.is_symlink():
+                out[rel] = f"link -> {os.readlink(path)}"
+            elif path.is_dir():
+                out[rel] = f"dir {st.st_mode:o}"
+            else:
+                digest = hashlib.sha256(path.read_bytes()).hexdigest()
+                out[rel] = f"file {st.st_mode:o} {digest}"
+    return out
 
 
 def cleanup_stale() -> list[str]:

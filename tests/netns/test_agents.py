@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,8 +18,12 @@ from ipmp_core.lab import Lab
 
 pytestmark = pytest.mark.netns
 
-OCF_ROOT = "/usr/lib/ocf"
-AGENT_DIR = Path(OCF_ROOT) / "resource.d" / "clearview"
+# The agents are installed into a private OCF root for this module (never into the
+# system's /usr/lib/ocf); crm_resource, which only looks there, sees it through a bind
+# mount in a private mount namespace (tests/ocf_overlay.sh).
+OCF_ROOT = Path(tempfile.mkdtemp(prefix="cv-ocf-netns-", dir="/tmp"))
+AGENT_DIR = OCF_ROOT / "resource.d" / "clearview"
+OVERLAY = Path(__file__).resolve().parent.parent / "ocf_overlay.sh"
 GROUP = ["group=ipmp0", "interfaces=e0 e1"]
 PROBING = [*GROUP, "test_addresses=e0=198.51.100.21/24 e1=198.51.100.22/24",
            "gateway=198.51.100.1", "failure_detection_time=1000"]
@@ -24,11 +31,18 @@ VIP = "198.51.100.50"
 
 
 @pytest.fixture(scope="module", autouse=True)
-def installed_agents() -> None:
-    """ipmp-ocf install, as `make install` does (idempotent)."""
-    res = subprocess.run([sys.executable, "-m", "agents.cli", "install"], capture_output=True,
-                         text=True, timeout=60)
-    assert res.returncode == 0, res.stderr
+def installed_agents() -> Iterator[None]:
+    """ipmp-ocf install into the private OCF root, world-traversable (ocf-tester runs
+    meta-data as nobody); removed afterwards."""
+    try:
+        res = subprocess.run([sys.executable, "-m", "agents.cli", "install", "--ocf-root",
+                              str(OCF_ROOT)], capture_output=True, text=True, timeout=60)
+        assert res.returncode == 0, res.stderr
+        for d in (OCF_ROOT, AGENT_DIR.parent, AGENT_DIR):
+            d.chmod(0o755)
+        yield
+    finally:
+        shutil.rmtree(OCF_ROOT, ignore_errors=True)
 
 
 class Ocf:
@@ -281,8 +295,12 @@ def _crm_validate(lab: Lab, agent: str, params: dict[str, str]) -> subprocess.Co
             "--agent", agent]
     for key, value in params.items():
         argv += ["--option", f"{key}={value}"]
-    return subprocess.run(["ip", "netns", "exec", lab.node, *argv], capture_output=True,
-                          text=True, timeout=60)
+    # crm_resource looks only in /usr/lib/ocf/resource.d: show it the private root there,
+    # in a mount namespace of its own.
+    script = f"sh {OVERLAY} {AGENT_DIR.parent} && exec \"$@\""
+    return subprocess.run(["ip", "netns", "exec", lab.node, "unshare", "--mount",
+                           "--propagation", "private", "sh", "-c", script, "sh", *argv],
+                          capture_output=True, text=True, timeout=60)
 
 
 @pytest.mark.parametrize(("agent", "params", "code", "reason"),
