@@ -37,6 +37,7 @@ from ipmp_core.engine.actions import (
     Nominate,
     PlumbMember,
     Publish,
+    PublishAttribute,
     PurgeMulticast,
     SetRoutes,
     SetTestAddresses,
@@ -49,6 +50,7 @@ from ipmp_core.errors import EngineError
 from ipmp_core.mcast_follow import MulticastFollower
 from ipmp_core.net import icmp
 from ipmp_core.net.announce import Announcer
+from ipmp_core.net.attrd import AttributePublisher
 from ipmp_core.net.netlink import (
     GLOBAL_SYSCTLS,
     AddrEvent,
@@ -79,8 +81,10 @@ _LEVELS = {
 
 
 # Actions carried out at once, even outside the lock (timers and replies): they touch
-# no netlink state, so they cannot interleave badly with a batch being executed.
-_IMMEDIATE = (SendProbe, Log, Publish)
+# no netlink state, so they cannot interleave badly with a batch being executed. A node
+# attribute goes out at once too: the cluster's reaction must not wait for the local
+# failover's netlink work.
+_IMMEDIATE = (SendProbe, Log, Publish, PublishAttribute)
 
 
 def now_ms() -> float:
@@ -106,6 +110,7 @@ class Daemon:
         self.engine = Engine()
         self.netlink = Netlink()
         self.announcer = Announcer()
+        self.attributes = AttributePublisher()
         self.lock = asyncio.Lock()
         self.stopping = asyncio.Event()
         self.subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
@@ -167,6 +172,8 @@ class Daemon:
             # no release: a restarted daemon resumes them
             with contextlib.suppress(Exception):
                 await session.stop()
+        await self.attributes.flush()  # e.g. the deletion of a deleted group's attribute
+        self.attributes.close()
         self.netlink.close()
         self.announcer.close()
 
@@ -348,8 +355,8 @@ class Daemon:
         # by a probe (test addresses are never changed by a timer).
         rest: list[Action] = []
         for action in actions:
-            if isinstance(action, SendProbe):
-                self._send_probe(action)
+            if isinstance(action, SendProbe | PublishAttribute):
+                self._apply_now(action)
             else:
                 rest.append(action)
         asyncio.ensure_future(self._locked(rest))
@@ -494,6 +501,8 @@ class Daemon:
             log.log(_LEVELS.get(action.level, logging.INFO), "%s", action.message)
         elif isinstance(action, Publish):
             self._publish(action.event)
+        elif isinstance(action, PublishAttribute):
+            self.attributes.publish(action.name, action.value, action.dampen_ms)
 
     async def _locked(self, actions: list[Action]) -> None:
         async with self.lock:
@@ -828,7 +837,14 @@ class Daemon:
             "create-group": (act(lambda a, now: e.create_group(
                 a["group"], now,
                 failback=a.get("failback", d.failback),
-                fdt_ms=a.get("fdt_ms", d.fdt_ms))), True),
+                fdt_ms=a.get("fdt_ms", d.fdt_ms),
+                attribute=a.get("attribute"), multiplier=int(a.get("multiplier", 1)),
+                dampen_ms=int(a.get("dampen_ms", 0)))), True),
+            "set-attribute": (act(lambda a, now: e.set_attribute(
+                a["group"], a.get("attribute"), now, multiplier=int(a.get("multiplier", 1)),
+                dampen_ms=int(a.get("dampen_ms", 0)))), True),
+            "publish-attribute": (act(lambda a, now: e.republish_attribute(a["group"])),
+                                  True),
             "delete-group": (act(lambda a, now: e.delete_group(a["group"], now)), True),
             "add-member": (act(lambda a, now: e.add_member(
                 a["group"], a["interface"], now, standby=bool(a.get("standby", False)))), True),
