@@ -454,3 +454,24 @@ def test_anonymous_group_gives_detection_only_to_ungrouped_interfaces():
     w.record(w.engine.add_member("ipmp0", "e3", w.now))  # joining a group takes it over
     assert w.iface("e3").group == "ipmp0" and w.iface("e3").testaddrs == ["198.51.100.30"]
     assert w.engine.config()["anonymous"] == []
+
+
+@pytest.mark.parametrize(("explicit", "limit"), [(True, FDT + 1000), (False, 2 * FDT + 1000)])
+def test_with_configured_targets_all_paths_dropped_fails_the_group_within_one_fdt(
+        explicit, limit):
+    """Suspecting the targets means looking for others for one FDT: configured targets
+    leave none to find, so a node whose paths are all dark fails within one FDT (what the
+    cluster's location rule waits for), not two."""
+    w = world("e0", "e1")
+    if explicit:
+        w.record(w.engine.set_targets("ipmp0", [ROUTER], w.now))
+        w.run(3 * FDT)
+    start = w.now
+    w.dropped.update({"e0", "e1"})
+    w.run_until(lambda: w.group_view("ipmp0").state is GroupState.FAILED, limit_ms=4 * FDT)
+    took = w.now - start
+    assert took <= limit, took
+    if explicit:
+        assert took <= FDT + 1000
+    else:
+        assert took > FDT  # discovered targets: one FDT looking for others first
