@@ -91,8 +91,9 @@ def agents_installed(system_ocf_before: dict[str, str]) -> Iterator[Path]:
         shutil.rmtree(ocf_root, ignore_errors=True)
 
 
-def _cluster(nodes: int, request: pytest.FixtureRequest, agents: Path) -> Iterator[Cluster]:
-    cluster = Cluster(nodes=nodes, ocf_resource_d=agents.parent)
+def _cluster(nodes: int, request: pytest.FixtureRequest, agents: Path,
+             data_nics: int = 2) -> Iterator[Cluster]:
+    cluster = Cluster(nodes=nodes, ocf_resource_d=agents.parent, data_nics=data_nics)
     try:
         cluster.start()
     except ClusterError as exc:
@@ -102,7 +103,8 @@ def _cluster(nodes: int, request: pytest.FixtureRequest, agents: Path) -> Iterat
     finally:
         cluster.close()
         timings = ", ".join(f"{k} {v:.1f} s" for k, v in cluster.timings.items())
-        request.node.user_properties.append(("cluster_timings", cluster.timings))
+        if hasattr(request.node, "user_properties"):  # a test, not a module
+            request.node.user_properties.append(("cluster_timings", cluster.timings))
         print(f"\n[{nodes}-node cluster {cluster.prefix}: {timings}]")
         if cluster.keep_workdir:
             print(f"[logs and CIBs kept in {cluster.workdir}]")
@@ -124,3 +126,10 @@ def pair(request: pytest.FixtureRequest, agents_installed: Path) -> Iterator[Clu
     """A two-node cluster (n1, n2), each with data NICs e0, e1 on one switch, a client
     and a router; the nodes see this session's agents as ocf:clearview."""
     yield from _cluster(2, request, agents_installed)
+
+
+@pytest.fixture(scope="module")
+def module_pair(request: pytest.FixtureRequest, agents_installed: Path) -> Iterator[Cluster]:
+    """One two-node cluster for a whole test module (each node with data NICs e0, e1, e2):
+    several checks in sequence on one cluster, which saves a cluster start per check."""
+    yield from _cluster(2, request, agents_installed, data_nics=3)

@@ -656,6 +656,22 @@ class ClusterNode:
         return out
 
     # -------------------------------------------------------------- diagnostics
+    def log_size(self) -> int:
+        """The current size of pacemaker.log: a mark for log_since()."""
+        try:
+            return self.log_path().stat().st_size
+        except OSError:
+            return 0
+
+    def log_since(self, mark: int) -> str:
+        """pacemaker.log from ``mark`` (a log_size()) on."""
+        try:
+            with open(self.log_path(), "rb") as fh:
+                fh.seek(mark)
+                return fh.read().decode(errors="replace")
+        except OSError:
+            return ""
+
     def log_path(self, which: str = "pacemaker") -> Path:
         return {
             "pacemaker": self.dir / "log-pacemaker" / "pacemaker.log",
@@ -1159,6 +1175,36 @@ class Cluster:
     def plug_cable(self, node: ClusterNode | str, nic: str) -> None:
         n = self._node(node)
         _run(["ip", "-n", self.switch, "link", "set", n.port(nic), "up"])
+
+    def darken(self, node: ClusterNode | str, nics: Iterable[str] | None = None) -> None:
+        """Every frame to and from ``nics`` (default: all data NICs) of ``node`` dropped
+        by the switch, carriers up: a dead path that only probes can see."""
+        n = self._node(node)
+        ports = ", ".join(n.port(nic) for nic in (nics or n.nics))
+        table = f"dark_{n.name}"
+        rules = (f"table bridge {table} {{\n"
+                 "  chain drop_ports {\n"
+                 "    type filter hook forward priority 0; policy accept;\n"
+                 f"    iifname {{ {ports} }} drop\n"
+                 f"    oifname {{ {ports} }} drop\n"
+                 "  }\n}\n")
+        _run(["ip", "netns", "exec", self.switch, "nft", "-f", "-"], input=rules)
+
+    def light(self, node: ClusterNode | str) -> None:
+        """Undo darken()."""
+        n = self._node(node)
+        _run(["ip", "netns", "exec", self.switch, "nft", "delete", "table", "bridge",
+              f"dark_{n.name}"], check=False)
+
+    def failcount(self, rsc: str, node: ClusterNode | str) -> int:
+        """Pacemaker's fail-count of ``rsc`` on ``node`` (0 when none)."""
+        n = self._node(node)
+        res = n.run("crm_failcount", "--query", "-r", rsc, "-N", n.name, timeout=30)
+        match = re.search(r"value=(\S+)", res.stdout)
+        if res.returncode != 0 or match is None or match.group(1) in ("(null)", ""):
+            return 0
+        value = match.group(1)
+        return 1_000_000 if value.upper() == "INFINITY" else int(value)
 
     def client_ping(self, addr: str, count: int = 1, timeout: float = 1.0) -> bool:
         """Ping ``addr`` from the client (0.2 s apart); True if any reply came."""
