@@ -370,8 +370,16 @@ class Daemon:
         self.engine.probing.events = bool(self.subscribers)
         config_changed = False
         finish: list[BindAddress] = []
+        # The cluster learns of the change first: handing a node attribute over never
+        # waits, and the netlink work of the batch (unbinding, routes) can take tens of
+        # milliseconds that the cluster's reaction need not wait for.
+        for action in actions:
+            if isinstance(action, PublishAttribute):
+                self._apply_now(action)
         for action in actions:
             try:
+                if isinstance(action, PublishAttribute):
+                    continue
                 if isinstance(action, ConfigChanged):
                     config_changed = True
                 elif isinstance(action, BindAddress):
