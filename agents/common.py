@@ -119,9 +119,11 @@ def snapshot_for_monitor(ctx) -> tuple[dict | None, str | None]:  # noqa: ANN001
     try:
         return client().snapshot(), None
     except DaemonUnreachable as exc:
-        if ctx.is_probe:
-            return None, None
         why = exc.message
+    except OSError as exc:  # it died while answering (connection reset)
+        why = f"the IPMP daemon is not running ({exc.strerror or exc})"
+    if ctx.is_probe:
+        return None, None
     try:
         restarted = ensure_daemon()
         pid = restarted.call("ping")["pid"]
