@@ -321,6 +321,13 @@ def test_every_reloadable_parameter_changes_in_place(cluster: Cluster) -> None:
         window = result.gap_window()
         print(f"\n[gap window {window[0] - t0:.2f}..{window[1] - t0:.2f} s after the first "
               f"update; steps at {[round(t - t0, 2) for t, _ in steps]}]" if window else "")
+        if window:
+            rounds = [(round(t - t0, 2), c.owners_of(m)) for t, m in result.arp_rounds
+                      if window[0] - 0.2 <= t <= window[1] + 0.2]
+            print(f"[ARP rounds around the gap: {rounds}]")
+            sent = [(round(t - t0, 3), None if g is None else round(g - t0, 3))
+                    for _, t, g in result.pings if window[0] - 0.05 <= t <= window[1]]
+            print(f"[pings in the gap (sent, answered): {sent}]")
         print(a.diagnostics()[-6000:])
     assert gap < MAX_GAP_S, f"client gap {gap:.3f} s during the reloads:\n{vip_ops}"
     c.wait_attribute(a.name, ATTR, lambda v: v == "4", "== 4 (2 usable x multiplier 2)", 10)
