@@ -670,7 +670,7 @@ class Daemon:
                 self.dad_failed.add(str(addr.ip))
                 await self._remove_address(action.member, addr)
                 return
-        if action.announce:
+        if action.announce and self._still_bound(addr, action.member):
             self._announce(action.member, addr)
         if action.previous is not None:
             await self._remove_address(action.previous, addr)
@@ -679,6 +679,14 @@ class Daemon:
             for holder in await self.netlink.holders(str(addr.ip)):
                 if holder != action.member:
                     await self._remove_address(holder, addr)
+
+    def _still_bound(self, addr: Any, member: str) -> bool:
+        """Whether the engine still has ``addr`` on ``member``. A batch can move an address
+        and take it down again (both cables of a node out: the second loss is read in the
+        same batch); announcing it then would schedule a repeat burst that, seconds later
+        and after a repair, claims for this node an address another node holds."""
+        found = self.engine.find_address(str(addr.ip))
+        return found is not None and found[2] == member
 
     def _announce(self, member_name: str, addr: Any) -> None:
         member = self.engine.members.get(member_name)
