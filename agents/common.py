@@ -1,4 +1,4 @@
-"""What both agents share: per-node values, the daemon, node attributes.
+"""What both agents share: per-node values, the daemon, deleting node attributes.
 
 Standard library only (and ocf/ipmp_core modules that are): this is on the monitor path,
 which Pacemaker runs every few seconds on every node.
@@ -116,53 +116,55 @@ def snapshot_or_none() -> dict | None:
         return None
 
 
+def snapshot_for_monitor(ctx) -> tuple[dict | None, str | None]:  # noqa: ANN001
+    """The daemon's snapshot for a monitor, and a note when the daemon had to be restarted.
+
+    A recurring monitor runs only where the resource is supposed to be running: when no
+    daemon answers there, it died (killed, crashed). The monitor starts it again; it
+    restores its groups and addresses from its state file where the kernel still has
+    them, so nothing moves. A probe (interval 0) never starts anything: None means "not
+    running here"."""
+    try:
+        return client().snapshot(), None
+    except DaemonUnreachable as exc:
+        why = exc.message
+    except OSError as exc:  # it died while answering (connection reset)
+        why = f"the IPMP daemon is not running ({exc.strerror or exc})"
+    if ctx.is_probe:
+        return None, None
+    try:
+        restarted = ensure_daemon()
+        pid = restarted.call("ping")["pid"]
+        snapshot = restarted.snapshot()
+    except ControlError as exc:
+        raise OCFError(OCFCode.ERR_GENERIC, f"{why}, and it could not be restarted: "
+                       f"{exc.message}") from None
+    if not snapshot["groups"] and not snapshot["interfaces"]:
+        # Its state had nothing: nothing was running here (stopped cleanly), not a crash.
+        try:
+            restarted.call("shutdown")
+        except ControlError:
+            pass
+        return None, None
+    note = f"{why}; restarted it (pid {pid})"
+    ctx.log.warning(note)
+    return snapshot, note
+
+
 def find_group(snapshot: dict | None, name: str) -> dict | None:
     if snapshot is None:
         return None
     return next((g for g in snapshot["groups"] if g["name"] == name), None)
 
 
-# Republish an unchanged attribute at least this often: attrd forgets transient
-# attributes when a node leaves and rejoins, and a stale "published" note must not keep a
-# location rule failing for long.
-ATTRIBUTE_REFRESH_S = 60.0
-# attrd_updater answers in milliseconds; a wedged cluster must not hang the monitor.
+# attrd_updater answers in milliseconds; a wedged cluster must not hang the stop.
 ATTRD_TIMEOUT_S = 10.0
 _POLL_S = 0.002
 
 
-def _attr_note(name: str) -> str:
-    base = os.environ.get("HA_RSCTMP") or "/run/resource-agents"
-    return os.path.join(base, f"clearview-attr-{name}")
-
-
-def set_attribute(name: str, value: int, dampen: str, log) -> None:  # noqa: ANN001
-    """Publish a node attribute like ocf:pacemaker:ping does (attrd_updater, dampened).
-
-    Skipped when the same value was published less than ATTRIBUTE_REFRESH_S ago: the
-    monitor runs every few seconds and attrd_updater is its most expensive step."""
-    note = _attr_note(name)
-    try:
-        st = os.stat(note)
-        with open(note, encoding="ascii") as fh:
-            if fh.read().strip() == f"{value} {dampen}" and \
-                    time.time() - st.st_mtime < ATTRIBUTE_REFRESH_S:
-                return
-    except OSError:
-        pass
-    if _attrd(["attrd_updater", "-n", name, "-B", str(value), "-d", dampen], log):
-        try:
-            with open(note, "w", encoding="ascii") as fh:
-                fh.write(f"{value} {dampen}\n")
-        except OSError:
-            pass
-
-
 def delete_attribute(name: str, log) -> None:  # noqa: ANN001
-    try:
-        os.unlink(_attr_note(name))
-    except OSError:
-        pass
+    """Delete a node attribute (stop: the daemon does it too, but may already be gone).
+    ipmpd publishes the attribute's values itself (ipmp_core/net/attrd.py)."""
     _attrd(["attrd_updater", "-n", name, "-D"], log)
 
 
@@ -209,6 +211,18 @@ def parse_dampen(text: str) -> str:
             if number.isascii() and number.isdigit():
                 return f"{number}{unit or 's'}"
     raise ValueError(f"'{text}' is not a duration (e.g. 5s, 500ms)")
+
+
+_UNIT_MS = {"ms": 1, "s": 1000, "": 1000, "m": 60_000, "min": 60_000}
+
+
+def dampen_ms(text: str) -> int:
+    """A duration as parse_dampen accepts it, in milliseconds (for the daemon)."""
+    value = parse_dampen(text)
+    for unit in ("ms", "min", "s", "m"):
+        if value.endswith(unit):
+            return int(value[: len(value) - len(unit)]) * _UNIT_MS[unit]
+    return int(value) * 1000
 
 
 def interface_exists(name: str) -> bool:

@@ -1,10 +1,16 @@
 """ocf:clearview:ipmp — an IPMP group on this node, usually cloned on every node.
 
-start configures the group through the node's daemon (starting the daemon when needed)
-and returns once it is configured; stop removes it and everything it added; monitor
-maps the group state to OCF codes (ok 0, degraded 190, failed 1, absent 7) and
-publishes the node attribute "usable members x multiplier" like ocf:pacemaker:ping, so
-floating addresses can follow the nodes whose groups work.
+The resource is the group's configuration, not the network's health: start configures
+the group through the node's daemon (starting the daemon when needed) and succeeds even
+when no member works right now; stop removes it and everything it added; monitor says
+whether the group is configured and its daemon alive (0, or 190 with the reason while
+members have failed, 1 only when the daemon cannot be brought back or the group
+restored, 7 when absent). The network's health reaches Pacemaker through the node
+attribute "usable members x multiplier", which ipmpd itself publishes the moment the
+count changes (like ocf:pacemaker:ping's, but event-driven): location rules move
+floating addresses away from a node whose group failed, with no failed operation, and
+back as soon as ipmpd sees a member repaired. Every parameter but ``group`` is applied
+in place by reload-agent.
 """
 
 from __future__ import annotations
@@ -14,7 +20,10 @@ from ipmp_core.errors import EngineError
 from ocf import Agent, OCFCode, OCFError, Parameter
 
 DEFAULT_FDT_MS = 10_000
-DEFAULT_DAMPEN = "5s"
+# No attrd dampening by default: the attribute changes only when ipmpd has judged a
+# member (link flaps are damped, probe failures take the FDT), and every millisecond of
+# dampening is a millisecond of outage for the floating addresses (docs/design.md).
+DEFAULT_DAMPEN = "0s"
 
 agent = Agent(
     "ipmp",
@@ -24,10 +33,14 @@ agent = Agent(
     "to the group and are bound to its healthy members, failures are detected by link "
     "state and, with test addresses, by ICMP probes within the failure detection time, "
     "and addresses move between members within milliseconds. Usually cloned on every "
-    "node. The monitor reports 0 when every member is usable, 190 (degraded) when some "
-    "failed but the group still serves, 1 when none is usable; and sets the node "
-    "attribute (default ipmp-<group>) to the number of usable members times the "
-    "multiplier, for location rules of resources that need the network.\n"
+    "node. The daemon sets the node attribute (default ipmp-<group>) to the number of "
+    "usable members times the multiplier the moment it changes, for location rules of "
+    "resources that need the network. The resource reports configuration, not the "
+    "network: start succeeds even when no member works (the attribute is 0 then); the "
+    "monitor reports 0 when every member is usable, 190 (degraded) with the reason when "
+    "some or all have failed, 1 only when the daemon cannot be restarted or the group "
+    "restored; a network failure never fails the resource. Every parameter except group "
+    "is applied in place (reload-agent).\n"
     + common.PER_NODE_HELP,
     provider="clearview",
     light_actions=("monitor",),
@@ -134,24 +147,29 @@ for param in (
               validator=_group_name),
     Parameter("interfaces", "string", "Member interfaces",
               "Space-separated member interfaces. " + common.PER_NODE_HELP,
-              required=True, unique_group="interfaces", validator=_per_node(_names)),
+              required=True, unique_group="interfaces", reloadable=True,
+              validator=_per_node(_names)),
     Parameter("standby_interfaces", "string", "Standby members",
               "Members used only when another fails (Solaris standby). "
               + common.PER_NODE_HELP,
-              unique_group="standby_interfaces", validator=_per_node(_names)),
+              unique_group="standby_interfaces", reloadable=True,
+              validator=_per_node(_names)),
     Parameter("test_addresses", "string", "Test addresses for probing",
               "INTERFACE=ADDRESS/PREFIX per member, e.g. \"e0=198.51.100.21/24 "
               "e1=198.51.100.22/24\", used only for ICMP probes (never by applications, "
               "never moved); INTERFACE=dhcp for a test address leased by DHCP (it survives "
               "the NIC being replaced); or \"link-local\" to probe with the members' IPv6 "
-              "link-local addresses. Without test addresses, failures are detected by link state "
-              "only. " + common.PER_NODE_HELP,
-              unique_group="test_addresses", validator=_per_node(_test_addresses)),
+              "link-local addresses. Without test addresses (and without IPv6 data "
+              "addresses, which turn on probing from the link-local addresses), failures "
+              "are detected by link state only. " + common.PER_NODE_HELP,
+              unique_group="test_addresses", reloadable=True,
+              validator=_per_node(_test_addresses)),
     Parameter("data_addresses", "string", "Fixed data addresses",
               "Space-separated ADDRESS/PREFIX data addresses of this node's group (for "
               "floating addresses use ocf:clearview:ipmp-address). "
               + common.PER_NODE_HELP,
-              unique_group="data_addresses", validator=_per_node(_addresses)),
+              unique_group="data_addresses", reloadable=True,
+              validator=_per_node(_addresses)),
     Parameter("gateway", "string", "Default gateway through the group",
               "A default route via this gateway through the group's active members.",
               reloadable=True, validator=_per_node(_gateway)),
@@ -172,8 +190,12 @@ for param in (
               "The node attribute is the number of usable members times this.",
               default=1, reloadable=True, validator=lambda v: v >= 0),
     Parameter("dampen", "string", "Attribute dampening",
-              "Wait this long for other changes before updating the node attribute "
-              "(attrd_updater -d), like ocf:pacemaker:ping.", default=DEFAULT_DAMPEN,
+              "attrd waits this long for further changes before it writes the node "
+              "attribute (attrd_updater -d). 0 by default: ipmpd changes the attribute "
+              "only once it has judged a member (flapping links are damped, probes take "
+              "the failure detection time), and each second of dampening is a second "
+              "longer outage for the addresses that follow the attribute.",
+              default=DEFAULT_DAMPEN,
               reloadable=True, validator=lambda v: common.parse_dampen(v) and None),
     Parameter("degraded_ok", "boolean", "Report a degraded group as OK",
               "Return 0 instead of 190 (OCF_DEGRADED) while some members have failed.",
@@ -399,6 +421,10 @@ def validate(ctx) -> int:  # noqa: ANN001
 
 
 def start(ctx) -> int:  # noqa: ANN001
+    """Configure the group. Succeeds once it is configured, whatever the network's state:
+    a node whose members are all down right now has the attribute 0 (floating addresses
+    stay away by the location rule) and becomes eligible again by itself the moment
+    ipmpd sees a member repaired; a failed start would ban it until an operator came."""
     plan = _plan(ctx)
     plan.check_host(ctx.log)
     common.start_daemon()
@@ -407,20 +433,22 @@ def start(ctx) -> int:  # noqa: ANN001
     if group is None:
         raise OCFError(OCFCode.ERR_GENERIC, f"group {plan.group} was not created")
     if group["state"] == "failed":
-        raise OCFError(OCFCode.ERR_GENERIC, f"group {plan.group} came up failed: "
-                       f"{_why_unusable(plan.group)}")
-    _publish(plan, group, ctx)
+        ctx.log.warning(f"group {plan.group} configured, but {_why_unusable(plan.group)}: "
+                        f"{plan.attribute} is 0 until a member is repaired")
     ctx.log.info(f"group {plan.group} started: {group['state']}, active "
                  f"{' '.join(group['active']) or 'none'}")
     return OCFCode.SUCCESS
 
 
 def reload(ctx) -> int:  # noqa: ANN001
-    """Apply changed parameters in place: nothing moves unless the addresses changed."""
+    """Apply changed parameters in place (reload-agent): members, test and data addresses,
+    routes, targets, FDT, failback and the attribute change without a restart; only the
+    addresses of a removed member or a removed data address move."""
     plan = _plan(ctx)
     if common.find_group(common.snapshot_or_none(), plan.group) is None:
         return start(ctx)
     _reconcile(plan, ctx)
+    ctx.log.info(f"group {plan.group} reloaded in place")
     return OCFCode.SUCCESS
 
 
@@ -430,9 +458,9 @@ def stop(ctx) -> int:  # noqa: ANN001
     attribute = p.get("attribute") or f"ipmp-{name}"
     snapshot = common.snapshot_or_none()
     if common.find_group(snapshot, name) is not None:
-        common.call("delete-group", group=name)
+        common.call("delete-group", group=name)  # the daemon deletes the attribute too
         ctx.log.info(f"group {name} removed")
-    common.delete_attribute(attribute, ctx.log)
+    common.delete_attribute(attribute, ctx.log)  # and so do we: the daemon may be gone
     snapshot = common.snapshot_or_none()
     if snapshot is not None and not snapshot["groups"] and not snapshot["interfaces"]:
         try:
@@ -443,29 +471,43 @@ def stop(ctx) -> int:  # noqa: ANN001
 
 
 def monitor(ctx) -> int:  # noqa: ANN001
+    """Configuration, not the network: 0 / 190 while the group is configured (the node
+    attribute tells Pacemaker how many members work), 7 when absent, 1 when the daemon
+    died and cannot be brought back (snapshot_for_monitor)."""
     p = ctx.params
     name = p["group"]
-    group = common.find_group(common.snapshot_or_none(), name)
+    snapshot, restarted = common.snapshot_for_monitor(ctx)
+    group = common.find_group(snapshot, name)
     if group is None:
+        if restarted:
+            ctx.log.warning(f"{restarted}, but group {name} was not in its state")
         return OCFCode.NOT_RUNNING
-    attribute = p.get("attribute") or f"ipmp-{name}"
-    usable = len(group["active"]) + len(group["inactive"])
-    common.set_attribute(attribute, usable * p["multiplier"], common.parse_dampen(p["dampen"]),
-                         ctx.log)
+    # A safety net: the daemon publishes every change itself; attrd may have lost the
+    # value (this node left and rejoined the cluster), so have it published again.
+    try:
+        common.client().call("publish-attribute", group=name)
+    except Exception as exc:  # noqa: BLE001 - the monitor's verdict does not depend on it
+        ctx.log.warning(f"could not have the node attribute published again: {exc}")
     if group["state"] == "ok":
+        if restarted:
+            ctx.exit_reason(f"{restarted}; group {name} restored")
+            return OCFCode.DEGRADED
         return OCFCode.SUCCESS
     if group["state"] == "degraded":
         reason = f"group {name} degraded: {' '.join(group['unusable'])} unusable"
-        if p["degraded_ok"]:
-            ctx.log.warning(reason)
-            return OCFCode.SUCCESS
-        ctx.exit_reason(reason)
-        return OCFCode.DEGRADED
-    raise OCFError(OCFCode.ERR_GENERIC, f"group {name} failed: {_why_unusable(name)}")
+    else:
+        reason = f"group {name} failed: {_why_unusable(name, snapshot)}"
+    if restarted:
+        reason = f"{restarted}; {reason}"
+    if p["degraded_ok"] and not restarted:
+        ctx.log.warning(reason)
+        return OCFCode.SUCCESS
+    ctx.exit_reason(reason)
+    return OCFCode.DEGRADED
 
 
-def _why_unusable(name: str) -> str:
-    snapshot = common.snapshot_or_none() or {"interfaces": []}
+def _why_unusable(name: str, snapshot: dict | None = None) -> str:
+    snapshot = snapshot or common.snapshot_or_none() or {"interfaces": []}
     parts = []
     for i in snapshot["interfaces"]:
         if i["group"] != name or i["state"] == "ok":
@@ -477,21 +519,21 @@ def _why_unusable(name: str) -> str:
     return "no usable interface (" + ", ".join(parts) + ")" if parts else "no usable interface"
 
 
-def _publish(plan: Plan, group: dict, ctx) -> None:  # noqa: ANN001
-    usable = len(group["active"]) + len(group["inactive"])
-    common.set_attribute(plan.attribute, usable * plan.multiplier, plan.dampen, ctx.log)
-
-
 # --------------------------------------------------------------------------- reconcile
 def _reconcile(plan: Plan, ctx) -> None:  # noqa: ANN001
     """Make the daemon's group match the plan, touching only what differs."""
     call = common.call
     config = call("config")
     group = next((g for g in config["groups"] if g["name"] == plan.group), None)
+    attribute = {"attribute": plan.attribute, "multiplier": plan.multiplier,
+                 "dampen_ms": common.dampen_ms(plan.dampen)}
     if group is None:
-        call("create-group", group=plan.group, fdt_ms=plan.fdt, failback=plan.failback)
+        call("create-group", group=plan.group, fdt_ms=plan.fdt, failback=plan.failback,
+             **attribute)
         group = {"members": [], "data_addresses": [], "routes": [], "targets": [],
-                 "owners": {}, "fdt_ms": plan.fdt, "failback": plan.failback}
+                 "owners": {}, "fdt_ms": plan.fdt, "failback": plan.failback,
+                 "attribute": {"name": plan.attribute, "multiplier": plan.multiplier,
+                               "dampen_ms": attribute["dampen_ms"]}}
     if group["fdt_ms"] != plan.fdt:
         call("set-fdt", group=plan.group, fdt_ms=plan.fdt)
     if group["failback"] != plan.failback:
@@ -532,6 +574,11 @@ def _reconcile(plan: Plan, ctx) -> None:  # noqa: ANN001
         call("add-route", group=plan.group, dst=dst, gateway=gateway)
     if list(group.get("targets", [])) != plan.targets:
         call("set-targets", group=plan.group, targets=plan.targets)
+    # Last: the value it publishes now counts the members as they are configured now.
+    have_attr = group.get("attribute") or {}
+    if (have_attr.get("name"), have_attr.get("multiplier"), have_attr.get("dampen_ms")) != \
+            (plan.attribute, plan.multiplier, attribute["dampen_ms"]):
+        call("set-attribute", group=plan.group, **attribute)
 
 
 agent.add_action("start", start, timeout=30)

@@ -4,11 +4,17 @@ Sun Cluster's LogicalHostname on an IPMP group: start checks that no other host 
 address (IPv4 ARP probe; IPv6 duplicate address detection by the kernel), then hands it
 to the group, whose daemon binds it to the least-loaded active member and announces it;
 moves inside the group never fail the resource. Colocate it with the group clone and
-put a location rule on the group's node attribute: when a node's group fails, the
-address moves to another node.
+put a location rule on the group's node attribute: when a node's group fails, ipmpd
+drops the attribute at once and the address moves to another node by the rule, with no
+failed operation. Without the rule the monitor fails once the group has had no usable
+member for longer than ``failed_grace``, so the address never stays for ever on a node
+without network.
 """
 
 from __future__ import annotations
+
+import os
+import time
 
 from agents import common
 from ipmp_core.errors import EngineError
@@ -16,6 +22,17 @@ from ocf import Agent, OCFCode, OCFError, Parameter
 
 DEFAULT_ARP_COUNT = 3
 DEFAULT_ARP_INTERVAL_MS = 200
+# How long start listens for another host answering its ARP probes. RFC 5227 waits 1-2 s
+# for hosts that are slow to answer; on a LAN an owner of the address answers in well
+# under a millisecond, and in the cluster Pacemaker has already stopped the address on
+# the node it leaves, so the probe guards only against a third party that is up and
+# answering. Every millisecond here is outage after a failover (docs/design.md).
+DEFAULT_DAD_WAIT_MS = 100
+# Without the location rule, how long the address may sit on a node whose group has no
+# usable member before its monitor fails: well above the attribute path (the rule moves
+# the address within a second, with no failed operation), short enough that a node
+# without network does not keep the address for long.
+DEFAULT_FAILED_GRACE_S = 10
 
 agent = Agent(
     "ipmp-address",
@@ -25,7 +42,10 @@ agent = Agent(
     "node where it runs. The group's daemon binds it to a healthy member, moves it "
     "between members when one fails and announces every move (gratuitous ARP / "
     "unsolicited neighbour advertisement). The monitor reports it running whichever "
-    "member holds it, failed when the group has no usable member, stopped when absent.",
+    "member holds it; degraded (190) while the group has no usable member, failed once "
+    "that has lasted failed_grace seconds (with the recommended location rule on the "
+    "group's node attribute the address has long moved by then, without any failure); "
+    "stopped when absent.",
     provider="clearview",
     light_actions=("monitor",),
 )
@@ -68,16 +88,30 @@ for param in (
     Parameter("arp_count", "integer", "Announcements at start",
               "Gratuitous ARPs / unsolicited neighbour advertisements sent at start "
               "(the group's daemon also announces every move).",
-              default=DEFAULT_ARP_COUNT, validator=lambda v: 0 <= v <= 20),
+              default=DEFAULT_ARP_COUNT, reloadable=True, validator=lambda v: 0 <= v <= 20),
     Parameter("arp_interval", "integer", "Announcement interval (ms)",
               "Milliseconds between announcements.", default=DEFAULT_ARP_INTERVAL_MS,
-              validator=lambda v: 1 <= v <= 10_000),
+              reloadable=True, validator=lambda v: 1 <= v <= 10_000),
     Parameter("arp_count_refresh", "integer", "Announcements on every monitor",
               "Announce the address again on every monitor (0: no), to un-stick switches "
               "and neighbours after a split brain (IPaddr2's arp_count_refresh).",
-              default=0, validator=lambda v: 0 <= v <= 20),
+              default=0, reloadable=True, validator=lambda v: 0 <= v <= 20),
     Parameter("nodad", "boolean", "Skip duplicate address detection",
-              "Do not check at start that no other host uses the address.", default=False),
+              "Do not check at start that no other host uses the address.", default=False,
+              reloadable=True),
+    Parameter("dad_wait", "integer", "Duplicate address check (ms)",
+              "IPv4: how long start listens for another host answering its ARP probes "
+              "(two probes, the second a quarter of this later). The default is short "
+              "because in the cluster the address was just stopped on the other node "
+              "and a host that owns it answers within a millisecond on a LAN.",
+              default=DEFAULT_DAD_WAIT_MS, reloadable=True,
+              validator=lambda v: 10 <= v <= 10_000),
+    Parameter("failed_grace", "integer", "Grace while the group has failed (s)",
+              "How long the monitor reports the address degraded (190) while its group "
+              "has no usable member before it fails, so that the address does not stay "
+              "on a node without network when no location rule moves it (0: fail at "
+              "once).", default=DEFAULT_FAILED_GRACE_S, reloadable=True,
+              validator=lambda v: 0 <= v <= 86_400),
     Parameter("preferred_lft", "string", "Preferred lifetime",
               "'forever', or 0 so that the node never picks the floating address as the "
               "source of its own connections.", default="forever", validator=_lifetime),
@@ -140,7 +174,7 @@ def start(ctx) -> int:  # noqa: ANN001
     if group["state"] == "failed" or not group["active"]:
         raise OCFError(OCFCode.ERR_GENERIC, f"group {p['group']} has no usable interface")
     if iface.version == 4 and not p["nodad"]:
-        _arp_probe(iface, group["active"], snapshot or {}, ctx)
+        _arp_probe(iface, group["active"], snapshot or {}, ctx, p["dad_wait"] / 1000)
     common.call("add-address", group=p["group"], address=str(iface),
                 owner=common.owner_of(ctx), dad=iface.version == 6 and not p["nodad"],
                 deprecated=p["preferred_lft"] == "0")
@@ -155,7 +189,8 @@ def start(ctx) -> int:  # noqa: ANN001
     return OCFCode.SUCCESS
 
 
-def _arp_probe(iface, active: list[str], snapshot: dict, ctx) -> None:  # noqa: ANN001
+def _arp_probe(iface, active: list[str], snapshot: dict, ctx,  # noqa: ANN001
+               wait_s: float) -> None:
     from ipmp_core.net.dad import arp_probe  # not on the monitor path
 
     member = next((i for i in snapshot.get("interfaces", []) if i["name"] == active[0]),
@@ -164,7 +199,9 @@ def _arp_probe(iface, active: list[str], snapshot: dict, ctx) -> None:  # noqa: 
         return
     mac = bytes.fromhex(member["mac"].replace(":", ""))
     try:
-        owner = arp_probe(member["name"], mac, iface.ip)
+        # Two probes (one may be lost), the second a quarter of the wait later.
+        owner = arp_probe(member["name"], mac, iface.ip, count=2, interval=wait_s / 4,
+                          wait=wait_s * 3 / 4)
     except OSError as exc:
         ctx.log.warning(f"duplicate address detection skipped: {exc}")
         return
@@ -178,12 +215,13 @@ def stop(ctx) -> int:  # noqa: ANN001
     if _find(common.snapshot_or_none(), ip) is not None:
         common.call("remove-address", address=ip)
         ctx.log.info(f"{ip} removed")
+    _forget_failure(ctx)
     return OCFCode.SUCCESS
 
 
 def monitor(ctx) -> int:  # noqa: ANN001
     p = ctx.params
-    snapshot = common.snapshot_or_none()
+    snapshot, restarted = common.snapshot_for_monitor(ctx)
     found = _find(snapshot, p["ip"])
     if found is None:
         return OCFCode.NOT_RUNNING
@@ -192,17 +230,68 @@ def monitor(ctx) -> int:  # noqa: ANN001
                        f"not {p['group']}")
     group = common.find_group(snapshot, p["group"])
     if not found["inbound"] or group is None or group["state"] == "failed":
-        raise OCFError(OCFCode.ERR_GENERIC, f"{p['ip']} is down: group {p['group']} has no "
-                       "usable interface")
+        return _group_failed(ctx)
+    _forget_failure(ctx)
     if p["arp_count_refresh"]:
         common.call("announce", address=p["ip"].strip(), count=p["arp_count_refresh"],
                     interval_ms=p["arp_interval"])
+    if restarted:
+        ctx.exit_reason(restarted)
+        return OCFCode.DEGRADED
+    return OCFCode.SUCCESS
+
+
+def _failure_note(ctx) -> str:  # noqa: ANN001
+    base = os.environ.get("HA_RSCTMP") or "/run/resource-agents"
+    name = (ctx.instance or "ipmp-address").replace("/", "_")
+    return os.path.join(base, f"clearview-{name}-group-failed")
+
+
+def _group_failed(ctx) -> int:  # noqa: ANN001
+    """The group has no usable member: degraded for failed_grace seconds (the location
+    rule on the node attribute moves the address meanwhile, without a failure), then
+    failed, so that without the rule the address does not stay on this node for ever."""
+    p = ctx.params
+    note = _failure_note(ctx)
+    now = time.monotonic()  # CLOCK_MONOTONIC: the same clock in every monitor process
+    try:
+        with open(note, encoding="ascii") as fh:
+            since = float(fh.read().strip())
+    except (OSError, ValueError):
+        since = now
+        try:
+            with open(note, "w", encoding="ascii") as fh:
+                fh.write(f"{now}\n")
+        except OSError as exc:
+            ctx.log.warning(f"cannot note when group {p['group']} failed: {exc}")
+    lasted = now - since
+    reason = f"{p['ip']} is down: group {p['group']} has no usable interface"
+    if lasted >= p["failed_grace"]:
+        raise OCFError(OCFCode.ERR_GENERIC, f"{reason} (for {lasted:.0f} s, longer than "
+                       f"failed_grace={p['failed_grace']} s)")
+    ctx.exit_reason(f"{reason} (for {lasted:.0f} s; the monitor fails after "
+                    f"failed_grace={p['failed_grace']} s)")
+    return OCFCode.DEGRADED
+
+
+def _forget_failure(ctx) -> None:  # noqa: ANN001
+    try:
+        os.unlink(_failure_note(ctx))
+    except OSError:
+        pass
+
+
+def reload(ctx) -> int:  # noqa: ANN001
+    """reload-agent: the reloadable parameters (announcements, the duplicate address
+    check, the grace) are read by each action; nothing to change on the node."""
+    _address(ctx)
     return OCFCode.SUCCESS
 
 
 agent.add_action("start", start, timeout=20)
 agent.add_action("stop", stop, timeout=20)
 agent.add_action("monitor", monitor, timeout=20, interval=10)
+agent.add_action("reload-agent", reload, timeout=20)
 agent.add_action("validate-all", validate, timeout=20)
 agent.add_action("meta-data", timeout=5)
 

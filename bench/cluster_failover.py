@@ -1,47 +1,55 @@
 """Two-node cluster failover: the outage a client sees when the node holding a floating
-address loses its whole data network, ours against the classic Pacemaker stack.
+address loses its whole data network, ours against the classic Pacemaker stack and
+against the cluster's own floor.
 
 Method
 ------
 Each implementation gets its own fresh two-node Pacemaker cluster
 (``tests/cluster/harness.py``: nodes n1, n2 in network namespaces, each with data NICs e0
 and e1 on one switch, a client and a router on the same switch, the cluster link on a
-separate bridge that is never touched). The clusters run one after the other (ours
-first), never at the same time:
+separate bridge that is never touched; our agents from a private OCF root, never
+installed over the system's). The clusters run one after the other, never at the same
+time:
 
 * **ours**: ``ocf:clearview:ipmp`` cloned (group ipmp0, interfaces e0 e1, per-node test
-  addresses, failure_detection_time=2000, dampen=2s, monitor every 2 s) and
+  addresses, failure_detection_time=2000, dampen 0 (the default), monitor every 2 s) and
   ``ocf:clearview:ipmp-address`` for the floating address, colocated with the clone,
   ordered after it, banned by a location rule where ``ipmp-ipmp0`` is < 1 or undefined
-  (the configuration of tests/cluster/test_two_node.py and docs/pacemaker.md).
+  (the configuration of tests/cluster/test_two_node.py and docs/pacemaker.md). ipmpd
+  publishes the attribute itself when the usable count changes.
 * **baseline**: what clusters use for the same job today: ``ocf:heartbeat:ethmonitor``
   cloned once for e0 and once for e1 (monitor every 2 s, repeat_count=1 so the first
   failed check counts, link_status_only=true, see below) and ``ocf:heartbeat:IPaddr2`` on
   e0 (``nic=e0``), banned by a location rule where ``ethmonitor-e0`` is < 1 or undefined.
   IPaddr2 can hold the address on one NIC only; the classic answer to a second NIC is a
   bond, which this kernel lacks, so e1 is monitored but cannot take over the address.
+* **floor**: ``ocf:heartbeat:IPaddr2`` behind a location rule on an attribute the
+  benchmark itself sets to 0 (no dampening) the instant it pulls the cables: what a
+  perfectly event-driven daemon could achieve with this cluster.
 
-Both: ``resource-stickiness=1``, no fencing (the cluster link stays up). Each trial:
+All: ``resource-stickiness=1``, no fencing (the cluster link stays up). Each trial:
 
 1. wait until the cluster is settled (every clone instance started on both nodes, the
    node attributes healthy on both nodes, the address started on one node, the client
    reaches it); call that node A, the other B;
 2. start the harness's client watch (an ICMP echo to the address every 10 ms, an ARP
    request every 50 ms), wait 1 s plus a random 0..2 s (one monitor interval; the same
-   seeded offsets for both implementations) so the pull does not sit at a fixed phase of
+   seeded offsets for all implementations) so the pull does not sit at a fixed phase of
    the monitors restarted by the previous repair;
 3. pull both of A's data cables (switch-side veth ports down: A's NICs lose carrier);
 4. follow crm_mon until the address is started on B only and the client reaches it;
-5. plug the cables back, ``pcs resource cleanup``, wait until settled again (the address
-   stays on B: stickiness), stop the watch.
+5. plug the cables back (the baseline: ``pcs resource cleanup``, as an operator would;
+   ours and the floor need none), wait until settled again (the address stays on B:
+   stickiness), stop the watch.
 
 The outage of a trial is the longest time between two answered echoes from the pull to
 the replug (10 ms resolution); the longest gap after the replug is reported as well (a
 repair should cost nothing). The next trial fails whichever node then holds the address,
-so the failed node alternates. The report gives median and maximum per implementation,
-the per-trial outages, the times (from crm_mon, polled) at which A's attribute dropped
-and the address was started on B, and the ratio ours / baseline of the medians. No target
-is set; the run exits 0 when both implementations completed all trials.
+so the failed node alternates. Targets (issue 9): the median of ours at most twice the
+floor's, and every trial of ours at most the baseline's median; the report says MET or
+MISSED for each. The probe-detected case (paths dark, links up) against
+ocf:pacemaker:ping is not part of this benchmark yet (tests/cluster/
+test_network_failures.py checks ours against FDT + 1 s).
 
 Why link_status_only=true for ethmonitor: the failure here is a lost link, which
 ethmonitor checks first in either mode (a NO-CARRIER interface fails at once); its other
@@ -50,7 +58,7 @@ arpings neighbours, which on this quiet lab network fails healthy idle NICs. Lin
 the fastest, and here the only stable, ethmonitor configuration.
 
 Run as root:  /opt/clearview-ipmp/venv/bin/python bench/cluster_failover.py [--trials 5]
-              [--only ours|baseline] [--output docs/performance.md]
+              [--only ours|baseline|floor] [--output docs/performance.md]
 """
 
 from __future__ import annotations
@@ -66,6 +74,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -77,7 +86,10 @@ sys.path.insert(0, str(REPO_DIR / "tests" / "cluster"))
 
 from harness import Cluster, ClusterError, ClusterState  # noqa: E402
 
-OCF_ROOT = Path(os.environ.get("OCF_ROOT", "/usr/lib/ocf"))
+# The system's OCF root, read only (stock agents); ours are installed into a private root
+# that the cluster nodes see in its place (tests/ocf_overlay.sh), never over the system's.
+OCF_ROOT = Path("/usr/lib/ocf")
+PRIVATE_OCF = Path(tempfile.mkdtemp(prefix="cv-bench-ocf-", dir="/tmp"))
 
 VIP = "198.51.100.50"
 NICS = ("e0", "e1")
@@ -91,7 +103,10 @@ TEST_ADDRESSES = (
     "@n1 e0=198.51.100.21/24 e1=198.51.100.22/24; @n2 e0=198.51.100.23/24 e1=198.51.100.24/24"
 )
 FDT_MS = 2000
-DAMPEN = "2s"
+DAMPEN = "0s"  # the default (docs/design.md)
+
+# Floor: IPaddr2 behind a rule on an attribute the benchmark sets itself at the pull.
+FLOOR_ATTR = "floor-ok"
 
 # Baseline.
 ETH_ATTRS = {nic: f"ethmonitor-{nic}" for nic in NICS}
@@ -175,6 +190,13 @@ class Stack:
 
     name = "?"
     rsc = "vip"
+    needs_cleanup = True  # `pcs resource cleanup` after each repair
+
+    def on_pull(self, c: Cluster, a: str) -> None:
+        """Called right after A's cables were pulled."""
+
+    def on_plug(self, c: Cluster, a: str) -> None:
+        """Called right after A's cables were plugged back."""
 
     def preflight(self) -> None:
         """Fail early when something this stack needs is missing."""
@@ -212,13 +234,7 @@ class Stack:
 class Ours(Stack):
     name = "ours"
 
-    def preflight(self) -> None:
-        argv = [PYTHON, "-m", "agents.cli", "install", "--ocf-root", str(OCF_ROOT)]
-        res = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False,
-                             cwd=REPO_DIR)
-        if res.returncode != 0:
-            raise BenchError(f"{' '.join(argv)} failed (rc {res.returncode}):\n"
-                             f"{res.stdout}{res.stderr}")
+    needs_cleanup = False  # a network failure leaves no failed operation behind
 
     def configure(self, c: Cluster) -> None:
         c.create_group_with_address(
@@ -235,8 +251,6 @@ class Ours(Stack):
         return ["net-clone"]
 
     def cleanup_args(self) -> list[str]:
-        # All resources, not just net: when the address's own monitor notices first, its
-        # in-place restart fails on A and leaves a start failure of vip there too.
         return []
 
     def versions(self, c: Cluster) -> dict[str, str]:
@@ -288,6 +302,55 @@ class Baseline(Stack):
         res = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "resource-agents"],
                              capture_output=True, text=True, timeout=30, check=False)
         return {"resource-agents": res.stdout.strip() or "?"}
+
+
+class Floor(Stack):
+    """The cluster's own floor: IPaddr2 behind a location rule on a node attribute that
+    the benchmark sets to 0, without dampening, at the instant it pulls the cables: what
+    a perfectly event-driven daemon could achieve."""
+
+    name = "floor"
+    needs_cleanup = False
+
+    def configure(self, c: Cluster) -> None:
+        for n in c.nodes:
+            n.run("attrd_updater", "-n", FLOOR_ATTR, "-U", "1", "-d", "0", check=True)
+        c.pcs("resource", "create", "vip", "ocf:heartbeat:IPaddr2", f"ip={VIP}",
+              "cidr_netmask=24", "nic=e0", "op", "monitor", f"interval={MONITOR_INTERVAL}",
+              "--disabled")
+        c.pcs("constraint", "location", "vip", "rule", "score=-INFINITY",
+              FLOOR_ATTR, "lt", "1", "or", "not_defined", FLOOR_ATTR)
+        c.pcs("resource", "enable", "vip")
+
+    def on_pull(self, c: Cluster, a: str) -> None:
+        c.other(a).run("attrd_updater", "-n", FLOOR_ATTR, "-U", "0", "-N", a, check=True)
+
+    def on_plug(self, c: Cluster, a: str) -> None:
+        c.other(a).run("attrd_updater", "-n", FLOOR_ATTR, "-U", "1", "-N", a, check=True)
+
+    def attrs(self) -> list[str]:
+        return [FLOOR_ATTR]
+
+    def healthy(self, value: str | None) -> bool:
+        return value == "1"
+
+    def clones(self) -> list[str]:
+        return []
+
+    def cleanup_args(self) -> list[str]:
+        return []
+
+
+def install_private_agents() -> None:
+    """Our agents into PRIVATE_OCF (world-traversable: meta-data runs as hacluster)."""
+    argv = [PYTHON, "-m", "agents.cli", "install", "--ocf-root", str(PRIVATE_OCF)]
+    res = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False,
+                         cwd=REPO_DIR)
+    if res.returncode != 0:
+        raise BenchError(f"{' '.join(argv)} failed (rc {res.returncode}):\n"
+                         f"{res.stdout}{res.stderr}")
+    for d in (PRIVATE_OCF, PRIVATE_OCF / "resource.d", PRIVATE_OCF / "resource.d" / "clearview"):
+        d.chmod(0o755)
 
 
 # ---------------------------------------------------------------------------- running
@@ -367,6 +430,7 @@ def run_trial(c: Cluster, stack: Stack, offset: float) -> Trial:
         t_pull = time.monotonic()
         for nic in NICS:
             c.pull_cable(a, nic)
+        stack.on_pull(c, a)
         events = follow_failover(c, stack, a, b, t_pull)
         c.wait_for(lambda: c.client_ping(VIP, timeout=0.5),
                    f"the client to reach {VIP} on {b}", REACH_S, poll=0.0)
@@ -374,7 +438,9 @@ def run_trial(c: Cluster, stack: Stack, offset: float) -> Trial:
         t_plug = time.monotonic()
         for nic in NICS:
             c.plug_cable(a, nic)
-        c.pcs("resource", "cleanup", *stack.cleanup_args())
+        stack.on_plug(c, a)
+        if stack.needs_cleanup:
+            c.pcs("resource", "cleanup", *stack.cleanup_args())
         where = wait_settled(c, stack, f"after repairing {a}")
         time.sleep(1.0)  # a few more answers with both nodes healthy
     finally:
@@ -424,7 +490,7 @@ def run_stack(stack: Stack, trials: int, seed: int) -> Result:
     stack.preflight()
     t0 = time.monotonic()
     try:
-        with Cluster(nodes=2) as c:
+        with Cluster(nodes=2, ocf_resource_d=PRIVATE_OCF / "resource.d") as c:
             result.cluster_start_s = c.timings.get("start", 0.0)
             t_setup = time.monotonic()
             c.pcs("resource", "defaults", "update", "resource-stickiness=1")
@@ -454,11 +520,15 @@ def pacemaker_versions(c: Cluster) -> dict[str, str]:
 
 # ---------------------------------------------------------------------------- report
 
+# Targets (issue 9): ours within twice the floor's median, and no trial of ours slower
+# than the median of the ethmonitor baseline.
+FLOOR_FACTOR = 2.0
 
-def table_rows(ours: Result, base: Result) -> list[list[str]]:
+
+def table_rows(results: list[Result]) -> list[list[str]]:
     rows = [["implementation", "trials", "median s", "max s", "min s", "median detected s",
              "median stopped on A s", "median started on B s", "max repair gap s"]]
-    for r in (ours, base):
+    for r in results:
         rows.append([
             r.name, str(len(r.trials)), f"{r.median:.2f}", f"{r.maximum:.2f}",
             f"{min(r.outages):.2f}" if r.trials else "-",
@@ -478,35 +548,50 @@ def by_node(r: Result) -> dict[str, list[float]]:
     return out
 
 
-def ratio(ours: Result, base: Result) -> float:
-    return ours.median / base.median if base.median > 0 else float("inf")
+def verdicts(res: dict[str, Result]) -> list[str]:
+    ours, base, floor = res["ours"], res["baseline"], res["floor"]
+    limit = FLOOR_FACTOR * floor.median
+    first = "MET" if ours.median <= limit else "MISSED"
+    worst = ours.maximum
+    second = "MET" if worst <= base.median else "MISSED"
+    return [
+        f"- ours' median {ours.median:.2f} s <= {FLOOR_FACTOR:g} x the floor's median "
+        f"({floor.median:.2f} s, so {limit:.2f} s): **{first}** (ratio "
+        f"{ours.median / floor.median:.2f})",
+        f"- every trial of ours (max {worst:.2f} s) <= the ethmonitor baseline's median "
+        f"({base.median:.2f} s): **{second}**",
+    ]
 
 
-def print_report(ours: Result, base: Result) -> None:
+def print_report(res: dict[str, Result]) -> None:
     print()
-    for line in text_table(table_rows(ours, base)):
+    for line in text_table(table_rows(list(res.values()))):
         print(line)
     print()
-    for r in (ours, base):
+    for r in res.values():
         print(f"{r.name} per trial (s): " + ", ".join(f"{g:.2f}" for g in r.outages))
-        print(f"{r.name} median by failed node (s): " + ", ".join(
-            f"{node} {statistics.median(v):.2f}" for node, v in sorted(by_node(r).items())))
-    print(f"\nratio of medians (ours / baseline): {ratio(ours, base):.2f}")
+    print()
+    for line in verdicts(res):
+        print(line)
 
 
-def markdown_section(ours: Result, base: Result, command: str, seed: int) -> str:
-    table = markdown_table(table_rows(ours, base))
+def markdown_section(res: dict[str, Result], command: str, seed: int) -> str:
+    results = list(res.values())
+    table = markdown_table(table_rows(results))
     per_trial = [
         f"- {r.name}: " + ", ".join(f"{t.outage_s:.2f} ({t.from_node}->{t.to_node})"
                                     for t in r.trials)
-        for r in (ours, base)
+        for r in results
     ]
     notes = [f"- note, {r.name} trial {i + 1}: {t.note}"
-             for r in (ours, base) for i, t in enumerate(r.trials) if t.note]
-    both = {r.name: sum(t.both_answered for t in r.trials) for r in (ours, base)}
-    versions = {**base.versions, **ours.versions}
+             for r in results for i, t in enumerate(r.trials) if t.note]
+    both = {r.name: sum(t.both_answered for t in r.trials) for r in results}
+    versions: dict[str, str] = {}
+    for r in results:
+        versions.update(r.versions)
     date = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    ours = res["ours"]
     return "\n".join([
         "## Two-node cluster failover",
         "",
@@ -520,19 +605,21 @@ def markdown_section(ours: Result, base: Result, command: str, seed: int) -> str
         f"{PING_INTERVAL * 1000:g} ms and sends an ARP request every "
         f"{ARP_INTERVAL * 1000:g} ms; the outage of a trial is the longest time between two "
         "answered pings from the pull until the cables are plugged back (resolution "
-        f"{PING_INTERVAL * 1000:g} ms). Then the cables are plugged back, "
-        "`pcs resource cleanup` runs and the cluster settles (the address stays where it "
-        "went: resource-stickiness=1); the next trial fails the node that now holds the "
-        "address, so the failed node alternates. Each pull comes 1 s plus a random 0..2 s "
-        f"(seeded, {seed}; the same offsets for both) after the watch starts, so it does not "
+        f"{PING_INTERVAL * 1000:g} ms). Then the cables are plugged back and the cluster "
+        "settles (the address stays where it went: resource-stickiness=1; the baseline "
+        "gets a `pcs resource cleanup` as an operator would run it, ours and the floor need "
+        "none); the next trial fails the node that now holds the address, so the failed "
+        "node alternates. Each pull comes 1 s plus a random 0..2 s "
+        f"(seeded, {seed}; the same offsets for all) after the watch starts, so it does not "
         "sit at a fixed phase of the 2 s monitors. One fresh cluster per implementation, "
         "one after the other.",
         "",
         "- **ours**: `ocf:clearview:ipmp` cloned (group ipmp0, interfaces e0 e1, per-node "
-        f"test addresses, failure_detection_time={FDT_MS}, dampen={DAMPEN}, monitor "
-        f"interval={MONITOR_INTERVAL}) and `ocf:clearview:ipmp-address` {VIP}/24 colocated "
-        "with the clone, ordered after it, location rule `-INFINITY: ipmp-ipmp0 lt 1 or "
-        "not_defined ipmp-ipmp0`.",
+        f"test addresses, failure_detection_time={FDT_MS}, dampen={DAMPEN} (the default), "
+        f"monitor interval={MONITOR_INTERVAL}) and `ocf:clearview:ipmp-address` {VIP}/24 "
+        "(defaults) colocated with the clone, ordered after it, location rule "
+        "`-INFINITY: ipmp-ipmp0 lt 1 or not_defined ipmp-ipmp0`. ipmpd sets ipmp-ipmp0 "
+        "itself when the usable count changes.",
         "- **baseline**: `ocf:heartbeat:ethmonitor` cloned for e0 and for e1 (monitor "
         f"interval={MONITOR_INTERVAL}, repeat_count={ETH_REPEAT_COUNT}, repeat_interval="
         f"{ETH_REPEAT_INTERVAL}: the first failed check counts, the lowest the agent "
@@ -545,6 +632,11 @@ def markdown_section(ours: Result, base: Result, command: str, seed: int) -> str
         "link_status_only because the failure is a lost link, which ethmonitor checks "
         "first in either mode; its default mode would also watch the RX counter for up to "
         "5 s and arping neighbours, which fails healthy idle NICs on this quiet network.",
+        f"- **floor**: `ocf:heartbeat:IPaddr2` as above behind the location rule "
+        f"`-INFINITY: {FLOOR_ATTR} lt 1 or not_defined {FLOOR_ATTR}` on an attribute the "
+        "benchmark itself sets to 0 (attrd_updater on the other node, no dampening) the "
+        "instant it has pulled the cables: what a perfectly event-driven daemon could "
+        "achieve with this cluster.",
         "",
         f"Command: `{command}`",
         "",
@@ -553,53 +645,63 @@ def markdown_section(ours: Result, base: Result, command: str, seed: int) -> str
         "",
         *table,
         "",
-        f"Ratio of the medians (ours / baseline): **{ratio(ours, base):.2f}** "
-        "(no target is set for this one).",
+        "Targets:",
+        "",
+        *verdicts(res),
         "",
         "Outages in seconds; the other times are seconds after the pull, as crm_mon "
         "(polled every ~0.1-0.3 s) first showed them. *Detected*: a failed monitor of the "
         "stack's clone on the failed node A, or A's attribute that the address's rule tests "
-        "(ipmp-ipmp0, ethmonitor-e0) below 1 or gone, whichever came first; *stopped on A*: "
-        "the address no longer started on A; *started on B*: the address started on the "
-        "other node only. *Repair gap*: the longest gap after the cables were plugged back "
+        "below 1 or gone, whichever came first; *stopped on A*: the address no longer "
+        "started on A; *started on B*: the address started on the other node only. "
+        "*Repair gap*: the longest gap after the cables were plugged back "
         f"(about {PING_INTERVAL * 1000:g} ms means nothing was lost). ARP rounds answered by "
-        f"both nodes: ours {both['ours']}, baseline {both['baseline']}.",
-        "",
-        "Where the time goes (read from the Pacemaker and ipmpd logs of development runs "
-        "of this benchmark, same configuration):",
-        "",
-        "- **baseline**: the first ethmonitor monitor after the pull (0..2 s) finds e0 "
-        "NO-CARRIER and sets ethmonitor-e0=0 without dampening; the monitor itself succeeds. "
-        "One transition then stops IPaddr2 on A and starts it on B.",
-        "- **ours**: the first monitor that sees no usable member fails (rc 1). Pacemaker "
-        "recovers the clone instance in place: it stops the address, stops the group, "
-        "starts the group on A again, which fails (\"came up failed: no usable interface\", "
-        "~0.6 s, plus up to ~0.4 s before the controller runs it), and only then starts the "
-        "address on B: about 1.5-2 s from the failed monitor to the address on B. The "
-        "attribute (dampen 2 s) reaches the CIB after that, so here the location rule is "
-        "not what moves the address. When the address's own 10 s monitor notices first, "
-        "its in-place restart fails on A the same way (and leaves a start failure of the "
-        "address on A: hence `pcs resource cleanup` of all resources after each trial).",
-        "- **ours, the second NIC**: ipmpd learns of carrier loss from rtnetlink link "
-        "events. The kernel's linkwatch sends a carrier change at once only for devices it "
-        "deems urgent (a veth whose peer has a different ifindex); for the others, physical "
-        "NICs and, by coincidence of numbering, n1's veths in this lab (`e0@if3`, "
-        "`e1@if4`), events are batched at most once a second, so e1's loss reached ipmpd "
-        "up to 1 s after e0's on n1 (seen: 0.13-1.01 s) and within milliseconds on n2. "
-        "A monitor in that window reports the group degraded (190), not failed, and the "
-        "failover waits for the next "
-        "monitor, 2 s later. ethmonitor reads the carrier flag with `ip link` at every "
-        "monitor and is not affected.",
+        "both nodes: " + ", ".join(f"{k} {v}" for k, v in both.items()) + ". Failed "
+        f"monitors of ours (other than 190): {sum(1 for t in ours.trials if t.failed_s)} "
+        "trials.",
         "",
         "Median outage by failed node (s): "
         + "; ".join(f"{r.name} " + ", ".join(
             f"{node} {statistics.median(v):.2f} ({len(v)})"
-            for node, v in sorted(by_node(r).items())) for r in (ours, base)) + ".",
+            for node, v in sorted(by_node(r).items())) for r in results) + ".",
         "",
         "Per-trial outage (s), in order, with the failed and the surviving node:",
         "",
         *per_trial,
         *notes,
+        "",
+        "Where the time goes (read from the Pacemaker and ipmpd logs and the per-trial times "
+        "of development runs of this benchmark, same configuration):",
+        "",
+        "- **floor**: the attribute is in the CIB about 0.05 s after the pull; one "
+        "transition stops IPaddr2 on A and starts it on B (about 0.25 s).",
+        "- **baseline**: the first ethmonitor monitor after the pull (0..2 s) finds e0 "
+        "NO-CARRIER and sets ethmonitor-e0=0 without dampening; the monitor itself "
+        "succeeds. One transition then stops IPaddr2 on A and starts it on B.",
+        "- **ours**: no monitor is involved any more (no failed operation, no cleanup). "
+        "ipmpd sees the carrier losses through rtnetlink, the engine drops the group's "
+        "count and the daemon runs attrd_updater at once (before the batch's netlink "
+        "work); on n2 the value reaches the CIB about 0.2 s after the pull, 0.15 s later "
+        "than the floor's: the two cables are seen one after the other, so two "
+        "attrd_updater runs follow each other (1, then 0: one in flight at a time, the "
+        "latest value wins). The transition (our agent's stop on A, start on B with its "
+        "100 ms ARP probe and announcement) takes about 0.25 s, like the floor's.",
+        "- **ours on n1, the kernel**: ipmpd learns of carrier loss from rtnetlink link "
+        "events. The kernel's linkwatch sends a carrier change at once only for devices it "
+        "deems urgent (a veth whose peer has a different ifindex); for the others, physical "
+        "NICs and, by coincidence of numbering, n1's veths in this lab (`e0@if3`, "
+        "`e1@if4`), events wait until one second after the previous link event of the "
+        "whole host (other tests create and delete veths all the time on this machine), "
+        "so on n1 the attribute can drop up to about 1.1 s after the pull, depending on "
+        "what else happens on the host. This decides whether the targets are met: a run "
+        "of the same code while other tests were running missed both (median 0.66 s, "
+        "max 1.37 s), its trials that failed n2 being 0.34-0.48 s. ethmonitor reads the "
+        "carrier flag with `ip link` at every monitor and is not affected; ipmpd would "
+        "have to poll the carrier flag (IFLA_CARRIER is current at once) to avoid it.",
+        "- **ours, after the repair** (fixed): the failed node used to send the repeat "
+        "of a move's announcement 5 s after the pull, after its cables were back, for an "
+        "address the other node held (0.4-0.5 s of lost pings); ipmpd no longer announces "
+        "an address that the same batch took down again.",
     ])
 
 
@@ -612,7 +714,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "ethmonitor + IPaddr2.")
     parser.add_argument("--trials", type=int, default=5, help="trials per implementation")
     parser.add_argument("--seed", type=int, default=1, help="seed of the pull offsets")
-    parser.add_argument("--only", choices=("ours", "baseline"),
+    parser.add_argument("--only", choices=("ours", "baseline", "floor"),
                         help="one implementation only (development; writes no document)")
     parser.add_argument("--output", default=str(REPO_DIR / "docs" / "performance.md"),
                         help="Markdown file whose cluster section is (re)written; '' to skip")
@@ -623,11 +725,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("needs root (network namespaces, Pacemaker)")
     command = shlex.join([PYTHON, "bench/cluster_failover.py",
                           *(sys.argv[1:] if argv is None else argv)])
-    stacks: list[Stack] = [s for s in (Ours(), Baseline()) if args.only in (None, s.name)]
+    stacks: list[Stack] = [s for s in (Ours(), Baseline(), Floor())
+                           if args.only in (None, s.name)]
 
     started = time.monotonic()
     results: dict[str, Result] = {}
     try:
+        install_private_agents()
         for stack in stacks:
             print(f"{stack.name}: starting a two-node cluster", flush=True)
             results[stack.name] = run_stack(stack, args.trials, args.seed)
@@ -637,17 +741,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BenchError as exc:
         print(f"cluster failover benchmark aborted: {exc}", file=sys.stderr)
         return 1
+    finally:
+        shutil.rmtree(PRIVATE_OCF, ignore_errors=True)
     print(f"\n(run took {time.monotonic() - started:.0f} s)")
     if args.only is not None:
         r = results[args.only]
         print(f"{r.name}: median {r.median:.2f} s, max {r.maximum:.2f} s, per trial: "
               + ", ".join(f"{g:.2f}" for g in r.outages))
         return 0
-    ours, base = results["ours"], results["baseline"]
-    print_report(ours, base)
+    print_report(results)
     if args.output:
         path = Path(args.output)
-        write_section(path, SECTION, markdown_section(ours, base, command, args.seed))
+        write_section(path, SECTION, markdown_section(results, command, args.seed))
         print(f"wrote {path}")
     return 0
 

@@ -29,8 +29,7 @@ from common import write_section  # noqa: E402
 
 from ipmp_core.lab import Lab  # noqa: E402
 
-OCF_ROOT = "/usr/lib/ocf"
-OURS = f"{OCF_ROOT}/resource.d/clearview/ipmp"
+OCF_ROOT = "/usr/lib/ocf"  # the system's, read only (IPaddr2 and its shell functions)
 IPADDR2 = f"{OCF_ROOT}/resource.d/heartbeat/IPaddr2"
 SECTION = "monitor"  # of docs/performance.md
 
@@ -69,9 +68,20 @@ def run_action(lab: Lab, agent: str, action: str, env: dict[str, str],
                           capture_output=True, text=True, timeout=120)
 
 
+def install_private(directory: str) -> str:
+    """Our agents installed in a private OCF root (never over the system's); the path
+    of the installed ipmp agent."""
+    subprocess.run([sys.executable, "-m", "agents.cli", "install", "--ocf-root", directory],
+                   check=True, capture_output=True)
+    return f"{directory}/resource.d/clearview/ipmp"
+
+
 def measure(runs: int) -> dict:
-    subprocess.run([sys.executable, "-m", "agents.cli", "install"], check=True,
-                   capture_output=True)
+    with tempfile.TemporaryDirectory(prefix="bench-monitor-ocf-") as ocf_root:
+        return _measure(runs, install_private(ocf_root))
+
+
+def _measure(runs: int, ours_agent: str) -> dict:
     if not Path(IPADDR2).exists():
         raise SystemExit(f"{IPADDR2} missing: install resource-agents (make test does)")
     ours = agent_env({"group": "ipmp0", "interfaces": "e0 e1",
@@ -79,22 +89,22 @@ def measure(runs: int) -> dict:
     theirs = agent_env({"ip": "198.51.100.60", "cidr_netmask": "24", "nic": "e2"}, "vip")
     with tempfile.TemporaryDirectory(prefix="bench-monitor-") as state, \
             Lab(prefix=f"bnm{os.getpid() % 10000}", nics=3) as lab:
-        # No cluster here: a stub attrd_updater that succeeds, as attrd does in a cluster.
-        # The monitor then publishes the attribute once and again only when it changes
-        # (or every 60 s), which is the steady state this measures.
+        # No cluster here: a stub attrd_updater that succeeds, as attrd does in a cluster
+        # (the daemon, started by our agent with this PATH, runs it when the monitor asks
+        # it to publish the attribute again; the monitor does not wait for it).
         stub = Path(state) / "bin" / "attrd_updater"
         stub.parent.mkdir()
         stub.write_text("#!/bin/sh\nexit 0\n")
         stub.chmod(0o755)
         os.environ["PATH"] = f"{stub.parent}:{os.environ['PATH']}"
         try:
-            for agent, env in ((OURS, ours), (IPADDR2, theirs)):
+            for agent, env in ((ours_agent, ours), (IPADDR2, theirs)):
                 res = run_action(lab, agent, "start", env, state)
                 if res.returncode != 0:
                     raise SystemExit(f"{agent} start failed: {res.stderr.strip()}")
             driver = subprocess.run(
                 ["ip", "netns", "exec", lab.node, sys.executable, "-c", DRIVER,
-                 json.dumps([ours, theirs, runs]), OURS, IPADDR2],
+                 json.dumps([ours, theirs, runs]), ours_agent, IPADDR2],
                 env={**os.environ, "IPMP_STATE_DIR": state}, capture_output=True, text=True,
                 timeout=600)
             if driver.returncode != 0:
@@ -102,7 +112,7 @@ def measure(runs: int) -> dict:
             result = json.loads(driver.stdout)
         finally:
             run_action(lab, IPADDR2, "stop", theirs, state)
-            run_action(lab, OURS, "stop", ours, state)
+            run_action(lab, ours_agent, "stop", ours, state)
     return result
 
 
@@ -126,9 +136,9 @@ def report(result: dict, runs: int) -> str:
         "What is measured: the wall time of one `monitor` action, from fork to exit, as "
         "Pacemaker runs it (the installed agent, OCF_RESKEY_* in the environment). Ours: "
         "`ocf:clearview:ipmp` on a started group of two members with a data address (it "
-        "asks the daemon for a snapshot; the node attribute is published through "
-        "attrd_updater when its value changes or every 60 s, here a stub that succeeds as "
-        "attrd does in a cluster, so this is the steady state). Baseline, in the same run: "
+        "asks the daemon for a snapshot and to publish the node attribute again, which the "
+        "daemon does with attrd_updater off the monitor's path, here a stub that succeeds "
+        "as attrd does in a cluster). Baseline, in the same run: "
         "`ocf:heartbeat:IPaddr2` (resource-agents, Debian) on a configured address. Runs "
         "alternate so that both see the same load.",
         "",

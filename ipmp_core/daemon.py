@@ -36,6 +36,7 @@ from ipmp_core.engine.actions import (
     Nominate,
     PlumbMember,
     Publish,
+    PublishAttribute,
     PurgeMulticast,
     SetRoutes,
     SetTestAddresses,
@@ -48,6 +49,7 @@ from ipmp_core.errors import EngineError
 from ipmp_core.mcast_follow import MulticastFollower
 from ipmp_core.net import icmp
 from ipmp_core.net.announce import Announcer
+from ipmp_core.net.attrd import AttributePublisher
 from ipmp_core.net.dad import owner_of_test_address
 from ipmp_core.net.netlink import (
     GLOBAL_SYSCTLS,
@@ -103,8 +105,10 @@ _LEVELS = {
 
 
 # Actions carried out at once, even outside the lock (timers and replies): they touch
-# no netlink state, so they cannot interleave badly with a batch being executed.
-_IMMEDIATE = (SendProbe, Log, Publish)
+# no netlink state, so they cannot interleave badly with a batch being executed. A node
+# attribute goes out at once too: the cluster's reaction must not wait for the local
+# failover's netlink work.
+_IMMEDIATE = (SendProbe, Log, Publish, PublishAttribute)
 
 
 def now_ms() -> float:
@@ -130,6 +134,7 @@ class Daemon:
         self.engine = Engine()
         self.netlink = Netlink()
         self.announcer = Announcer()
+        self.attributes = AttributePublisher()
         self.lock = asyncio.Lock()
         self.stopping = asyncio.Event()
         self.subscribers: set[Subscriber] = set()
@@ -206,6 +211,8 @@ class Daemon:
             # no release: a restarted daemon resumes them
             with contextlib.suppress(Exception):
                 await session.stop()
+        await self.attributes.flush()  # e.g. the deletion of a deleted group's attribute
+        self.attributes.close()
         self.netlink.close()
         self.announcer.close()
 
@@ -617,8 +624,8 @@ class Daemon:
         # by a probe (test addresses are never changed by a timer).
         rest: list[Action] = []
         for action in actions:
-            if isinstance(action, SendProbe):
-                self._send_probe(action)
+            if isinstance(action, SendProbe | PublishAttribute):
+                self._apply_now(action)
             else:
                 rest.append(action)
         asyncio.ensure_future(self._locked(rest))
@@ -633,6 +640,12 @@ class Daemon:
         self._write_intent(actions)
         config_changed = False
         finish: list[BindAddress] = []
+        # The cluster learns of the change first: handing a node attribute over never
+        # waits, and the netlink work of the batch (unbinding, routes) can take tens of
+        # milliseconds that the cluster's reaction need not wait for.
+        for action in actions:
+            if isinstance(action, PublishAttribute):
+                self._apply_now(action)
         # Consecutive address changes of one kind go to the kernel as one netlink batch
         # (a failover of many addresses is one run of BindAddress).
         run: list[Action] = []
@@ -650,6 +663,8 @@ class Daemon:
             run.clear()
 
         for action in actions:
+            if isinstance(action, PublishAttribute):
+                continue  # handed over above
             if isinstance(action, (BindAddress, UnbindAddress)):
                 if run and type(run[0]) is not type(action):
                     await flush()
@@ -828,6 +843,8 @@ class Daemon:
             log.log(_LEVELS.get(action.level, logging.INFO), "%s", action.message)
         elif isinstance(action, Publish):
             self._publish(action.event)
+        elif isinstance(action, PublishAttribute):
+            self.attributes.publish(action.name, action.value, action.dampen_ms)
 
     async def _locked(self, actions: list[Action]) -> None:
         async with self.lock:
@@ -1028,10 +1045,20 @@ class Daemon:
             if not await self.netlink.wait_dad(action.member, addr, DAD_TIMEOUT_S):
                 self.dad_failed.add(str(addr.ip))
                 return [(action.member, addr)], False
+        # Announced only if the batch left it there (see _still_bound).
+        ready = self._still_bound(addr, action.member)
         if action.previous is not None:
-            return [(action.previous, addr)], True
+            return [(action.previous, addr)], ready
         return [(holder, addr) for holder in await self.netlink.holders(str(addr.ip))
-                if holder != action.member], True
+                if holder != action.member], ready
+
+    def _still_bound(self, addr: Any, member: str) -> bool:
+        """Whether the engine still has ``addr`` on ``member``. A batch can move an address
+        and take it down again (both cables of a node out: the second loss is read in the
+        same batch); announcing it then would schedule a repeat burst that, seconds later
+        and after a repair, claims for this node an address another node holds."""
+        found = self.engine.find_address(str(addr.ip))
+        return found is not None and found[2] == member
 
     def _announce(self, member_name: str, addr: Any) -> None:
         member = self.engine.members.get(member_name)
@@ -1270,7 +1297,14 @@ class Daemon:
             "create-group": (act(lambda a, now: e.create_group(
                 a["group"], now,
                 failback=a.get("failback", d.failback),
-                fdt_ms=a.get("fdt_ms", d.fdt_ms))), True),
+                fdt_ms=a.get("fdt_ms", d.fdt_ms),
+                attribute=a.get("attribute"), multiplier=int(a.get("multiplier", 1)),
+                dampen_ms=int(a.get("dampen_ms", 0)))), True),
+            "set-attribute": (act(lambda a, now: e.set_attribute(
+                a["group"], a.get("attribute"), now, multiplier=int(a.get("multiplier", 1)),
+                dampen_ms=int(a.get("dampen_ms", 0)))), True),
+            "publish-attribute": (act(lambda a, now: e.republish_attribute(a["group"])),
+                                  True),
             "delete-group": (act(lambda a, now: e.delete_group(a["group"], now)), True),
             "add-member": (act(lambda a, now: e.add_member(
                 a["group"], a["interface"], now, standby=bool(a.get("standby", False)))), True),

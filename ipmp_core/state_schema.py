@@ -38,7 +38,9 @@ MAX_REPORTED = 5
 TOP_KEYS = ("version", "groups", "anonymous", "saved_sysctls", "pending_removals",
             "load_error")
 GROUP_KEYS = ("name", "failback", "fdt_ms", "members", "data_addresses", "owners",
-              "deprecated", "routes", "targets", "linklocal_probes", "multicast", "dhcp_data")
+              "deprecated", "routes", "targets", "linklocal_probes", "multicast", "dhcp_data",
+              "attribute")
+ATTRIBUTE_KEYS = ("name", "multiplier", "dampen_ms")
 MEMBER_KEYS = ("name", "standby", "offline", "test_addresses")
 ANONYMOUS_KEYS = ("name", "test_addresses")
 ROUTE_KEYS = ("dst", "gateway")
@@ -272,6 +274,8 @@ class _Checker:
                 self.group_names[name] = f"{path}.name"
         self.boolean(g, "failback", path)
         self.boolean(g, "linklocal_probes", path)
+        if "attribute" in g:
+            self.attribute(g["attribute"], f"{path}.attribute")
         if "fdt_ms" in g:
             fdt = g["fdt_ms"]
             if type(fdt) is not int:
@@ -348,6 +352,22 @@ class _Checker:
                 self.fail(tpath, f"test address {ip} is already used at {self.test_ips[ip]}")
             else:
                 self.test_ips[ip] = tpath
+
+    def attribute(self, attr: Any, path: str) -> None:
+        """The node attribute ipmpd publishes for the group (name, multiplier, dampening
+        in ms), with the engine's own rule for the values."""
+        if not self.obj(attr, path, ATTRIBUTE_KEYS, required=ATTRIBUTE_KEYS):
+            return
+        if not self.string(attr["name"], f"{path}.name"):
+            return
+        for key in ("multiplier", "dampen_ms"):
+            if type(attr[key]) is not int:
+                self.fail(f"{path}.{key}", _wrong(attr[key], "an integer"))
+                return
+        from ipmp_core.engine.core import check_attribute
+
+        self.engine_rule(lambda: check_attribute(attr["name"], attr["multiplier"],
+                                                 attr["dampen_ms"]), path)
 
     def owners(self, g: dict[str, Any], path: str, data: set[str]) -> None:
         if "owners" not in g:

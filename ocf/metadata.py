@@ -10,28 +10,28 @@ Two schemas judge meta-data, and they disagree:
   ``unique``; ``<content>`` must be empty with type string, integer, boolean or time;
   action names come from a fixed list that has ``reload`` but not ``reload-agent``.
 
-Profile "compat" (the default) keeps to what both accept, so one document passes
-ocf-tester, the RNG and pcs:
+Profile "compat" (the default) is real OCF 1.1 that still passes ocf-tester, the RNG
+and pcs:
 
-* ``<version>1.1</version>`` (the API the agent implements) and a DOCTYPE naming
-  ra-api-1.dtd, without which ``xmllint --valid`` fails;
-* ``required`` and ``unique`` as "0"/"1". A unique group with one member becomes
-  ``unique="1"``, its 1.0 equivalent. A group of several members has no 1.0 form
-  (``unique="1"`` on each would forbid every member repeating on its own), so it is
-  ``unique="0"`` and a sentence in each member's longdesc;
+* ``<version>1.1</version>`` and a DOCTYPE naming ra-api-1.dtd, without which
+  ``xmllint --valid`` fails, with an internal DTD subset that declares the OCF 1.1
+  additions (``unique-group``, ``reloadable`` on parameters, any action name). XML reads
+  the internal subset first and the first declaration of an attribute wins, so the
+  legacy DTD accepts them (checked with ``xmllint --valid`` as ocf-tester runs it);
+* ``unique-group`` and ``reloadable`` on every parameter, and the ``reload-agent``
+  action: Pacemaker >= 2.1 then reloads in place (controld_metadata.c: an agent claiming
+  OCF >= 1.1 gets reloads only through a listed ``reload-agent``, and only parameters
+  marked ``reloadable="1"`` change without a restart);
+* the 1.0 ``unique`` too, for older readers: a unique group with one member is
+  ``unique="1"``; a group of several members has no 1.0 form (``unique="1"`` on each
+  would forbid every member repeating on its own), so it is ``unique="0"`` and a sentence
+  in each member's longdesc;
 * a select parameter becomes ``type="string"`` with "Allowed values: ..." in its
-  longdesc; the agent still refuses other values (OCF_ERR_CONFIGURED);
-* ``reloadable`` cannot be expressed, and neither can the ``reload-agent`` action,
-  which Pacemaker requires before it reloads instead of restarting. Compat meta-data
-  therefore announces no reloads: Pacemaker restarts the resource when any parameter
-  changes (safe, slower). A declared ``reload-agent`` handler can still be run by
-  hand; the Markdown reference says which parameters are reloadable and why they
-  still restart. Actions outside the DTD's list are left out of the listing likewise.
+  longdesc (the DTD's ``<content>`` is empty); the agent still refuses other values.
 
-Profile "ocf-1.1" is plain OCF 1.1 (``unique-group``, ``reloadable``, ``<option>``,
-every action listed, no DOCTYPE): Pacemaker >= 2.1 then uses ``reload-agent`` and pcs
-enforces unique groups (pcs reads only ``unique-group`` from 1.1 meta-data), but
-ocf-tester's DTD check fails. An agent opts in with ``Agent(metadata_profile=...)``.
+Profile "ocf-1.1" is plain OCF 1.1 (``<option>`` children for select parameters, no
+DOCTYPE, no ``unique``): it passes the RNG but not ocf-tester's DTD check. An agent opts
+in with ``Agent(metadata_profile=...)``.
 
 Either way the RNG needs at least one parameter; an agent without any would fail it.
 """
@@ -56,12 +56,17 @@ DTD_NAME = "ra-api-1.dtd"
 DTD_PATH = os.path.join(SCHEMA_DIR, DTD_NAME)
 RNG_PATH = os.path.join(SCHEMA_DIR, "ra-api-1.1.rng")
 
-#: The action names ra-api-1.dtd enumerates.
+#: The action names ra-api-1.dtd enumerates (the internal subset lifts the restriction).
 DTD_ACTIONS = frozenset({
     "start", "stop", "recover", "monitor", "restart", "migrate_to", "migrate_from",
     "promote", "demote", "notify", "status", "reload", "meta-data", "usage", "methods",
     "validate-all",
 })
+#: What the legacy DTD lacks from OCF 1.1, declared in the DOCTYPE's internal subset.
+DTD_SUBSET = (
+    "<!ATTLIST parameter unique-group CDATA #IMPLIED reloadable (1|0) \"0\">\n"
+    "<!ATTLIST action name CDATA #REQUIRED>"
+)
 
 
 def to_xml(agent: Agent, profile: str | None = None) -> str:
@@ -79,8 +84,6 @@ def to_xml(agent: Agent, profile: str | None = None) -> str:
         _parameter(parameters, param, groups, full)
     actions = etree.SubElement(root, "actions")
     for spec in agent.actions:
-        if not full and spec.name not in DTD_ACTIONS:
-            continue
         element = etree.SubElement(actions, "action", name=spec.name,
                                    timeout=f"{spec.timeout}s")
         if spec.interval is not None:
@@ -91,7 +94,7 @@ def to_xml(agent: Agent, profile: str | None = None) -> str:
             element.set("role", spec.role)
     header = '<?xml version="1.0"?>\n'
     if not full:
-        header += f'<!DOCTYPE resource-agent SYSTEM "{DTD_NAME}">\n'
+        header += f'<!DOCTYPE resource-agent SYSTEM "{DTD_NAME}" [\n{DTD_SUBSET}\n]>\n'
     return header + etree.tostring(root, pretty_print=True, encoding="unicode")
 
 
@@ -101,13 +104,12 @@ def _parameter(parent: _Element, param: Parameter, groups: dict[str, list[str]],
 
     element = etree.SubElement(parent, "parameter", name=param.name,
                                required=_flag(param.required))
-    if full:
-        if param.unique_group is not None:
-            element.set("unique-group", param.unique_group)
-        element.set("reloadable", _flag(param.reloadable))
-    else:
+    if not full:
         alone = param.unique_group is not None and len(groups[param.unique_group]) == 1
         element.set("unique", _flag(alone))
+    if param.unique_group is not None:
+        element.set("unique-group", param.unique_group)
+    element.set("reloadable", _flag(param.reloadable))
     longdesc = clean(param.longdesc) or clean(param.shortdesc) or param.name
     if not full:
         longdesc = "\n".join([longdesc, *compat_notes(param, groups)])
@@ -220,11 +222,10 @@ def markdown(agent: Agent) -> str:
             lines += ["", "The combination of " + ", ".join(f"`{m}`" for m in members)
                       + " must be unique among resources of this agent."]
         lines.append("")
-    if agent.metadata_profile == COMPAT and any(p.reloadable for p in agent.parameters.values()):
-        lines += ["Reloadable parameters can be applied by the `reload-agent` action, but "
-                  "this agent's meta-data keeps to what ocf-tester's ra-api-1.dtd accepts, "
-                  "which cannot announce reloads: Pacemaker restarts the resource when any "
-                  "parameter changes.", ""]
+    if any(p.reloadable for p in agent.parameters.values()):
+        lines += ["A change of a reloadable parameter (`pcs resource update`) is applied in "
+                  "place by the `reload-agent` action (Pacemaker >= 2.1); a change of any "
+                  "other parameter restarts the resource.", ""]
     lines += ["## Actions", "", "| Action | Timeout | Interval | Depth | Role |",
               "|---|---|---|---|---|"]
     for spec in agent.actions:

@@ -143,6 +143,19 @@ class Publish:
 
 
 @dataclass(frozen=True)
+class PublishAttribute:
+    """The cluster must learn a group's node attribute now: ``name`` = ``value`` (the
+    group's usable members x its multiplier), or deleted when ``value`` is None. Emitted
+    when the usable-member count changes (and when the attribute is (re)configured); the
+    daemon hands it to the cluster's attribute daemon without waiting for it."""
+
+    group: str
+    name: str
+    value: int | None
+    dampen_ms: int = 0
+
+
+@dataclass(frozen=True)
 class ConfigChanged:
     """The desired configuration changed: the daemon persists it."""
 
@@ -163,5 +176,6 @@ Action = (
     | PurgeMulticast
     | Log
     | Publish
+    | PublishAttribute
     | ConfigChanged
 )

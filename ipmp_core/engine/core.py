@@ -50,6 +50,7 @@ from ipmp_core.engine.actions import (
     Nominate,
     PlumbMember,
     Publish,
+    PublishAttribute,
     PurgeMulticast,
     RoutePlan,
     SetRoutes,
@@ -345,8 +346,13 @@ class Engine:
         *,
         failback: bool = DEFAULT_FAILBACK,
         fdt_ms: int = DEFAULT_FDT_MS,
+        attribute: str | None = None,
+        multiplier: int = 1,
+        dampen_ms: int = 0,
     ) -> list[Action]:
         check_name("group", name)
+        if attribute:
+            check_attribute(attribute, multiplier, dampen_ms)
         if name in self.groups:
             raise EngineError(errors.EXISTS, f"group {name} already exists")
         if name in self.observed or name in self.members:
@@ -354,7 +360,8 @@ class Engine:
         out: list[Action] = []
         fdt = check_fdt(fdt_ms)
         self.groups[name] = Group(name=name, failback=parse_bool(failback), fdt_ms=fdt,
-                                  fdt_current=fdt)
+                                  fdt_current=fdt, attribute=attribute or None,
+                                  multiplier=int(multiplier), dampen_ms=int(dampen_ms))
         self.probing.invalidate(name)
         out.append(Log("notice", f"Group {name} created"))
         out.append(Publish({"type": "group-added", "group": name}))
@@ -363,6 +370,8 @@ class Engine:
 
     def delete_group(self, name: str, now: float) -> list[Action]:
         group = self._group(name)
+        # Members leaving one by one are not news for the cluster: only the deletion is.
+        attribute, group.attribute = group.attribute, None
         out: list[Action] = [DhcpData(name, slot, None, False) for slot in group.dhcp_slots]
         group.dhcp_slots.clear()
         for addr in list(group.binding):
@@ -370,11 +379,60 @@ class Engine:
         for member in list(group.members):
             out += self._drop_member(self.members[member], now)
         del self.groups[name]
+        if attribute:  # the cluster must not keep judging the node by it
+            out.append(PublishAttribute(name, attribute, None))
         out.append(SetRoutes(name, ()))  # nothing of the group stays routed
         out.append(Log("notice", f"Group {name} deleted"))
         out.append(Publish({"type": "group-removed", "group": name}))
         out.append(ConfigChanged())
         return out
+
+    def set_attribute(self, name: str, attribute: str | None, now: float, *,
+                      multiplier: int = 1, dampen_ms: int = 0) -> list[Action]:
+        """The node attribute the group publishes for the cluster (None or "": none).
+
+        The value is the group's usable members x ``multiplier`` and is published
+        whenever that count changes (_attribute), dampened by ``dampen_ms`` in attrd.
+        Setting it publishes the current value at once; renaming deletes the old one."""
+        group = self._group(name)
+        attribute = attribute or None
+        if attribute:
+            check_attribute(attribute, multiplier, dampen_ms)
+        out: list[Action] = []
+        if group.attribute and group.attribute != attribute:
+            out.append(PublishAttribute(name, group.attribute, None))
+        group.attribute = attribute
+        group.multiplier = int(multiplier)
+        group.dampen_ms = int(dampen_ms)
+        group.attribute_value = None  # publish now, even an unchanged value
+        self._attribute(group, out)
+        out.append(ConfigChanged())
+        return out
+
+    def republish_attribute(self, name: str) -> list[Action]:
+        """The current value again (the agent's monitor: attrd may have lost it when the
+        node left and rejoined the cluster). Nothing when no attribute is configured."""
+        group = self._group(name)
+        if not group.attribute:
+            return []
+        group.attribute_value = None
+        out: list[Action] = []
+        self._attribute(group, out)
+        return out
+
+    def _attribute(self, group: Group, out: list[Action]) -> None:
+        """The rule: a group's attribute follows its usable-member count, at once.
+
+        Not while a persisted configuration is loaded (daemon restart): the group is
+        rebuilt member by member, and its intermediate counts (0, then 1...) are not
+        facts about the network; load() publishes the final value once."""
+        if not group.attribute or group.name == ANONYMOUS or self._starting:
+            return
+        usable = sum(1 for m in self._members(group) if m.usable)
+        value = usable * group.multiplier
+        if value != group.attribute_value:
+            group.attribute_value = value
+            out.append(PublishAttribute(group.name, group.attribute, value, group.dampen_ms))
 
     def set_failback(self, name: str, value: bool | str, now: float) -> list[Action]:
         group = self._group(name)
@@ -935,6 +993,7 @@ class Engine:
         self._nominate(group, active, out)
         self._routes(group, active, out)
         self._group_state(group, members, out)
+        self._attribute(group, out)
 
     def _refresh_anonymous(self, group: Group, now: float, out: list[Action]) -> None:
         """Detection only: each interface is on its own, always active, never failed over."""
@@ -1139,6 +1198,8 @@ class Engine:
                                    f"{exc.message}"))
         finally:
             self._starting = False
+        for group in self.groups.values():
+            self._attribute(group, out)
         return [a for a in out if not isinstance(a, ConfigChanged)]
 
     def check_config(self, config: dict[str, Any]) -> None:
@@ -1154,8 +1215,12 @@ class Engine:
         scratch.load(config, 0.0)
 
     def _load_group(self, g: dict[str, Any], now: float, hints: dict[str, str]) -> list[Action]:
+        attr = g.get("attribute") or {}
         out = self.create_group(g["name"], now, failback=g.get("failback", DEFAULT_FAILBACK),
-                                fdt_ms=g.get("fdt_ms", DEFAULT_FDT_MS))
+                                fdt_ms=g.get("fdt_ms", DEFAULT_FDT_MS),
+                                attribute=attr.get("name"),
+                                multiplier=attr.get("multiplier", 1),
+                                dampen_ms=attr.get("dampen_ms", 0))
         for m in g.get("members", []):
             out += self.add_member(g["name"], m["name"], now, standby=m.get("standby", False),
                                    offline=m.get("offline", False), require_present=False)
@@ -1207,6 +1272,8 @@ class Engine:
                     "linklocal_probes": g.linklocal_probes,
                     "multicast": list(g.multicast),
                     "dhcp_data": sorted(g.dhcp_slots),
+                    **({"attribute": {"name": g.attribute, "multiplier": g.multiplier,
+                                      "dampen_ms": g.dampen_ms}} if g.attribute else {}),
                 }
                 for g in self.groups.values()
                 if g.name != ANONYMOUS
@@ -1387,3 +1454,20 @@ def _need_str(kind: str, value: object) -> None:
 
 
 __all__ = ["Engine", "IPv4Interface", "IPv6Interface"]
+
+
+# Pacemaker's attribute names: XML IDs (letters, digits, "-", "_", "."), not too long.
+_ATTRIBUTE_MAX = 128
+
+
+def check_attribute(name: str, multiplier: int, dampen_ms: int) -> None:
+    ok = name[:1].isalpha() and all(c.isalnum() or c in "-_." for c in name)
+    if not ok or len(name) > _ATTRIBUTE_MAX:
+        raise EngineError(errors.INVALID, f"'{name}' is not a node attribute name (letters, "
+                          "digits, '-', '_', '.'; starting with a letter)")
+    if type(multiplier) is not int or multiplier < 0:
+        raise EngineError(errors.INVALID, "the attribute multiplier must be a whole number "
+                          ">= 0")
+    if type(dampen_ms) is not int or dampen_ms < 0:
+        raise EngineError(errors.INVALID, "the attribute dampening must be a whole number "
+                          "of milliseconds >= 0")

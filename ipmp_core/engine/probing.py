@@ -432,7 +432,10 @@ class Probing:
         if group.suspect_since is not None:
             return
         group.suspect_since = now
-        group.suspect_until = now + group.fdt_current
+        # Looking for other targets takes one FDT; configured targets leave none to find
+        # (no rediscovery), so the suspicion ends at the next tick: a group whose paths
+        # are all dark fails within one FDT, as the cluster relies on (docs/design.md).
+        group.suspect_until = now + (0 if group.explicit_targets else group.fdt_current)
         out.append(Log("warning", f"No probe target{_of(group)} answers on any "
                        "interface; looking for other targets"))
         group.suspected = []

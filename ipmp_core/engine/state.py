@@ -108,6 +108,11 @@ class Group:
     suspect_since: float | None = None  # every member lost its targets: are they dead?
     suspect_until: float = 0.0
     suspected: list[tuple[int, str]] = field(default_factory=list)  # routers marked dead
+    # the node attribute for the cluster (None: not published), see Engine.set_attribute
+    attribute: str | None = None
+    multiplier: int = 1
+    dampen_ms: int = 0
+    attribute_value: int | None = None  # the value last emitted in a PublishAttribute
 
     @property
     def probe_interval(self) -> float:

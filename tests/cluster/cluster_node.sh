@@ -3,7 +3,9 @@
 # namespace it was started in and a private mount and UTS namespace. Started by
 # tests/cluster/harness.py (never by hand in the root network namespace) as
 #   setsid ip netns exec NETNS unshare --uts --mount --propagation private \
-#       sh cluster_node.sh NODE_NAME NODE_DIR
+#       sh cluster_node.sh NODE_NAME NODE_DIR [OCF_RESOURCE_D]
+# OCF_RESOURCE_D (optional): a private resource.d holding the clearview agents of this test
+# session; the node (and only the node) sees it as /usr/lib/ocf/resource.d (ocf_overlay.sh).
 # NODE_DIR holds corosync.conf and cib.xml (written by the harness); every directory the
 # cluster writes to is bind-mounted from a per-node copy below NODE_DIR, /run and /dev/shm
 # are private tmpfs, so several nodes share one machine without seeing each other's files.
@@ -12,6 +14,7 @@
 set -eu
 N=$1
 R=$2
+OCF_PRIV=${3:-}
 
 mkdir -p "$R/etc-corosync" "$R/lib-corosync" "$R/log-pacemaker" "$R/log-corosync" \
     "$R/lib-pacemaker/cib" "$R/lib-pacemaker/pengine" "$R/lib-pacemaker/blackbox" \
@@ -32,6 +35,9 @@ mount --bind "$R/log-corosync" /var/log/corosync
 # The IPMP daemon's state directory (the harness creates the mount point): per node, so a
 # state file of one node (or of an earlier run) is never read by another node's daemon.
 mount --bind "$R/lib-clearview-ipmp" /var/lib/clearview-ipmp
+if [ -n "$OCF_PRIV" ]; then
+    sh "$(dirname "$0")/../ocf_overlay.sh" "$OCF_PRIV"
+fi
 mount -t tmpfs -o mode=755 tmpfs /run
 mkdir -p /run/crm /run/resource-agents /run/lock
 chown hacluster:haclient /run/crm

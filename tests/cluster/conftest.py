@@ -11,13 +11,20 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from harness import PREFIX_BASE, Cluster, ClusterError, list_netns
+from harness import (
+    PREFIX_BASE,
+    SYSTEM_RESOURCE_D,
+    Cluster,
+    ClusterError,
+    list_netns,
+    tree_snapshot,
+)
 
-OCF_ROOT = Path(os.environ.get("OCF_ROOT", "/usr/lib/ocf"))
 AGENTS = ("ipmp", "ipmp-address")
 TOOLS = (
     "pacemakerd", "corosync", "corosync-cfgtool", "pcs", "crm_resource", "crm_mon",
@@ -45,11 +52,10 @@ def cluster_preconditions() -> Iterator[None]:
         pytest.fail(f"namespaces left behind: {left}", pytrace=False)
 
 
-@pytest.fixture(scope="session")
-def agents_installed() -> Path:
-    """``python -m agents.cli install`` once per session; returns the provider directory
-    ($OCF_ROOT/resource.d/clearview)."""
-    argv = [sys.executable, "-m", "agents.cli", "install", "--ocf-root", str(OCF_ROOT)]
+def install_private_agents(ocf_root: Path) -> Path:
+    """``python -m agents.cli install --ocf-root OCF_ROOT``; returns OCF_ROOT/resource.d.
+    The directories are world-traversable: meta-data runs as hacluster / nobody."""
+    argv = [sys.executable, "-m", "agents.cli", "install", "--ocf-root", str(ocf_root)]
     res = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
     if res.returncode != 0:
         pytest.fail(
@@ -57,15 +63,37 @@ def agents_installed() -> Path:
             f"{res.stdout}{res.stderr}",
             pytrace=False,
         )
-    provider = OCF_ROOT / "resource.d" / "clearview"
-    missing = [a for a in AGENTS if not os.access(provider / a, os.X_OK)]
+    resource_d = ocf_root / "resource.d"
+    for d in (ocf_root, resource_d, resource_d / "clearview"):
+        d.chmod(0o755)
+    missing = [a for a in AGENTS if not os.access(resource_d / "clearview" / a, os.X_OK)]
     if missing:
-        pytest.fail(f"{' '.join(argv)} did not install {missing} in {provider}", pytrace=False)
-    return provider
+        pytest.fail(f"{' '.join(argv)} did not install {missing}", pytrace=False)
+    return resource_d
 
 
-def _cluster(nodes: int, request: pytest.FixtureRequest) -> Iterator[Cluster]:
-    cluster = Cluster(nodes=nodes)
+@pytest.fixture(scope="session")
+def system_ocf_before() -> dict[str, str]:
+    """The system's resource.d as it was when the session began (before any install)."""
+    return tree_snapshot(SYSTEM_RESOURCE_D)
+
+
+@pytest.fixture(scope="session")
+def agents_installed(system_ocf_before: dict[str, str]) -> Iterator[Path]:
+    """This session's agents in a private OCF root (never /usr/lib/ocf); returns its
+    provider directory (.../resource.d/clearview). The cluster nodes see the private
+    resource.d in place of the system's (Cluster(ocf_resource_d=...))."""
+    ocf_root = Path(tempfile.mkdtemp(prefix="cv-ocf-", dir="/tmp"))
+    try:
+        yield install_private_agents(ocf_root) / "clearview"
+    finally:
+        # The nodes' bind mounts died with their mount namespaces: plain files remain.
+        shutil.rmtree(ocf_root, ignore_errors=True)
+
+
+def _cluster(nodes: int, request: pytest.FixtureRequest, agents: Path,
+             data_nics: int = 2) -> Iterator[Cluster]:
+    cluster = Cluster(nodes=nodes, ocf_resource_d=agents.parent, data_nics=data_nics)
     try:
         cluster.start()
     except ClusterError as exc:
@@ -75,7 +103,8 @@ def _cluster(nodes: int, request: pytest.FixtureRequest) -> Iterator[Cluster]:
     finally:
         cluster.close()
         timings = ", ".join(f"{k} {v:.1f} s" for k, v in cluster.timings.items())
-        request.node.user_properties.append(("cluster_timings", cluster.timings))
+        if hasattr(request.node, "user_properties"):  # a test, not a module
+            request.node.user_properties.append(("cluster_timings", cluster.timings))
         print(f"\n[{nodes}-node cluster {cluster.prefix}: {timings}]")
         if cluster.keep_workdir:
             print(f"[logs and CIBs kept in {cluster.workdir}]")
@@ -86,13 +115,21 @@ def _cluster(nodes: int, request: pytest.FixtureRequest) -> Iterator[Cluster]:
 
 
 @pytest.fixture
-def single(request: pytest.FixtureRequest) -> Iterator[Cluster]:
-    """A one-node cluster (n1) with data NICs e0, e1 on a switch, a client and a router."""
-    yield from _cluster(1, request)
+def single(request: pytest.FixtureRequest, agents_installed: Path) -> Iterator[Cluster]:
+    """A one-node cluster (n1) with data NICs e0, e1 on a switch, a client and a router;
+    the node sees this session's agents as ocf:clearview."""
+    yield from _cluster(1, request, agents_installed)
 
 
 @pytest.fixture
-def pair(request: pytest.FixtureRequest) -> Iterator[Cluster]:
+def pair(request: pytest.FixtureRequest, agents_installed: Path) -> Iterator[Cluster]:
     """A two-node cluster (n1, n2), each with data NICs e0, e1 on one switch, a client
-    and a router."""
-    yield from _cluster(2, request)
+    and a router; the nodes see this session's agents as ocf:clearview."""
+    yield from _cluster(2, request, agents_installed)
+
+
+@pytest.fixture(scope="module")
+def module_pair(request: pytest.FixtureRequest, agents_installed: Path) -> Iterator[Cluster]:
+    """One two-node cluster for a whole test module (each node with data NICs e0, e1, e2):
+    several checks in sequence on one cluster, which saves a cluster start per check."""
+    yield from _cluster(2, request, agents_installed, data_nics=3)

@@ -44,6 +44,7 @@ file of each node's namespace.
 from __future__ import annotations
 
 import atexit
+import hashlib
 import itertools
 import json
 import os
@@ -77,6 +78,10 @@ CLIENT_ADDR6 = "2001:db8:1::200"
 # The directory the IPMP daemon keeps its per-namespace state in (ipmp_core.constants);
 # every node bind-mounts its own copy over it, the mount point must exist.
 IPMP_STATE_DIR = Path("/var/lib/clearview-ipmp")
+
+# The system's OCF agents directory: the tests read it, never write it (the nodes see a
+# private copy with this session's agents, see tests/ocf_overlay.sh).
+SYSTEM_RESOURCE_D = Path("/usr/lib/ocf/resource.d")
 
 # Bounded waits (seconds).
 START_TIMEOUT = 60.0  # all nodes online, DC elected (seen: ~5 s)
@@ -478,6 +483,8 @@ class ClusterNode:
                     "ip", "netns", "exec", self.netns,
                     "unshare", "--uts", "--mount", "--propagation", "private",
                     "sh", str(NODE_SCRIPT), self.name, str(self.dir),
+                    *([str(self.cluster.ocf_resource_d)] if self.cluster.ocf_resource_d
+                      else []),
                 ],
                 stdin=subprocess.DEVNULL,
                 stdout=out,
@@ -649,6 +656,22 @@ class ClusterNode:
         return out
 
     # -------------------------------------------------------------- diagnostics
+    def log_size(self) -> int:
+        """The current size of pacemaker.log: a mark for log_since()."""
+        try:
+            return self.log_path().stat().st_size
+        except OSError:
+            return 0
+
+    def log_since(self, mark: int) -> str:
+        """pacemaker.log from ``mark`` (a log_size()) on."""
+        try:
+            with open(self.log_path(), "rb") as fh:
+                fh.seek(mark)
+                return fh.read().decode(errors="replace")
+        except OSError:
+            return ""
+
     def log_path(self, which: str = "pacemaker") -> Path:
         return {
             "pacemaker": self.dir / "log-pacemaker" / "pacemaker.log",
@@ -815,12 +838,16 @@ class Cluster:
         data_nics: int = 2,
         workdir: Path | None = None,
         keep_workdir: bool = False,
+        ocf_resource_d: Path | None = None,
     ) -> None:
         if nodes not in (1, 2):
             raise ValueError("nodes must be 1 or 2")
         if not 1 <= data_nics <= 8:
             raise ValueError("data_nics must be 1..8")
         self.prefix = prefix or default_prefix()
+        # A private OCF resource.d (with our clearview/ in it) the nodes see instead of the
+        # system's: tests never install into /usr/lib/ocf (tests/ocf_overlay.sh).
+        self.ocf_resource_d = ocf_resource_d
         self.data_nics = data_nics
         self.switch = f"{self.prefix}-sw"
         self.hb = f"{self.prefix}-hb"
@@ -1149,6 +1176,36 @@ class Cluster:
         n = self._node(node)
         _run(["ip", "-n", self.switch, "link", "set", n.port(nic), "up"])
 
+    def darken(self, node: ClusterNode | str, nics: Iterable[str] | None = None) -> None:
+        """Every frame to and from ``nics`` (default: all data NICs) of ``node`` dropped
+        by the switch, carriers up: a dead path that only probes can see."""
+        n = self._node(node)
+        ports = ", ".join(n.port(nic) for nic in (nics or n.nics))
+        table = f"dark_{n.name}"
+        rules = (f"table bridge {table} {{\n"
+                 "  chain drop_ports {\n"
+                 "    type filter hook forward priority 0; policy accept;\n"
+                 f"    iifname {{ {ports} }} drop\n"
+                 f"    oifname {{ {ports} }} drop\n"
+                 "  }\n}\n")
+        _run(["ip", "netns", "exec", self.switch, "nft", "-f", "-"], input=rules)
+
+    def light(self, node: ClusterNode | str) -> None:
+        """Undo darken()."""
+        n = self._node(node)
+        _run(["ip", "netns", "exec", self.switch, "nft", "delete", "table", "bridge",
+              f"dark_{n.name}"], check=False)
+
+    def failcount(self, rsc: str, node: ClusterNode | str) -> int:
+        """Pacemaker's fail-count of ``rsc`` on ``node`` (0 when none)."""
+        n = self._node(node)
+        res = n.run("crm_failcount", "--query", "-r", rsc, "-N", n.name, timeout=30)
+        match = re.search(r"value=(\S+)", res.stdout)
+        if res.returncode != 0 or match is None or match.group(1) in ("(null)", ""):
+            return 0
+        value = match.group(1)
+        return 1_000_000 if value.upper() == "INFINITY" else int(value)
+
     def client_ping(self, addr: str, count: int = 1, timeout: float = 1.0) -> bool:
         """Ping ``addr`` from the client (0.2 s apart); True if any reply came."""
         if not 1 <= count <= 100:
@@ -1198,6 +1255,27 @@ class Cluster:
 
 # The tests' name for it.
 list_netns = list_namespaces
+
+
+def tree_snapshot(root: Path) -> dict[str, str]:
+    """Every entry below ``root`` (not following symlinks): relative path -> type, mode and
+    content digest (files) or target (symlinks). Equal snapshots = nothing was changed."""
+    out: dict[str, str] = {}
+    if not root.exists():
+        return out
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in sorted(dirnames + filenames):
+            path = Path(dirpath) / name
+            st = path.lstat()
+            rel = str(path.relative_to(root))
+            if path.is_symlink():
+                out[rel] = f"link -> {os.readlink(path)}"
+            elif path.is_dir():
+                out[rel] = f"dir {st.st_mode:o}"
+            else:
+                digest = hashlib.sha256(path.read_bytes()).hexdigest()
+                out[rel] = f"file {st.st_mode:o} {digest}"
+    return out
 
 
 def cleanup_stale() -> list[str]:

@@ -4,9 +4,17 @@ fail, the agent tests next to them cannot tell anything about our agents."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
-from harness import Cluster, list_netns, parse_crm_mon, pids_in_netns
+from harness import (
+    SYSTEM_RESOURCE_D,
+    Cluster,
+    list_netns,
+    parse_crm_mon,
+    pids_in_netns,
+    tree_snapshot,
+)
 
 pytestmark = pytest.mark.cluster
 
@@ -141,3 +149,24 @@ def test_parse_crm_mon_clone_and_failures() -> None:
     (f,) = st.failures_of("net")
     assert (f.rsc, f.task, f.exitcode, f.interval_ms) == ("net", "monitor", 1, 5000)
     assert "all" in f.exitreason and "e1" in f.exitreason
+
+
+def test_agents_private_to_the_nodes(agents_installed: Path,
+                                     system_ocf_before: dict[str, str]) -> None:
+    """The nodes run this session's agents from a private OCF root; the system's
+    /usr/lib/ocf/resource.d is exactly as it was when the session began (it used to be
+    rewritten to point at whichever checkout ran the tests)."""
+    with Cluster(nodes=1, ocf_resource_d=agents_installed.parent) as c:
+        (n1,) = c.nodes
+        res = n1.run("crm_resource", "--list-agents", "ocf:clearview", check=True)
+        assert set(res.stdout.split()) >= {"ipmp", "ipmp-address"}, res.stdout
+        # The node runs exactly the private copy; the stock providers are still there.
+        text = n1.run("cat", str(SYSTEM_RESOURCE_D / "clearview" / "ipmp"), check=True).stdout
+        assert text == (agents_installed / "ipmp").read_text()
+        c.pcs("resource", "create", "d", "ocf:heartbeat:Dummy")
+        c.wait_started("d", on="n1")
+        c.pcs("resource", "create", "net", "ocf:clearview:ipmp", "group=ipmp0",
+              "interfaces=e0 e1", "op", "monitor", "interval=5s")
+        c.wait_started("net", on="n1")
+        assert tree_snapshot(SYSTEM_RESOURCE_D) == system_ocf_before
+    assert tree_snapshot(SYSTEM_RESOURCE_D) == system_ocf_before

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,8 +18,12 @@ from ipmp_core.lab import Lab
 
 pytestmark = pytest.mark.netns
 
-OCF_ROOT = "/usr/lib/ocf"
-AGENT_DIR = Path(OCF_ROOT) / "resource.d" / "clearview"
+# The agents are installed into a private OCF root for this module (never into the
+# system's /usr/lib/ocf); crm_resource, which only looks there, sees it through a bind
+# mount in a private mount namespace (tests/ocf_overlay.sh).
+OCF_ROOT = Path(tempfile.mkdtemp(prefix="cv-ocf-netns-", dir="/tmp"))
+AGENT_DIR = OCF_ROOT / "resource.d" / "clearview"
+OVERLAY = Path(__file__).resolve().parent.parent / "ocf_overlay.sh"
 GROUP = ["group=ipmp0", "interfaces=e0 e1"]
 PROBING = [*GROUP, "test_addresses=e0=198.51.100.21/24 e1=198.51.100.22/24",
            "gateway=198.51.100.1", "failure_detection_time=1000"]
@@ -24,11 +31,18 @@ VIP = "198.51.100.50"
 
 
 @pytest.fixture(scope="module", autouse=True)
-def installed_agents() -> None:
-    """ipmp-ocf install, as `make install` does (idempotent)."""
-    res = subprocess.run([sys.executable, "-m", "agents.cli", "install"], capture_output=True,
-                         text=True, timeout=60)
-    assert res.returncode == 0, res.stderr
+def installed_agents() -> Iterator[None]:
+    """ipmp-ocf install into the private OCF root, world-traversable (ocf-tester runs
+    meta-data as nobody); removed afterwards."""
+    try:
+        res = subprocess.run([sys.executable, "-m", "agents.cli", "install", "--ocf-root",
+                              str(OCF_ROOT)], capture_output=True, text=True, timeout=60)
+        assert res.returncode == 0, res.stderr
+        for d in (OCF_ROOT, AGENT_DIR.parent, AGENT_DIR):
+            d.chmod(0o755)
+        yield
+    finally:
+        shutil.rmtree(OCF_ROOT, ignore_errors=True)
 
 
 class Ocf:
@@ -112,10 +126,17 @@ def test_group_life_cycle_and_monitor_codes(ocf: Ocf) -> None:
     assert lab.client_ping("198.51.100.10")  # moved inside the group
     lab.pull_cable("e1")
     time.sleep(0.3)
+    # No usable member: a fact about the network (the node attribute says 0), not a
+    # failure of the resource: still configured, so degraded with the reason.
     res = ocf("ipmp", "monitor", *params)
-    assert res.returncode == 1
-    assert "group ipmp0 failed: no usable interface (e0 link down, e1 link down)" in \
-        res.stderr
+    assert res.returncode == 190
+    assert exit_reason(res) == "ipmp monitor: OCF_DEGRADED (190): group ipmp0 failed: " \
+        "no usable interface (e0 link down, e1 link down)"
+    # A start while nothing works succeeds too: the group is configured.
+    assert ocf.code("ipmp", "stop", *params) == 0
+    res = ocf("ipmp", "start", *params)
+    assert res.returncode == 0, res.stderr
+    assert ocf.snapshot()["groups"][0]["state"] == "failed"
     lab.plug_cable("e0")
     lab.plug_cable("e1")
     assert ocf.code("ipmp", "stop", *params) == 0
@@ -136,6 +157,107 @@ def test_reload_applies_changes_without_moving_addresses(ocf: Ocf) -> None:
     assert snap["groups"][0]["fdt_ms"] == 2000 and snap["groups"][0]["failback"] is False, \
         ocf.daemon_log()
     assert ocf.code("ipmp", "stop", *params) == 0
+
+
+def fake_attrd_updater(directory: Path) -> Path:
+    """An attrd_updater that records when it ran and with what (monotonic time)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    script = directory / "attrd_updater"
+    log = directory / "attrd.log"
+    script.write_text(f"#!{sys.executable}\nimport sys, time\n"
+                      f"line = str(time.monotonic()) + ' ' + ' '.join(sys.argv[1:])\n"
+                      f"open({str(log)!r}, 'a').write(line + '\\n')\n")
+    script.chmod(0o755)
+    return log
+
+
+def attrd_calls(log: Path) -> list[tuple[float, str]]:
+    if not log.exists():
+        return []
+    return [(float(t), rest) for t, rest in
+            (line.split(" ", 1) for line in log.read_text().splitlines())]
+
+
+def wait_call(log: Path, text: str, since: float, timeout: float = 5.0) -> float:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for t, rest in attrd_calls(log):
+            if t >= since and rest == text:
+                return t - since
+        time.sleep(0.01)
+    raise AssertionError(f"no attrd_updater {text!r} within {timeout} s: {attrd_calls(log)}")
+
+
+def test_the_daemon_publishes_the_attribute_the_moment_the_count_changes(
+        ocf: Ocf, tmp_path: Path) -> None:
+    lab = ocf.lab
+    log = fake_attrd_updater(tmp_path / "bin")
+    path = {"PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}"}
+    params = [*GROUP, "multiplier=10", "dampen=250ms"]
+    assert ocf.code("ipmp", "start", *params, **path) == 0
+    wait_call(log, "-n ipmp-ipmp0 -U 20 -d 250ms", 0)
+    t = time.monotonic()
+    lab.pull_cable("e0")
+    lab.pull_cable("e1")
+    took = wait_call(log, "-n ipmp-ipmp0 -U 0 -d 250ms", t)
+    assert took < 0.5, f"the attribute reached attrd_updater {took:.3f} s after the pull"
+    t = time.monotonic()
+    lab.plug_cable("e0")
+    assert wait_call(log, "-n ipmp-ipmp0 -U 10 -d 250ms", t) < 0.5
+    # reload-agent of the attribute's settings: published at once under the new name
+    t = time.monotonic()
+    params2 = [*GROUP, "attribute=net-ok", "multiplier=1", "dampen=0"]
+    assert ocf.code("ipmp", "reload-agent", *params2, **path) == 0
+    wait_call(log, "-n ipmp-ipmp0 -D", t)
+    wait_call(log, "-n net-ok -U 1 -d 0ms", t)
+    # the monitor's safety net: the current value again
+    t = time.monotonic()
+    assert ocf.code("ipmp", "monitor", *params2, **path,
+                    OCF_RESKEY_CRM_meta_interval="10000") == 190
+    wait_call(log, "-n net-ok -U 1 -d 0ms", t)
+    lab.plug_cable("e1")
+    t = time.monotonic()
+    assert ocf.code("ipmp", "stop", *params2, **path) == 0
+    wait_call(log, "-n net-ok -D", t)
+
+
+def test_a_killed_daemon_is_restarted_by_the_monitor_and_nothing_moves(ocf: Ocf) -> None:
+    lab = ocf.lab
+    params = [*GROUP, "data_addresses=198.51.100.10/24 198.51.100.11/24"]
+    vip = [f"ip={VIP}", "group=ipmp0"]
+    recurring = {"OCF_RESKEY_CRM_meta_interval": "10000"}
+    assert ocf.code("ipmp", "start", *params) == 0
+    assert ocf.code("ipmp-address", "start", *vip) == 0
+    where = {a["address"]: a["inbound"] for a in ocf.snapshot()["addresses"]}
+    old = _daemon_pid(lab)
+    assert old is not None
+    os.kill(old, 9)
+    deadline = time.monotonic() + 5
+    while Path(f"/proc/{old}").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    # A probe (interval 0) only says "not running here" and starts nothing.
+    assert ocf.code("ipmp", "monitor", *params) == 7
+    assert _daemon_pid(lab) is None
+    # The recurring monitor of the address notices and brings the daemon back.
+    res = ocf("ipmp-address", "monitor", *vip, **recurring)
+    assert res.returncode == 190, res.stderr
+    assert "the IPMP daemon is not running" in res.stderr and "restarted it" in res.stderr
+    new = _daemon_pid(lab)
+    assert new is not None and new != old
+    assert {a["address"]: a["inbound"] for a in ocf.snapshot()["addresses"]} == where
+    assert ocf.code("ipmp", "monitor", *params, **recurring) == 0
+    assert ocf.code("ipmp-address", "monitor", *vip, **recurring) == 0
+    assert lab.client_ping(VIP)
+    assert ocf.code("ipmp-address", "stop", *vip) == 0
+    assert ocf.code("ipmp", "stop", *params) == 0
+
+
+def _daemon_pid(lab: Lab) -> int | None:
+    res = subprocess.run(
+        ["ip", "netns", "exec", lab.node, sys.executable, "-c",
+         "from ipmp_core.control import ControlClient as C; print(C().call('ping')['pid'])"],
+        capture_output=True, text=True, timeout=30)
+    return int(res.stdout) if res.returncode == 0 else None
 
 
 def test_per_node_values(ocf: Ocf) -> None:
@@ -172,6 +294,23 @@ def test_floating_address_follows_the_group_and_refuses_duplicates(ocf: Ocf) -> 
     time.sleep(0.3)
     assert ocf.code("ipmp-address", "monitor", *vip) == 0  # a move never fails it
     assert lab.client_ping(VIP)
+    # No usable member at all: degraded during failed_grace, then failed (without a
+    # location rule the address must not stay on a node without network for ever).
+    other = "e1" if holder == "e0" else "e0"
+    lab.pull_cable(other)
+    time.sleep(0.3)
+    grace = [*vip, "failed_grace=1"]
+    recurring = {"OCF_RESKEY_CRM_meta_interval": "1000", "HA_RSCTMP": str(ocf.state)}
+    res = ocf("ipmp-address", "monitor", *grace, **recurring)
+    assert res.returncode == 190, res.stderr
+    assert "has no usable interface" in exit_reason(res)
+    time.sleep(1.1)
+    res = ocf("ipmp-address", "monitor", *grace, **recurring)
+    assert res.returncode == 1 and "longer than failed_grace=1 s" in exit_reason(res)
+    lab.plug_cable(other)
+    time.sleep(0.3)
+    assert ocf.code("ipmp-address", "monitor", *grace, **recurring) == 0  # clock reset
+    lab.plug_cable(holder)
     assert ocf.code("ipmp-address", "stop", *vip) == 0
     assert ocf.code("ipmp-address", "stop", *vip) == 0
     assert ocf.code("ipmp-address", "monitor", *vip) == 7
@@ -281,8 +420,12 @@ def _crm_validate(lab: Lab, agent: str, params: dict[str, str]) -> subprocess.Co
             "--agent", agent]
     for key, value in params.items():
         argv += ["--option", f"{key}={value}"]
-    return subprocess.run(["ip", "netns", "exec", lab.node, *argv], capture_output=True,
-                          text=True, timeout=60)
+    # crm_resource looks only in /usr/lib/ocf/resource.d: show it the private root there,
+    # in a mount namespace of its own.
+    script = f"sh {OVERLAY} {AGENT_DIR.parent} && exec \"$@\""
+    return subprocess.run(["ip", "netns", "exec", lab.node, "unshare", "--mount",
+                           "--propagation", "private", "sh", "-c", script, "sh", *argv],
+                          capture_output=True, text=True, timeout=60)
 
 
 @pytest.mark.parametrize(("agent", "params", "code", "reason"),

@@ -79,6 +79,13 @@ VARIANTS: list[tuple[str, Callable[[], bytes], str]] = [
      "not a list"),
     ("group-string", _set("groups.0", "ipmp0"), "groups[0]: 'ipmp0' is a string, not an "
      "object"),
+    ("attribute-bad-name", _set("groups.0.attribute",
+                                {"name": "1pingd", "multiplier": 1, "dampen_ms": 0}),
+     "groups[0].attribute: '1pingd' is not a node attribute name"),
+    ("attribute-multiplier-string", _set("groups.0.attribute",
+                                         {"name": "ipmp-ipmp0", "multiplier": "100",
+                                          "dampen_ms": 0}),
+     "groups[0].attribute.multiplier: '100' is a string, not an integer"),
     ("failback-no", _set("groups.0.failback", "no"), "groups[0].failback: 'no' is a string, "
      "not a boolean"),
     ("standby-yes", _set("groups.0.members.2.standby", "yes"),

@@ -277,7 +277,8 @@ def test_meta_data_in_an_empty_environment_in_a_fresh_process() -> None:
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.rstrip().endswith("</resource-agent>")
-    assert '<parameter name="name" required="1" unique="1">' in proc.stdout
+    assert ('<parameter name="name" required="1" unique="1" unique-group="name" '
+            'reloadable="0">') in proc.stdout
     assert proc.stderr == ""
 
 

@@ -1,7 +1,8 @@
 """ocf.metadata: the meta-data XML against both schemas, and the Markdown reference.
 
 The default ("compat") document must pass ocf-tester's check (ra-api-1.dtd, with a
-DOCTYPE, as ``xmllint --valid``) and the OCF 1.1 RelaxNG; both schemas are shipped in
+DOCTYPE, as ``xmllint --valid``) and the OCF 1.1 RelaxNG while carrying what Pacemaker
+needs to reload in place (reload-agent, reloadable); both schemas are shipped in
 ocf/schemas and each check is shown to reject something, so a pass means something.
 """
 
@@ -91,7 +92,11 @@ def test_an_agent_with_many_kinds_of_declarations_still_validates() -> None:
 def test_document_header_and_agent_element(agent: Agent) -> None:
     xml = md.to_xml(agent)
     assert xml.startswith('<?xml version="1.0"?>\n'
-                          '<!DOCTYPE resource-agent SYSTEM "ra-api-1.dtd">\n'
+                          '<!DOCTYPE resource-agent SYSTEM "ra-api-1.dtd" [\n'
+                          '<!ATTLIST parameter unique-group CDATA #IMPLIED '
+                          'reloadable (1|0) "0">\n'
+                          '<!ATTLIST action name CDATA #REQUIRED>\n'
+                          ']>\n'
                           '<resource-agent name="example" version="0.3">\n')
     root = parse(xml)
     assert root.findtext("version") == "1.1"
@@ -111,8 +116,14 @@ def test_compat_parameters(agent: Agent) -> None:
         "port": ("0", "0"), "enabled": ("0", "0"), "mode": ("0", "0"),
         "addr": ("0", "0"), "vlan": ("0", "0"),  # a group of two has no 1.0 form
     }
+    # OCF 1.1's attributes too (the internal DTD subset declares them): what Pacemaker
+    # reads to reload in place and pcs to check uniqueness.
+    assert {n: p.get("unique-group") for n, p in params.items()} == {
+        "name": "name", "port": None, "enabled": None, "mode": None,
+        "addr": "endpoint", "vlan": "endpoint"}
+    assert {n for n, p in params.items() if p.get("reloadable") == "1"} == {"enabled"}
     for p in params.values():
-        assert set(p.attrib) == {"name", "required", "unique"}
+        assert set(p.attrib) - {"unique-group"} == {"name", "required", "unique", "reloadable"}
     content = {n: dict(p.find("content").attrib) for n, p in params.items()}
     assert content == {
         "name": {"type": "string"},
@@ -154,6 +165,7 @@ def test_actions(agent: Agent) -> None:
         {"name": "stop", "timeout": "30s"},
         {"name": "monitor", "timeout": "20s", "interval": "10s", "depth": "0"},
         {"name": "monitor", "timeout": "40s", "interval": "60s", "depth": "20"},
+        {"name": "reload-agent", "timeout": "10s"},  # Pacemaker reloads only if listed
         {"name": "meta-data", "timeout": "5s"},
         {"name": "validate-all", "timeout": "20s"},
     ]
@@ -193,7 +205,7 @@ def test_markdown_reference(agent: Agent) -> None:
     assert "| `mode` | select | `active` | no | no | Role of this instance |" in text
     assert "Allowed values: `active`, `standby`." in text
     assert "The combination of `addr`, `vlan` must be unique" in text
-    assert "Pacemaker restarts the resource when any parameter changes" in text
+    assert "applied in place by the `reload-agent` action" in text
     assert "| `start` | 30s |  |  |  |" in text
     assert "| `monitor` | 40s | 60s | 20 |  |" in text
     assert "| `reload-agent` | 10s |  |  |  |" in text

@@ -496,3 +496,24 @@ def test_ipmpstat_t_shows_a_family_without_targets():
     assert v4.mode is TargetMode.MULTICAST and v4.targets == []
     v6 = rows[(6, "fe80::11")]
     assert v6.mode is TargetMode.ROUTES and v6.targets == [ROUTER6]
+
+
+@pytest.mark.parametrize(("explicit", "limit"), [(True, FDT + 1000), (False, 2 * FDT + 1000)])
+def test_with_configured_targets_all_paths_dropped_fails_the_group_within_one_fdt(
+        explicit, limit):
+    """Suspecting the targets means looking for others for one FDT: configured targets
+    leave none to find, so a node whose paths are all dark fails within one FDT (what the
+    cluster's location rule waits for), not two."""
+    w = world("e0", "e1")
+    if explicit:
+        w.record(w.engine.set_targets("ipmp0", [ROUTER], w.now))
+        w.run(3 * FDT)
+    start = w.now
+    w.dropped.update({"e0", "e1"})
+    w.run_until(lambda: w.group_view("ipmp0").state is GroupState.FAILED, limit_ms=4 * FDT)
+    took = w.now - start
+    assert took <= limit, took
+    if explicit:
+        assert took <= FDT + 1000
+    else:
+        assert took > FDT  # discovered targets: one FDT looking for others first
