@@ -906,6 +906,13 @@ class Daemon:
                 log.warning("Test address %s of %s was removed by someone else; restoring it",
                             test, ifname)
                 await self.netlink.add_address(ifname, test, deprecated=True)
+        lease = member.dhcp_lease
+        if lease is not None and str(lease.ip) == address:
+            # The lease is still ours (the session renews it): the address goes back, or
+            # the member would stay failed for ever with a test address it no longer has.
+            log.warning("DHCP test address %s of %s was removed by someone else; "
+                        "restoring it", lease, ifname)
+            await self.netlink.add_address(ifname, lease, deprecated=True)
 
     async def _dhcp_test(self, action: DhcpTest) -> None:
         """A DHCP test address: a DR-safe session per member (it survives the NIC being

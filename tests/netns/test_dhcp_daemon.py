@@ -128,3 +128,24 @@ def test_dhcp_data_address_is_kept_across_failover(dhcp_node: tuple[Node, Dnsmas
     node.adm("delete-addr", address)
     assert leased() == {}
     assert '"dhcp_data": []' in node.adm("show-config").stdout
+
+
+def test_a_dhcp_test_address_removed_behind_the_daemon_is_restored(
+        dhcp_node: tuple[Node, Dnsmasq]) -> None:
+    """Someone deletes the leased test address (`ip addr del`, a network manager): the
+    daemon puts it back and says so, like a static one; probing goes on from it."""
+    node, _server = dhcp_node
+    lab = node.lab
+    node.adm("create-ipmp", "-i", "e0", "-i", "e1", "ipmp0")
+    node.adm("set-ipmp", "-p", f"fdt={FDT}", "ipmp0")
+    node.adm("create-addr", "-T", "test", "-a", "dhcp", "e0")
+    node.wait_for(lambda: states(node)["e0"] == "ok:ok", "a lease and probing", timeout=20)
+    leased = probe_sources(node)["e0"]
+    lab.run(node.ns, "ip", "addr", "del", f"{leased}/24", "dev", "e0")
+    node.wait_for(lambda: node.holders(leased) == ["e0"], "the leased address restored")
+    assert f"DHCP test address {leased}/24 of e0 was removed by someone else" in node.log()
+    assert "deprecated" in lab.run(node.ns, "ip", "-o", "addr", "show", "to",
+                                   f"{leased}/32").stdout  # still a test address
+    time.sleep(3 * FDT / 1000)  # long enough to fail by probes if nothing answered
+    assert states(node)["e0"] == "ok:ok"
+    assert probe_sources(node)["e0"] == leased
