@@ -379,6 +379,9 @@ class Daemon:
         return kept
 
     def _reload(self) -> None:
+        if not self.started:  # the engine may be half-loaded (load_steps): after it
+            asyncio.ensure_future(self._reload_after_start())
+            return
         self.defaults = load_defaults(self.defaults_path)
         for note in self.defaults.notes:
             log.warning(note)
@@ -390,6 +393,12 @@ class Daemon:
         if track_all != self.engine.track_all:
             actions = self.engine.set_track_all(track_all, now_ms())
             asyncio.ensure_future(self._locked(actions))
+
+    async def _reload_after_start(self) -> None:
+        async with self.lock:  # _start holds it until it is over
+            pass
+        if self.started:  # else the start-up failed: the daemon is stopping
+            self._reload()
 
     def _dump(self) -> None:
         snap = self.engine.snapshot()
