@@ -34,7 +34,7 @@ from ipmp_core.control import ControlClient, DaemonUnreachable
 group, count, limit, after = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
 client = ControlClient(timeout=10.0)
 seen = {"ping_starting": 0, "ping_started": 0, "ping_first_answer": None,
-        "snapshots": 0, "snapshots_bad": [], "errors": []}
+        "snapshots": 0, "snapshot_first_answer": None, "snapshots_bad": [], "errors": []}
 started_at = []
 t0 = time.monotonic()
 
@@ -70,6 +70,8 @@ def snapshots():
             seen["errors"].append(repr(exc))
             continue
         seen["snapshots"] += 1
+        if seen["snapshot_first_answer"] is None:
+            seen["snapshot_first_answer"] = time.monotonic() - t0
         groups = [g["name"] for g in snap["groups"]]
         ours = [a for a in snap["addresses"] if a["group"] == group]
         if group not in groups or len(ours) != count:
@@ -107,9 +109,12 @@ def test_restart_answers_ping_at_once_and_never_shows_a_half_started_daemon(
     # Ping is answered while the start-up holds the lock (the old daemon answered
     # nothing until the start-up was over).
     assert seen["ping_starting"] > 0, seen
+    # ... and before the state file was loaded: the first snapshot (which waits for
+    # that) came later.
+    assert seen["snapshots"] > 0, seen
+    assert seen["ping_first_answer"] < seen["snapshot_first_answer"], seen
     # Every snapshot showed the whole group: none was answered before the state file
     # was in the engine.
-    assert seen["snapshots"] > 0, seen
     assert seen["snapshots_bad"] == [], seen["snapshots_bad"][:3]
     assert seen["errors"] == [], seen["errors"][:3]
     # And the start-up adopted every address where it was.
