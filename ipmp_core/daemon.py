@@ -18,7 +18,7 @@ import signal
 import socket
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import Any
 
 from ipmp_core import errors, interference
@@ -73,6 +73,15 @@ GLOBAL_KEY = "*"
 # Requests answered while the state file could not be loaded (all others that need root
 # are refused): stopping the daemon, and the operator's decision to start empty.
 _WHILE_REFUSING = frozenset({"shutdown", "accept-empty-state"})
+# Requests that only read the engine: answered without the lock (engine calls are
+# synchronous, so between two of them its view is whole), so that a start-up or a long
+# reconfiguration holding the lock never leaves ipmpstat, ping or a monitor waiting.
+# All but ping first wait until the state file is loaded: a monitor that saw "no group"
+# during a restart would fail its resource.
+_READ_ONLY = frozenset({"ping", "snapshot", "config"})
+# Addresses of the start-up's kernel dump fed to the engine between two returns to the
+# event loop (each costs an observation; see LOAD_CHUNK for the load itself).
+OBSERVE_CHUNK = 200
 # IPv6 duplicate address detection takes about 1-2 s with the kernel's defaults
 # (dad_transmits 1, retrans_time 1 s); give up after this long.
 DAD_TIMEOUT_S = 5.0
@@ -113,6 +122,17 @@ _IMMEDIATE = (SendProbe, Log, Publish, PublishAttribute)
 
 def now_ms() -> float:
     return time.monotonic() * 1000.0
+
+
+async def _run_steps(steps: Generator[None, None, Any]) -> Any:
+    """Run a stepped engine call (Engine.load_steps, check_steps), returning to the
+    event loop between its steps; its return value."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
+        await asyncio.sleep(0)
 
 
 def _mac_bytes(mac: str) -> bytes:
@@ -173,6 +193,10 @@ class Daemon:
         self.pending_removals: list[dict[str, str]] = []
         self.intent_saved: dict[str, Any] | None = None
         self.exit_status = 0  # non-zero: the daemon stopped because of a failure
+        # Set once the start-up has put the state file into the engine (or refused it):
+        # until then read-only requests other than ping wait (see _READ_ONLY).
+        self.loaded = asyncio.Event()
+        self.started = False  # _start is over (ping says so)
 
     # ------------------------------------------------------------------ life cycle
     async def run(self) -> None:
@@ -223,45 +247,60 @@ class Daemon:
                 self.engine.link_observed(link.name, now, ifindex=link.ifindex, mac=link.mac,
                                           carrier=link.carrier, admin_up=link.admin_up)
             addresses = await self.netlink.addresses()
-            for a in addresses:
+            for n, a in enumerate(addresses):
+                if n and not n % OBSERVE_CHUNK:
+                    await asyncio.sleep(0)  # the control socket is served meanwhile
                 self.engine.address_observed(self.netlink.names.get(a.ifindex, ""), a.address,
                                              True, now)
             for family, gateways in (await self.netlink.gateways()).items():
                 self.engine.routers_observed(family, gateways, now)
             self.engine.track_all = not self.defaults.track_only_groups
             self.engine.default_fdt = self.defaults.fdt_ms
-            await self._load_state(addresses, now)
+            await self._load_state(addresses, now, stepped=True)
             self._schedule()
+            self.started = True
 
-    async def _load_state(self, addresses: list[AddrEvent], now: float) -> None:
+    async def _load_state(self, addresses: list[AddrEvent], now: float,
+                          stepped: bool = False) -> None:
         """Apply the state file, all or nothing. Data addresses the kernel already has on
         a member are adopted there (``hints``: no move, no announcement), and addresses
-        the journal says were being removed when the daemon died are removed now."""
+        the journal says were being removed when the daemon died are removed now.
+        ``stepped`` (the start-up only: no timer runs yet) loads in steps that let the
+        event loop answer ping in between; once the engine holds the file, read-only
+        requests are served (``loaded``)."""
         hints = {a.address: self.netlink.names.get(a.ifindex, "") for a in addresses}
-        persisted = self._read_state()
+        persisted = await self._read_state(hints)
         for key, saved in persisted.get("saved_sysctls", {}).items():
             self._keep_saved(key, saved)
         self.pending_removals = list(persisted.get("pending_removals", []))
         try:
-            actions = self.engine.load(persisted, now, hints)
+            if stepped:
+                actions = await _run_steps(self.engine.load_steps(persisted, now, hints))
+            else:
+                actions = self.engine.load(persisted, now, hints)
         except EngineError as exc:  # check_config passed, so this is a bug: say it
             log.error("loading %s failed half-way: %s", self.state.path, exc.message)
             actions = []
+        self.loaded.set()
         if persisted.get("groups"):
             log.info("resuming %d group(s) from %s", len(persisted["groups"]),
                      self.state.path)
         await self._execute(actions)
         await self._settle_removals(addresses)
 
-    def _read_state(self) -> dict[str, Any]:
+    async def _read_state(self, hints: dict[str, str]) -> dict[str, Any]:
         """The state file if all of it can be applied, else {}: a file that cannot is
         kept aside (renamed, never overwritten) and changes are refused until the
         operator acts (docs/operations.md), so that nothing of it is half-applied and
-        the next save cannot make a loss permanent."""
+        the next save cannot make a loss permanent. The trial load runs in steps (on a
+        scratch engine: nothing else sees it), with the real load's ``hints``."""
         path = self.state.path
         try:
-            persisted = self.state.load()
-            self.engine.check_config(persisted)
+            # Parsing and validating 1,000 addresses takes ~40 ms of pure Python that
+            # touches nothing of the daemon's: in a thread, the event loop runs meanwhile
+            # (the interpreter switches threads every few milliseconds).
+            persisted = await asyncio.to_thread(self.state.load)
+            await _run_steps(self.engine.check_steps(persisted, hints))
         except (StateFileError, EngineError) as exc:
             problem = exc.message
         except (KeyError, TypeError, ValueError) as exc:  # a gap in the schema: still refuse
@@ -352,6 +391,9 @@ class Daemon:
         return kept
 
     def _reload(self) -> None:
+        if not self.started:  # the engine may be half-loaded (load_steps): after it
+            asyncio.ensure_future(self._reload_after_start())
+            return
         self.defaults = load_defaults(self.defaults_path)
         for note in self.defaults.notes:
             log.warning(note)
@@ -363,6 +405,12 @@ class Daemon:
         if track_all != self.engine.track_all:
             actions = self.engine.set_track_all(track_all, now_ms())
             asyncio.ensure_future(self._locked(actions))
+
+    async def _reload_after_start(self) -> None:
+        async with self.lock:  # _start holds it until it is over
+            pass
+        if self.started:  # else the start-up failed: the daemon is stopping
+            self._reload()
 
     def _dump(self) -> None:
         snap = self.engine.snapshot()
@@ -1222,6 +1270,10 @@ class Daemon:
         if privileged and self.refusal is not None and op not in _WHILE_REFUSING:
             return {"error": (errors.STATE_REFUSED, f"'{op}' refused: "
                               f"{self.engine.state_error}")}
+        if op in _READ_ONLY:
+            if op != "ping":
+                await self.loaded.wait()
+            return self._read(handler, args)
         if op in ("add-address", "add-addresses"):
             conflict = await self._duplicate_check(args)
             if conflict is not None:
@@ -1246,6 +1298,15 @@ class Daemon:
                 return {"error": (errors.EXISTS, "; ".join(self.test_refused))}
         if op == "shutdown":
             self.stopping.set()
+        return {"result": result}
+
+    def _read(self, handler: Callable[[dict[str, Any], float], Any], args: dict[str, Any]
+              ) -> dict[str, Any]:
+        """A read-only request (_READ_ONLY), answered at once, without the lock."""
+        try:
+            result, _ = handler(args, now_ms())
+        except EngineError as exc:
+            return {"error": (exc.code, exc.message)}
         return {"result": result}
 
     async def _duplicate_check(self, args: dict[str, Any]) -> str | None:
@@ -1295,7 +1356,8 @@ class Daemon:
             return lambda a, now: (None, fn(a, now))
 
         return {
-            "ping": (lambda a, now: ({"pid": os.getpid()}, []), False),
+            "ping": (lambda a, now: ({"pid": os.getpid(), "starting": not self.started},
+                                     []), False),
             "snapshot": (lambda a, now: (e.snapshot().to_dict(), []), False),
             "config": (lambda a, now: (e.config(), []), False),
             "shutdown": (lambda a, now: (None, []), True),

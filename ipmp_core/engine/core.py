@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import random
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from ipaddress import IPv4Interface, IPv6Interface
 from typing import Any
 
@@ -35,6 +35,7 @@ from ipmp_core.config import (
 from ipmp_core.constants import (
     DEFAULT_FAILBACK,
     DEFAULT_FDT_MS,
+    LOAD_CHUNK,
     MIN_REDUNDANCY,
     TICK_BATCH_DIVISOR,
     TICK_BATCH_MAX_MS,
@@ -119,6 +120,8 @@ class Engine:
         # a refresh walks every address of the group, so one per address added made a
         # batch of 1,000 quadratic. None: no batch under way.
         self._deferred: set[str] | None = None
+        # The data addresses of every group while a batch is under way (see _data_ips).
+        self._batch_ips: dict[tuple[int, int], str] | None = None
 
     # ------------------------------------------------------------------ observations
     def link_observed(
@@ -752,12 +755,11 @@ class Engine:
         # int() of an interface is its address: .ip builds a new object per address, and
         # this runs once per address added (a restart with 1,000 spent 0.5 s here).
         wanted = (addr.version, int(addr))
-        for other in self.groups.values():
-            for existing in other.binding:
-                if (existing.version, int(existing)) == wanted:
-                    raise EngineError(
-                        errors.EXISTS, f"address {addr.ip} already belongs to group {other.name}"
-                    )
+        taken = self._data_ips()
+        if wanted in taken:
+            raise EngineError(
+                errors.EXISTS, f"address {addr.ip} already belongs to group {taken[wanted]}"
+            )
         active = self._active_names(group)
         out: list[Action] = []
         if hint is not None and hint in active:
@@ -780,11 +782,25 @@ class Engine:
             # preferred_lft 0: reachable, but never the source the host picks for its own
             # connections (a floating address must not become the node's identity).
             group.deprecated.add(addr)
+        if self._batch_ips is not None:
+            self._batch_ips[wanted] = group.name
         out.append(Publish({"type": "address-added", "group": group.name, "address": str(addr),
                             "member": group.binding[addr]}))
         out.append(ConfigChanged())
         self._refresh(group, now, out)
         return out
+
+    def _data_ips(self) -> dict[tuple[int, int], str]:
+        """(version, address as int) -> group, for every data address: the duplicate
+        check of add_data_address. Walking every group's addresses for each address added
+        made a batch (a restart's load of 1,000) quadratic: within a batch the map is
+        built once and kept up to date by add_data_address and _drop_address."""
+        if self._batch_ips is not None:
+            return self._batch_ips
+        found = {(a.version, int(a)): g.name for g in self.groups.values() for a in g.binding}
+        if self._deferred is not None:
+            self._batch_ips = found
+        return found
 
     def duplicate_check_from(self, group_name: str, text: str) -> tuple[str, str] | None:
         """Where to run IPv4 duplicate address detection (an ARP probe, RFC 5227) before
@@ -878,6 +894,8 @@ class Engine:
 
     def _drop_address(self, group: Group, addr: IPInterface) -> list[Action]:
         member = group.binding.pop(addr)
+        if self._batch_ips is not None:
+            self._batch_ips.pop((addr.version, int(addr)), None)
         group.owners.pop(addr, None)
         group.deprecated.discard(addr)
         out: list[Action] = []
@@ -918,6 +936,7 @@ class Engine:
             yield
         finally:
             names, self._deferred = self._deferred, None
+            self._batch_ips = None
         for name in sorted(names):
             group = self.groups.get(name)
             if group is not None:
@@ -1180,13 +1199,22 @@ class Engine:
         whose loss the next save would make permanent. ``hints`` maps a data address
         (without prefix) to the member the kernel already has it on: it is adopted
         there. Anonymous members are the exception: their interface may have gone."""
+        return run_steps(self.load_steps(config, now, hints))
+
+    def load_steps(self, config: dict[str, Any], now: float,
+                   hints: dict[str, str] | None = None) -> Generator[None, None, list[Action]]:
+        """`load` in steps: it yields after every LOAD_CHUNK data addresses so that the
+        daemon can serve its event loop in between (1,000 addresses take ~0.1 s), and
+        returns the actions. Between two steps the engine is half-loaded: nobody else
+        may use it until the generator has returned (the daemon holds its lock, and its
+        read-only requests wait for the end of the load)."""
         hints = hints or {}
         out: list[Action] = []
         self._starting = True
         try:
             for i, g in enumerate(config.get("groups", [])):
                 try:
-                    out += self._load_group(g, now, hints)
+                    out += yield from self._load_group(g, now, hints)
                 except EngineError as exc:
                     raise EngineError(exc.code, f"groups[{i}] (group {g.get('name')}): "
                                       f"{exc.message}") from None
@@ -1202,19 +1230,30 @@ class Engine:
             self._attribute(group, out)
         return [a for a in out if not isinstance(a, ConfigChanged)]
 
-    def check_config(self, config: dict[str, Any]) -> None:
+    def check_config(self, config: dict[str, Any], hints: dict[str, str] | None = None
+                     ) -> None:
         """Raise EngineError if `load` would refuse any part of ``config``: it is loaded
         into a scratch engine that sees the same interfaces, so the real load takes all
         of it or is never started."""
+        run_steps(self.check_steps(config, hints))
+
+    def check_steps(self, config: dict[str, Any], hints: dict[str, str] | None = None
+                    ) -> Generator[None, None, None]:
+        """`check_config` in steps (as `load_steps`; the scratch engine is nobody else's,
+        so this engine stays usable in between). ``hints`` as for `load`: they change
+        where addresses go, never whether they are accepted, and with them the scratch
+        load does the same work as the real one (without, each address looks for the
+        least-loaded member: quadratic)."""
         scratch = Engine()
         scratch.observed = {name: Observed(o.ifindex, o.mac, o.carrier, o.admin_up)
                             for name, o in self.observed.items()}
         scratch.linklocals = dict(self.linklocals)
         scratch.local_addresses = set(self.local_addresses)
         scratch.default_fdt = self.default_fdt
-        scratch.load(config, 0.0)
+        yield from scratch.load_steps(config, 0.0, hints)
 
-    def _load_group(self, g: dict[str, Any], now: float, hints: dict[str, str]) -> list[Action]:
+    def _load_group(self, g: dict[str, Any], now: float, hints: dict[str, str]
+                    ) -> Generator[None, None, list[Action]]:
         attr = g.get("attribute") or {}
         out = self.create_group(g["name"], now, failback=g.get("failback", DEFAULT_FAILBACK),
                                 fdt_ms=g.get("fdt_ms", DEFAULT_FDT_MS),
@@ -1234,12 +1273,15 @@ class Engine:
         for slot in g.get("dhcp_data", []):
             out += self.add_dhcp_data(g["name"], now, slot=int(slot))
         owners = g.get("owners", {})
+        deprecated = set(g.get("deprecated", []))
         with self.refresh_once(now, out):  # one refresh for all: 1,000 cost 2.5 s each
-            for a in g.get("data_addresses", []):
+            for n, a in enumerate(g.get("data_addresses", [])):
+                if n and not n % LOAD_CHUNK:
+                    yield
                 ip = str(parse_address(a).ip)
                 out += self.add_data_address(g["name"], a, now, hint=hints.get(ip),
                                              owner=owners.get(a, ""),
-                                             deprecated=a in g.get("deprecated", []))
+                                             deprecated=a in deprecated)
         # Routes last: a gateway must be on-link, in the subnet of a data or test address.
         for r in g.get("routes", []):
             out += self.add_route(g["name"], r["dst"], r["gateway"], now)
@@ -1445,6 +1487,16 @@ class Engine:
                         f"{ip} is a data address of group {group.name}: a test address can "
                         "never double as a data address",
                     )
+
+
+def run_steps(steps: Generator[None, None, Any]) -> Any:
+    """Run a stepped engine call (`Engine.load_steps`, `check_steps`) to its end at
+    once; its return value."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
 
 
 def _need_str(kind: str, value: object) -> None:

@@ -65,8 +65,12 @@ class Node:
         return self.daemon
 
     def alive(self) -> bool:
-        return self.run_py("from ipmp_core.control import ControlClient as C; "
-                           "raise SystemExit(0 if C().ping() else 1)").returncode == 0
+        """It answers, and its start-up is over (ping answers during it, saying
+        "starting": the tests that follow expect the state loaded and applied)."""
+        return self.run_py(
+            "from ipmp_core.control import ControlClient as C, DaemonUnreachable as U\n"
+            "try:\n    r = C().call('ping')\nexcept U:\n    raise SystemExit(1)\n"
+            "raise SystemExit(1 if r.get('starting') else 0)").returncode == 0
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         assert self.daemon is not None

@@ -52,6 +52,7 @@ def world() -> tuple[CheckedWorld, Daemon]:
     daemon.engine = w.engine
     daemon.defaults = Defaults()
     daemon.refusal = None  # the state file loaded: changes are accepted
+    daemon.started = True  # ping reports the start-up over
     return w, daemon
 
 
