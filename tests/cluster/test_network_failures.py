@@ -32,16 +32,10 @@ from typing import Any
 
 import pytest
 from harness import Cluster, ClusterNode, ClusterState, WatchResult
+from recipe import ATTR, GROUP, NICS, TEST_ADDRESSES, VIP
 
 pytestmark = pytest.mark.cluster
 
-GROUP = "ipmp0"
-ATTR = f"ipmp-{GROUP}"
-VIP = "198.51.100.50"
-NICS = ("e0", "e1")
-TEST_ADDRESSES = (
-    "@n1 e0=198.51.100.21/24 e1=198.51.100.22/24; @n2 e0=198.51.100.23/24 e1=198.51.100.24/24"
-)
 ROUTER = "198.51.100.1"  # the probe target (the harness's router)
 FDT_S = 2.0
 MONITOR_INTERVAL = "2s"

@@ -13,13 +13,10 @@ from typing import Any
 
 import pytest
 from harness import Cluster, ClusterNode, ClusterState
+from recipe import ATTR, GROUP, NICS, VIP
 
 pytestmark = pytest.mark.cluster
 
-GROUP = "ipmp0"
-ATTR = f"ipmp-{GROUP}"
-VIP = "198.51.100.50"
-NICS = ("e0", "e1")
 # Monitor interval 5 s + slack for start and Pacemaker itself.
 SETTLE = 40.0
 

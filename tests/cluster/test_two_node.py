@@ -19,16 +19,10 @@ from typing import Any
 
 import pytest
 from harness import Cluster, WatchResult
+from recipe import ATTR, GROUP, NICS, TEST_ADDRESSES, VIP
 
 pytestmark = pytest.mark.cluster
 
-GROUP = "ipmp0"
-ATTR = f"ipmp-{GROUP}"
-VIP = "198.51.100.50"
-NICS = ("e0", "e1")
-TEST_ADDRESSES = (
-    "@n1 e0=198.51.100.21/24 e1=198.51.100.22/24; @n2 e0=198.51.100.23/24 e1=198.51.100.24/24"
-)
 MONITOR_INTERVAL = "2s"
 DAMPEN = "0s"  # the default: ipmpd damps itself (docs/design.md)
 FDT_MS = 2000
