@@ -88,7 +88,7 @@ def test_test_addresses_on_a_clone_are_never_duplicated(pair: Cluster,
     c.wait_started("net-clone", on="n1", timeout=SETTLE)
     _, failure = _failed_start(c, "n2")
     assert failure.exitcode == 1, failure
-    assert (f"duplicate address detection failed for test address {TESTS['n2'][0]} on e0"
+    assert (f"duplicate test address {TESTS['n2'][0]} on e0"
             in failure.exitreason), failure
     assert n2.holders(TESTS["n2"][0]) == []  # never answered ARP for it
     assert n1.holders(TESTS["n1"][0]) == ["e0"] and n1.holders(TESTS["n1"][1]) == ["e1"]
