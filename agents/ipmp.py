@@ -239,8 +239,8 @@ def check_clone_test_addresses(ctx) -> None:  # noqa: ANN001
         # The exit reason (128 characters in Pacemaker) says what to write instead.
         raise OCFError(
             OCFCode.ERR_CONFIGURED,
-            "test_addresses on a clone: give each node its own, \"@node1 e0=ADDR/PREFIX ...; "
-            "@node2 ...\", or use dhcp or link-local")
+            "test_addresses on a clone: give each node its own (@node1 e0=ADDR/PREFIX ...; "
+            "@node2 ...), or use dhcp or link-local")
 
 
 def check_tests_across_nodes(params: dict) -> None:

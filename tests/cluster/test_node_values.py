@@ -75,7 +75,7 @@ def test_test_addresses_on_a_clone_are_never_duplicated(pair: Cluster,
                 "e1=198.51.100.22/24")
     _, failure = _failed_start(c)
     assert failure.exitcode == 6, failure  # wrong for every node
-    assert "without @node on a clone" in failure.exitreason, failure
+    assert "test_addresses on a clone" in failure.exitreason, failure
     assert "@node1 e0=ADDR/PREFIX" in failure.exitreason, failure
     c.wait_for(lambda: not c.crm_mon().started_on("net-clone"), "net-clone stopped", SETTLE)
     assert n1.holders("198.51.100.21") == [] and n2.holders("198.51.100.21") == []
