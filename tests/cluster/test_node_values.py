@@ -126,7 +126,8 @@ def test_preferred_lft_0_keeps_the_floating_address_from_being_a_source(
         for node in c.nodes:
             for link in node.ip_json("addr", "show"):
                 for info in link.get("addr_info", []):
-                    if info.get("local") == VIP and info.get("preferred_life_time") == 0:
+                    # ip -j shows preferred_lft 0 as "deprecated" (the lifetime as forever)
+                    if info.get("local") == VIP and info.get("deprecated"):
                         return node.name
         return None
 
