@@ -216,16 +216,15 @@ class NodeNotCovered(OCFError):
     def __init__(self, node: str, params: dict) -> None:
         named = [n for name in MEMBER_PARAMS
                  for n in common.node_entries(params.get(name) or "")[1]]
+        # Pacemaker keeps 128 characters of an exit reason: the node and the cause first.
         if any(common.covers(params.get(name), node) for name in MEMBER_PARAMS):
-            why = f"its entry \"@{node}\" is empty"
+            why = f"its entry \"@{node}\" in interfaces is empty"
         elif named:
-            why = (f"they name only {', '.join(dict.fromkeys(named))} and have no entry "
-                   "without @node")
+            why = f"interfaces names only {', '.join(dict.fromkeys(named))}, no entry without @node"
         else:
-            why = "they are empty"
+            why = "interfaces is empty"
         super().__init__(OCFCode.ERR_INSTALLED,
-                         f"interfaces/standby_interfaces give node {node or '(unnamed)'} no "
-                         f"interface ({why}): the group cannot run on this node")
+                         f"node {node or '(unnamed)'} has no interface: {why}")
         self.node = node
 
 
@@ -259,12 +258,14 @@ def check_clone_test_addresses(ctx) -> None:  # noqa: ANN001
     shared = _shared_static_tests(ctx.params)
     size = _clone_size(ctx)
     if shared and size > 1:
+        ctx.log.error(f"test_addresses: static test addresses ({' '.join(shared)}) without "
+                      f"@node on a clone of {size} would be the same on every node "
+                      "(duplicate addresses on the network)")
+        # The exit reason (128 characters in Pacemaker) says what to write instead.
         raise OCFError(
             OCFCode.ERR_CONFIGURED,
-            f"test_addresses: static test addresses ({' '.join(shared)}) without @node on a "
-            f"clone of {size} would be the same on every node (duplicate addresses): give "
-            "each node its own, \"@node1 e0=ADDR/PREFIX ...; @node2 e0=ADDR/PREFIX ...\", "
-            "or use INTERFACE=dhcp or link-local")
+            "test_addresses on a clone: give each node its own (@node1 e0=ADDR/PREFIX ...; "
+            "@node2 ...), or use dhcp or link-local")
 
 
 def check_tests_across_nodes(params: dict) -> None:

@@ -804,7 +804,7 @@ class Daemon:
         if check and addr.version == 6 and \
                 not await self.netlink.wait_dad(ifname, addr, DAD_TIMEOUT_S):
             await self._remove_address(ifname, addr)
-            self.test_conflicts.append((ifname, addr, "IPv6 duplicate address detection"))
+            self.test_conflicts.append((ifname, addr, "IPv6 DAD failed"))
 
     async def _drop_refused_tests(self) -> None:
         """Take the test addresses duplicate address detection refused out of the
@@ -812,8 +812,8 @@ class Daemon:
         messages for the request that caused them."""
         conflicts, self.test_conflicts = self.test_conflicts, []
         for ifname, addr, why in conflicts:
-            message = (f"duplicate address detection failed for test address {addr.ip} on "
-                       f"{ifname}: another host uses it ({why})")
+            # Short: the agent's exit reason quotes it, and Pacemaker keeps 128 characters.
+            message = f"duplicate test address {addr.ip} on {ifname}: another host has it ({why})"
             log.error("%s; not configured", message)
             self.test_refused.append(message)
             member = self.engine.members.get(ifname)

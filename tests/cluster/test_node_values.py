@@ -75,21 +75,30 @@ def test_test_addresses_on_a_clone_are_never_duplicated(pair: Cluster,
                 "e1=198.51.100.22/24")
     _, failure = _failed_start(c)
     assert failure.exitcode == 6, failure  # wrong for every node
-    assert "without @node on a clone" in failure.exitreason, failure
+    assert "test_addresses on a clone" in failure.exitreason, failure
     assert "@node1 e0=ADDR/PREFIX" in failure.exitreason, failure
     c.wait_for(lambda: not c.crm_mon().started_on("net-clone"), "net-clone stopped", SETTLE)
     assert n1.holders("198.51.100.21") == [] and n2.holders("198.51.100.21") == []
 
-    # the per-node form; a third host already has n2's first test address
+    # the per-node form (a new resource: an update and a cleanup would race with the
+    # start they cause); a third host already has n2's first test address
+    c.pcs("resource", "delete", "net")
+    c.wait_for(lambda: not c.crm_mon().instances("net-clone"), "net deleted", SETTLE)
     c.run_in(c.client, "ip", "addr", "add", f"{TESTS['n2'][0]}/24", "dev", "eth0",
              check=True)
-    c.pcs("resource", "update", "net", f"test_addresses={PER_NODE_TESTS}")
-    c.pcs("resource", "cleanup")
+    _create_net(c, "interfaces=e0 e1", f"test_addresses={PER_NODE_TESTS}")
     c.wait_started("net-clone", on="n1", timeout=SETTLE)
     _, failure = _failed_start(c, "n2")
-    assert failure.exitcode == 1, failure
-    assert (f"duplicate address detection failed for test address {TESTS['n2'][0]} on e0"
+    assert failure.exitcode == 1, failure  # this node only
+    assert (f"duplicate test address {TESTS['n2'][0]} on e0"
             in failure.exitreason), failure
+
+    def n2_stopped() -> bool:
+        st = c.crm_mon()
+        return st.started_on("net-clone") == {"n1"} and not any(
+            "n2" in r.nodes for r in st.instances("net-clone"))
+
+    c.wait_for(n2_stopped, "net stopped on n2 after its failed start", SETTLE)
     assert n2.holders(TESTS["n2"][0]) == []  # never answered ARP for it
     assert n1.holders(TESTS["n1"][0]) == ["e0"] and n1.holders(TESTS["n1"][1]) == ["e1"]
     assert c.arp_owners(TESTS["n1"][0]) == {"n1"}
@@ -117,7 +126,8 @@ def test_preferred_lft_0_keeps_the_floating_address_from_being_a_source(
         for node in c.nodes:
             for link in node.ip_json("addr", "show"):
                 for info in link.get("addr_info", []):
-                    if info.get("local") == VIP and info.get("preferred_life_time") == 0:
+                    # ip -j shows preferred_lft 0 as "deprecated" (the lifetime as forever)
+                    if info.get("local") == VIP and info.get("deprecated"):
                         return node.name
         return None
 
