@@ -97,6 +97,10 @@ class FamilyProber:
     unacked: list[ProbeRecord] = field(default_factory=list)
     ignored: Counter[str] = field(default_factory=Counter)
     last_success: float | None = None  # when the latest answered probe was answered
+    # False from a link-down until NUM_PROBE_REPAIRS answers in a row came after it: the
+    # first answers after a link comes back may have waited in the ARP/ND queue while
+    # the switch port was still learning, and are no round-trip time (see rtt_allowed).
+    settled: bool = True
 
     # ------------------------------------------------------------------ schedule
     def start(self, now: float, interval: float) -> None:
@@ -206,6 +210,15 @@ class FamilyProber:
                 break
             count += 1
         return count
+
+    def rtt_allowed(self) -> bool:
+        """Whether the answer just recorded may be an RTT sample: in.mpathd's
+        incoming_echo_reply() takes none while the phyint is not PI_RUNNING, i.e. until
+        NUM_PROBE_REPAIRS answers after a repair; the answer that completes them is
+        still one of "the initial few responses", so sampling starts with the next."""
+        if not self.settled:
+            self.settled = self.success_run() > NUM_PROBE_REPAIRS
+        return self.settled
 
     def clear(self) -> None:
         """Forget the probe history (link went down, targets replaced)."""

@@ -100,6 +100,8 @@ class Probing:
                                    f"{member.name}{_of(group)} from {source}"))
                     if member.link_up:
                         fp.start(now, group.probe_interval)
+                    else:
+                        fp.settled = False  # see link_changed
                 owner = seen.get(source)
                 if owner is not None and owner != member.name:
                     if fp.enabled:
@@ -272,6 +274,7 @@ class Probing:
             else:
                 fp.stop()
                 fp.clear()
+                fp.settled = False
 
     def sent_at(self, member: Member, family: int, seq: int, sent_at: float) -> None:
         fp = member.prober.families.get(family)
@@ -331,10 +334,14 @@ class Probing:
                     record: ProbeRecord) -> bool:
         """Feed an answered probe's round trip to its target's estimate, with in.mpathd's
         rules; True when the FDT is to be reconsidered. Not while the member or the group
-        has failed: the first answers after a repair may have waited for ARP/ND on a dead
-        link. Not when a later probe to the target was answered already (replies out of
-        order). A lone spike is held back (RttEstimator.add_probe)."""
+        has failed, nor after its link came back until NUM_PROBE_REPAIRS answers in a row
+        (FamilyProber.rtt_allowed): the first answers after a repair may have waited for
+        ARP/ND on a dead link or a switch port still learning. Not when a later probe to
+        the target was answered already (replies out of order). A lone spike is held
+        back (RttEstimator.add_probe)."""
         if member.prober.failed or group.state is GroupState.FAILED:
+            return False
+        if not fp.rtt_allowed():
             return False
         for later in reversed(fp.records):
             if later is record:

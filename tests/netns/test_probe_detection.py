@@ -244,3 +244,48 @@ def test_anonymous_group_tracks_ungrouped_interface(node: Node) -> None:
         "-i", "-P", "-o", "interface,group,probe,state"), "e2 failure")
     assert "IP interface failure detected on e2" in node.log()
     assert probe_states(node)["e0"] == ("ok", "ok")
+
+
+# Kernel STP's smallest forward delay (centiseconds): a port that comes up listens and
+# then learns for this long each before it forwards, as on a switch without portfast.
+STP_FORWARD_DELAY_CS = 200
+
+
+def _switch_ports_forwarding(node: Node) -> bool:
+    lab = node.lab
+    ports = lab.run(lab.switch, "bridge", "link").stdout.splitlines()
+    return bool(ports) and all("state forwarding" in p for p in ports)
+
+
+def test_cables_plugged_back_into_a_learning_switch_keep_the_fdt(node: Node) -> None:
+    """Both cables pulled, the group fails; plugged back into ports that run spanning
+    tree: the first probes wait in the ARP queue until the ports forward and are
+    answered seconds late. They are no round-trip time (in.mpathd samples none until
+    the repair's NUM_PROBE_REPAIRS answers), so the FDT stays the configured 3 s
+    instead of the "cannot meet" back-off to about 21 s."""
+    lab = node.lab
+    fdt = 3000
+    lab.run(lab.switch, "ip", "link", "set", "br0", "type", "bridge", "stp_state", "1",
+            "forward_delay", str(STP_FORWARD_DELAY_CS))
+    probing_group(node, "e0", "e1")
+    node.adm("set-ipmp", "-p", f"fdt={fdt}", "ipmp0")
+    node.wait_for(lambda: _switch_ports_forwarding(node), "the switch ports to forward",
+                  timeout=15)
+    wait_probing(node, "e0", "e1")
+    assert node.stat("-g", "-P", "-o", "group,fdt").strip() == "ipmp0:3.00s"
+    lab.pull_cable("e0")
+    lab.pull_cable("e1")
+    node.wait_for(lambda: node.group_state() == "failed", "group failure", timeout=10)
+    lab.plug_cable("e0")
+    lab.plug_cable("e1")
+    node.wait_for(lambda: _switch_ports_forwarding(node), "the switch ports to forward",
+                  timeout=15)
+    # The late answers come within a second of forwarding; then ten more per member.
+    deadline = time.monotonic() + 2 * fdt / 1000 + 1
+    while time.monotonic() < deadline:
+        assert node.stat("-g", "-P", "-o", "group,fdt").strip() == "ipmp0:3.00s", \
+            node.log()
+        time.sleep(0.2)
+    node.wait_for(lambda: probe_states(node)["e0"] == ("ok", "ok"), "probing on e0")
+    assert node.group_state() == "ok"
+    assert "Cannot meet requested failure detection time" not in node.log()

@@ -331,6 +331,35 @@ def test_answers_of_a_failed_member_do_not_feed_the_estimate():
     assert est.average == pytest.approx(50.0, abs=5)  # learning again once repaired
 
 
+def test_answers_queued_while_the_link_came_back_do_not_feed_the_estimate():
+    """Cables pulled and plugged back: a member is usable again with its link, but the
+    first probes wait in the ARP queue while the switch port still learns and are
+    answered late. in.mpathd takes no RTT sample until NUM_PROBE_REPAIRS answers came
+    (incoming_echo_reply(): not while the phyint is not PI_RUNNING), so the FDT stays
+    as configured; the estimate learns again afterwards."""
+    w = world("e0", "e1", fdt=3000)  # interval 428 ms, RTT 1 ms
+    for name in ("e0", "e1"):
+        w.link(name, up=False)
+    w.run(3000)
+    assert w.group_view("ipmp0").state is GroupState.FAILED
+    queued_ms, learning_ms = 600.0, 1300.0
+    w.rtt[ROUTER] = queued_ms
+    for name in ("e0", "e1"):
+        w.link(name, up=True)
+    w.run(learning_ms)
+    w.rtt[ROUTER] = 20.0
+    w.run(queued_ms)
+    slow = [r for n in ("e0", "e1")
+            for r in w.engine.members[n].prober.families[4].records
+            if r.rtt >= queued_ms - 1]
+    assert len(slow) >= 4  # at least two late answers per member came back
+    w.run(2 * NUM_PROBE_REPAIRS * 3000 / 7)
+    assert w.group_view("ipmp0").fdt_ms == 3000
+    assert not any("Cannot meet" in line for line in w.logs())
+    est = w.engine.members["e0"].prober.families[4].rtt[ROUTER]
+    assert est.average > 5  # learning the new 20 ms again once settled
+
+
 def test_an_answer_overtaken_by_a_later_one_does_not_feed_the_estimate():
     w = world("e0", "e1")
     fp = w.engine.members["e0"].prober.families[4]
