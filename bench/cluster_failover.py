@@ -1076,31 +1076,32 @@ def probe_markdown_section(res: dict[str, Result], command: str, seed: int) -> s
 # scenario (CLUSTER_KEEP_WORKDIR=1 keeps them), same configuration.
 PROBE_ANALYSIS: list[str] = [
     "",
-    "Read from the Pacemaker logs (millisecond stamps) and ipmpd's events of development "
-    "runs of this scenario, same configuration:",
+    "Read from the Pacemaker logs (millisecond stamps) and ipmpd's events of the measured "
+    "run and of development runs of this scenario, same configuration:",
     "",
     "- **ours, detection** (most of the outage): ipmpd sends one probe per member per "
     "FDT/7 (at a random point of each interval's second half) and declares a member "
     "failed after 5 consecutive lost probes, a probe counting as lost once the target's "
     "round-trip estimate has passed; the drop lands somewhere in an interval, so a "
     "member fails between about 3.5 and 6 probe intervals (0.5..0.86 x FDT; "
-    "*Probe-based failure detection* above measured 0.66 x FDT median at FDT 1 s and "
-    "10 s). Both members lose their probes at the same instant and are probed in the "
+    "*Probe-based failure detection* above measured medians of 0.72 and 0.66 x FDT at "
+    "FDT 1 s and 10 s). Both members lose their probes at the same instant and are probed in the "
     "same batch, so they fail in the same wake-up and the group fails with them: "
-    "1.31-1.41 s after the drop in these runs (0.66-0.70 x FDT). The attribute is at "
-    "attrd a few ms later (one attrd_updater: 2 -> 0 directly, no intermediate 1).",
-    "- **ours, the transition** (from attrd to the start's end on B 0.33-0.70 s, median "
-    "0.47, against 0.20-0.36 s, median 0.25, for IPaddr2; pacemaker.log of the run of "
-    "2026-11-25 23:51, 6 moves each): "
-    "the scheduler and the stop's initiation 10-20 ms for both; the stop on A 31-120 ms "
-    "(median 55; IPaddr2 55-106, median 97); then, before every start, the controller on "
+    "1.22-1.46 s after the drop in these runs (0.61-0.73 x FDT). One attrd_updater run "
+    "follows (pacemaker.log: 2 -> 0 directly, no intermediate 1); crm_mon shows the "
+    "attribute 0.04-0.12 s after the group failed, its own polling included.",
+    "- **ours, the transition** (from attrd to the start's end on B 0.34-0.43 s, median "
+    "0.36, against 0.14-0.23 s, median 0.17, for IPaddr2; pacemaker.log of the measured "
+    "run, 6 moves each): the scheduler and the stop's initiation 10-20 ms for both; the "
+    "stop on A 37-61 ms (IPaddr2 47-106 ms); then, before every start, the controller on "
     "B fetches the agent's meta-data (Pacemaker 2.1.5 does this for IPaddr2 as well): "
-    "60-208 ms, median 76, for our Python agent against 12-24 ms for the shell IPaddr2; "
-    "the start itself 209-365 ms, median 285 (IPaddr2 99-209, median 106), of which 100 "
-    "ms are the ARP probe for a third party holding the address (dad_wait, "
-    "docs/pacemaker.md), the rest the interpreter's start, the requests to ipmpd and "
-    "the first announcement. So ours loses about 0.2 s to IPaddr2 in the transition; "
-    "its earlier detection is what keeps its median outage below ping's.",
+    "56-80 ms for our Python agent against 8-12 ms for the shell IPaddr2; the start "
+    "itself 205-256 ms (IPaddr2 64-79 ms), of which 100 ms are the ARP probe for a "
+    "third party holding the address (dad_wait, docs/pacemaker.md), the rest the "
+    "interpreter's start, the requests to ipmpd and the first announcement. So ours "
+    "loses about 0.2 s to IPaddr2 in the transition; its earlier detection is what "
+    "keeps its median outage below ping's. (A development run at 23:51 gave 0.33-0.70 "
+    "s against 0.20-0.36 s.)",
     "- **ping, detection**: the first ping monitor after the drop sends one echo and "
     "waits 1 s for it; ping exits 1, the agent runs attrd_updater -v 0 (no dampening) "
     "and its monitor succeeds. Detection is the wait for that monitor (0..~1.1 s: the "
