@@ -58,12 +58,14 @@ demo: venv
 	$(PY) -m ipmp_core.demo
 
 # Every benchmark; each prints ratios against a baseline measured in the same run and
-# rewrites its section of docs/performance.md. The probing benchmarks take ~30 minutes.
+# rewrites its section of docs/performance.md. The probing benchmarks take ~30 minutes;
+# the cluster failover benchmark (both scenarios, one two-node cluster per stack) ~8.
 bench: venv
 	$(PY) bench/failover.py
 	$(PY) bench/monitor.py
 	$(PY) bench/probing.py
 	$(PY) bench/scale.py
+	$(PY) bench/cluster_failover.py --trials 6
 
 docs: venv
 	$(VENV)/bin/ipmp-ocf docs -o docs/agents.md
