@@ -10,9 +10,7 @@ verdict).
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
-import logging
 import select
 import socket
 import struct
@@ -111,7 +109,14 @@ async def owner_of_test_address(ifname: str, mac: bytes,
                                 ip: ipaddress.IPv4Address) -> str | None:
     """``arp_probe`` off the event loop (it takes about PROBE_COUNT x PROBE_INTERVAL_S +
     PROBE_WAIT_S); None, logged, when the probe cannot be sent (the address then goes on
-    unchecked rather than not at all)."""
+    unchecked rather than not at all).
+
+    asyncio and logging are imported here, not at the top: the floating-address agent's
+    start imports this module for ``arp_probe`` on the failover path, where importing
+    asyncio alone cost 30-40 ms; in the daemon both are loaded already."""
+    import asyncio
+    import logging
+
     try:
         return await asyncio.to_thread(arp_probe, ifname, mac, ip)
     except OSError as exc:
