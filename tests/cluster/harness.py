@@ -91,6 +91,17 @@ COROSYNC_STOP_TIMEOUT = 10.0
 KILL_GRACE = 3.0
 CMD_TIMEOUT = 120.0
 POLL = 0.2
+# Interface indices of the data NICs (in each node) and of their switch ports (in the one
+# switch namespace): always different from each other. The kernel treats a carrier change
+# as urgent only on a device whose ifindex differs from its iflink (linkwatch_urgent_event,
+# net/core/link_watch.c); left to chance, a node NIC can get the same index as its peer
+# (e.g. ``e0@if3`` with ifindex 3), and its carrier loss is then rate-limited to one
+# linkwatch run per second host-wide - up to 1 s late, because pulling the cable (setting
+# the switch port down) runs linkwatch for that port in the same kernel. A real host's NIC
+# sees no such second event, so every node's NICs must report carrier at once, alike.
+NIC_INDEX_BASE = 1000  # node NIC eN: 1000 + N (per node namespace)
+PORT_INDEX_BASE = 2000  # switch port of node K's eN: 2000 + 16 K + N (shared switch namespace)
+PORT_INDEX_STRIDE = 16  # more than any node's data NIC count
 
 CIB_SEED = """\
 <cib crm_feature_set="3.16.1" validate-with="pacemaker-3.9" epoch="1" num_updates="0" \
@@ -469,6 +480,14 @@ class ClusterNode:
         if nic not in self.nics:
             raise ValueError(f"{nic!r} is not a data NIC of {self.name} ({self.nics})")
         return f"{self.name}{nic}"
+
+    def link_indices(self, nic: str) -> tuple[int, int]:
+        """(ifindex of ``nic`` in the node, ifindex of its switch port): never equal, so the
+        kernel reports the NIC's carrier loss at once (see NIC_INDEX_BASE)."""
+        i = self.nics.index(nic)
+        if i >= PORT_INDEX_STRIDE:
+            raise ValueError(f"at most {PORT_INDEX_STRIDE} data NICs per node")
+        return NIC_INDEX_BASE + i, PORT_INDEX_BASE + PORT_INDEX_STRIDE * self.index + i
 
     # -------------------------------------------------------------- lifecycle
     def launch(self) -> None:
@@ -976,8 +995,9 @@ class Cluster:
                     f"link add hb0 type veth peer name {n.name}hb netns {self.hb}",
                     f"addr add {n.cluster_addr}/24 dev hb0", "link set hb0 up"]
             for nic in n.nics:
-                cmds.append(f"link add {nic} address {n.macs[nic]} type veth "
-                            f"peer name {n.port(nic)} netns {self.switch}")
+                nic_index, port_index = n.link_indices(nic)
+                cmds.append(f"link add {nic} index {nic_index} address {n.macs[nic]} type veth "
+                            f"peer name {n.port(nic)} index {port_index} netns {self.switch}")
                 cmds.append(f"link set {nic} up")
                 sw_ports.append(n.port(nic))
             _ip_batch(n.netns, cmds)
