@@ -817,9 +817,20 @@ def print_report(res: dict[str, Result],
         print(line)
 
 
-def markdown_section(res: dict[str, Result], command: str, seed: int) -> str:
-    results = list(res.values())
-    table = markdown_table(table_rows(results))
+@dataclass
+class SectionParts:
+    """What both scenarios' sections of docs/performance.md show alike."""
+
+    table: str
+    per_trial: list[str]
+    notes: list[str]
+    both: dict[str, int]
+    versions: dict[str, str]
+    date: str
+    load: str
+
+
+def section_parts(results: list[Result]) -> SectionParts:
     per_trial = [
         f"- {r.name}: " + ", ".join(f"{t.outage_s:.2f} ({t.from_node}->{t.to_node})"
                                     for t in r.trials)
@@ -827,12 +838,25 @@ def markdown_section(res: dict[str, Result], command: str, seed: int) -> str:
     ]
     notes = [f"- note, {r.name} trial {i + 1}: {t.note}"
              for r in results for i, t in enumerate(r.trials) if t.note]
-    both = {r.name: sum(t.both_answered for t in r.trials) for r in results}
     versions: dict[str, str] = {}
     for r in results:
         versions.update(r.versions)
-    date = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return SectionParts(
+        table=markdown_table(table_rows(results)),
+        per_trial=per_trial,
+        notes=notes,
+        both={r.name: sum(t.both_answered for t in r.trials) for r in results},
+        versions=versions,
+        date=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        load=", ".join(f"{x:.2f}" for x in os.getloadavg()),
+    )
+
+
+def markdown_section(res: dict[str, Result], command: str, seed: int) -> str:
+    results = list(res.values())
+    parts = section_parts(results)
+    table, per_trial, notes, both = parts.table, parts.per_trial, parts.notes, parts.both
+    versions, date, load = parts.versions, parts.date, parts.load
     ours = res["ours"]
     return "\n".join([
         "## Two-node cluster failover",
@@ -968,20 +992,9 @@ def markdown_section(res: dict[str, Result], command: str, seed: int) -> str:
 def probe_markdown_section(res: dict[str, Result], command: str, seed: int) -> str:
     results = list(res.values())
     ours, ping = res["ours"], res["ping"]
-    table = markdown_table(table_rows(results))
-    per_trial = [
-        f"- {r.name}: " + ", ".join(f"{t.outage_s:.2f} ({t.from_node}->{t.to_node})"
-                                    for t in r.trials)
-        for r in results
-    ]
-    notes = [f"- note, {r.name} trial {i + 1}: {t.note}"
-             for r in results for i, t in enumerate(r.trials) if t.note]
-    both = {r.name: sum(t.both_answered for t in r.trials) for r in results}
-    versions: dict[str, str] = {}
-    for r in results:
-        versions.update(r.versions)
-    date = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    parts = section_parts(results)
+    table, per_trial, notes, both = parts.table, parts.per_trial, parts.notes, parts.both
+    versions, date, load = parts.versions, parts.date, parts.load
     daemon_rows = [
         f"- trial {i + 1} ({t.from_node}): members failed {members_text(t) or '-'}; group "
         f"failed {fmt(t.group_failed_s)}; attribute below 1 in crm_mon "
