@@ -113,8 +113,7 @@ def _close_later(sock: socket.socket) -> None:
     """Close ``sock`` in a thread of its own: closing a packet socket waits for an RCU
     grace period in the kernel (packet_release calls synchronize_net: 7-16 ms measured),
     time the agent's start spends adding the address instead. The verdict is known and
-    nothing
-    reads the socket any more; a process that exits first waits for the close."""
+    nothing reads the socket any more; a process that exits first closes it on exit."""
     threading.Thread(target=sock.close, name="arp-probe-close", daemon=True).start()
 
 
