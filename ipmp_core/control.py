@@ -191,7 +191,7 @@ def start_daemon(client: ControlClient | None = None,
     log_path = directory / f"{netns_name()}.log"
     with open(log_path, "ab") as log_file:
         subprocess.Popen(
-            [sys.executable, "-m", "ipmp_core.cli.daemon", "--log-file", str(log_path)],
+            [sys.executable, "-m", "ipmp_core.cli.ipmpd", "--log-file", str(log_path)],
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=log_file,

@@ -52,7 +52,7 @@ class Node:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.daemon = self.lab.spawn(
             self.ns,
-            [sys.executable, "-m", "ipmp_core.cli.daemon", "--log-file", str(self.log_path),
+            [sys.executable, "-m", "ipmp_core.cli.ipmpd", "--log-file", str(self.log_path),
              "--defaults", str(self.state_dir / "defaults")],
             env=self.env, stderr=stderr,
         )

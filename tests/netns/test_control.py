@@ -125,7 +125,7 @@ def test_impostor_as_nobody_is_refused_by_every_client(lab: Lab, tmp_path: Path)
             assert res.returncode == 1, (agent, res.stdout, res.stderr)  # OCF_ERR_GENERIC
             assert "not running as root" in res.stderr
         # The real daemon says who holds its socket, and does not start.
-        res = node.exec(sys.executable, "-m", "ipmp_core.cli.daemon", "--log-file",
+        res = node.exec(sys.executable, "-m", "ipmp_core.cli.ipmpd", "--log-file",
                         str(node.state_dir / "real.log"))
         assert res.returncode == 1
         assert f"pid {squatter['pid']}" in res.stderr and "uid 65534" in res.stderr, \
@@ -144,7 +144,7 @@ def test_daemon_run_as_nobody_refuses_to_start(lab: Lab, tmp_path: Path) -> None
     node.state_dir.mkdir(parents=True)
     err_path = tmp_path / "stderr"
     with open(err_path, "w") as err:
-        proc = lab.spawn(node.ns, [*NOBODY, sys.executable, "-m", "ipmp_core.cli.daemon"],
+        proc = lab.spawn(node.ns, [*NOBODY, sys.executable, "-m", "ipmp_core.cli.ipmpd"],
                          env=node.env, stderr=err)
     try:
         code = proc.wait(timeout=20)

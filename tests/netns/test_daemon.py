@@ -138,7 +138,7 @@ def test_second_daemon_in_same_namespace_refuses_to_start(node: Node) -> None:
 def _daemon_argv(node: Node) -> list[str]:
     import sys
 
-    return [sys.executable, "-m", "ipmp_core.cli.daemon", "--log-file",
+    return [sys.executable, "-m", "ipmp_core.cli.ipmpd", "--log-file",
             str(node.state_dir / "second.log")]
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from ipmp_core.daemon import Daemon
+from ipmp_core.daemon.service import Daemon
 from ipmp_core.engine.actions import Action, ConfigChanged, Log, SetRoutes
 from ipmp_core.engine.probe import ProbeKind, SendProbe
 from ipmp_core.persist import StateFile

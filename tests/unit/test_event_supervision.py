@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from ipmp_core import daemon as daemon_module
-from ipmp_core.daemon import EXIT_DEAF, Daemon
+from ipmp_core.daemon import service as daemon_module
+from ipmp_core.daemon.service import EXIT_DEAF, Daemon
 from ipmp_core.net.netlink import AddrEvent, LinkInfo
 from ipmp_core.persist import StateFile
 
@@ -136,7 +136,7 @@ def test_the_daemon_command_exits_with_the_daemons_status(
     """ipmpd's exit status is the daemon's: its supervisor sees a deaf daemon fail."""
     from click.testing import CliRunner
 
-    from ipmp_core.cli import daemon as cli_module
+    from ipmp_core.cli import ipmpd as cli_module
 
     async def deaf_run(self: Daemon) -> None:
         self.exit_status = EXIT_DEAF

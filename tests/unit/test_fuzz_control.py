@@ -20,7 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_engine_properties import GROUP, CheckedWorld, check
 
-from ipmp_core.daemon import Daemon
+from ipmp_core.daemon.service import Daemon
 from ipmp_core.defaults import Defaults
 from ipmp_core.errors import EngineError
 

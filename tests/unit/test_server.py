@@ -13,7 +13,7 @@ import pytest
 
 from ipmp_core import errors
 from ipmp_core.constants import CONTROL_SUBSCRIBER_QUEUE
-from ipmp_core.server import LogThrottle, RequestError, Subscriber, parse_request
+from ipmp_core.daemon.control_server import LogThrottle, RequestError, Subscriber, parse_request
 
 
 def test_a_well_formed_request_is_parsed() -> None:

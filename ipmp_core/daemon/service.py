@@ -25,6 +25,9 @@ from ipmp_core import errors, interference
 from ipmp_core.constants import (
     CONTROL_SOCKET_NAME,
 )
+from ipmp_core.daemon.control_server import ControlServer, Subscriber
+from ipmp_core.daemon.multicast import MulticastFollower
+from ipmp_core.daemon.routes import route_specs
 from ipmp_core.defaults import DEFAULTS_FILE, Defaults, load_defaults
 from ipmp_core.engine.actions import (
     Action,
@@ -46,7 +49,6 @@ from ipmp_core.engine.actions import (
 from ipmp_core.engine.core import Engine
 from ipmp_core.engine.probe import ProbeKind, SendProbe
 from ipmp_core.errors import EngineError
-from ipmp_core.mcast_follow import MulticastFollower
 from ipmp_core.net import icmp
 from ipmp_core.net.announce import Announcer
 from ipmp_core.net.attrd import AttributePublisher
@@ -61,9 +63,7 @@ from ipmp_core.net.netlink import (
     RoutesChanged,
 )
 from ipmp_core.net.nftsets import MemberSets
-from ipmp_core.net.routes import route_specs
 from ipmp_core.persist import StateFile
-from ipmp_core.server import ControlServer, Subscriber
 from ipmp_core.state_schema import StateFileError
 
 log = logging.getLogger("ipmpd")

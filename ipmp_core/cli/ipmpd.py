@@ -13,9 +13,9 @@ from typing import NoReturn
 import click
 
 from ipmp_core.constants import CONTROL_SOCKET_NAME
+from ipmp_core.daemon.control_server import StartError, require_root
 from ipmp_core.defaults import DEFAULTS_FILE
 from ipmp_core.persist import STATE_DIR_ENV, StateFile, netns_name, state_dir
-from ipmp_core.server import StartError, require_root
 
 
 def setup_logging(log_file: str | None, use_syslog: bool, debug: bool) -> None:
@@ -64,7 +64,7 @@ def cli(state_dir: str | None, defaults_path: str, log_file: str | None, use_sys
         click.echo(f"ipmpd: {exc}", err=True)
         sys.exit(1)
     setup_logging(log_file, use_syslog, debug)
-    from ipmp_core.daemon import Daemon  # pyroute2 is imported only by the daemon itself
+    from ipmp_core.daemon.service import Daemon  # pyroute2 is imported only by the daemon itself
 
     state = StateFile.for_this_netns(Path(state_dir) if state_dir else None)
     daemon = Daemon(state, defaults_path=defaults_path, control_address=CONTROL_SOCKET_NAME)
