@@ -1,6 +1,6 @@
 """Server side of the control channel: connections, requests, event streams.
 
-The daemon answers requests (its ``_request`` and ``_ops`` table); this module decides
+The daemon answers requests (daemon/requests.py and its table); this module decides
 who may hold a connection, how long, and what a request line must look like, so that no
 client can deaf the daemon: every connection has to send its request within
 CONTROL_IDLE_TIMEOUT_S, non-root users hold a bounded number of connections, a request
@@ -138,6 +138,8 @@ class LogThrottle:
 
 
 class RequestError(Exception):
+    """A request line refused before it reaches the daemon: its error code and why."""
+
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code

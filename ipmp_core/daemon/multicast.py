@@ -21,6 +21,10 @@ log = logging.getLogger("ipmpd")
 
 
 class MulticastFollower:
+    """Owns the group's own multicast memberships (one socket per group and family, on
+    the nominee), what applications' memberships were last seen on each member, the
+    ones found unmovable, and the sweep timer; works under the daemon's lock."""
+
     def __init__(self, engine: Engine, lock: asyncio.Lock, stopping: asyncio.Event) -> None:
         self.engine = engine
         self.lock = lock

@@ -1,22 +1,32 @@
-"""Kernel route specs for a group's route plan (pure).
+"""The groups' routes: kernel route specs for a group's route plan, and installing them.
 
 Data addresses are added with noprefixroute, so the daemon owns the routes to their
 subnets: outbound traffic must leave through active members only, and a failed member
 must not keep a route (a carrier-down route is still used unless
 ignore_routes_with_linkdown is set). The engine decides which members carry each route
-(RoutePlan); this module only spells that in netlink terms. IPv4 routes spread over their
-members as one multipath route (per-flow hashing, like Solaris' outbound spreading);
-IPv6 allows multipath only through gateways, so IPv6 device routes use the first member.
+(RoutePlan); this module spells that in netlink terms and keeps the kernel in step.
+IPv4 routes spread over their members as one multipath route (per-flow hashing, like
+Solaris' outbound spreading); IPv6 allows multipath only through gateways, so IPv6
+device routes use the first member.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import socket
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from ipmp_core.engine.actions import RoutePlan
+from ipmp_core.engine.actions import RoutePlan, SetRoutes
+from ipmp_core.engine.core import Engine
+from ipmp_core.net.netlink import Netlink
+
+# The routers are read again this long after the daemon changed its own routes, not at
+# once: the dump (every route of the namespace, a local one per address) would compete
+# with the moves of the failover that changed them (a failover of 1,000 addresses took
+# ~100 ms longer).
+OWN_ROUTES_REFRESH_DELAY_S = 1.0
 
 RT_SCOPE_LINK = 253
 
@@ -60,3 +70,52 @@ def route_specs(plan: Sequence[RoutePlan], index: Mapping[str, int]) -> dict[str
         specs[target] = {"dst": target, "family": family, **prefsrc,
                          **_hops(indexes, route.gateway)}
     return specs
+
+
+class Routes:
+    """Owns the routes the daemon installed for each group (``installed``: what the
+    kernel was told last), so that a new plan changes only what differs; says
+    (``on_own_change``, once per OWN_ROUTES_REFRESH_DELAY_S) when it changed any."""
+
+    def __init__(self, engine: Engine, netlink: Netlink,
+                 on_own_change: Callable[[], None]) -> None:
+        self.engine = engine
+        self.netlink = netlink
+        self.on_own_change = on_own_change
+        self.installed: dict[str, dict[str, dict[str, Any]]] = {}
+        self.own_routes_timer: asyncio.TimerHandle | None = None
+
+    async def apply(self, action: SetRoutes) -> None:
+        index = {name: m.ifindex for name, m in self.engine.members.items() if m.present}
+        wanted = route_specs(action.plan, index)
+        installed = self.installed.get(action.group, {})
+        changed = False
+        for dst, spec in installed.items():
+            if dst not in wanted:
+                await self.netlink.delete_route(spec)
+                changed = True
+        for dst, spec in wanted.items():
+            if installed.get(dst) != spec:
+                await self.netlink.replace_route(spec)
+                changed = True
+        self.installed[action.group] = wanted
+        if changed and self.own_routes_timer is None:
+            # The stream leaves out our own routes, but they are next hops other groups
+            # (the anonymous one) probe through: read the routers again, once, a little
+            # later (OWN_ROUTES_REFRESH_DELAY_S).
+            self.own_routes_timer = asyncio.get_running_loop().call_later(
+                OWN_ROUTES_REFRESH_DELAY_S, self._own_routes_changed)
+
+    def _own_routes_changed(self) -> None:
+        self.own_routes_timer = None
+        self.on_own_change()
+
+    async def resync(self, group_name: str) -> None:
+        """The kernel drops routes whose preferred source disappeared: install the
+        group's routes again from scratch."""
+        group = self.engine.groups.get(group_name)
+        if group is None:
+            return
+        self.installed.pop(group_name, None)
+        active = [m for m in group.members if self.engine.members[m].active]
+        await self.apply(SetRoutes(group_name, self.engine.route_plan(group, active)))

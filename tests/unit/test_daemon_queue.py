@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from daemon_fakes import Calls, FakeMemberSets, FakeNetlink
+
 from ipmp_core.daemon.service import Daemon
-from ipmp_core.engine.actions import Action, ConfigChanged, Log, SetRoutes
+from ipmp_core.engine.actions import ConfigChanged, Log, SetRoutes
 from ipmp_core.engine.probe import ProbeKind, SendProbe
 from ipmp_core.persist import StateFile
 
@@ -15,13 +17,26 @@ PROBE = SendProbe("e0", 4, "198.51.100.21", "198.51.100.1", 7, ProbeKind.UNICAST
 
 
 def _daemon(tmp_path: Path, done: list[str]) -> Daemon:
-    daemon = Daemon(StateFile(tmp_path / "state.json"), defaults_path=None)
-    daemon._send_probe = lambda probe: done.append(f"send {probe.seq}")  # type: ignore[method-assign]
+    """A daemon whose executor records what it carries out: its handler tables are the
+    seam (a probe "sent", a log line, routes, the member sets of a changed config)."""
+    calls: Calls = []
+    daemon = Daemon(StateFile(tmp_path / "state.json"), defaults_path=None,
+                    netlink=FakeNetlink(calls))  # type: ignore[arg-type]
+    executor = daemon.executor
+    executor.now_ops[SendProbe] = lambda probe: done.append(f"send {probe.seq}")
+    executor.now_ops[Log] = lambda action: done.append("Log")
 
-    async def execute(actions: list[Action]) -> None:
-        done.extend(type(a).__name__ for a in actions)
+    async def routes(action: SetRoutes) -> None:
+        done.append("SetRoutes")
 
-    daemon._execute = execute  # type: ignore[method-assign]
+    executor.ops[SetRoutes] = routes
+    sets = FakeMemberSets(calls)
+
+    async def sync(groups: dict[str, list[str]]) -> None:
+        done.append("ConfigChanged")
+
+    sets.sync = sync  # type: ignore[method-assign]
+    executor.member_sets = sets  # type: ignore[assignment]
     return daemon
 
 
@@ -32,15 +47,15 @@ def test_probes_leave_while_the_rest_of_the_batch_waits_for_the_lock(tmp_path: P
         daemon = _daemon(tmp_path, done)
         await daemon.lock.acquire()  # a reconfiguration is under way
         routes = SetRoutes("ipmp0", ())
-        daemon._run_now_or_queue([Log("notice", "x"), PROBE, routes, ConfigChanged()])
+        daemon.run_now_or_queue([Log("notice", "x"), PROBE, routes, ConfigChanged()])
         await asyncio.sleep(0.01)
         assert done == ["send 7"]
         daemon.lock.release()
         for _ in range(100):
-            if len(done) > 1:
+            if len(done) >= 4:
                 break
             await asyncio.sleep(0.01)
-        daemon.probe_poll.close()
+        daemon.probes.close()
 
     asyncio.run(scenario())
     assert done == ["send 7", "Log", "SetRoutes", "ConfigChanged"]
@@ -52,9 +67,9 @@ def test_a_batch_of_probes_and_logs_only_needs_no_lock(tmp_path: Path) -> None:
     async def scenario() -> None:
         daemon = _daemon(tmp_path, done)
         await daemon.lock.acquire()
-        daemon._run_now_or_queue([PROBE, Log("notice", "x")])
-        assert done == ["send 7"]  # at once, with the lock held by someone else
+        daemon.run_now_or_queue([PROBE, Log("notice", "x")])
+        assert done == ["send 7", "Log"]  # at once, with the lock held by someone else
         daemon.lock.release()
-        daemon.probe_poll.close()
+        daemon.probes.close()
 
     asyncio.run(scenario())

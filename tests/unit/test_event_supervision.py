@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ipmp_core.daemon import service as daemon_module
+from ipmp_core.daemon import kernel
 from ipmp_core.daemon.service import EXIT_DEAF, Daemon
 from ipmp_core.net.netlink import AddrEvent, LinkInfo
 from ipmp_core.persist import StateFile
@@ -65,10 +65,10 @@ class FakeNetlink:
 
 
 def _daemon(tmp_path: Path, failures: int) -> tuple[Daemon, FakeNetlink]:
-    daemon = Daemon(StateFile(tmp_path / "state.json"), defaults_path=None,
-                    control_address=f"\0clearview-ipmp-test/{os.getpid()}/{tmp_path.name}")
     fake = FakeNetlink(failures)
-    daemon.netlink = fake  # type: ignore[assignment]
+    daemon = Daemon(StateFile(tmp_path / "state.json"), defaults_path=None,
+                    control_address=f"\0clearview-ipmp-test/{os.getpid()}/{tmp_path.name}",
+                    netlink=fake)  # type: ignore[arg-type]
     return daemon, fake
 
 
@@ -84,11 +84,11 @@ async def _until(predicate: object, what: str) -> None:
 def test_a_dead_event_reader_is_logged_resynchronised_and_restarted(
         tmp_path: Path, caplog: pytest.LogCaptureFixture,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(daemon_module, "EVENT_RESTART_DELAY_S", 0.0)
+    monkeypatch.setattr(kernel, "EVENT_RESTART_DELAY_S", 0.0)
     daemon, fake = _daemon(tmp_path, failures=2)
 
     async def scenario() -> None:
-        task = asyncio.create_task(daemon._follow_kernel())
+        task = asyncio.create_task(daemon.kernel.follow())
         await _until(lambda: fake.streams == 3, "the third start of the reader")
         assert not task.done()
         assert not daemon.stopping.is_set()
@@ -98,7 +98,7 @@ def test_a_dead_event_reader_is_logged_resynchronised_and_restarted(
 
     with caplog.at_level(logging.INFO, logger="ipmpd"):
         asyncio.run(scenario())
-    daemon.probe_poll.close()
+    daemon.probes.close()
     restarts = [r for r in caplog.records
                 if r.levelno == logging.ERROR and "restarting it" in r.getMessage()]
     assert len(restarts) == 2
@@ -116,7 +116,7 @@ def test_a_dead_event_reader_is_logged_resynchronised_and_restarted(
 def test_a_reader_that_cannot_be_restarted_stops_the_daemon_non_zero(
         tmp_path: Path, caplog: pytest.LogCaptureFixture,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(daemon_module, "EVENT_RESTART_DELAY_S", 0.0)
+    monkeypatch.setattr(kernel, "EVENT_RESTART_DELAY_S", 0.0)
     daemon, fake = _daemon(tmp_path, failures=-1)
 
     async def scenario() -> None:
@@ -125,7 +125,7 @@ def test_a_reader_that_cannot_be_restarted_stops_the_daemon_non_zero(
     with caplog.at_level(logging.INFO, logger="ipmpd"):
         asyncio.run(scenario())
     assert daemon.exit_status == EXIT_DEAF != 0
-    assert fake.streams == daemon_module.EVENT_RESTARTS_MAX + 1
+    assert fake.streams == kernel.EVENT_RESTARTS_MAX + 1
     critical = [r for r in caplog.records if r.levelno == logging.CRITICAL]
     assert len(critical) == 1
     assert "cannot follow the kernel" in critical[0].getMessage()

@@ -1,6 +1,6 @@
 """Fuzz target (hypothesis) for what the control channel hands the engine: every request
 the daemon serves, with arbitrary JSON arguments, through the daemon's own table of
-operations (Daemon._ops). The reading of lines and JSON is the control channel's own
+operations (Requests.ops). The reading of lines and JSON is the control channel's own
 business; here the question is what a well-formed message with bad values does.
 
 A request is either applied or refused with EngineError (the daemon answers it with
@@ -14,15 +14,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import tempfile
+from pathlib import Path
 from typing import Any
 
+from daemon_fakes import FakeAnnouncer, FakeNetlink
 from hypothesis import given
 from hypothesis import strategies as st
 from test_engine_properties import GROUP, CheckedWorld, check
 
+from ipmp_core.daemon.bursts import Bursts
+from ipmp_core.daemon.requests import Op
 from ipmp_core.daemon.service import Daemon
 from ipmp_core.defaults import Defaults
 from ipmp_core.errors import EngineError
+from ipmp_core.persist import StateFile
 
 # Requests whose handler does I/O (packets, logs, the loop) are left out.
 SKIPPED = {"announce", "shutdown", "dump"}
@@ -43,30 +49,33 @@ KEYS = ["group", "interface", "address", "fdt_ms", "failback", "standby", "gatew
 ARGS = st.dictionaries(st.sampled_from(KEYS), JSON, max_size=5)
 
 
-def world() -> tuple[CheckedWorld, Daemon]:
+# Never written: the handlers only compute actions, which these tests do not execute.
+STATE = StateFile(Path(tempfile.gettempdir()) / "clearview-ipmp-fuzz-unused" / "state.json")
+
+
+def world() -> tuple[CheckedWorld, dict[str, Op]]:
+    """An engine with a group, and the table of operations of a daemon around it (its
+    netlink a fake: the handlers do no I/O)."""
     w = CheckedWorld()
     w.group(GROUP, "e0", "e1")
     w.record(w.engine.set_test_addresses("e0", ["198.51.100.21/24"], w.now))
     w.record(w.engine.add_data_address(GROUP, "198.51.100.10/24", w.now))
-    daemon = Daemon.__new__(Daemon)  # the request table only: no sockets, no netlink
-    daemon.engine = w.engine
-    daemon.defaults = Defaults()
-    daemon.refusal = None  # the state file loaded: changes are accepted
+    daemon = Daemon(STATE, defaults_path=None, engine=w.engine,
+                    netlink=FakeNetlink([]))  # type: ignore[arg-type]
+    daemon.probes.close()  # no probe is sent here
     daemon.started = True  # ping reports the start-up over
-    return w, daemon
+    return w, daemon.requests.ops
 
 
-OPS = sorted(set(world()[1]._ops()) - SKIPPED)
+OPS = sorted(set(world()[1]) - SKIPPED)
 
 
 @given(st.lists(st.tuples(st.sampled_from(OPS), ARGS), min_size=1, max_size=6))
 def test_fuzz_requests_with_arbitrary_json_arguments(requests: list[tuple[str, Any]]) -> None:
-    w, daemon = world()
-    ops = daemon._ops()
+    w, ops = world()
     for op, args in requests:
-        handler, _privileged = ops[op]
         try:
-            _result, actions = handler(args, w.now)
+            _result, actions = ops[op].handler(args, w.now)
         except (EngineError, KeyError):
             pass
         else:
@@ -78,31 +87,21 @@ def test_fuzz_requests_with_arbitrary_json_arguments(requests: list[tuple[str, A
 
 
 
-class _Announcer:
-    def __init__(self) -> None:
-        self.sent = 0
-
-    def announce(self, *args: Any) -> None:
-        self.sent += 1
-
-
 @given(st.fixed_dictionaries({"address": st.sampled_from(["198.51.100.10", "x", ""])},
                              optional={"count": JSON, "interval_ms": JSON}))
 def test_fuzz_announce_arguments(args: dict[str, Any]) -> None:
     """'announce' (left out above: it sends) with a fake announcer: applied or refused
     with EngineError. Found: a count of 1e400 (read as infinity) killed the handler
     with OverflowError."""
-    _w, daemon = world()
-    daemon.announcer = _Announcer()  # type: ignore[assignment]
-    daemon.bursts = {}
+    w, _ops = world()
+    bursts = Bursts(w.engine, FakeAnnouncer([]), Defaults())  # type: ignore[arg-type]
 
     async def request() -> None:
         try:
-            daemon._announce_now(args)
+            bursts.announce_now(args)
         except EngineError:
             pass
         finally:
-            for task in daemon.bursts.values():
-                task.cancel()
+            bursts.cancel_all()
 
     asyncio.run(request())
