@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from daemon_fakes import Calls, FakeMemberSets, FakeNetlink
+from daemon_fakes import Calls, FakeNetlink
 
 from ipmp_core.daemon.service import Daemon
 from ipmp_core.engine.actions import ConfigChanged, Log, SetRoutes
@@ -30,14 +30,18 @@ def _daemon(tmp_path: Path, done: list[str]) -> Daemon:
         done.append("SetRoutes")
 
     executor.ops[SetRoutes] = routes
-    sets = FakeMemberSets(calls)
-
-    async def sync(groups: dict[str, list[str]]) -> None:
-        done.append("ConfigChanged")
-
-    sets.sync = sync  # type: ignore[method-assign]
-    executor.member_sets = sets  # type: ignore[assignment]
+    executor.member_sets = DoneSets(done)  # type: ignore[assignment]
     return daemon
+
+
+class DoneSets:
+    """Member sets are synchronised once per batch that changed the configuration."""
+
+    def __init__(self, done: list[str]) -> None:
+        self.done = done
+
+    async def sync(self, groups: dict[str, list[str]]) -> None:
+        self.done.append("ConfigChanged")
 
 
 def test_probes_leave_while_the_rest_of_the_batch_waits_for_the_lock(tmp_path: Path) -> None:
