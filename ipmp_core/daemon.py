@@ -35,16 +35,17 @@ from ipmp_core.engine.actions import (
     Log,
     Nominate,
     PlumbMember,
+    ProbeKind,
     Publish,
     PublishAttribute,
     PurgeMulticast,
+    SendProbe,
     SetRoutes,
     SetTestAddresses,
     UnbindAddress,
     UnplumbMember,
 )
-from ipmp_core.engine.core import Engine
-from ipmp_core.engine.probe import ProbeKind, SendProbe
+from ipmp_core.engine.engine import Engine
 from ipmp_core.errors import EngineError
 from ipmp_core.mcast_follow import MulticastFollower
 from ipmp_core.net import icmp

@@ -7,8 +7,7 @@ import asyncio
 from pathlib import Path
 
 from ipmp_core.daemon import Daemon
-from ipmp_core.engine.actions import Action, ConfigChanged, Log, SetRoutes
-from ipmp_core.engine.probe import ProbeKind, SendProbe
+from ipmp_core.engine.actions import Action, ConfigChanged, Log, ProbeKind, SendProbe, SetRoutes
 from ipmp_core.persist import StateFile
 
 PROBE = SendProbe("e0", 4, "198.51.100.21", "198.51.100.1", 7, ProbeKind.UNICAST)
