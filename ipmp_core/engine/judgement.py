@@ -18,7 +18,7 @@ from ipmp_core.engine.actions import Action, Log
 from ipmp_core.engine.prober import FamilyProber, ProbeStatus
 from ipmp_core.engine.state import Group, Member
 from ipmp_core.engine.tables import Tables
-from ipmp_core.engine.targets import TargetState
+from ipmp_core.engine.targets import Target, TargetState
 
 
 class ProbeVerdict(Enum):
@@ -75,21 +75,23 @@ def others_alive(tables: Tables, group: Group, member: Member, first_fail: float
     return False
 
 
-def drop_bad_target(group: Group, family_prober: FamilyProber, now: float,
-                    out: list[Action]) -> None:
-    """The target probed last lost NUM_PROBE_FAILS in a row while others answered:
-    the target is bad, not the interface."""
+def bad_target(group: Group, family_prober: FamilyProber) -> Target | None:
+    """The target probed last, when it lost NUM_PROBE_FAILS in a row while others
+    answered: the target is bad, not the interface. Changes nothing."""
     last = next((r for r in reversed(family_prober.records)
                  if r.status is not ProbeStatus.UNACKED), None)
     if last is None:
-        return
+        return None
     if family_prober.loss_run()[0] >= NUM_PROBE_FAILS or \
             family_prober.target_loss_run(last.target) < NUM_PROBE_FAILS:
-        return
+        return None
+    return group.targets[family_prober.family].get(last.target)
+
+
+def drop_target(group: Group, family_prober: FamilyProber, target: Target, now: float,
+                out: list[Action]) -> None:
+    """A bad target: a host is forgotten (another is looked for), a router marked dead."""
     targets = group.targets[family_prober.family]
-    target = targets.get(last.target)
-    if target is None:
-        return
     if target.kind == "host":
         targets.remove(target.address)
         out.append(Log("notice", f"Probe target {target.address}{group.log_phrase} "

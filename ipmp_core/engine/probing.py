@@ -1,11 +1,10 @@
-"""The group side of probe-based detection (in.mpathd's mpd_probe.c decisions), sans I/O.
+"""The group side of probe-based detection (in.mpathd's mpd_probe.c), sans I/O.
 
 Per group: which members probe and from which test address, the shared probe targets,
-the adaptive FDT, and the judgement when probes are lost: an interface failure (another
-member still reaches a target), a bad target (the others answer), or all members at once
-(first suspect the targets: routers marked dead, hosts flushed, rediscovery by multicast
-for one FDT; only then a group failure: engine/judgement.py), and the adaptive FDT
-(engine/adaptive_fdt.py). The engine calls this with its tables; it returns nothing but
+when each probe goes out, and what each reply or loss means. The judgement (an
+interface failure, a bad target, or every member at once) is engine/judgement.py,
+the adaptive FDT engine/adaptive_fdt.py; `Probing.act` is the one place a verdict
+changes anything. The engine calls this with its tables; it returns nothing but
 appends actions, like the rest of the engine.
 """
 
@@ -20,7 +19,8 @@ from ipmp_core.engine.actions import Action, Log, ProbeKind, Publish, SendProbe
 from ipmp_core.engine.adaptive_fdt import adapt_fdt, rtt_sample
 from ipmp_core.engine.judgement import (
     ProbeVerdict,
-    drop_bad_target,
+    bad_target,
+    drop_target,
     end_suspicion,
     failure_verdict,
     suspect_targets,
@@ -339,7 +339,9 @@ class Probing:
         prober = member.prober
         if prober.enabled and not prober.failed:
             for family_prober in prober.families.values():
-                drop_bad_target(group, family_prober, now, out)
+                target = bad_target(group, family_prober)
+                if target is not None:
+                    drop_target(group, family_prober, target, now, out)
         return self.act(group, member, failure_verdict(self.tables, group, member, now),
                         now, out)
 
