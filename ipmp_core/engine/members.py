@@ -22,11 +22,10 @@ from ipmp_core.engine.actions import (
     UnplumbMember,
 )
 from ipmp_core.engine.probing import Probing
-from ipmp_core.engine.rules import Rules, release_holds
+from ipmp_core.engine.rules import Rules, hold_back_on_return, release_holds
 from ipmp_core.engine.state import Group, Member
 from ipmp_core.engine.tables import ANONYMOUS, Tables, need_str
 from ipmp_core.errors import EngineError
-from ipmp_core.model import GroupState
 
 
 class MemberRequests:
@@ -200,7 +199,7 @@ class MemberRequests:
         member = self.tables.member(ifname)
         member.standby = parse_bool(value)
         if member.standby:
-            member.held_by_no_failback = False
+            release_holds([member])
         out: list[Action] = [ConfigChanged()]
         self.rules.refresh(self.tables.group_of(member), now, out)
         return out
@@ -235,8 +234,7 @@ class MemberRequests:
             return []
         group = self.tables.group_of(member)
         member.offline = False
-        if not group.failback and group.state is not GroupState.FAILED and not member.standby:
-            member.held_by_no_failback = True
+        hold_back_on_return(group, member)
         out: list[Action] = [
             Log("notice", f"IP interface {ifname} in group {group.name} is back online"),
             ConfigChanged(),

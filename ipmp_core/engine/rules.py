@@ -13,12 +13,15 @@ Rules of this module (after h11's _state.py):
 - The rules never read a clock (every call takes ``now``, ms) and never touch the
   network: they append actions to ``out``, in the order they must be carried out.
 
-The rules that live beside this file: where addresses go (placement.py, the kernel's
-ipmp_illgrp_* rules); what a member's probes say (judgement.py, in.mpathd's
-failure_state()) and the one place that acts on it (probing.py, Probing.act); the
-adaptive FDT (adaptive_fdt.py); the link's flapping rule (link.py); target choice
-(targets.py); and the refusals of bad requests (ipmp_core/config.py validators, and the
-checks in groups.py, members.py and addresses.py).
+The rules that live beside this file, each in one place:
+- where addresses go: placement.py (the kernel's ipmp_illgrp_* rules);
+- what a member's probes say: judgement.py (in.mpathd's failure_state()), and the one
+  place that acts on it, Probing.act in probing.py, which also says which members
+  probe from which test address (a duplicated one disables probing);
+- the adaptive FDT: adaptive_fdt.py; loss and repair counting: prober.py; the link's
+  flapping rule: link.py; target choice: targets.py; RTT estimates: rtt.py;
+- refusals of bad requests: the validators of ipmp_core/config.py and the checks in
+  groups.py, members.py (minimum redundancy, test-address subnets) and addresses.py.
 """
 
 from __future__ import annotations
@@ -76,6 +79,13 @@ def release_holds(members: list[Member]) -> None:
     """FAILBACK=no: a repaired member stays inactive "unless another member fails"."""
     for m in members:
         m.held_by_no_failback = False
+
+
+def hold_back_on_return(group: Group, member: Member) -> None:
+    """FAILBACK=no: a member brought back online (if_mpadm -r) is held back like a
+    repaired one while the group works without it; a standby member never is."""
+    if not group.failback and group.state is not GroupState.FAILED and not member.standby:
+        member.held_by_no_failback = True
 
 
 class Rules:
