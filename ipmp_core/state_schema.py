@@ -364,7 +364,7 @@ class _Checker:
             if type(attr[key]) is not int:
                 self.fail(f"{path}.{key}", _wrong(attr[key], "an integer"))
                 return
-        from ipmp_core.engine.core import check_attribute
+        from ipmp_core.engine.groups import check_attribute
 
         self.engine_rule(lambda: check_attribute(attr["name"], attr["multiplier"],
                                                  attr["dampen_ms"]), path)

@@ -9,7 +9,7 @@ from typing import Any
 
 from ipmp_core import errors
 from ipmp_core.defaults import Defaults
-from ipmp_core.engine.core import Engine
+from ipmp_core.engine.engine import Engine
 from ipmp_core.errors import EngineError
 from ipmp_core.net.announce import Announcer
 

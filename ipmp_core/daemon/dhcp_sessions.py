@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ipmp_core.engine.actions import Action, BindAddress, DhcpData, DhcpTest
-from ipmp_core.engine.core import Engine
+from ipmp_core.engine.engine import Engine
 
 log = logging.getLogger("ipmpd")
 

@@ -33,13 +33,13 @@ from ipmp_core.engine.actions import (
     Publish,
     PublishAttribute,
     PurgeMulticast,
+    SendProbe,
     SetRoutes,
     SetTestAddresses,
     UnbindAddress,
     UnplumbMember,
 )
-from ipmp_core.engine.core import Engine
-from ipmp_core.engine.probe import SendProbe
+from ipmp_core.engine.engine import Engine
 from ipmp_core.net.attrd import AttributePublisher
 from ipmp_core.net.dad import owner_of_test_address
 from ipmp_core.net.netlink import GLOBAL_SYSCTLS, Netlink

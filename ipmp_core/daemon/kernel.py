@@ -13,7 +13,7 @@ from collections.abc import Callable
 from ipmp_core.daemon.clock import now_ms
 from ipmp_core.daemon.executor import Executor
 from ipmp_core.engine.actions import Action
-from ipmp_core.engine.core import Engine
+from ipmp_core.engine.engine import Engine
 from ipmp_core.net.netlink import (
     AddrEvent,
     EventsLost,

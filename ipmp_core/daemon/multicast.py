@@ -14,7 +14,7 @@ import time
 
 from ipmp_core.constants import MCAST_SWEEP_S, MCAST_UNMOVABLE_RETRY_S
 from ipmp_core.engine.actions import Nominate
-from ipmp_core.engine.core import Engine
+from ipmp_core.engine.engine import Engine
 from ipmp_core.net import mcast
 
 log = logging.getLogger("ipmpd")

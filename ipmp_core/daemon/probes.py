@@ -7,9 +7,8 @@ import logging
 import select
 import socket
 
-from ipmp_core.engine.actions import Action
-from ipmp_core.engine.core import Engine
-from ipmp_core.engine.probe import ProbeKind, SendProbe
+from ipmp_core.engine.actions import Action, ProbeKind, SendProbe
+from ipmp_core.engine.engine import Engine
 from ipmp_core.net import icmp
 
 log = logging.getLogger("ipmpd")

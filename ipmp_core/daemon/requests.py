@@ -17,7 +17,7 @@ from ipmp_core.daemon.executor import Executor
 from ipmp_core.daemon.state import StateJournal
 from ipmp_core.defaults import Defaults
 from ipmp_core.engine.actions import Action
-from ipmp_core.engine.core import Engine
+from ipmp_core.engine.engine import Engine
 from ipmp_core.errors import EngineError
 
 log = logging.getLogger("ipmpd")

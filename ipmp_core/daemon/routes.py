@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ipmp_core.engine.actions import RoutePlan, SetRoutes
-from ipmp_core.engine.core import Engine
+from ipmp_core.engine.engine import Engine
 from ipmp_core.net.netlink import Netlink
 
 # The routers are read again this long after the daemon changed its own routes, not at

@@ -32,9 +32,8 @@ from ipmp_core.daemon.requests import Requests
 from ipmp_core.daemon.routes import Routes
 from ipmp_core.daemon.state import StateJournal, run_steps
 from ipmp_core.defaults import DEFAULTS_FILE, Defaults, load_defaults
-from ipmp_core.engine.actions import Action, PublishAttribute
-from ipmp_core.engine.core import Engine
-from ipmp_core.engine.probe import SendProbe
+from ipmp_core.engine.actions import Action, PublishAttribute, SendProbe
+from ipmp_core.engine.engine import Engine
 from ipmp_core.errors import EngineError
 from ipmp_core.net.announce import Announcer
 from ipmp_core.net.attrd import AttributePublisher

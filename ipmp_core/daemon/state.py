@@ -11,7 +11,7 @@ from typing import Any
 
 from ipmp_core import errors
 from ipmp_core.engine.actions import Action, ConfigChanged, SetTestAddresses, UnbindAddress
-from ipmp_core.engine.core import Engine
+from ipmp_core.engine.engine import Engine
 from ipmp_core.errors import EngineError
 from ipmp_core.persist import StateFile
 from ipmp_core.state_schema import StateFileError

@@ -8,10 +8,30 @@ order. Keeping them as plain frozen data makes the engine's decisions easy to as
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from ipaddress import IPv4Interface, IPv6Interface
 from typing import Any
 
 IPInterface = IPv4Interface | IPv6Interface
+
+
+class ProbeKind(StrEnum):
+    """Why a probe is sent: only unicast probes count for failure and repair."""
+
+    UNICAST = "unicast"  # counts for failure and repair
+    MULTICAST = "multicast"  # target discovery only
+
+
+@dataclass(frozen=True)
+class SendProbe:
+    """Send one ICMP echo from ``member``'s test address."""
+
+    member: str
+    family: int  # 4 or 6
+    source: str
+    dest: str
+    seq: int
+    kind: ProbeKind
 
 
 @dataclass(frozen=True)
@@ -131,6 +151,8 @@ class PurgeMulticast:
 
 @dataclass(frozen=True)
 class Log:
+    """A line for the system log, at syslog ``level``."""
+
     level: str  # "err", "warning", "notice", "info", "debug"
     message: str
 
@@ -159,8 +181,6 @@ class PublishAttribute:
 class ConfigChanged:
     """The desired configuration changed: the daemon persists it."""
 
-
-from ipmp_core.engine.probe import SendProbe  # noqa: E402  (defined with the prober)
 
 Action = (
     SendProbe

@@ -13,12 +13,16 @@ from typing import Protocol
 
 
 class Verdict(StrEnum):
+    """A detector's opinion of its interface."""
+
     OK = "ok"
     FAILED = "failed"
     UNKNOWN = "unknown"  # no opinion (no targets, no link information): never fails a member
 
 
 class Detector(Protocol):
+    """What the rules ask of every detector (link, probes): a verdict and its timers."""
+
     name: str
 
     def verdict(self) -> Verdict:

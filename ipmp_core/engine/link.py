@@ -16,6 +16,8 @@ from ipmp_core.model import LinkState
 
 
 class LinkDetector:
+    """Owns one member's link state as netlink reports it and the flapping hold."""
+
     name = "link"
 
     def __init__(self, ifname: str) -> None:

@@ -1,4 +1,4 @@
-"""The engine's runtime records of groups and members."""
+"""The engine's runtime records of groups and members (looked up through tables.py)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,18 @@ from ipmp_core.config import IPInterface
 from ipmp_core.constants import DEFAULT_FAILBACK, DEFAULT_FDT_MS, PROBE_INTERVAL_DIVISOR
 from ipmp_core.engine.detector import Detector, Verdict
 from ipmp_core.engine.link import LinkDetector
-from ipmp_core.engine.probe import Prober
+from ipmp_core.engine.prober import Prober
 from ipmp_core.engine.targets import TargetList
 from ipmp_core.model import GroupState, LinkState
 
 
 @dataclass
 class Member:
+    """One interface of a group (in.mpathd's phyint): its configuration (standby,
+    offline, test addresses), what netlink last said of it, its detectors and the state
+    the rules derived (failed, active). Changed by the rules through one funnel
+    (rules.Rules.set_member_state)."""
+
     name: str
     group: str
     standby: bool = False
@@ -26,9 +31,9 @@ class Member:
     mac_since: float = 0.0  # when the MAC was last seen to change (who keeps a shared MAC)
     admin_up: bool = False
     failed: bool = True
-    judged: bool = False  # failure state evaluated at least once (no 'repair' at join)
+    verdict_given: bool = False  # failure state evaluated once (no 'repair' at join)
     active: bool = False
-    held: bool = False  # FAILBACK=no kept it inactive after its repair
+    held_by_no_failback: bool = False  # FAILBACK=no kept it inactive after its repair
     test_addresses: list[IPInterface] = field(default_factory=list)
     linklocal: str | None = None  # its IPv6 link-local address, when the kernel has one
     dhcp_test: bool = False  # its test address comes from DHCP
@@ -72,6 +77,9 @@ class Member:
 
 @dataclass
 class Route:
+    """A route the group declares (``dst`` via ``gateway``): installed through its
+    active members."""
+
     dst: str  # "default" or a prefix
     gateway: str
 
@@ -81,6 +89,9 @@ class Route:
 
 @dataclass
 class Group:
+    """One IPMP group (in.mpathd's phyint_group): its configuration, its data addresses
+    and where each lives, its probe targets and FDT, and the state the rules derived."""
+
     name: str
     failback: bool = DEFAULT_FAILBACK
     fdt_ms: int = DEFAULT_FDT_MS
@@ -113,6 +124,11 @@ class Group:
     multiplier: int = 1
     dampen_ms: int = 0
     attribute_value: int | None = None  # the value last emitted in a PublishAttribute
+
+    @property
+    def log_phrase(self) -> str:
+        """" of group NAME" for log lines; nothing for the anonymous group."""
+        return f" of group {self.name}" if self.name else ""
 
     @property
     def probe_interval(self) -> float:

@@ -17,6 +17,8 @@ from ipmp_core.model import TargetMode
 
 
 class TargetState(StrEnum):
+    """Whether a target is probed now, and if not, why (in.mpathd's TG_* states)."""
+
     ACTIVE = "active"
     UNUSED = "unused"  # known but beyond MAX_PROBE_TARGETS
     SLOW = "slow"
@@ -25,6 +27,8 @@ class TargetState(StrEnum):
 
 @dataclass
 class Target:
+    """One probe target of a family: its address, how it was found, its state."""
+
     address: str
     kind: str  # "router", "host" or "explicit"
     state: TargetState = TargetState.ACTIVE
@@ -33,6 +37,9 @@ class Target:
 
 @dataclass
 class TargetList:
+    """Owns a group's probe targets of one family: configured ones, or the routers of
+    the routing table, else hosts found by multicast; which of them are probed."""
+
     family: int
     targets: list[Target] = field(default_factory=list)
     explicit: list[str] = field(default_factory=list)

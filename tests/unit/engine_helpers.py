@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ipmp_core.engine.actions import Action, BindAddress, Log, UnbindAddress
-from ipmp_core.engine.core import Engine
+from ipmp_core.engine.engine import Engine
 
 
 class World:

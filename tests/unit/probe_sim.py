@@ -11,9 +11,8 @@ import random
 
 from engine_helpers import World
 
-from ipmp_core.engine.actions import Action
-from ipmp_core.engine.core import Engine
-from ipmp_core.engine.probe import ProbeKind, SendProbe
+from ipmp_core.engine.actions import Action, ProbeKind, SendProbe
+from ipmp_core.engine.engine import Engine
 
 ROUTER = "198.51.100.1"
 ROUTER6 = "fe80::1"

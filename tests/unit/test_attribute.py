@@ -13,7 +13,7 @@ import pytest
 from engine_helpers import World
 
 from ipmp_core.engine.actions import PublishAttribute
-from ipmp_core.engine.core import Engine
+from ipmp_core.engine.engine import Engine
 from ipmp_core.errors import EngineError
 from ipmp_core.net import attrd
 

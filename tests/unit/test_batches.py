@@ -25,15 +25,15 @@ def test_a_batch_of_data_addresses_is_placed_like_single_adds_with_one_refresh()
     w.group("ipmp0", "e0", "e1")
     texts = [f"198.51.100.{i}/24" for i in range(10, 30)]
     refreshes = 0
-    original = w.engine._refresh
+    original = w.engine.rules.refresh
 
     def counting(*args: Any) -> None:
         nonlocal refreshes
-        if w.engine._deferred is None:
+        if w.engine.rules.deferred is None:
             refreshes += 1
         original(*args)
 
-    w.engine._refresh = counting  # type: ignore[method-assign]
+    w.engine.rules.refresh = counting  # type: ignore[method-assign]
     actions = w.engine.add_data_addresses("ipmp0", texts, w.now)
     assert refreshes == 1
     binds = [a for a in actions if isinstance(a, BindAddress)]
@@ -52,7 +52,7 @@ def test_a_batch_with_a_duplicate_leaves_the_engine_as_it_was() -> None:
         w.engine.add_data_addresses("ipmp0", ["198.51.100.20/24", "198.51.100.10/24"],
                                     w.now)
     assert w.engine.groups["ipmp0"].binding == before
-    assert w.engine._deferred is None  # refreshes are no longer held back
+    assert w.engine.rules.deferred is None  # refreshes are no longer held back
     # and the engine still works: a later single add is placed and refreshed
     actions = w.engine.add_data_address("ipmp0", "198.51.100.21/24", w.now)
     assert any(isinstance(a, BindAddress) for a in actions)

@@ -9,8 +9,7 @@ from pathlib import Path
 from daemon_fakes import Calls, FakeNetlink
 
 from ipmp_core.daemon.service import Daemon
-from ipmp_core.engine.actions import ConfigChanged, Log, SetRoutes
-from ipmp_core.engine.probe import ProbeKind, SendProbe
+from ipmp_core.engine.actions import ConfigChanged, Log, ProbeKind, SendProbe, SetRoutes
 from ipmp_core.persist import StateFile
 
 PROBE = SendProbe("e0", 4, "198.51.100.21", "198.51.100.1", 7, ProbeKind.UNICAST)

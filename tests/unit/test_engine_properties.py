@@ -60,8 +60,8 @@ class CheckedWorld(ProbeWorld):
 def check(w: CheckedWorld) -> None:
     e = w.engine
     # the engine's index of data addresses by IP is exactly its bindings
-    assert e._bound_ips == {(a.version, int(a)): (g.name, a)
-                            for g in e.groups.values() for a in g.binding}
+    assert e.tables.bound_ips == {(a.version, int(a)): (g.name, a)
+                                  for g in e.groups.values() for a in g.binding}
     group = e.groups.get(GROUP)
     if group is None:
         return

@@ -16,8 +16,8 @@ from ipmp_core.constants import (
     TICK_BATCH_DIVISOR,
     TICK_BATCH_MAX_MS,
 )
-from ipmp_core.engine.actions import Publish
-from ipmp_core.engine.probe import ProbeKind, ProbeStatus
+from ipmp_core.engine.actions import ProbeKind, Publish
+from ipmp_core.engine.prober import ProbeStatus
 from ipmp_core.model import IfState
 
 FDT = 1000  # the benchmark's FDT: probe interval 143 ms

@@ -10,7 +10,7 @@ from ipmp_core.constants import (
     PROBE_QUIET_PERIOD_MS,
     TARGET_RECOVERY_MS,
 )
-from ipmp_core.engine.probe import ProbeKind, SendProbe
+from ipmp_core.engine.actions import ProbeKind, SendProbe
 from ipmp_core.engine.rtt import RttEstimator
 from ipmp_core.model import GroupState, IfState, ProbeState, TargetMode
 

@@ -14,7 +14,7 @@ from engine_helpers import World
 
 from ipmp_core.constants import LOAD_CHUNK
 from ipmp_core.engine.actions import BindAddress
-from ipmp_core.engine.core import run_steps
+from ipmp_core.engine.loading import run_steps
 from ipmp_core.errors import EngineError
 from ipmp_core.net import dump
 

@@ -5,9 +5,10 @@ schedules ICMP probes to the group's targets (``SendProbe`` actions), hears the 
 the daemon has already validated at the socket (identifier), validates the rest (known
 sequence number, not a duplicate, from the target probed, IPv6 link-local source),
 keeps an RTT estimate per target, and declares probes lost when their target's estimate
-has passed. The group logic (engine/core.py) reads the loss and success runs and decides
-between an interface failure, a bad target and a group failure; the prober keeps the
-latch (failed until NUM_PROBE_REPAIRS consecutive successes).
+has passed. The group logic (engine/probing.py, engine/judgement.py) reads the loss and
+success runs and decides between an interface failure, a bad target and a group
+failure; the prober keeps the latch (failed until NUM_PROBE_REPAIRS consecutive
+successes).
 """
 
 from __future__ import annotations
@@ -33,21 +34,21 @@ from ipmp_core.engine.detector import Verdict
 from ipmp_core.engine.rtt import RttEstimator
 
 MULTICAST_DEST = {4: "224.0.0.1", 6: "ff02::1"}
+FAMILY_NAME = {4: "inet", 6: "inet6"}
 
 
 class ProbeStatus(StrEnum):
+    """Where one probe stands: waiting for its answer, answered, or given up."""
+
     UNACKED = "unacked"
     ACKED = "acked"
     LOST = "lost"
 
 
-class ProbeKind(StrEnum):
-    UNICAST = "unicast"  # counts for failure and repair
-    MULTICAST = "multicast"  # target discovery only
-
-
 @dataclass
 class ProbeRecord:
+    """One probe sent: to whom, when, and how it ended (the history loss runs read)."""
+
     seq: int
     target: str
     start: float  # ms
@@ -56,30 +57,11 @@ class ProbeRecord:
     rtt: float = 0.0
 
 
-@dataclass(frozen=True)
-class SendProbe:
-    """Send one ICMP echo from ``member``'s test address."""
-
-    member: str
-    family: int  # 4 or 6
-    source: str
-    dest: str
-    seq: int
-    kind: ProbeKind
-
-
-@dataclass
-class ProbeOutcome:
-    """What a reply or a timer found, for the group logic and ipmpstat -p."""
-
-    member: str
-    family: int
-    record: ProbeRecord
-    late: bool = False  # a reply to a probe already declared lost
-
-
 @dataclass
 class FamilyProber:
+    """One member's probing in one address family: its schedule, sequence numbers, the
+    recent probe history, and an RTT estimate per target."""
+
     member: str
     family: int
     source: str

@@ -1,0 +1,229 @@
+"""Data-address requests: static addresses, and those leased by DHCP for a group.
+
+Each request checks its input (refusals raise EngineError and change nothing), records
+the address in its group and lets the rules (engine/rules.py) place it. A DHCP data
+address is an ordinary data address whose owner is "dhcp:SLOT".
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from ipmp_core import errors
+from ipmp_core.config import IPInterface, parse_address, parse_data_address, parse_ip
+from ipmp_core.engine import placement
+from ipmp_core.engine.actions import (
+    Action,
+    BindAddress,
+    ConfigChanged,
+    DhcpData,
+    Log,
+    Publish,
+    UnbindAddress,
+)
+from ipmp_core.engine.rules import Rules
+from ipmp_core.engine.state import Group
+from ipmp_core.engine.tables import Tables, address_key
+from ipmp_core.errors import EngineError
+
+
+class AddressRequests:
+    """Owns the requests on data addresses (add, remove, batches, DHCP data slots) and
+    the checks around them (duplicate detection's member, stray copies)."""
+
+    def __init__(self, tables: Tables, rules: Rules) -> None:
+        self.tables = tables
+        self.rules = rules
+
+    # ------------------------------------------------------------------ static addresses
+    def add_data_address(
+        self, group_name: str, text: str, now: float, *, hint: str | None = None,
+        owner: str = "", dad: bool = False, deprecated: bool = False,
+    ) -> list[Action]:
+        """Add a data address to a group. ``hint`` is the member that already carries it
+        (the daemon restarting): the binding is kept there when that member is active.
+        ``owner`` names who added it (a resource), so that one owner's reconfiguration
+        never removes another's addresses. ``dad``: the kernel checks that nobody else
+        uses it (IPv6 duplicate address detection) before it is announced."""
+        tables = self.tables
+        group = tables.group(group_name)
+        addr = parse_data_address(text)
+        tables.check_not_test(addr.ip)
+        wanted = address_key(addr)
+        taken = tables.data_ips(batching=self.rules.deferred is not None)
+        if wanted in taken:
+            raise EngineError(
+                errors.EXISTS, f"address {addr.ip} already belongs to group {taken[wanted]}"
+            )
+        active = tables.active_names(group)
+        out: list[Action] = []
+        if hint is not None and hint in active:
+            group.binding[addr] = hint
+            out.append(BindAddress(group.name, addr, hint, None, announce=False))
+        else:
+            member = placement.least_loaded(group.binding, active)
+            group.binding[addr] = member
+            if member is not None:
+                out.append(BindAddress(group.name, addr, member, dad=dad))
+            else:
+                out.append(Log("warning", f"Address {addr} of group {group.name} stays down: "
+                               "no active interface"))
+                if hint:  # a restart found it in the kernel: down means off every member,
+                    # as a running daemon takes it off when the last member fails
+                    out.append(UnbindAddress(group.name, addr, hint))
+        if owner:
+            group.owners[addr] = owner
+        if deprecated:
+            # preferred_lft 0: reachable, but never the source the host picks for its own
+            # connections (a floating address must not become the node's identity).
+            group.deprecated.add(addr)
+        tables.index_address(group, addr)
+        out.append(Publish({"type": "address-added", "group": group.name, "address": str(addr),
+                            "member": group.binding[addr]}))
+        out.append(ConfigChanged())
+        self.rules.refresh(group, now, out)
+        return out
+
+    def add_data_addresses(self, group_name: str, texts: list[str], now: float, *,
+                           owner: str = "", deprecated: bool = False) -> list[Action]:
+        """add_data_address for many, with one refresh of the group at the end; all or
+        nothing (an error leaves the engine as it was, and raises)."""
+        out: list[Action] = []
+        done: list[str] = []
+        with self.rules.refresh_once(now, out):
+            try:
+                for text in texts:
+                    out += self.add_data_address(group_name, text, now, owner=owner,
+                                                 deprecated=deprecated)
+                    done.append(text)
+            except Exception:
+                for text in done:
+                    self.remove_data_address(text, now)
+                out.clear()
+                raise
+        return out
+
+    def remove_data_address(self, text: str, now: float) -> list[Action]:
+        ip = parse_ip(text)
+        for group in self.tables.groups.values():
+            for addr in group.binding:
+                if addr.ip == ip:
+                    owner = group.owners.get(addr, "")
+                    out = self.drop_address(group, addr)
+                    if owner.startswith("dhcp:"):
+                        slot = int(owner.split(":", 1)[1])
+                        group.dhcp_slots.pop(slot, None)
+                        out.append(DhcpData(group.name, slot, None, False))
+                    out.append(ConfigChanged())
+                    self.rules.refresh(group, now, out)
+                    return out
+        raise EngineError(errors.UNKNOWN_ADDRESS, f"no data address {ip} in any group")
+
+    def drop_address(self, group: Group, addr: IPInterface) -> list[Action]:
+        """Take a data address out of its group (off its member, if bound)."""
+        member = group.binding.pop(addr)
+        self.tables.unindex_address(addr)
+        group.owners.pop(addr, None)
+        group.deprecated.discard(addr)
+        out: list[Action] = []
+        if member is not None:
+            out.append(UnbindAddress(group.name, addr, member))
+        out.append(Publish({"type": "address-removed", "group": group.name,
+                            "address": str(addr)}))
+        return out
+
+    # ------------------------------------------------------------------ checks
+    def duplicate_check_from(self, group_name: str, text: str) -> tuple[str, str] | None:
+        """Where to run IPv4 duplicate address detection (an ARP probe, RFC 5227) before
+        ``text`` is added to the group: (member, its MAC), or None when there is nothing
+        to check (not IPv4, refused anyway, already ours) or nowhere to check from (no
+        active member: the address stays down until one is, and is announced then)."""
+        group = self.tables.groups.get(group_name)
+        try:
+            addr = parse_data_address(text)
+        except EngineError:
+            return None  # the request itself is refused with the precise reason
+        if group is None or addr.version != 4 or str(addr.ip) in self.tables.local_addresses:
+            return None
+        for name in self.tables.active_names(group):
+            member = self.tables.members[name]
+            if member.present and member.mac:
+                return name, member.mac
+        return None
+
+    def own_macs(self) -> set[str]:
+        """Hardware addresses of the interfaces we see: an answer from one of them to our
+        ARP probe is our own host, not a conflict."""
+        return {seen.mac.lower() for seen in self.tables.observed.values() if seen.mac}
+
+    def stray_copy(self, ifname: str, address: str) -> Log | None:
+        """A data address showing up on an interface it is not bound to (added there by
+        hand, or by another tool): two members answering for one address split its
+        traffic. Said in the log; the daemon's own moves add the new copy only after the
+        binding changed, so they never trigger this. One lookup per event: a failover of
+        1,000 addresses brings 1,000 of them."""
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return None
+        found = self.tables.bound_ips.get((ip.version, int(ip)))
+        if found is None:
+            return None
+        group_name, addr = found
+        group = self.tables.groups.get(group_name)
+        if group is None or addr not in group.binding:
+            return None
+        bound = group.binding[addr]
+        if bound == ifname:
+            return None
+        where = f"bound to {bound}" if bound else "down (no active interface)"
+        return Log("warning", f"Data address {addr.ip} of group {group.name} found on "
+                   f"{ifname} although it is {where}; it was added there by "
+                   f"someone else (remove it: ip addr del {addr} dev {ifname})")
+
+    # ------------------------------------------------------------------ DHCP data
+    def add_dhcp_data(self, group_name: str, now: float, slot: int | None = None
+                      ) -> list[Action]:
+        """A data address leased by DHCP with a client id tied to the group (not to a
+        NIC's MAC), so the lease survives failover; renewals follow the address."""
+        group = self.tables.group(group_name)
+        if slot is None:
+            slot = max(group.dhcp_slots, default=-1) + 1
+        group.dhcp_slots[slot] = None
+        member = placement.least_loaded(group.binding, self.tables.active_names(group))
+        self.tables.dhcp_members[(group.name, slot)] = member
+        return [DhcpData(group.name, slot, member, True), ConfigChanged(),
+                Log("notice", f"DHCP data address {slot} of group {group.name} requested")]
+
+    def dhcp_data_lease(self, group_name: str, slot: int, address: str | None,
+                        now: float) -> list[Action]:
+        """The session of a DHCP data slot bound, renewed or lost its lease."""
+        group = self.tables.groups.get(group_name)
+        if group is None or slot not in group.dhcp_slots:
+            return []
+        new = parse_address(address, kind="data address") if address else None
+        old = group.dhcp_slots[slot]
+        if new == old and (new is None or new in group.binding):
+            return []
+        out: list[Action] = []
+        if old is not None and old in group.binding and old != new:
+            out += self.drop_address(group, old)
+            out.append(Log("warning", f"DHCP lease of data address {old} of group "
+                           f"{group.name} {'changed' if new else 'expired'}"))
+        group.dhcp_slots[slot] = new
+        if new is not None and new not in group.binding:
+            # The member the session talks through keeps the address: the server answers
+            # renewals there.
+            holder = self.tables.dhcp_members.get((group.name, slot))
+            out += self.add_data_address(group.name, str(new), now, owner=f"dhcp:{slot}",
+                                         hint=holder)
+            out.append(Log("notice", f"DHCP data address {new} acquired for group "
+                           f"{group.name}"))
+        else:
+            out.append(ConfigChanged())
+            self.rules.refresh(group, now, out)
+        return out
+
+    def dhcp_session_member(self, group_name: str, slot: int, member: str | None) -> None:
+        """The daemon moved the slot's session to ``member``."""
+        self.tables.dhcp_members[(group_name, slot)] = member

@@ -1,0 +1,219 @@
+"""Group requests (ipmpadm create-group, set-group, routes, targets, the attribute).
+
+Each request checks its input (refusals raise EngineError and change nothing), changes
+the group's configuration, and lets the rules (engine/rules.py) derive the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ipmp_core import errors
+from ipmp_core.config import (
+    check_fdt,
+    check_name,
+    parse_bool,
+    parse_gateway,
+    parse_ip,
+    parse_network,
+    parse_targets,
+)
+from ipmp_core.constants import DEFAULT_FAILBACK, DEFAULT_FDT_MS
+from ipmp_core.engine.actions import (
+    Action,
+    ConfigChanged,
+    DhcpData,
+    Log,
+    Nominate,
+    Publish,
+    PublishAttribute,
+    SetRoutes,
+)
+from ipmp_core.engine.addresses import AddressRequests
+from ipmp_core.engine.members import MemberRequests
+from ipmp_core.engine.probing import Probing
+from ipmp_core.engine.rules import Rules, release_holds
+from ipmp_core.engine.state import Group, Route
+from ipmp_core.engine.tables import Tables
+from ipmp_core.errors import EngineError
+
+# Pacemaker's attribute names: XML IDs (letters, digits, "-", "_", "."), not too long.
+_ATTRIBUTE_MAX = 128
+
+
+def check_attribute(name: str, multiplier: int, dampen_ms: int) -> None:
+    """Refuse what Pacemaker would not take as a node attribute and its value rule."""
+    ok = name[:1].isalpha() and all(c.isalnum() or c in "-_." for c in name)
+    if not ok or len(name) > _ATTRIBUTE_MAX:
+        raise EngineError(errors.INVALID, f"'{name}' is not a node attribute name (letters, "
+                          "digits, '-', '_', '.'; starting with a letter)")
+    if type(multiplier) is not int or multiplier < 0:
+        raise EngineError(errors.INVALID, "the attribute multiplier must be a whole number "
+                          ">= 0")
+    if type(dampen_ms) is not int or dampen_ms < 0:
+        raise EngineError(errors.INVALID, "the attribute dampening must be a whole number "
+                          "of milliseconds >= 0")
+
+
+class GroupRequests:
+    """Owns the requests on groups: creation and deletion, failback, FDT, routes, probe
+    targets, multicast groups and the cluster attribute."""
+
+    def __init__(self, tables: Tables, rules: Rules, probing: Probing,
+                 members: MemberRequests, addresses: AddressRequests) -> None:
+        self.tables = tables
+        self.rules = rules
+        self.probing = probing
+        self.members = members
+        self.addresses = addresses
+
+    def _refreshed(self, group: Group, now: float) -> list[Action]:
+        """A configuration change: persist it, and derive what follows from it."""
+        out: list[Action] = [ConfigChanged()]
+        self.rules.refresh(group, now, out)
+        return out
+
+    # ------------------------------------------------------------------ life
+    def create_group(self, name: str, now: float, *, failback: bool = DEFAULT_FAILBACK,
+                     fdt_ms: int = DEFAULT_FDT_MS, attribute: str | None = None,
+                     multiplier: int = 1, dampen_ms: int = 0) -> list[Action]:
+        check_name("group", name)
+        if attribute:
+            check_attribute(attribute, multiplier, dampen_ms)
+        tables = self.tables
+        if name in tables.groups:
+            raise EngineError(errors.EXISTS, f"group {name} already exists")
+        if name in tables.observed or name in tables.members:
+            raise EngineError(errors.EXISTS, f"{name} is an interface; a group needs its own name")
+        fdt = check_fdt(fdt_ms)
+        tables.groups[name] = Group(name=name, failback=parse_bool(failback), fdt_ms=fdt,
+                                    fdt_current=fdt, attribute=attribute or None,
+                                    multiplier=int(multiplier), dampen_ms=int(dampen_ms))
+        self.probing.invalidate(name)
+        return [Log("notice", f"Group {name} created"),
+                Publish({"type": "group-added", "group": name}),
+                ConfigChanged()]
+
+    def delete_group(self, name: str, now: float) -> list[Action]:
+        group = self.tables.group(name)
+        # Members leaving one by one are not news for the cluster: only the deletion is.
+        attribute, group.attribute = group.attribute, None
+        out: list[Action] = [DhcpData(name, slot, None, False) for slot in group.dhcp_slots]
+        group.dhcp_slots.clear()
+        for addr in list(group.binding):
+            out += self.addresses.drop_address(group, addr)
+        for member in list(group.members):
+            out += self.members.drop_member(self.tables.members[member], now)
+        del self.tables.groups[name]
+        if attribute:  # the cluster must not keep judging the node by it
+            out.append(PublishAttribute(name, attribute, None))
+        out.append(SetRoutes(name, ()))  # nothing of the group stays routed
+        out.append(Log("notice", f"Group {name} deleted"))
+        out.append(Publish({"type": "group-removed", "group": name}))
+        out.append(ConfigChanged())
+        return out
+
+    # ------------------------------------------------------------------ the attribute
+    def set_attribute(self, name: str, attribute: str | None, now: float, *,
+                      multiplier: int = 1, dampen_ms: int = 0) -> list[Action]:
+        """The node attribute the group publishes for the cluster (None or "": none).
+
+        The value is the group's usable members x ``multiplier`` and is published
+        whenever that count changes (Rules.attribute), dampened by ``dampen_ms`` in
+        attrd. Setting it publishes the current value at once; renaming deletes the old
+        one."""
+        group = self.tables.group(name)
+        attribute = attribute or None
+        if attribute:
+            check_attribute(attribute, multiplier, dampen_ms)
+        out: list[Action] = []
+        if group.attribute and group.attribute != attribute:
+            out.append(PublishAttribute(name, group.attribute, None))
+        group.attribute = attribute
+        group.multiplier = int(multiplier)
+        group.dampen_ms = int(dampen_ms)
+        group.attribute_value = None  # publish now, even an unchanged value
+        self.rules.attribute(group, out)
+        out.append(ConfigChanged())
+        return out
+
+    def republish_attribute(self, name: str) -> list[Action]:
+        """The current value again (the agent's monitor: attrd may have lost it when the
+        node left and rejoined the cluster). Nothing when no attribute is configured."""
+        group = self.tables.group(name)
+        if not group.attribute:
+            return []
+        group.attribute_value = None
+        out: list[Action] = []
+        self.rules.attribute(group, out)
+        return out
+
+    # ------------------------------------------------------------------ settings
+    def set_failback(self, name: str, value: bool | str, now: float) -> list[Action]:
+        group = self.tables.group(name)
+        group.failback = parse_bool(value)
+        if group.failback:
+            release_holds(self.tables.members_of(group))
+        return self._refreshed(group, now)
+
+    def set_fdt(self, name: str, fdt_ms: int, now: float) -> list[Action]:
+        group = self.tables.group(name)
+        fdt = check_fdt(fdt_ms)
+        group.fdt_ms = fdt
+        group.fdt_current = fdt
+        self.probing.invalidate(name)
+        return [ConfigChanged()]
+
+    def add_route(self, name: str, dst: str, gateway: str, now: float) -> list[Action]:
+        group = self.tables.group(name)
+        dst = "default" if dst in ("default", "", None) else str(parse_network(dst))
+        gw = str(parse_gateway(gateway, on_link=self.tables.group_addresses(group),
+                               own=self.tables.own_ips()))
+        route = Route(dst, gw)
+        if any(r.key() == route.key() for r in group.routes):
+            raise EngineError(errors.EXISTS, f"route {dst} via {gw} already in group {name}")
+        group.routes.append(route)
+        return self._refreshed(group, now)
+
+    def remove_route(self, name: str, dst: str, gateway: str, now: float) -> list[Action]:
+        group = self.tables.group(name)
+        dst = "default" if dst in ("default", "", None) else str(parse_network(dst))
+        gw = str(parse_ip(gateway))
+        before = len(group.routes)
+        group.routes = [r for r in group.routes if r.key() != (dst, gw)]
+        if len(group.routes) == before:
+            raise EngineError(errors.UNKNOWN_ADDRESS, f"no route {dst} via {gw} in group {name}")
+        return self._refreshed(group, now)
+
+    def set_linklocal_probes(self, name: str, value: bool | str, now: float) -> list[Action]:
+        """Probe IPv6 from the members' link-local addresses even when the group has no
+        IPv6 data address."""
+        group = self.tables.group(name)
+        group.linklocal_probes = parse_bool(value)
+        return self._refreshed(group, now)
+
+    def set_multicast(self, name: str, addresses: Iterable[str], now: float) -> list[Action]:
+        """Multicast groups the group receives: joined on the member nominated for its
+        family (flags m / M) and moved with the nomination."""
+        group = self.tables.group(name)
+        parsed = []
+        for text in addresses:
+            ip = parse_ip(text)
+            if not ip.is_multicast:
+                raise EngineError(errors.INVALID, f"{ip} is not a multicast address")
+            parsed.append(str(ip))
+        group.multicast = parsed
+        out: list[Action] = [ConfigChanged()]
+        for family in ("inet", "inet6"):  # re-join on the current nominee
+            nominee = group.nominees.get(family)
+            out.append(Nominate(group.name, family, nominee, nominee))
+        return out
+
+    def set_targets(self, name: str, targets: Iterable[str], now: float) -> list[Action]:
+        """Configured probe targets (like bonding's arp_ip_target); empty = discover."""
+        group = self.tables.group(name)
+        if isinstance(targets, str | bytes):
+            raise EngineError(errors.INVALID, "probe targets must be a list of addresses")
+        group.explicit_targets = parse_targets(targets, own=self.tables.own_ips(),
+                                               on_link=self.tables.group_addresses(group))
+        return self._refreshed(group, now)

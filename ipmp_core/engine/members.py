@@ -1,0 +1,346 @@
+"""Member requests (if_mpadm, ipmpadm) and what netlink says about members.
+
+Each request checks its input (refusals raise EngineError and change nothing), changes
+the member's configuration, and lets the rules (engine/rules.py) derive the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ipmp_core import errors
+from ipmp_core.config import IPInterface, check_name, parse_address, parse_bool, parse_test_address
+from ipmp_core.constants import MIN_REDUNDANCY
+from ipmp_core.engine.actions import (
+    Action,
+    ConfigChanged,
+    DhcpTest,
+    Log,
+    PlumbMember,
+    Publish,
+    SetTestAddresses,
+    UnplumbMember,
+)
+from ipmp_core.engine.probing import Probing
+from ipmp_core.engine.rules import Rules, hold_back_on_return, release_holds
+from ipmp_core.engine.state import Group, Member
+from ipmp_core.engine.tables import ANONYMOUS, Tables, need_str
+from ipmp_core.errors import EngineError
+
+
+class MemberRequests:
+    """Owns the requests on members (add, remove, standby, offline/online, test
+    addresses, the DHCP test address) and the members' side of link observations."""
+
+    def __init__(self, tables: Tables, rules: Rules, probing: Probing) -> None:
+        self.tables = tables
+        self.rules = rules
+        self.probing = probing
+
+    # ------------------------------------------------------------------ observations
+    def link_observed(self, member: Member, now: float, *, ifindex: int, mac: str,
+                      carrier: bool | None, admin_up: bool) -> list[Action]:
+        """Netlink reported the member's interface (RTM_NEWLINK or a dump at start)."""
+        name = member.name
+        group = self.tables.group_of(member)
+        out: list[Action] = []
+        appeared = not member.present
+        if appeared:
+            member.present = True
+            out.append(Log("notice", f"IP interface {name} of group {member.group} appeared"))
+            out.append(PlumbMember(member.group, name))
+            if member.test_addresses:
+                out.append(SetTestAddresses(name, add=tuple(member.test_addresses)))
+        if member.mac != mac:
+            member.mac, member.mac_since = mac, now
+        member.ifindex = ifindex
+        member.admin_up = admin_up
+        for line in self.tables.observe_link(member, carrier, now):
+            out.append(Log("notice", line))
+        self.probing.link_changed(group, member, now)
+        self.rules.refresh(group, now, out)
+        if appeared:
+            self.rules.purge_multicast(group, name, out)
+        return out
+
+    def link_removed(self, member: Member, now: float) -> list[Action]:
+        """Netlink reported RTM_DELLINK for the member: the NIC is gone (hot removal, DR)."""
+        if not member.present:
+            return []
+        out: list[Action] = [Log("warning", f"IP interface {member.name} of group "
+                                 f"{member.group} was removed from the system")]
+        member.present = False
+        self.tables.observe_link(member, None, now)
+        member.linklocal = None
+        group = self.tables.group_of(member)
+        self.probing.link_changed(group, member, now)
+        self.rules.refresh(group, now, out)
+        return out
+
+    def linklocal_observed(self, member: Member, address: str, added: bool,
+                           now: float) -> list[Action]:
+        """The member's IPv6 link-local address came or went: its IPv6 test address."""
+        new = address if added else (None if member.linklocal == address else member.linklocal)
+        if new == member.linklocal:
+            return []
+        member.linklocal = new
+        out: list[Action] = []
+        self.rules.refresh(self.tables.group_of(member), now, out)
+        return out
+
+    # ------------------------------------------------------------------ joining and leaving
+    def add_member(self, group_name: str, ifname: str, now: float, *, standby: bool = False,
+                   offline: bool = False, require_present: bool = True) -> list[Action]:
+        tables = self.tables
+        group = tables.group(group_name)
+        check_name("interface", ifname)
+        anon = tables.members.get(ifname)
+        if anon is not None and anon.group == ANONYMOUS:
+            keep = [str(a) for a in anon.test_addresses]
+            out = self.drop_member(anon, now)
+            out += self.add_member(group_name, ifname, now, standby=standby, offline=offline,
+                                   require_present=require_present)
+            return out + self.set_test_addresses(ifname, keep, now)
+        if ifname in tables.members:
+            raise EngineError(
+                errors.IN_GROUP,
+                f"interface {ifname} is already in group {tables.members[ifname].group}",
+            )
+        if ifname == "lo":
+            raise EngineError(errors.INVALID, "the loopback interface cannot join a group")
+        if require_present and ifname not in tables.observed:
+            raise EngineError(errors.UNKNOWN_INTERFACE, f"no such interface: {ifname}")
+        member = Member(name=ifname, group=group_name, standby=standby, offline=offline,
+                        joined_at=now, linklocal=tables.linklocals.get(ifname))
+        tables.members[ifname] = member
+        group.members.append(ifname)
+        out: list[Action] = [
+            Log("notice", f"IP interface {ifname} added to group {group_name}"),
+            Publish({"type": "member-added", "group": group_name, "interface": ifname}),
+            ConfigChanged(),
+        ]
+        seen = tables.observed.get(ifname)
+        if seen is not None:
+            member.present = True
+            member.ifindex, member.mac, member.mac_since = seen.ifindex, seen.mac, now
+            member.admin_up = seen.admin_up
+            out.append(PlumbMember(group_name, ifname))
+            # PlumbMember brings the link administratively up; the kernel will confirm it
+            # with RTM_NEWLINK, but a member we plumb counts as up from now on.
+            member.admin_up = True
+            for line in tables.observe_link(member, seen.carrier, now):
+                out.append(Log("notice", line))
+        else:
+            out.append(Log("warning", f"IP interface {ifname} of group {group_name} is missing; "
+                           "it will join when it appears"))
+        self.rules.refresh(group, now, out)
+        if member.present:
+            self.rules.purge_multicast(group, ifname, out)
+        return out
+
+    def remove_member(self, ifname: str, now: float) -> list[Action]:
+        member = self.tables.member(ifname)
+        group = self.tables.group_of(member)
+        out = self.drop_member(member, now)
+        self.rules.refresh(group, now, out)
+        return out
+
+    def drop_member(self, member: Member, now: float) -> list[Action]:
+        """Take the member out of its group (its addresses move away first)."""
+        group = self.tables.group_of(member)
+        out: list[Action] = []
+        # Take it out of service first so that its addresses move away before it leaves.
+        member.offline = True
+        self.rules.refresh(group, now, out)
+        group.members.remove(member.name)
+        del self.tables.members[member.name]
+        if member.dhcp_test:
+            out.append(DhcpTest(group.name, member.name, False))
+        if member.present:
+            if member.all_test_addresses:
+                out.append(SetTestAddresses(member.name,
+                                            remove=tuple(member.all_test_addresses)))
+            out.append(UnplumbMember(group.name, member.name))
+        out.append(Log("notice", f"IP interface {member.name} removed from group {group.name}"))
+        out.append(Publish({"type": "member-removed", "group": group.name,
+                            "interface": member.name}))
+        out.append(ConfigChanged())
+        return out
+
+    def _join_anonymous(self, ifname: str, now: float) -> list[Action]:
+        tables = self.tables
+        if ANONYMOUS not in tables.groups:
+            tables.groups[ANONYMOUS] = Group(name=ANONYMOUS, fdt_ms=tables.default_fdt,
+                                             fdt_current=tables.default_fdt)
+        member = Member(name=ifname, group=ANONYMOUS, joined_at=now, notest_logged=True)
+        seen = tables.observed[ifname]
+        member.present = True
+        member.ifindex, member.mac, member.mac_since = seen.ifindex, seen.mac, now
+        member.admin_up = seen.admin_up
+        tables.observe_link(member, seen.carrier, now)
+        tables.members[ifname] = member
+        tables.groups[ANONYMOUS].members.append(ifname)
+        return [Log("notice", f"Tracking IP interface {ifname} (in no group): failure "
+                    "detection only"), PlumbMember(ANONYMOUS, ifname)]
+
+    def set_track_all(self, value: bool, now: float) -> list[Action]:
+        """TRACK_INTERFACES_ONLY_WITH_GROUPS=no (True) or yes (False)."""
+        self.tables.track_all = value
+        out: list[Action] = []
+        anon = self.tables.groups.get(ANONYMOUS)
+        if not value and anon is not None:
+            for name in list(anon.members):
+                out += self.drop_member(self.tables.members[name], now)
+            del self.tables.groups[ANONYMOUS]
+        return out
+
+    # ------------------------------------------------------------------ service
+    def set_standby(self, ifname: str, value: bool | str, now: float) -> list[Action]:
+        member = self.tables.member(ifname)
+        member.standby = parse_bool(value)
+        if member.standby:
+            release_holds([member])
+        out: list[Action] = [ConfigChanged()]
+        self.rules.refresh(self.tables.group_of(member), now, out)
+        return out
+
+    def offline(self, ifname: str, now: float) -> list[Action]:
+        """if_mpadm -d: take a member out of service, e.g. before replacing the NIC."""
+        member = self.tables.member(ifname)
+        if member.offline:
+            return []
+        group = self.tables.group_of(member)
+        members = self.tables.members_of(group)
+        others = [m for m in members if m is not member and m.usable]
+        if len(others) < MIN_REDUNDANCY:
+            raise EngineError(
+                errors.MIN_REDUNDANCY,
+                f"cannot offline {ifname}: minimum redundancy of group {group.name} "
+                f"would not be met (no other usable interface)",
+            )
+        member.offline = True
+        release_holds(members)
+        out: list[Action] = [
+            Log("notice", f"IP interface {ifname} in group {group.name} is now offline"),
+            ConfigChanged(),
+        ]
+        self.rules.refresh(group, now, out)
+        return out
+
+    def online(self, ifname: str, now: float) -> list[Action]:
+        """if_mpadm -r: undo offline."""
+        member = self.tables.member(ifname)
+        if not member.offline:
+            return []
+        group = self.tables.group_of(member)
+        member.offline = False
+        hold_back_on_return(group, member)
+        out: list[Action] = [
+            Log("notice", f"IP interface {ifname} in group {group.name} is back online"),
+            ConfigChanged(),
+        ]
+        self.rules.refresh(group, now, out)
+        return out
+
+    # ------------------------------------------------------------------ test addresses
+    def set_test_addresses(self, ifname: str, addresses: Iterable[str],
+                           now: float) -> list[Action]:
+        """A member's test addresses: static ones, and/or "dhcp" for a leased one. An
+        interface in no group gets one only under TRACK_INTERFACES_ONLY_WITH_GROUPS=no,
+        which makes it a member of the anonymous group (and losing them ends that)."""
+        need_str("interface", ifname)
+        if isinstance(addresses, str | bytes) or not isinstance(addresses, Iterable):
+            raise EngineError(errors.INVALID, "test addresses must be a list")
+        addresses = list(addresses)
+        out: list[Action] = []
+        tables = self.tables
+        if ifname not in tables.members and tables.track_all and ifname in tables.observed:
+            if not addresses:
+                return []
+            out += self._join_anonymous(ifname, now)
+        member = tables.member(ifname)
+        want_dhcp = any(str(a).strip().lower() == "dhcp" for a in addresses)
+        parsed = self._parse_test_addresses(
+            member, [a for a in addresses if str(a).strip().lower() != "dhcp"])
+        old, member.test_addresses = member.test_addresses, parsed
+        out.append(ConfigChanged())
+        out += self._set_dhcp_test(member, want_dhcp)
+        out += self._check_test_subnets(tables.group_of(member))
+        if member.present:
+            add = tuple(a for a in parsed if a not in old)
+            remove = tuple(a for a in old if a not in parsed)
+            if add or remove:
+                out.append(SetTestAddresses(ifname, add=add, remove=remove))
+        if member.group == ANONYMOUS and not parsed and not want_dhcp:
+            out += self.drop_member(member, now)
+            return out
+        self.rules.refresh(tables.group_of(member), now, out)
+        return out
+
+    def _parse_test_addresses(self, member: Member, addresses: list[str]) -> list[IPInterface]:
+        """Parsed; never a data address (section 3.17), never another member's, never
+        twice."""
+        parsed = [parse_test_address(a) for a in addresses]
+        for i, addr in enumerate(parsed):
+            if any(addr.ip == other.ip for other in parsed[:i]):
+                raise EngineError(errors.EXISTS, f"test address {addr.ip} is given twice")
+            self.tables.check_not_data(addr.ip)
+            owner = self.tables.test_owner(addr.ip)
+            if owner is not None and owner is not member:
+                raise EngineError(
+                    errors.EXISTS, f"test address {addr.ip} is already used on {owner.name}"
+                )
+        return parsed
+
+    def _set_dhcp_test(self, member: Member, wanted: bool) -> list[Action]:
+        """Start or stop the member's DHCP client; stopping drops the leased address."""
+        if wanted == member.dhcp_test:
+            return []
+        member.dhcp_test = wanted
+        out: list[Action] = [DhcpTest(member.group, member.name, wanted)]
+        if not wanted and member.dhcp_lease is not None:
+            if member.present:
+                out.append(SetTestAddresses(member.name, remove=(member.dhcp_lease,)))
+            member.dhcp_lease = None
+        return out
+
+    def dhcp_test_lease(self, ifname: str, address: str | None, now: float) -> list[Action]:
+        """The DHCP session of ``ifname``'s test address bound, renewed or lost a lease."""
+        member = self.tables.members.get(ifname)
+        if member is None or not member.dhcp_test:
+            return []
+        new = parse_address(address, kind="test address") if address else None
+        if new is not None:
+            try:
+                self.tables.check_not_data(new.ip)
+            except EngineError as exc:
+                return [Log("err", f"DHCP offered {new} to {ifname}: {exc.message}; ignored")]
+        old, member.dhcp_lease = member.dhcp_lease, new
+        out: list[Action] = []
+        if old == new:
+            if new is not None and member.present:  # re-confirmed (after DR): re-install
+                out.append(SetTestAddresses(ifname, add=(new,)))
+            return out
+        if member.present:
+            out.append(SetTestAddresses(ifname, add=(new,) if new else (),
+                                        remove=(old,) if old else ()))
+        if new is None:
+            out.append(Log("warning", f"DHCP lease of test address {old} on {ifname} "
+                           "expired; falling back to link-based detection"))
+        else:
+            out.append(Log("notice", f"DHCP test address {new} acquired on {ifname}"))
+        self.rules.refresh(self.tables.group_of(member), now, out)
+        return out
+
+    def _check_test_subnets(self, group: Group) -> list[Action]:
+        """Sun Cluster's rule: a group's test addresses share one subnet (probe targets
+        are chosen per subnet, and an odd one out probes other routers)."""
+        if not group.name:
+            return []
+        nets = {a.network for m in self.tables.members_of(group) for a in m.test_addresses
+                if a.version == 4}
+        if len(nets) > 1:
+            listed = ", ".join(sorted(str(n) for n in nets))
+            return [Log("warning", f"Test addresses of group {group.name} are in different "
+                        f"subnets ({listed}); they should share one")]
+        return []
