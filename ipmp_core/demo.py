@@ -80,7 +80,8 @@ class Demo:
     def daemon_pid(self) -> int | None:
         res = subprocess.run(
             ["ip", "netns", "exec", self.lab.node, sys.executable, "-c",
-             "from ipmp_core.control import ControlClient as C; print(C().call('ping')['pid'])"],
+             "from ipmp_core.control_client import ControlClient as C; "
+             "print(C().call('ping')['pid'])"],
             env=self.env, capture_output=True, text=True, timeout=30,
         )
         return int(res.stdout) if res.returncode == 0 else None

@@ -13,7 +13,7 @@ from typing import NoReturn
 import click
 
 from ipmp_core.constants import CONTROL_SOCKET_NAME
-from ipmp_core.defaults import DEFAULTS_FILE
+from ipmp_core.defaults_file import DEFAULTS_FILE
 from ipmp_core.persist import STATE_DIR_ENV, StateFile, netns_name, state_dir
 from ipmp_core.server import StartError, require_root
 

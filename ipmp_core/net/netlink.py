@@ -30,9 +30,11 @@ from pyroute2.netlink.rtnl import (
     RTMGRP_LINK,
 )
 
-from ipmp_core.config import IPInterface
 from ipmp_core.net import dump
 from ipmp_core.net.addrbatch import AddressBatch, AddrRequest
+
+# An address with its prefix, as the kernel holds it on an interface.
+IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 
 log = logging.getLogger("ipmpd")
 

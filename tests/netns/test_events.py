@@ -48,7 +48,7 @@ def add_addresses(node: Node, addresses: list[str], group: str = "ipmp0") -> Non
     address probe for all of them)."""
     code = (
         "import json, sys\n"
-        "from ipmp_core.control import ControlClient\n"
+        "from ipmp_core.control_client import ControlClient\n"
         "client = ControlClient(timeout=120)\n"
         "client.call('add-addresses', group=sys.argv[1], addresses=json.loads(sys.argv[2]))\n"
     )

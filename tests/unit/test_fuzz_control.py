@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from test_engine_properties import GROUP, CheckedWorld, check
 
 from ipmp_core.daemon import Daemon
-from ipmp_core.defaults import Defaults
+from ipmp_core.defaults_file import Defaults
 from ipmp_core.errors import EngineError
 
 # Requests whose handler does I/O (packets, logs, the loop) are left out.

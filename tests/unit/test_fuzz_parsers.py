@@ -17,10 +17,10 @@ from pathlib import Path
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from ipmp_core.config import MAX_FDT_MS, MIN_FDT_MS
 from ipmp_core.constants import MAX_ANNOUNCE_COUNT, MAX_ANNOUNCE_INTERVAL_MS
-from ipmp_core.defaults import load_defaults
+from ipmp_core.defaults_file import load_defaults
 from ipmp_core.net import dad, icmp
+from ipmp_core.values import MAX_FDT_MS, MIN_FDT_MS
 
 # --------------------------------------------------------------------------- ICMP replies
 FAMILIES = st.sampled_from([socket.AF_INET, socket.AF_INET6])

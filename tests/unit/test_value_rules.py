@@ -1,4 +1,4 @@
-"""One set of value rules (ipmp_core/config.py), applied by the engine to every request:
+"""One set of value rules (ipmp_core/values.py), applied by the engine to every request:
 the bad values of issue 10, point 6, each refused with a clear reason and no change."""
 
 from __future__ import annotations

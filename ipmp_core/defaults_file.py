@@ -17,7 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ipmp_core.config import normalize_fdt, parse_bool
 from ipmp_core.constants import (
     DEFAULT_ANNOUNCE_COUNT,
     DEFAULT_ANNOUNCE_INTERVAL_MS,
@@ -28,6 +27,7 @@ from ipmp_core.constants import (
     MAX_ANNOUNCE_INTERVAL_MS,
 )
 from ipmp_core.errors import EngineError
+from ipmp_core.values import normalize_fdt, parse_bool
 
 DEFAULTS_FILE = "/etc/default/clearview-ipmp"
 
