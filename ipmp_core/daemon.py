@@ -25,7 +25,7 @@ from ipmp_core import errors, interference
 from ipmp_core.constants import (
     CONTROL_SOCKET_NAME,
 )
-from ipmp_core.defaults import DEFAULTS_FILE, Defaults, load_defaults
+from ipmp_core.defaults_file import DEFAULTS_FILE, Defaults, load_defaults
 from ipmp_core.engine.actions import (
     Action,
     BindAddress,
@@ -1150,7 +1150,7 @@ class Daemon:
     def _announce_now(self, args: dict[str, Any]) -> str:
         """Announce a data address again from the member holding it (an agent's
         arp_count_refresh, or its own count at start)."""
-        from ipmp_core.config import clamped_int
+        from ipmp_core.values import clamped_int
 
         count = clamped_int(args.get("count", 1), "count", 0, 20)
         interval = clamped_int(args.get("interval_ms", 200), "interval_ms", 1, 10_000)
@@ -1324,8 +1324,8 @@ class Daemon:
         texts = args.get("addresses") if "addresses" in args else [args.get("address")]
         if not isinstance(texts, list):
             return None  # the request itself is refused with the precise reason
-        from ipmp_core.config import parse_data_address
         from ipmp_core.net.dad import arp_probe_many
+        from ipmp_core.values import parse_data_address
 
         by_member: dict[tuple[str, str], list[Any]] = {}
         for text in texts:
@@ -1445,7 +1445,7 @@ class Daemon:
     def _remove_test(self, address: str, interface: str | None = None) -> list[Action]:
         """Remove a test address; "dhcp" (with the interface), or the address DHCP leased,
         stops DHCP on that member."""
-        from ipmp_core.config import parse_ip
+        from ipmp_core.values import parse_ip
 
         if not isinstance(address, str):
             raise EngineError(errors.INVALID, f"test address {address!r} is not a string")

@@ -6,7 +6,7 @@ client can deaf the daemon: every connection has to send its request within
 CONTROL_IDLE_TIMEOUT_S, non-root users hold a bounded number of connections, a request
 is at most CONTROL_MAX_REQUEST bytes, every malformed request is answered with an error,
 a subscriber that does not read is dropped, and all of this is logged in a few lines,
-never one traceback per connection. See ipmp_core.control for the wire format.
+never one traceback per connection. See ipmp_core.control_client for the wire format.
 """
 
 from __future__ import annotations

@@ -19,19 +19,6 @@ from ipaddress import IPv4Interface, IPv6Interface
 from typing import Any
 
 from ipmp_core import errors
-from ipmp_core.config import (
-    IPInterface,
-    check_fdt,
-    check_name,
-    parse_address,
-    parse_bool,
-    parse_data_address,
-    parse_gateway,
-    parse_ip,
-    parse_network,
-    parse_targets,
-    parse_test_address,
-)
 from ipmp_core.constants import (
     DEFAULT_FAILBACK,
     DEFAULT_FDT_MS,
@@ -75,6 +62,19 @@ from ipmp_core.model import (
     ProbeState,
     Snapshot,
     TargetMode,
+)
+from ipmp_core.values import (
+    IPInterface,
+    check_fdt,
+    check_name,
+    parse_address,
+    parse_bool,
+    parse_data_address,
+    parse_gateway,
+    parse_ip,
+    parse_network,
+    parse_targets,
+    parse_test_address,
 )
 
 
