@@ -171,14 +171,14 @@ def dhcp_acks(draw: st.DrawFn) -> bytes:
 def test_fuzz_dhcp_options_to_lease(ack: bytes) -> None:
     from pyroute2.dhcp.dhcp4msg import dhcp4msg
 
-    from ipmp_core.net.dhcp import _MemoryLease, lease_from_pyroute2
+    from ipmp_core.net.dhcp_lease import MemoryLease, lease_from_pyroute2
 
     msg = dhcp4msg(buf=ack)
     try:
         msg.decode()
     except Exception:  # pyroute2's decoder refusing a packet: its client drops it
         assume(False)
-    lease = lease_from_pyroute2(_MemoryLease(ack=msg, interface="e0",
+    lease = lease_from_pyroute2(MemoryLease(ack=msg, interface="e0",
                                              server_mac="02:00:00:00:00:02"), obtained_at=0.0)
     assert isinstance(lease.address, ipaddress.IPv4Interface)
     for value in (lease.lease_time, lease.renewal_time, lease.rebinding_time):
