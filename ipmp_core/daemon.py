@@ -965,7 +965,7 @@ class Daemon:
     async def _dhcp_test(self, action: DhcpTest) -> None:
         """A DHCP test address: a DR-safe session per member (it survives the NIC being
         deleted and re-created) whose leases the engine installs as test addresses."""
-        from ipmp_core.net import dhcp  # pyroute2's DHCP client: only when used
+        from ipmp_core.net import dhcp, dhcp_ids  # pyroute2's DHCP client: only when used
 
         old = self.dhcp.pop(action.member, None)
         if old is not None:
@@ -980,7 +980,7 @@ class Daemon:
                 lambda now: self.engine.dhcp_test_lease(member, address, now)))
 
         session = dhcp.DhcpSession(
-            member, client_id=dhcp.client_id_for_member(action.group or "anonymous", member),
+            member, client_id=dhcp_ids.client_id_for_member(action.group or "anonymous", member),
             on_lease=on_lease)
         self.dhcp[member] = session
         await session.start()
@@ -989,7 +989,7 @@ class Daemon:
     async def _dhcp_data_session(self, action: DhcpData) -> None:
         """A DHCP data address: the client id belongs to the group (RFC 4361 IAID+DUID),
         so whichever member holds the address renews the same lease."""
-        from ipmp_core.net import dhcp
+        from ipmp_core.net import dhcp, dhcp_ids
 
         key = (action.group, action.slot)
         old = self.dhcp_data.pop(key, None)
@@ -1010,7 +1010,7 @@ class Daemon:
                 lambda now: self.engine.dhcp_data_lease(action.group, action.slot, address,
                                                         now)))
 
-        session = dhcp.DhcpSession(ifname, client_id=dhcp.client_id_for_group(
+        session = dhcp.DhcpSession(ifname, client_id=dhcp_ids.client_id_for_group(
             action.group, action.slot), on_lease=on_lease)
         self.dhcp_data[key] = session
         self.engine.dhcp_session_member(action.group, action.slot, ifname)
