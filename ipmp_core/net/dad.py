@@ -17,6 +17,8 @@ import struct
 import threading
 import time
 
+from ipmp_core.net.mac import BROADCAST_MAC, ZERO_MAC, mac_text
+
 ETH_P_ARP = 0x0806
 ARP_REQUEST = 1
 ARP_REPLY = 2
@@ -30,8 +32,8 @@ _ARP = struct.Struct("!HHBBH6s4s6s4s")
 
 
 def probe_frame(mac: bytes, ip: ipaddress.IPv4Address) -> bytes:
-    arp = _ARP.pack(1, 0x0800, 6, 4, ARP_REQUEST, mac, b"\0" * 4, b"\0" * 6, ip.packed)
-    frame = _HEADER.pack(b"\xff" * 6, mac, ETH_P_ARP) + arp
+    arp = _ARP.pack(1, 0x0800, 6, 4, ARP_REQUEST, mac, b"\0" * 4, ZERO_MAC, ip.packed)
+    frame = _HEADER.pack(BROADCAST_MAC, mac, ETH_P_ARP) + arp
     return frame.ljust(60, b"\0")
 
 
@@ -53,7 +55,7 @@ def claim_in(frame: bytes, mac: bytes) -> tuple[bytes, str] | None:
     _, ptype, _, _, op, sha, spa, _, tpa = _ARP.unpack_from(frame, _HEADER.size)
     if ptype != 0x0800 or sha == mac or op not in (ARP_REQUEST, ARP_REPLY):
         return None
-    owner = ":".join(f"{b:02x}" for b in sha)
+    owner = mac_text(sha)
     if spa == b"\0" * 4:
         return (tpa, owner) if op == ARP_REQUEST else None
     return spa, owner

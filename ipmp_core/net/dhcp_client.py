@@ -22,6 +22,7 @@ from pyroute2.dhcp.hooks import Hook
 from pyroute2.dhcp.leases import Lease as _P2Lease
 
 from ipmp_core.net.dhcp_lease import seeded_lease_type
+from ipmp_core.net.mac import mac_text
 
 log = logging.getLogger("ipmpd.dhcp")
 
@@ -81,7 +82,7 @@ def client_id_option(client_id: bytes) -> dict[str, Any]:
     if kind == 1:  # Ethernet: pyroute2 wants a MAC string here
         if len(key) != 6:
             raise ValueError("a type-1 client_id needs a 6-byte MAC address")
-        return {"type": 1, "key": ":".join(f"{b:02x}" for b in key)}
+        return {"type": 1, "key": mac_text(key)}
     return {"type": kind, "key": key}
 
 
