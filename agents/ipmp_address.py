@@ -1,8 +1,8 @@
 """ocf:clearview:ipmp-address — a floating address hosted on an IPMP group.
 
-Sun Cluster's LogicalHostname on an IPMP group: start checks that no other host uses the
-address (IPv4 ARP probe; IPv6 duplicate address detection by the kernel), then hands it
-to the group, whose daemon binds it to the least-loaded active member and announces it;
+Sun Cluster's LogicalHostname on an IPMP group: start hands the address to the group,
+whose daemon checks that no other host uses it (IPv4 ARP probe; IPv6 duplicate address
+detection by the kernel), binds it to the least-loaded active member and announces it;
 moves inside the group never fail the resource. Colocate it with the group clone and
 put a location rule on the group's node attribute: when a node's group fails, ipmpd
 drops the attribute at once and the address moves to another node by the rule, with no
@@ -162,11 +162,11 @@ def start(ctx) -> int:  # noqa: ANN001
         return OCFCode.SUCCESS
     if group["state"] == "failed" or not group["active"]:
         raise OCFError(OCFCode.ERR_GENERIC, f"group {p['group']} has no usable interface")
-    if iface.version == 4 and not p["nodad"]:
-        _arp_probe(iface, group["active"], snapshot or {}, ctx, p["dad_wait"] / 1000)
+    # The daemon checks that no other host uses the address before it adds it (an ARP
+    # probe for IPv4 timed by dad_wait, the kernel's DAD for IPv6) and refuses it if one does.
     daemon_link.call("add-address", group=p["group"], address=str(iface),
-                owner=daemon_link.owner_of(ctx), dad=iface.version == 6 and not p["nodad"],
-                deprecated=p["preferred_lft"] == "0")
+                     owner=daemon_link.owner_of(ctx), dad=not p["nodad"],
+                     dad_wait_ms=p["dad_wait"], deprecated=p["preferred_lft"] == "0")
     found = _find(daemon_link.snapshot_or_none(), str(iface.ip))
     if found is None or not found["inbound"]:
         raise OCFError(OCFCode.ERR_GENERIC, f"{iface.ip} could not be bound to a member of "
@@ -176,27 +176,6 @@ def start(ctx) -> int:  # noqa: ANN001
                     interval_ms=p["arp_interval"])
     ctx.log.info(f"{iface} is up on {found['inbound']} (group {p['group']})")
     return OCFCode.SUCCESS
-
-
-def _arp_probe(iface, active: list[str], snapshot: dict, ctx,  # noqa: ANN001
-               wait_s: float) -> None:
-    from ipmp_core.net.dad import arp_probe  # not on the monitor path
-
-    member = next((i for i in snapshot.get("interfaces", []) if i["name"] == active[0]),
-                  None)
-    if member is None or not member.get("mac"):
-        return
-    mac = bytes.fromhex(member["mac"].replace(":", ""))
-    try:
-        # Two probes (one may be lost), the second a quarter of the wait later.
-        owner = arp_probe(member["name"], mac, iface.ip, count=2, interval=wait_s / 4,
-                          wait=wait_s * 3 / 4)
-    except OSError as exc:
-        ctx.log.warning(f"duplicate address detection skipped: {exc}")
-        return
-    if owner is not None:
-        raise OCFError(OCFCode.ERR_GENERIC, f"{iface.ip} is already in use on the network "
-                       f"(answered by {owner})")
 
 
 def stop(ctx) -> int:  # noqa: ANN001
