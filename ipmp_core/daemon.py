@@ -52,7 +52,6 @@ from ipmp_core.net.announce import Announcer
 from ipmp_core.net.attrd import AttributePublisher
 from ipmp_core.net.dad import owner_of_test_address
 from ipmp_core.net.netlink import (
-    GLOBAL_SYSCTLS,
     AddrEvent,
     EventsLost,
     LinkGone,
@@ -62,6 +61,7 @@ from ipmp_core.net.netlink import (
 )
 from ipmp_core.net.nftsets import MemberSets
 from ipmp_core.net.routes import route_specs
+from ipmp_core.net.sysctl import GLOBAL_SYSCTLS
 from ipmp_core.persist import StateFile
 from ipmp_core.server import ControlServer, Subscriber
 from ipmp_core.state_schema import StateFileError

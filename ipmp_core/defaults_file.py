@@ -34,6 +34,9 @@ DEFAULTS_FILE = "/etc/default/clearview-ipmp"
 
 @dataclass
 class Defaults:
+    """The values of the defaults file (in.mpathd's /etc/default/mpathd), each already
+    brought within its limits; what a group gets when its request names no value."""
+
     fdt_ms: int = DEFAULT_FDT_MS
     failback: bool = DEFAULT_FAILBACK
     announce_count: int = DEFAULT_ANNOUNCE_COUNT

@@ -25,6 +25,8 @@ SETTLE_S = 5.0
 
 
 class Demo:
+    """The demo's run: owns the lab it plays in and the daemon's state directory."""
+
     def __init__(self, lab: Lab, state_dir: Path) -> None:
         self.lab = lab
         self.env = {**os.environ, "IPMP_STATE_DIR": str(state_dir)}

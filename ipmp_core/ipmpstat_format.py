@@ -49,6 +49,8 @@ class Mode(StrEnum):
 
 
 class Style(StrEnum):
+    """The output styles: for people (padded columns), -P (``:``-joined), -j (JSON)."""
+
     HUMAN = "human"
     PARSABLE = "parsable"
     JSON = "json"

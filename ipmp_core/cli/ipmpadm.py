@@ -31,6 +31,8 @@ from ipmp_core.values import check_fdt
 
 
 class AdmError(click.ClickException):
+    """A failed ipmpadm command: one ``ipmpadm: message`` line on stderr, exit 1."""
+
     def show(self, file: Any = None) -> None:
         click.echo(f"ipmpadm: {self.message}", err=True)
 

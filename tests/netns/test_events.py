@@ -15,7 +15,7 @@ import pytest
 from ipmp_node import Node
 
 from ipmp_core.lab import Lab
-from ipmp_core.net.netlink import EVENT_RCVBUF_ENV
+from ipmp_core.net.event_socket import EVENT_RCVBUF_ENV
 
 pytestmark = pytest.mark.netns
 
