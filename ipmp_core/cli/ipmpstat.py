@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 
+from ipmp_core import ipmpstat_fields
 from ipmp_core import ipmpstat_format as fmt
 from ipmp_core.control_client import ControlClient, ControlError, DaemonUnreachable
 from ipmp_core.model import Snapshot
@@ -77,7 +78,7 @@ class _IpmpstatCommand(click.Command):
             _complain(exc.message)
             return exc.code
         except click.UsageError as exc:
-            _complain(f"{exc.format_message().rstrip('.')} (usage: {fmt.SYNOPSIS})")
+            _complain(f"{exc.format_message().rstrip('.')} (usage: {ipmpstat_fields.SYNOPSIS})")
             return EXIT_USAGE
         except click.ClickException as exc:
             _complain(exc.format_message())
@@ -122,7 +123,7 @@ def _daemon_error(exc: ControlError, doing: str) -> _Failure:
     return _Failure(f"cannot {doing}: {exc.message}")
 
 
-def _print_snapshot(spec: fmt.OutputSpec, resolve: fmt.Resolver) -> None:
+def _print_snapshot(spec: ipmpstat_fields.OutputSpec, resolve: fmt.Resolver) -> None:
     """Ask the daemon for one consistent snapshot and print the chosen mode of it."""
     try:
         data = ControlClient().snapshot()
@@ -150,12 +151,13 @@ def _header_every() -> int | None:
 
 
 def _probe_lines(
-    spec: fmt.OutputSpec, events: Iterable[dict[str, Any]], start_ns: int, resolve: fmt.Resolver
+    spec: ipmpstat_fields.OutputSpec, events: Iterable[dict[str, Any]], start_ns: int,
+    resolve: fmt.Resolver,
 ) -> Iterator[str]:
     """The -p output lines for a stream of events, header included for people."""
-    every = _header_every() if spec.style is fmt.Style.HUMAN else None
+    every = _header_every() if spec.style is ipmpstat_fields.Style.HUMAN else None
     header = fmt.format_header(spec.fields)
-    if spec.style is fmt.Style.HUMAN:
+    if spec.style is ipmpstat_fields.Style.HUMAN:
         yield header
     printed = 1
     for event in events:
@@ -168,7 +170,7 @@ def _probe_lines(
         printed += 1
 
 
-def _follow_probes(spec: fmt.OutputSpec, resolve: fmt.Resolver) -> None:
+def _follow_probes(spec: ipmpstat_fields.OutputSpec, resolve: fmt.Resolver) -> None:
     """Print probes as the daemon reports them until ^C.
 
     The daemon is pinged first so that a missing daemon is one error line, not a header
@@ -193,7 +195,7 @@ def _follow_probes(spec: fmt.OutputSpec, resolve: fmt.Resolver) -> None:
 @click.command(
     cls=_IpmpstatCommand,
     name=PROG,
-    options_metavar=fmt.SYNOPSIS.removeprefix(f"{PROG} "),
+    options_metavar=ipmpstat_fields.SYNOPSIS.removeprefix(f"{PROG} "),
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 @click.option("-n", "numeric", is_flag=True, help="Display IP addresses numerically.")
@@ -219,11 +221,11 @@ def ipmpstat(
     """Display IPMP subsystem status (exactly one of -a, -g, -i, -p, -t)."""
     counts = {"a": addresses, "g": groups, "i": interfaces, "p": probes, "t": targets}
     try:
-        spec = fmt.make_spec(_modes(counts), fields, parsable, as_json)
-    except fmt.StatUsageError as exc:
+        spec = ipmpstat_fields.make_spec(_modes(counts), fields, parsable, as_json)
+    except ipmpstat_fields.StatUsageError as exc:
         raise _Failure(str(exc), EXIT_USAGE) from None
     resolve = _resolver(numeric)
-    if spec.mode is fmt.Mode.PROBES:
+    if spec.mode is ipmpstat_fields.Mode.PROBES:
         _follow_probes(spec, resolve)
     else:
         _print_snapshot(spec, resolve)

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from ipmp_core import ipmpstat_fields
 from ipmp_core import ipmpstat_format as fmt
 from ipmp_core.cli import ipmpstat as cli
 from ipmp_core.control_client import ControlError, DaemonUnreachable
@@ -90,8 +91,8 @@ def sample_snapshot() -> Snapshot:
 
 def spec(
     mode: str, fields: str | None = None, parsable: bool = False, js: bool = False
-) -> fmt.OutputSpec:
-    return fmt.make_spec([mode], fields, parsable, js)
+) -> ipmpstat_fields.OutputSpec:
+    return ipmpstat_fields.make_spec([mode], fields, parsable, js)
 
 
 def render(mode: str, fields: str | None = None, parsable: bool = False, js: bool = False) -> str:
@@ -309,8 +310,8 @@ def test_json_without_rows_is_empty_list() -> None:
 def test_usage_errors(
     modes: list[str], fields: str | None, parsable: bool, as_json: bool, message: str
 ) -> None:
-    with pytest.raises(fmt.StatUsageError) as caught:
-        fmt.make_spec(modes, fields, parsable, as_json)
+    with pytest.raises(ipmpstat_fields.StatUsageError) as caught:
+        ipmpstat_fields.make_spec(modes, fields, parsable, as_json)
     assert message in str(caught.value)
     assert "\n" not in str(caught.value)
 
