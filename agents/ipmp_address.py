@@ -1,8 +1,8 @@
 """ocf:clearview:ipmp-address — a floating address hosted on an IPMP group.
 
-Sun Cluster's LogicalHostname on an IPMP group: start checks that no other host uses the
-address (IPv4 ARP probe; IPv6 duplicate address detection by the kernel), then hands it
-to the group, whose daemon binds it to the least-loaded active member and announces it;
+Sun Cluster's LogicalHostname on an IPMP group: start hands the address to the group,
+whose daemon checks that no other host uses it (IPv4 ARP probe; IPv6 duplicate address
+detection by the kernel), binds it to the least-loaded active member and announces it;
 moves inside the group never fail the resource. Colocate it with the group clone and
 put a location rule on the group's node attribute: when a node's group fails, ipmpd
 drops the attribute at once and the address moves to another node by the rule, with no
@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import os
 import time
+from functools import partial
 
-from agents import common
-from ipmp_core.errors import EngineError
+from agents import daemon_link
+from ipmp_core import values
 from ocf import Agent, OCFCode, OCFError, Parameter
 
 DEFAULT_ARP_COUNT = 3
@@ -62,15 +63,6 @@ def _ip(value: str) -> None:
         raise ValueError(f"{value} cannot be a floating address")
 
 
-def _group(value: str) -> None:
-    from ipmp_core.config import check_name
-
-    try:
-        check_name("group", value)
-    except EngineError as exc:
-        raise ValueError(exc.message) from None
-
-
 def _lifetime(value: str) -> None:
     if value not in ("forever", "0"):
         raise ValueError("preferred_lft must be 'forever' or 0")
@@ -84,7 +76,7 @@ for param in (
               validator=lambda v: 0 < v <= 128),
     Parameter("group", "string", "IPMP group", "The IPMP group that hosts the address "
               "(the group parameter of an ocf:clearview:ipmp resource).", required=True,
-              validator=_group),
+              validator=partial(values.check_name, "group")),
     Parameter("arp_count", "integer", "Announcements at start",
               "Gratuitous ARPs / unsolicited neighbour advertisements sent at start "
               "(the group's daemon also announces every move).",
@@ -129,13 +121,10 @@ def _address(ctx):  # noqa: ANN001, ANN201 (an ipaddress interface)
         prefix = 24 if ip.version == 4 else 64
     if ip.version == 4 and prefix > 32:
         raise OCFError(OCFCode.ERR_CONFIGURED, f"cidr_netmask {prefix} is too long for IPv4")
-    from ipmp_core.config import parse_data_address  # the daemon's rules for data addresses
-
     try:
-        iface = parse_data_address(f"{ip}/{prefix}")
-    except EngineError as exc:
-        raise OCFError(OCFCode.ERR_CONFIGURED, exc.message) from None
-    return iface
+        return values.parse_data_address(f"{ip}/{prefix}")  # the daemon's rules
+    except values.InvalidValue as exc:
+        raise OCFError(OCFCode.ERR_CONFIGURED, str(exc)) from None
 
 
 def _find(snapshot: dict | None, ip: str) -> dict | None:
@@ -160,8 +149,8 @@ def validate(ctx) -> int:  # noqa: ANN001
 def start(ctx) -> int:  # noqa: ANN001
     p = ctx.params
     iface = _address(ctx)
-    snapshot = common.snapshot_or_none()
-    group = common.find_group(snapshot, p["group"])
+    snapshot = daemon_link.snapshot_or_none()
+    group = daemon_link.find_group(snapshot, p["group"])
     if group is None:
         raise OCFError(OCFCode.ERR_GENERIC, f"group {p['group']} is not configured on this "
                        "node (start the ocf:clearview:ipmp resource first)")
@@ -173,47 +162,26 @@ def start(ctx) -> int:  # noqa: ANN001
         return OCFCode.SUCCESS
     if group["state"] == "failed" or not group["active"]:
         raise OCFError(OCFCode.ERR_GENERIC, f"group {p['group']} has no usable interface")
-    if iface.version == 4 and not p["nodad"]:
-        _arp_probe(iface, group["active"], snapshot or {}, ctx, p["dad_wait"] / 1000)
-    common.call("add-address", group=p["group"], address=str(iface),
-                owner=common.owner_of(ctx), dad=iface.version == 6 and not p["nodad"],
-                deprecated=p["preferred_lft"] == "0")
-    found = _find(common.snapshot_or_none(), str(iface.ip))
+    # The daemon checks that no other host uses the address before it adds it (an ARP
+    # probe for IPv4 timed by dad_wait, the kernel's DAD for IPv6) and refuses it if one does.
+    daemon_link.call("add-address", group=p["group"], address=str(iface),
+                     owner=daemon_link.owner_of(ctx), dad=not p["nodad"],
+                     dad_wait_ms=p["dad_wait"], deprecated=p["preferred_lft"] == "0")
+    found = _find(daemon_link.snapshot_or_none(), str(iface.ip))
     if found is None or not found["inbound"]:
         raise OCFError(OCFCode.ERR_GENERIC, f"{iface.ip} could not be bound to a member of "
                        f"group {p['group']}")
     if p["arp_count"]:
-        common.call("announce", address=str(iface.ip), count=p["arp_count"],
+        daemon_link.call("announce", address=str(iface.ip), count=p["arp_count"],
                     interval_ms=p["arp_interval"])
     ctx.log.info(f"{iface} is up on {found['inbound']} (group {p['group']})")
     return OCFCode.SUCCESS
 
 
-def _arp_probe(iface, active: list[str], snapshot: dict, ctx,  # noqa: ANN001
-               wait_s: float) -> None:
-    from ipmp_core.net.dad import arp_probe  # not on the monitor path
-
-    member = next((i for i in snapshot.get("interfaces", []) if i["name"] == active[0]),
-                  None)
-    if member is None or not member.get("mac"):
-        return
-    mac = bytes.fromhex(member["mac"].replace(":", ""))
-    try:
-        # Two probes (one may be lost), the second a quarter of the wait later.
-        owner = arp_probe(member["name"], mac, iface.ip, count=2, interval=wait_s / 4,
-                          wait=wait_s * 3 / 4)
-    except OSError as exc:
-        ctx.log.warning(f"duplicate address detection skipped: {exc}")
-        return
-    if owner is not None:
-        raise OCFError(OCFCode.ERR_GENERIC, f"{iface.ip} is already in use on the network "
-                       f"(answered by {owner})")
-
-
 def stop(ctx) -> int:  # noqa: ANN001
     ip = ctx.params["ip"].strip()
-    if _find(common.snapshot_or_none(), ip) is not None:
-        common.call("remove-address", address=ip)
+    if _find(daemon_link.snapshot_or_none(), ip) is not None:
+        daemon_link.call("remove-address", address=ip)
         ctx.log.info(f"{ip} removed")
     _forget_failure(ctx)
     return OCFCode.SUCCESS
@@ -221,19 +189,19 @@ def stop(ctx) -> int:  # noqa: ANN001
 
 def monitor(ctx) -> int:  # noqa: ANN001
     p = ctx.params
-    snapshot, restarted = common.snapshot_for_monitor(ctx)
+    snapshot, restarted = daemon_link.snapshot_for_monitor(ctx)
     found = _find(snapshot, p["ip"])
     if found is None:
         return OCFCode.NOT_RUNNING
     if found["group"] != p["group"]:
         raise OCFError(OCFCode.ERR_GENERIC, f"{p['ip']} is in group {found['group']}, "
                        f"not {p['group']}")
-    group = common.find_group(snapshot, p["group"])
+    group = daemon_link.find_group(snapshot, p["group"])
     if not found["inbound"] or group is None or group["state"] == "failed":
         return _group_failed(ctx)
     _forget_failure(ctx)
     if p["arp_count_refresh"]:
-        common.call("announce", address=p["ip"].strip(), count=p["arp_count_refresh"],
+        daemon_link.call("announce", address=p["ip"].strip(), count=p["arp_count_refresh"],
                     interval_ms=p["arp_interval"])
     if restarted:
         ctx.exit_reason(restarted)

@@ -34,7 +34,8 @@ from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 from pyroute2.netlink.rtnl import RTMGRP_LINK
 
-from ipmp_core.net.announce import ETH_P_ARP, gratuitous_arp_frame, parse_mac
+from ipmp_core.net.announce import ETH_P_ARP, gratuitous_arp_frame
+from ipmp_core.net.mac import parse_mac
 
 IFF_LOWER_UP = 0x10000
 EEXIST = 17

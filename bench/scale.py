@@ -195,7 +195,7 @@ class Watch:
 # time is counted from the first one answered; one without the group is counted too.
 PINGER = r"""
 import json, sys, time
-from ipmp_core.control import ControlClient, DaemonUnreachable
+from ipmp_core.control_client import ControlClient, DaemonUnreachable
 interval, after, limit, every, group = (float(sys.argv[1]), float(sys.argv[2]),
                                         float(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
 client = ControlClient(timeout=5.0)
@@ -280,7 +280,7 @@ def single_adds(daemon: LabDaemon, addrs: list[str]) -> list[float]:
     """Each address in its own add-address request (one client process); ms each."""
     code = (
         "import json, sys, time\n"
-        "from ipmp_core.control import ControlClient\n"
+        "from ipmp_core.control_client import ControlClient\n"
         "c = ControlClient(timeout=30)\n"
         "out = []\n"
         "for a in json.loads(sys.argv[1]):\n"

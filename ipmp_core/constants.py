@@ -17,7 +17,7 @@ MIN_FDT_MS = 100
 # failure detection (the adaptive backoff may still raise the FDT beyond it).
 MAX_FDT_MS = 3_600_000
 
-# --- address rules (ipmp_core/config.py) -------------------------------------------------
+# --- address rules (ipmp_core/values.py) -------------------------------------------------
 # The shortest prefix a data or test address may have, per family. An address brings its
 # subnet's on-link route: a /0 replaces the default route (and a /1 half of it), sending
 # every destination to the LAN. No real IPv4 LAN is wider than a /8 (the largest block

@@ -25,6 +25,8 @@ SETTLE_S = 5.0
 
 
 class Demo:
+    """The demo's run: owns the lab it plays in and the daemon's state directory."""
+
     def __init__(self, lab: Lab, state_dir: Path) -> None:
         self.lab = lab
         self.env = {**os.environ, "IPMP_STATE_DIR": str(state_dir)}
@@ -80,7 +82,8 @@ class Demo:
     def daemon_pid(self) -> int | None:
         res = subprocess.run(
             ["ip", "netns", "exec", self.lab.node, sys.executable, "-c",
-             "from ipmp_core.control import ControlClient as C; print(C().call('ping')['pid'])"],
+             "from ipmp_core.control_client import ControlClient as C; "
+             "print(C().call('ping')['pid'])"],
             env=self.env, capture_output=True, text=True, timeout=30,
         )
         return int(res.stdout) if res.returncode == 0 else None

@@ -28,3 +28,12 @@ class EngineError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+class InvalidValue(EngineError, ValueError):
+    """A value refused by ipmp_core/values.py's rules (code INVALID). An EngineError, so
+    the engine and the daemon refuse a request with it like any other; a ValueError, so
+    the agents pass the same rules to their ocf parameters as validators."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(INVALID, message)

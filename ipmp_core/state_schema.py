@@ -20,9 +20,9 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from ipmp_core.config import check_name, parse_address, parse_ip, parse_network
 from ipmp_core.constants import MAX_FDT_MS, MIN_FDT_MS
 from ipmp_core.errors import EngineError
+from ipmp_core.values import check_name, parse_address, parse_ip, parse_network
 
 # The format this daemon writes and the only one it reads. A file of another version was
 # written by another release: reading it as ours could drop or misread what it holds.
@@ -225,7 +225,7 @@ class _Checker:
         return self.engine_rule(lambda: check_name(kind, value), path)
 
     def engine_rule(self, rule: Callable[[], Any], path: str) -> Any:
-        """Apply one of ipmp_core.config's rules (the ones ipmpadm's values meet)."""
+        """Apply one of ipmp_core.values' rules (the ones ipmpadm's values meet)."""
         try:
             return rule()
         except EngineError as exc:

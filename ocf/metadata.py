@@ -41,12 +41,13 @@ from __future__ import annotations
 import inspect
 import os
 
-from ocf.agent import Agent
 from ocf.params import Parameter, format_value
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # ocf.agent imports this module when asked for meta-data: no circle
     from lxml.etree import _Element
+
+    from ocf.agent import Agent
 
 OCF_VERSION = "1.1"
 COMPAT = "compat"

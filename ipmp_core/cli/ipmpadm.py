@@ -25,12 +25,14 @@ from typing import Any
 
 import click
 
-from ipmp_core.config import check_fdt
-from ipmp_core.control import ControlClient, ControlError, DaemonUnreachable, start_daemon
+from ipmp_core.control_client import ControlClient, ControlError, DaemonUnreachable, start_daemon
 from ipmp_core.errors import EngineError
+from ipmp_core.values import check_fdt
 
 
 class AdmError(click.ClickException):
+    """A failed ipmpadm command: one ``ipmpadm: message`` line on stderr, exit 1."""
+
     def show(self, file: Any = None) -> None:
         click.echo(f"ipmpadm: {self.message}", err=True)
 
@@ -62,7 +64,7 @@ def call(op: str, *, start: bool = True, timeout: float | None = None, **args: A
 
 
 def _checked(rule: Callable[[Any], Any], value: Any) -> Any:
-    """Apply one of the shared value rules (ipmp_core.config) before asking the daemon,
+    """Apply one of the shared value rules (ipmp_core.values) before asking the daemon,
     which applies the same rule again: the message is the same either way."""
     try:
         return rule(value)

@@ -14,7 +14,7 @@ import click
 
 from ipmp_core.constants import CONTROL_SOCKET_NAME
 from ipmp_core.daemon.control_server import StartError, require_root
-from ipmp_core.defaults import DEFAULTS_FILE
+from ipmp_core.defaults_file import DEFAULTS_FILE
 from ipmp_core.persist import STATE_DIR_ENV, StateFile, netns_name, state_dir
 
 

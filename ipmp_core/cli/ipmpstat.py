@@ -1,7 +1,8 @@
 """ipmpstat: display IPMP status the way Solaris' ipmpstat(8) does.
 
-All formatting lives in ipmp_core.stat; this module only reads the command line, asks the
-daemon (a snapshot, or the event stream for -p), reads /etc/hosts for names, and turns
+All formatting lives in ipmp_core.ipmpstat_format; this module only reads the command
+line, asks the daemon (a snapshot, or the event stream for -p), reads /etc/hosts for names,
+and turns
 every failure into one ``ipmpstat: ...`` line on stderr: exit 1 for runtime errors, 2 for
 usage errors, never a traceback.
 """
@@ -17,8 +18,9 @@ from typing import Any
 
 import click
 
-from ipmp_core import stat
-from ipmp_core.control import ControlClient, ControlError, DaemonUnreachable
+from ipmp_core import ipmpstat_fields
+from ipmp_core import ipmpstat_format as fmt
+from ipmp_core.control_client import ControlClient, ControlError, DaemonUnreachable
 from ipmp_core.model import Snapshot
 
 PROG = "ipmpstat"
@@ -76,7 +78,7 @@ class _IpmpstatCommand(click.Command):
             _complain(exc.message)
             return exc.code
         except click.UsageError as exc:
-            _complain(f"{exc.format_message().rstrip('.')} (usage: {stat.SYNOPSIS})")
+            _complain(f"{exc.format_message().rstrip('.')} (usage: {ipmpstat_fields.SYNOPSIS})")
             return EXIT_USAGE
         except click.ClickException as exc:
             _complain(exc.format_message())
@@ -98,15 +100,15 @@ def _silence_stdout() -> None:
         pass
 
 
-def _resolver(numeric: bool) -> stat.Resolver:
+def _resolver(numeric: bool) -> fmt.Resolver:
     """Names from /etc/hosts unless -n; never DNS, which can hang when the network is down."""
     if numeric:
-        return stat.numeric
+        return fmt.numeric
     try:
         with open(HOSTS_FILE, encoding="utf-8", errors="replace") as hosts:
-            return stat.hosts_resolver(stat.parse_hosts(hosts.read()))
+            return fmt.hosts_resolver(fmt.parse_hosts(hosts.read()))
     except OSError:
-        return stat.numeric
+        return fmt.numeric
 
 
 def _modes(counts: dict[str, int]) -> list[str]:
@@ -121,7 +123,7 @@ def _daemon_error(exc: ControlError, doing: str) -> _Failure:
     return _Failure(f"cannot {doing}: {exc.message}")
 
 
-def _print_snapshot(spec: stat.OutputSpec, resolve: stat.Resolver) -> None:
+def _print_snapshot(spec: ipmpstat_fields.OutputSpec, resolve: fmt.Resolver) -> None:
     """Ask the daemon for one consistent snapshot and print the chosen mode of it."""
     try:
         data = ControlClient().snapshot()
@@ -133,7 +135,7 @@ def _print_snapshot(spec: stat.OutputSpec, resolve: stat.Resolver) -> None:
         raise _Failure(f"cannot snapshot IPMP state: malformed reply ({exc})") from None
     if snapshot.state_error:  # on stderr: parsable output on stdout stays parsable
         _complain(f"warning: {snapshot.state_error}")
-    click.echo(stat.render_snapshot(spec, snapshot, resolve), nl=False)
+    click.echo(fmt.render_snapshot(spec, snapshot, resolve), nl=False)
 
 
 def _header_every() -> int | None:
@@ -149,25 +151,26 @@ def _header_every() -> int | None:
 
 
 def _probe_lines(
-    spec: stat.OutputSpec, events: Iterable[dict[str, Any]], start_ns: int, resolve: stat.Resolver
+    spec: ipmpstat_fields.OutputSpec, events: Iterable[dict[str, Any]], start_ns: int,
+    resolve: fmt.Resolver,
 ) -> Iterator[str]:
     """The -p output lines for a stream of events, header included for people."""
-    every = _header_every() if spec.style is stat.Style.HUMAN else None
-    header = stat.format_header(spec.fields)
-    if spec.style is stat.Style.HUMAN:
+    every = _header_every() if spec.style is ipmpstat_fields.Style.HUMAN else None
+    header = fmt.format_header(spec.fields)
+    if spec.style is ipmpstat_fields.Style.HUMAN:
         yield header
     printed = 1
     for event in events:
-        if not stat.is_reported_probe(event):
+        if not fmt.is_reported_probe(event):
             continue
         if every is not None and printed % every == 0:
             yield header
             printed += 1
-        yield stat.format_row(spec, stat.probe_row(event, start_ns, resolve))
+        yield fmt.format_row(spec, fmt.probe_row(event, start_ns, resolve))
         printed += 1
 
 
-def _follow_probes(spec: stat.OutputSpec, resolve: stat.Resolver) -> None:
+def _follow_probes(spec: ipmpstat_fields.OutputSpec, resolve: fmt.Resolver) -> None:
     """Print probes as the daemon reports them until ^C.
 
     The daemon is pinged first so that a missing daemon is one error line, not a header
@@ -192,7 +195,7 @@ def _follow_probes(spec: stat.OutputSpec, resolve: stat.Resolver) -> None:
 @click.command(
     cls=_IpmpstatCommand,
     name=PROG,
-    options_metavar=stat.SYNOPSIS.removeprefix(f"{PROG} "),
+    options_metavar=ipmpstat_fields.SYNOPSIS.removeprefix(f"{PROG} "),
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 @click.option("-n", "numeric", is_flag=True, help="Display IP addresses numerically.")
@@ -218,11 +221,11 @@ def ipmpstat(
     """Display IPMP subsystem status (exactly one of -a, -g, -i, -p, -t)."""
     counts = {"a": addresses, "g": groups, "i": interfaces, "p": probes, "t": targets}
     try:
-        spec = stat.make_spec(_modes(counts), fields, parsable, as_json)
-    except stat.StatUsageError as exc:
+        spec = ipmpstat_fields.make_spec(_modes(counts), fields, parsable, as_json)
+    except ipmpstat_fields.StatUsageError as exc:
         raise _Failure(str(exc), EXIT_USAGE) from None
     resolve = _resolver(numeric)
-    if spec.mode is stat.Mode.PROBES:
+    if spec.mode is ipmpstat_fields.Mode.PROBES:
         _follow_probes(spec, resolve)
     else:
         _print_snapshot(spec, resolve)

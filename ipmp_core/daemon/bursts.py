@@ -8,14 +8,16 @@ from collections.abc import Callable
 from typing import Any
 
 from ipmp_core import errors
-from ipmp_core.defaults import Defaults
+from ipmp_core.defaults_file import Defaults
 from ipmp_core.engine.engine import Engine
 from ipmp_core.errors import EngineError
 from ipmp_core.net.announce import Announcer
+from ipmp_core.net.mac import ZERO_MAC, parse_mac
 
 
 def mac_bytes(mac: str) -> bytes:
-    return bytes.fromhex(mac.replace(":", "")) if mac else b"\0" * 6
+    """A member's MAC as bytes; all zeros while the kernel has not told it yet."""
+    return parse_mac(mac) if mac else ZERO_MAC
 
 
 class Bursts:
@@ -49,7 +51,7 @@ class Bursts:
     def announce_now(self, args: dict[str, Any]) -> str:
         """Announce a data address again from the member holding it (an agent's
         arp_count_refresh, or its own count at start)."""
-        from ipmp_core.config import clamped_int
+        from ipmp_core.values import clamped_int
 
         # policy: moves to the engine (clamping the announce count)
         count = clamped_int(args.get("count", 1), "count", 0, 20)

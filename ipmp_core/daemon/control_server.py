@@ -6,7 +6,7 @@ client can deaf the daemon: every connection has to send its request within
 CONTROL_IDLE_TIMEOUT_S, non-root users hold a bounded number of connections, a request
 is at most CONTROL_MAX_REQUEST bytes, every malformed request is answered with an error,
 a subscriber that does not read is dropped, and all of this is logged in a few lines,
-never one traceback per connection. See ipmp_core.control for the wire format.
+never one traceback per connection. See ipmp_core.control_client for the wire format.
 """
 
 from __future__ import annotations
@@ -175,7 +175,8 @@ _ARG_TYPES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     **{name: ("true or false", lambda v: isinstance(v, bool)) for name in ("dad", "deprecated")},
     **{name: ("a boolean or a string", lambda v: isinstance(v, bool | str))
        for name in ("standby", "failback", "enabled")},
-    **{name: ("a number", _is_number) for name in ("fdt_ms", "count", "interval_ms")},
+    **{name: ("a number", _is_number)
+       for name in ("fdt_ms", "count", "interval_ms", "dad_wait_ms")},
     **{name: ("a list of strings", _is_str_list) for name in ("addresses", "targets")},
 }
 

@@ -37,7 +37,7 @@ class DhcpSessions:
 
     async def apply(self, action: DhcpTest | DhcpData) -> None:
         """Start, restart or stop the session an action names (one path for both kinds)."""
-        from ipmp_core.net import dhcp  # pyroute2's DHCP client: only when used
+        from ipmp_core.net import dhcp, dhcp_ids  # pyroute2's DHCP client: only when used
 
         table: dict[Any, Any]
         if isinstance(action, DhcpTest):
@@ -51,7 +51,7 @@ class DhcpSessions:
             return
         if isinstance(action, DhcpTest):
             ifname: str | None = action.member
-            client_id = dhcp.client_id_for_member(action.group or "anonymous", action.member)
+            client_id = dhcp_ids.client_id_for_member(action.group or "anonymous", action.member)
             started = f"the test address of {action.member}"
         else:
             ifname = self._data_member(action)
@@ -59,7 +59,7 @@ class DhcpSessions:
                 log.warning("DHCP data address of group %s: no member to ask through",
                             action.group)
                 return
-            client_id = dhcp.client_id_for_group(action.group, action.slot)
+            client_id = dhcp_ids.client_id_for_group(action.group, action.slot)
             started = f"data address {action.slot} of group {action.group} through {ifname}"
 
         def on_lease(lease: Any) -> None:

@@ -42,8 +42,9 @@ from ipmp_core.engine.actions import (
 from ipmp_core.engine.engine import Engine
 from ipmp_core.net.attrd import AttributePublisher
 from ipmp_core.net.dad import owner_of_test_address
-from ipmp_core.net.netlink import GLOBAL_SYSCTLS, Netlink
+from ipmp_core.net.netlink import Netlink
 from ipmp_core.net.nftsets import MemberSets
+from ipmp_core.net.sysctl import GLOBAL_SYSCTLS
 
 log = logging.getLogger("ipmpd")
 

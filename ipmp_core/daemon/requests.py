@@ -15,7 +15,7 @@ from ipmp_core.daemon.bursts import Bursts
 from ipmp_core.daemon.clock import now_ms
 from ipmp_core.daemon.executor import Executor
 from ipmp_core.daemon.state import StateJournal
-from ipmp_core.defaults import Defaults
+from ipmp_core.defaults_file import Defaults
 from ipmp_core.engine.actions import Action
 from ipmp_core.engine.engine import Engine
 from ipmp_core.errors import EngineError
@@ -129,19 +129,20 @@ class Requests:
 
     async def _duplicate_check(self, args: dict[str, Any]) -> str | None:
         """IPv4 duplicate address detection for every data address a request adds (the
-        engine says from where), unless the client did it already and says so with
-        ``dad: false`` (the floating-address agent). An ARP probe takes PROBE_COUNT x
-        PROBE_INTERVAL_S + PROBE_WAIT_S (0.4 s) whatever the number of addresses (a batch
-        is probed at once); it runs in a thread, outside the lock, so probing and kernel
-        events go on meanwhile. Returns the refusal, or None."""
+        engine says from where), unless the client says ``dad: false``. ``dad_wait_ms``
+        (the floating-address agent's dad_wait) times it; else an ARP probe takes
+        PROBE_COUNT x PROBE_INTERVAL_S + PROBE_WAIT_S (0.4 s). Either way whatever the
+        number of addresses (a batch is probed at once); it runs in a thread, outside the
+        lock, so probing and kernel events go on meanwhile. Returns the refusal, or None."""
         group = args.get("group")
         if args.get("dad") is False or not isinstance(group, str):
             return None
         texts = args.get("addresses") if "addresses" in args else [args.get("address")]
         if not isinstance(texts, list):
             return None  # the request itself is refused with the precise reason
-        from ipmp_core.config import parse_data_address
-        from ipmp_core.net.dad import arp_probe_many
+        from ipmp_core.net.dad import arp_probe_many, probe_timing
+        from ipmp_core.net.mac import parse_mac
+        from ipmp_core.values import parse_data_address
 
         by_member: dict[tuple[str, str], list[Any]] = {}
         for text in texts:
@@ -152,8 +153,8 @@ class Requests:
         conflicts: dict[Any, str] = {}
         for (member, mac), ips in by_member.items():
             try:
-                found = await asyncio.to_thread(arp_probe_many, member,
-                                                bytes.fromhex(mac.replace(":", "")), ips)
+                found = await asyncio.to_thread(arp_probe_many, member, parse_mac(mac), ips,
+                                                **probe_timing(args.get("dad_wait_ms")))
             except (OSError, ValueError) as exc:
                 log.warning("Duplicate address detection on %s skipped: %s", member, exc)
                 continue
@@ -267,7 +268,7 @@ class Requests:
     def _remove_test(self, address: str, interface: str | None = None) -> list[Action]:
         """Remove a test address; "dhcp" (with the interface), or the address DHCP leased,
         stops DHCP on that member."""
-        from ipmp_core.config import parse_ip
+        from ipmp_core.values import parse_ip
 
         if not isinstance(address, str):
             raise EngineError(errors.INVALID, f"test address {address!r} is not a string")

@@ -31,7 +31,7 @@ from ipmp_core.daemon.probes import ProbeIO
 from ipmp_core.daemon.requests import Requests
 from ipmp_core.daemon.routes import Routes
 from ipmp_core.daemon.state import StateJournal, run_steps
-from ipmp_core.defaults import DEFAULTS_FILE, Defaults, load_defaults
+from ipmp_core.defaults_file import DEFAULTS_FILE, Defaults, load_defaults
 from ipmp_core.engine.actions import Action, PublishAttribute, SendProbe
 from ipmp_core.engine.engine import Engine
 from ipmp_core.errors import EngineError

@@ -10,7 +10,6 @@ from __future__ import annotations
 import ipaddress
 
 from ipmp_core import errors
-from ipmp_core.config import IPInterface, parse_address, parse_data_address, parse_ip
 from ipmp_core.engine import placement
 from ipmp_core.engine.actions import (
     Action,
@@ -25,6 +24,7 @@ from ipmp_core.engine.rules import Rules
 from ipmp_core.engine.state import Group
 from ipmp_core.engine.tables import Tables, address_key
 from ipmp_core.errors import EngineError
+from ipmp_core.values import IPInterface, parse_address, parse_data_address, parse_ip
 
 
 class AddressRequests:

@@ -18,7 +18,6 @@ import random
 from collections.abc import Generator, Iterable, Iterator
 from typing import Any
 
-from ipmp_core.config import IPInterface
 from ipmp_core.constants import (
     DEFAULT_FAILBACK,
     DEFAULT_FDT_MS,
@@ -37,6 +36,7 @@ from ipmp_core.engine.rules import Rules
 from ipmp_core.engine.state import Group, Member
 from ipmp_core.engine.tables import LinkObservation, Tables
 from ipmp_core.model import Snapshot
+from ipmp_core.values import IPInterface
 
 
 class Engine:

@@ -9,15 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ipmp_core import errors
-from ipmp_core.config import (
-    check_fdt,
-    check_name,
-    parse_bool,
-    parse_gateway,
-    parse_ip,
-    parse_network,
-    parse_targets,
-)
 from ipmp_core.constants import DEFAULT_FAILBACK, DEFAULT_FDT_MS
 from ipmp_core.engine.actions import (
     Action,
@@ -36,6 +27,15 @@ from ipmp_core.engine.rules import Rules, release_holds
 from ipmp_core.engine.state import Group, Route
 from ipmp_core.engine.tables import Tables
 from ipmp_core.errors import EngineError
+from ipmp_core.values import (
+    check_fdt,
+    check_name,
+    parse_bool,
+    parse_gateway,
+    parse_ip,
+    parse_network,
+    parse_targets,
+)
 
 # Pacemaker's attribute names: XML IDs (letters, digits, "-", "_", "."), not too long.
 _ATTRIBUTE_MAX = 128

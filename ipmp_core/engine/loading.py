@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Any
 
-from ipmp_core.config import parse_address
 from ipmp_core.constants import DEFAULT_FAILBACK, DEFAULT_FDT_MS, LOAD_CHUNK
 from ipmp_core.engine.actions import Action, ConfigChanged, Log
 from ipmp_core.engine.addresses import AddressRequests
@@ -19,6 +18,7 @@ from ipmp_core.engine.members import MemberRequests
 from ipmp_core.engine.rules import Rules
 from ipmp_core.engine.tables import Tables
 from ipmp_core.errors import EngineError
+from ipmp_core.values import parse_address
 
 
 def run_steps(steps: Generator[None, None, Any]) -> Any:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ipmp_core import errors
-from ipmp_core.config import IPInterface, check_name, parse_address, parse_bool, parse_test_address
 from ipmp_core.constants import MIN_REDUNDANCY
 from ipmp_core.engine.actions import (
     Action,
@@ -26,6 +25,7 @@ from ipmp_core.engine.rules import Rules, hold_back_on_return, release_holds
 from ipmp_core.engine.state import Group, Member
 from ipmp_core.engine.tables import ANONYMOUS, Tables, need_str
 from ipmp_core.errors import EngineError
+from ipmp_core.values import IPInterface, check_name, parse_address, parse_bool, parse_test_address
 
 
 class MemberRequests:

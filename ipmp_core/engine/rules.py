@@ -20,7 +20,7 @@ The rules that live beside this file, each in one place:
   probe from which test address (a duplicated one disables probing);
 - the adaptive FDT: adaptive_fdt.py; loss and repair counting: prober.py; the link's
   flapping rule: link.py; target choice: targets.py; RTT estimates: rtt.py;
-- refusals of bad requests: the validators of ipmp_core/config.py and the checks in
+- refusals of bad requests: the validators of ipmp_core/values.py and the checks in
   groups.py, members.py (minimum redundancy, test-address subnets) and addresses.py.
 """
 
@@ -30,7 +30,6 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from ipmp_core.config import parse_ip
 from ipmp_core.engine import placement
 from ipmp_core.engine.actions import (
     Action,
@@ -48,6 +47,7 @@ from ipmp_core.engine.probing import Probing
 from ipmp_core.engine.state import Group, Member
 from ipmp_core.engine.tables import ANONYMOUS, Tables
 from ipmp_core.model import GroupState, IfState, LinkState
+from ipmp_core.values import parse_ip
 
 
 def interface_state(m: Member) -> IfState:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ipmp_core.config import IPInterface
 from ipmp_core.constants import DEFAULT_FAILBACK, DEFAULT_FDT_MS, PROBE_INTERVAL_DIVISOR
 from ipmp_core.engine.detector import Detector, Verdict
 from ipmp_core.engine.link import LinkDetector
 from ipmp_core.engine.prober import Prober
 from ipmp_core.engine.targets import TargetList
 from ipmp_core.model import GroupState, LinkState
+from ipmp_core.values import IPInterface
 
 
 @dataclass

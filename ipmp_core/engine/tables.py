@@ -13,10 +13,10 @@ import ipaddress
 from typing import Any
 
 from ipmp_core import errors
-from ipmp_core.config import IPInterface, parse_ip
 from ipmp_core.constants import DEFAULT_FDT_MS
 from ipmp_core.engine.state import Group, Member
 from ipmp_core.errors import EngineError
+from ipmp_core.values import IPInterface, parse_ip
 
 # The anonymous group (in.mpathd's TRACK_INTERFACES_ONLY_WITH_GROUPS=no): interfaces in
 # no group that have a test address get failure detection only, no failover.

@@ -30,11 +30,12 @@ import ipaddress
 import socket
 import struct
 
+from ipmp_core.net.mac import BROADCAST_MAC, ZERO_MAC, check_mac
+
 __all__ = [
     "Announcer",
     "ETH_P_ARP",
     "gratuitous_arp_frame",
-    "parse_mac",
     "unsolicited_na",
 ]
 
@@ -51,8 +52,6 @@ NA_FLAG_SOLICITED = 0x40
 NA_FLAG_OVERRIDE = 0x20
 # Receivers drop ND messages whose hop limit is not 255 (proof they were not routed).
 ND_HOP_LIMIT = 255
-BROADCAST_MAC = b"\xff" * 6
-ZERO_MAC = b"\x00" * 6
 # Shortest Ethernet frame without the FCS. Real NICs pad short frames themselves, but veth,
 # tap and some software switches pass a 42-byte ARP frame on as a runt; pad it like the
 # kernel's own ARP frames look on the wire.
@@ -65,19 +64,6 @@ _BLOCK_ALL_ICMP6 = b"\xff" * 32
 
 _ARP_HEADER = struct.Struct("!HHBBH")  # htype, ptype, hlen, plen, op
 _NA_HEADER = struct.Struct("!BBHB3x")  # type, code, checksum, flags, reserved
-
-
-def parse_mac(text: str) -> bytes:
-    """ "aa:bb:cc:dd:ee:ff" (or with '-') -> 6 bytes; ValueError otherwise."""
-    parts = text.replace("-", ":").split(":")
-    if len(parts) != 6 or not all(len(p) == 2 for p in parts):
-        raise ValueError(f"not a MAC address: {text!r}")
-    return bytes(int(p, 16) for p in parts)
-
-
-def _check_mac(mac: bytes) -> None:
-    if len(mac) != 6:
-        raise ValueError(f"MAC must be 6 bytes, got {len(mac)}")
 
 
 def gratuitous_arp_frame(mac: bytes, ip: ipaddress.IPv4Address, reply: bool = False) -> bytes:
@@ -93,7 +79,7 @@ def gratuitous_arp_frame(mac: bytes, ip: ipaddress.IPv4Address, reply: bool = Fa
     ``locktime`` of the last update) when target and sender hardware address are equal;
     with a broadcast target it is an ordinary reply that a recently updated entry ignores.
     """
-    _check_mac(mac)
+    check_mac(mac)
     ip = ipaddress.IPv4Address(ip)
     op = ARPOP_REPLY if reply else ARPOP_REQUEST
     tha = mac if reply else ZERO_MAC
@@ -121,7 +107,7 @@ def unsolicited_na(mac: bytes, ip: ipaddress.IPv6Address) -> bytes:
     option carries ``mac``. The checksum is left 0: the kernel computes it for raw ICMPv6
     sockets (RFC 3542 section 3.1), since it covers the IPv6 pseudo-header we do not build.
     """
-    _check_mac(mac)
+    check_mac(mac)
     ip = ipaddress.IPv6Address(ip)
     return b"".join(
         (

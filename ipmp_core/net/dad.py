@@ -1,7 +1,7 @@
 """IPv4 duplicate address detection with ARP probes (RFC 5227), standard library only.
 
-Used before a floating address is brought up (the floating-address agent's start) and
-before the daemon puts a static IPv4 test address on a member: if another host already
+Used by the daemon before it adds an IPv4 data address (a floating address's agent
+start among them) and before it puts a static IPv4 test address on a member: if another host already
 answers for it, bringing it up here would split the traffic between two hosts. Probes
 carry sender address 0.0.0.0 so that they update no neighbour's cache. IPv6 uses the
 kernel's own DAD instead (the daemon adds the address without nodad and waits for the
@@ -11,11 +11,14 @@ verdict).
 from __future__ import annotations
 
 import ipaddress
+import math
 import select
 import socket
 import struct
 import threading
 import time
+
+from ipmp_core.net.mac import BROADCAST_MAC, ZERO_MAC, mac_text
 
 ETH_P_ARP = 0x0806
 ARP_REQUEST = 1
@@ -25,13 +28,17 @@ ARP_REPLY = 2
 PROBE_COUNT = 2
 PROBE_INTERVAL_S = 0.1
 PROBE_WAIT_S = 0.3
+# The bounds of a client's wait (the agent's dad_wait): shorter could miss a live owner
+# under load, longer only delays the start.
+MIN_WAIT_MS = 10
+MAX_WAIT_MS = 10_000
 _HEADER = struct.Struct("!6s6sH")
 _ARP = struct.Struct("!HHBBH6s4s6s4s")
 
 
 def probe_frame(mac: bytes, ip: ipaddress.IPv4Address) -> bytes:
-    arp = _ARP.pack(1, 0x0800, 6, 4, ARP_REQUEST, mac, b"\0" * 4, b"\0" * 6, ip.packed)
-    frame = _HEADER.pack(b"\xff" * 6, mac, ETH_P_ARP) + arp
+    arp = _ARP.pack(1, 0x0800, 6, 4, ARP_REQUEST, mac, b"\0" * 4, ZERO_MAC, ip.packed)
+    frame = _HEADER.pack(BROADCAST_MAC, mac, ETH_P_ARP) + arp
     return frame.ljust(60, b"\0")
 
 
@@ -53,10 +60,21 @@ def claim_in(frame: bytes, mac: bytes) -> tuple[bytes, str] | None:
     _, ptype, _, _, op, sha, spa, _, tpa = _ARP.unpack_from(frame, _HEADER.size)
     if ptype != 0x0800 or sha == mac or op not in (ARP_REQUEST, ARP_REPLY):
         return None
-    owner = ":".join(f"{b:02x}" for b in sha)
+    owner = mac_text(sha)
     if spa == b"\0" * 4:
         return (tpa, owner) if op == ARP_REQUEST else None
     return spa, owner
+
+
+def probe_timing(wait_ms: object) -> dict[str, float]:
+    """arp_probe's timing for a client's whole wait in ms (the floating-address agent's
+    dad_wait): two probes (one may be lost), the second a quarter of the wait later, then
+    listening for the rest. {} (the defaults above) for anything but a finite number."""
+    if isinstance(wait_ms, bool) or not isinstance(wait_ms, int | float) or \
+            not math.isfinite(wait_ms):
+        return {}
+    wait_s = min(max(float(wait_ms), MIN_WAIT_MS), MAX_WAIT_MS) / 1000
+    return {"count": 2, "interval": wait_s / 4, "wait": wait_s * 3 / 4}
 
 
 def arp_probe(ifname: str, mac: bytes, ip: ipaddress.IPv4Address, *,
@@ -112,7 +130,7 @@ def arp_probe_many(ifname: str, mac: bytes, ips: list[ipaddress.IPv4Address], *,
 def _close_later(sock: socket.socket) -> None:
     """Close ``sock`` in a thread of its own: closing a packet socket waits for an RCU
     grace period in the kernel (packet_release calls synchronize_net: 7-16 ms measured),
-    time the agent's start spends adding the address instead. The verdict is known and
+    time the daemon spends adding the address instead. The verdict is known and
     nothing reads the socket any more; a process that exits first closes it on exit."""
     threading.Thread(target=sock.close, name="arp-probe-close", daemon=True).start()
 
@@ -123,9 +141,9 @@ async def owner_of_test_address(ifname: str, mac: bytes,
     PROBE_WAIT_S); None, logged, when the probe cannot be sent (the address then goes on
     unchecked rather than not at all).
 
-    asyncio and logging are imported here, not at the top: the floating-address agent's
-    start imports this module for ``arp_probe`` on the failover path, where importing
-    asyncio alone cost 30-40 ms; in the daemon both are loaded already."""
+    asyncio and logging are imported here, not at the top: this module stays cheap to
+    import (it used to be on the agents' failover path, where importing asyncio alone
+    cost 30-40 ms); in the daemon both are loaded already."""
     import asyncio
     import logging
 

@@ -30,9 +30,13 @@ from pyroute2.netlink.rtnl import (
     RTMGRP_LINK,
 )
 
-from ipmp_core.config import IPInterface
 from ipmp_core.net import dump
 from ipmp_core.net.addrbatch import AddressBatch, AddrRequest
+from ipmp_core.net.event_socket import event_rcvbuf, netlink_drops, set_rcvbuf
+from ipmp_core.net.sysctl import MEMBER_SYSCTLS, read_sysctl, write_sysctl
+
+# An address with its prefix, as the kernel holds it on an interface.
+IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 
 log = logging.getLogger("ipmpd")
 
@@ -48,42 +52,14 @@ IFA_F_NOPREFIXROUTE = 0x200
 # the routes it installed, after a restart too. 0xcf: unassigned in rt_protos.
 RTPROT_CLEARVIEW = 0xCF
 INFINITY_LFT = 0xFFFFFFFF
-# Receive buffer of the event socket. A failover of 1,000 data addresses queues about four
-# notifications per address (the new address and its local route, the old copy and its
-# route), each accounted at about 1 KiB by the kernel: 4 MiB. The kernel's default cap
-# (net.core.rmem_max, 208 KiB, doubled) holds about 400, so a move of 50 addresses
-# overflowed it. 16 MiB leaves room for several such bursts back to back; the memory is
-# only used while notifications wait to be read. Beyond rmem_max only SO_RCVBUFFORCE
-# (CAP_NET_ADMIN, which the daemon has as root) sets it.
-EVENT_RCVBUF_BYTES = 16 * 1024 * 1024
-# Test hook: a receive buffer size (bytes) that replaces EVENT_RCVBUF_BYTES, so that a
-# test can make the socket overflow with a small burst and watch the daemon resynchronise.
-EVENT_RCVBUF_ENV = "IPMPD_EVENT_RCVBUF"
-SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
 # The groups of the event socket: links, addresses and routes (probe targets follow the
 # routing table's next hops).
 EVENT_GROUPS = (RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_IPV4_ROUTE
                 | RTMGRP_IPV6_ROUTE)
-# Where the kernel counts, per netlink socket, the notifications it dropped (column Drops).
-PROC_NETLINK = "/proc/net/netlink"
-
-# Per-interface sysctls that make a member answer ARP only for addresses configured on it
-# (arp_ignore=1), use one of its own addresses as ARP source (arp_announce=2), and keep
-# the other data addresses of a subnet when one is removed (promote_secondaries=1).
-MEMBER_SYSCTLS = {
-    "net/ipv4/conf/{}/arp_ignore": "1",
-    "net/ipv4/conf/{}/arp_announce": "2",
-    "net/ipv4/conf/{}/promote_secondaries": "1",
-}
-# The effective arp_ignore is the larger of "all" and the interface's own value: without
-# this, a NIC outside every group (Linux is a weak host) answers ARP for a data address
-# with its own MAC whenever it shares the segment, and traffic lands on the wrong port.
-# Set while any member is plumbed and restored after the last one leaves.
-GLOBAL_SYSCTLS = {"net/ipv4/conf/all/arp_ignore": "1"}
-
-
 @dataclass(frozen=True)
 class LinkInfo:
+    """An interface as a link dump or event shows it."""
+
     name: str
     ifindex: int
     mac: str
@@ -93,12 +69,16 @@ class LinkInfo:
 
 @dataclass(frozen=True)
 class LinkGone:
+    """An interface was deleted (RTM_DELLINK)."""
+
     name: str
     ifindex: int
 
 
 @dataclass(frozen=True)
 class AddrEvent:
+    """An address was added to or removed from an interface."""
+
     added: bool
     ifindex: int
     address: str
@@ -118,45 +98,6 @@ class EventsLost(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-def event_rcvbuf() -> int:
-    """The event socket's receive buffer: EVENT_RCVBUF_BYTES unless a test set
-    EVENT_RCVBUF_ENV."""
-    value = os.environ.get(EVENT_RCVBUF_ENV, "")
-    try:
-        return max(1, int(value)) if value else EVENT_RCVBUF_BYTES
-    except ValueError:
-        return EVENT_RCVBUF_BYTES
-
-
-def set_rcvbuf(sock: Any, size: int) -> int:
-    """Give ``sock`` a receive buffer of ``size`` bytes: SO_RCVBUFFORCE (root) ignores
-    net.core.rmem_max; without the privilege, SO_RCVBUF up to that cap. Returns the size
-    the kernel granted (it doubles the request for its bookkeeping)."""
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, size)
-    except OSError:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
-    return int(sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
-
-
-def netlink_drops(inode: int) -> int | None:
-    """Notifications the kernel dropped for the netlink socket with this inode (the
-    Drops column of /proc/net/netlink); None when it cannot be read."""
-    try:
-        with open(PROC_NETLINK, encoding="ascii") as fh:
-            lines = fh.read().splitlines()
-    except OSError:
-        return None
-    for line in lines[1:]:
-        fields = line.split()
-        if len(fields) >= 10 and fields[9] == str(inode):
-            try:
-                return int(fields[8])
-            except ValueError:
-                return None
-    return None
 
 
 RT_TABLE_MAIN = 254
@@ -180,25 +121,10 @@ def _link_info(msg: Any) -> LinkInfo | None:
     )
 
 
-def read_sysctl(key: str) -> str | None:
-    try:
-        with open(f"/proc/sys/{key}", encoding="ascii") as fh:
-            return fh.read().strip()
-    except OSError:
-        return None
-
-
-def write_sysctl(key: str, value: str) -> bool:
-    try:
-        with open(f"/proc/sys/{key}", "w", encoding="ascii") as fh:
-            fh.write(value)
-        return True
-    except OSError as exc:
-        log.warning("cannot set %s=%s: %s", key.replace("/", "."), value, exc.strerror)
-        return False
-
-
 class Netlink:
+    """The daemon's rtnetlink: owns the event socket (links, addresses, routes) and the
+    request socket that dumps and changes links, addresses and sysctls."""
+
     def __init__(self) -> None:
         self.events = AsyncIPRoute()
         self.ipr = AsyncIPRoute()

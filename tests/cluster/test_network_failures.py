@@ -241,7 +241,7 @@ def test_both_cables_pulled_moves_by_the_rule_and_the_node_heals(cluster: Cluste
 
 
 def _config(node: ClusterNode) -> dict[str, Any]:
-    code = ("import json; from ipmp_core.control import ControlClient as C; "
+    code = ("import json; from ipmp_core.control_client import ControlClient as C; "
             "print(json.dumps(C().call('config')))")
     res = subprocess.run(["ip", "netns", "exec", node.netns, sys.executable, "-c", code],
                          capture_output=True, text=True, timeout=30, check=True)

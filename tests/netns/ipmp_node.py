@@ -68,7 +68,7 @@ class Node:
         """It answers, and its start-up is over (ping answers during it, saying
         "starting": the tests that follow expect the state loaded and applied)."""
         return self.run_py(
-            "from ipmp_core.control import ControlClient as C, DaemonUnreachable as U\n"
+            "from ipmp_core.control_client import ControlClient as C, DaemonUnreachable as U\n"
             "try:\n    r = C().call('ping')\nexcept U:\n    raise SystemExit(1)\n"
             "raise SystemExit(1 if r.get('starting') else 0)").returncode == 0
 
@@ -105,7 +105,7 @@ class Node:
         return res.stdout
 
     def snapshot(self) -> dict[str, Any]:
-        res = self.run_py("import json; from ipmp_core.control import ControlClient as C; "
+        res = self.run_py("import json; from ipmp_core.control_client import ControlClient as C; "
                           "print(json.dumps(C().snapshot()))")
         assert res.returncode == 0, res.stderr
         return json.loads(res.stdout)

@@ -66,7 +66,7 @@ class Ocf:
     def snapshot(self) -> dict:
         res = subprocess.run(
             ["ip", "netns", "exec", self.lab.node, sys.executable, "-c",
-             "import json; from ipmp_core.control import ControlClient as C; "
+             "import json; from ipmp_core.control_client import ControlClient as C; "
              "print(json.dumps(C().snapshot()))"], capture_output=True, text=True, timeout=30)
         assert res.returncode == 0, res.stderr
         return json.loads(res.stdout)
@@ -79,7 +79,8 @@ class Ocf:
         """Stop a daemon the agent started (by the PID it reports), if one still runs."""
         res = subprocess.run(
             ["ip", "netns", "exec", self.lab.node, sys.executable, "-c",
-             "from ipmp_core.control import ControlClient as C; print(C().call('ping')['pid'])"],
+             "from ipmp_core.control_client import ControlClient as C; "
+             "print(C().call('ping')['pid'])"],
             capture_output=True, text=True, timeout=30)
         if res.returncode == 0:
             pid = int(res.stdout)
@@ -255,7 +256,8 @@ def test_a_killed_daemon_is_restarted_by_the_monitor_and_nothing_moves(ocf: Ocf)
 def _daemon_pid(lab: Lab) -> int | None:
     res = subprocess.run(
         ["ip", "netns", "exec", lab.node, sys.executable, "-c",
-         "from ipmp_core.control import ControlClient as C; print(C().call('ping')['pid'])"],
+         "from ipmp_core.control_client import ControlClient as C; "
+             "print(C().call('ping')['pid'])"],
         capture_output=True, text=True, timeout=30)
     return int(res.stdout) if res.returncode == 0 else None
 

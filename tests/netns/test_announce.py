@@ -16,9 +16,9 @@ from ipmp_core.lab import Lab
 from ipmp_core.net.announce import (
     Announcer,
     gratuitous_arp_frame,
-    parse_mac,
     unsolicited_na,
 )
+from ipmp_core.net.mac import parse_mac
 
 MAC = bytes.fromhex("020000005301")
 IP4 = ipaddress.IPv4Address("198.51.100.10")
@@ -110,7 +110,8 @@ def test_announcer_errors_on_missing_interface(lab: Lab) -> None:
 
 SENDER = """
 import ipaddress, json, socket, sys, time
-from ipmp_core.net.announce import Announcer, parse_mac
+from ipmp_core.net.announce import Announcer
+from ipmp_core.net.mac import parse_mac
 ifname, mac, ip, mode = sys.argv[1], parse_mac(sys.argv[2]), sys.argv[3], sys.argv[4]
 count = int(sys.argv[5])
 index = socket.if_nametoindex(ifname)

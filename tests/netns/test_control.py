@@ -24,7 +24,7 @@ from ipmp_core.constants import (
     CONTROL_MAX_CONNECTIONS_PER_USER,
     CONTROL_SOCKET_NAME,
 )
-from ipmp_core.control import ControlClient, ControlError
+from ipmp_core.control_client import ControlClient, ControlError
 from ipmp_core.lab import Lab
 
 pytestmark = pytest.mark.netns
@@ -218,7 +218,7 @@ def test_a_burst_of_clients_is_served_not_refused(node: Node) -> None:
     """1,000 concurrent snapshots (what held on main at a higher open-files limit) still
     all get an answer: beyond the listen backlog clients wait rather than fail."""
     node.adm("create-ipmp", "-i", "e0", "-i", "e1", "ipmp0")
-    code = ("import json, threading\nfrom ipmp_core.control import ControlClient, "
+    code = ("import json, threading\nfrom ipmp_core.control_client import ControlClient, "
             "ControlError\nout = []\n"
             "def one():\n    try:\n        ControlClient().snapshot()\n"
             "        out.append('ok')\n"
@@ -237,7 +237,7 @@ def test_a_burst_of_clients_is_served_not_refused(node: Node) -> None:
 def _count_events(ns: str, until_group: str) -> subprocess.Popen[str]:
     """A subscriber that reads: prints how many addresses it saw added, once it sees
     ``until_group`` removed."""
-    code = ("from ipmp_core.control import ControlClient\nn = 0\n"
+    code = ("from ipmp_core.control_client import ControlClient\nn = 0\n"
             "for ev in ControlClient().subscribe():\n"
             "    if ev.get('type') == 'address-added':\n        n += 1\n"
             f"    if ev.get('type') == 'group-removed' and ev.get('group') == "
@@ -296,7 +296,7 @@ def test_unprivileged_dump_is_refused(node: Node) -> None:
     before = node.log()
     res = node.adm("dump", check=False, user="nobody")
     assert res.returncode == 1 and "permission denied" in res.stderr
-    code = ("from ipmp_core.control import ControlClient, ControlError\n"
+    code = ("from ipmp_core.control_client import ControlClient, ControlError\n"
             "try:\n    ControlClient().call('dump')\n"
             "except ControlError as exc:\n    print(exc.code)\n")
     res = node.exec(sys.executable, "-c", code, user="nobody")

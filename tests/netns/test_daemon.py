@@ -146,7 +146,7 @@ def test_ipmpadm_starts_the_daemon_when_needed(lab: Lab, tmp_path: Path) -> None
     node = Node(lab, tmp_path / "auto")
     assert not node.alive()
     node.adm("create-ipmp", "-i", "e0", "-i", "e1", "ipmp0")
-    res = node.run_py("import json; from ipmp_core.control import ControlClient as C; "
+    res = node.run_py("import json; from ipmp_core.control_client import ControlClient as C; "
                       "print(C().call('ping')['pid'])")
     pid = int(res.stdout)
     try:
@@ -217,7 +217,7 @@ def test_queries_are_open_to_all_but_changes_need_root(node: Node) -> None:
     assert res.returncode == 1
     assert "permission denied" in res.stderr
     # The daemon itself checks the peer's credentials, whatever the client does.
-    code = ("from ipmp_core.control import ControlClient, ControlError\n"
+    code = ("from ipmp_core.control_client import ControlClient, ControlError\n"
             "try:\n    ControlClient().call('offline', interface='e0')\n"
             "except ControlError as exc:\n    print(exc.code)\n")
     res = node.exec(*_py(code), user="nobody")
@@ -285,7 +285,7 @@ def test_event_stream_reports_failures_and_moves(node: Node) -> None:
     lab = node.lab
     node.adm("create-ipmp", "-i", "e0", "-i", "e1", "ipmp0")
     node.adm("create-addr", "-a", f"{V4}/24", "ipmp0")
-    code = ("import json, sys\nfrom ipmp_core.control import ControlClient\n"
+    code = ("import json, sys\nfrom ipmp_core.control_client import ControlClient\n"
             "seen = set()\n"
             "for ev in ControlClient().subscribe():\n"
             "    print(json.dumps(ev), flush=True)\n"

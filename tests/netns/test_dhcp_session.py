@@ -29,12 +29,9 @@ import pytest
 from netns_thread import in_netns
 
 from ipmp_core.lab import Lab
-from ipmp_core.net.dhcp import (
-    DhcpSession,
-    Lease,
-    client_id_for_group,
-    client_id_for_member,
-)
+from ipmp_core.net.dhcp import DhcpSession
+from ipmp_core.net.dhcp_ids import client_id_for_group, client_id_for_member
+from ipmp_core.net.dhcp_lease import Lease
 
 pytestmark = pytest.mark.netns
 

@@ -15,7 +15,7 @@ import pytest
 from ipmp_node import Node
 
 from ipmp_core.lab import Lab
-from ipmp_core.net.netlink import EVENT_RCVBUF_ENV
+from ipmp_core.net.event_socket import EVENT_RCVBUF_ENV
 
 pytestmark = pytest.mark.netns
 
@@ -48,7 +48,7 @@ def add_addresses(node: Node, addresses: list[str], group: str = "ipmp0") -> Non
     address probe for all of them)."""
     code = (
         "import json, sys\n"
-        "from ipmp_core.control import ControlClient\n"
+        "from ipmp_core.control_client import ControlClient\n"
         "client = ControlClient(timeout=120)\n"
         "client.call('add-addresses', group=sys.argv[1], addresses=json.loads(sys.argv[2]))\n"
     )

@@ -141,7 +141,7 @@ def test_forged_replies_never_repair_a_failed_member(node: Node) -> None:
     wait_probing(node, "e0", "e1")
     lab.drop_icmp("e0")
     node.wait_for(lambda: probe_states(node)["e0"][1] == "failed", "e0 to fail")
-    pid = json.loads(node.run_py("import json; from ipmp_core.control import ControlClient "
+    pid = json.loads(node.run_py("import json; from ipmp_core.control_client import ControlClient "
                                  "as C; print(json.dumps(C().call('ping')))").stdout)["pid"]
     from ipmp_core.net.icmp import probe_ident
 

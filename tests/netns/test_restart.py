@@ -30,7 +30,7 @@ START_S = 30.0
 # said it started AFTER_S ago. Prints what it saw as JSON.
 WATCHER = r"""
 import json, sys, threading, time
-from ipmp_core.control import ControlClient, DaemonUnreachable
+from ipmp_core.control_client import ControlClient, DaemonUnreachable
 group, count, limit, after = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
 client = ControlClient(timeout=10.0)
 seen = {"ping_starting": 0, "ping_started": 0, "ping_first_answer": None,

@@ -33,7 +33,7 @@ def test_a_deprecated_only_data_address_is_no_source(node: Node) -> None:
         node.adm("create-addr", "-T", "test", "-a", f"{addr}/24", nic)
     node.adm("create-route", "-g", "198.51.100.1", "ipmp0")
     # As ocf:clearview:ipmp-address start does with preferred_lft=0.
-    res = node.run_py("from ipmp_core.control import ControlClient as C; C().call("
+    res = node.run_py("from ipmp_core.control_client import ControlClient as C; C().call("
                       f"'add-address', group='ipmp0', address='{FLOATING}/24', "
                       "owner='vip', deprecated=True)")
     assert res.returncode == 0, res.stderr

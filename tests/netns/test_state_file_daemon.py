@@ -24,7 +24,7 @@ pytestmark = pytest.mark.netns
 # the questions): the snapshot, a privileged change, and ipmpstat -g's stderr.
 _PROBE = """
 import contextlib, io, json
-from ipmp_core.control import ControlClient, ControlError
+from ipmp_core.control_client import ControlClient, ControlError
 from ipmp_core.cli import ipmpstat
 c = ControlClient()
 out = {"snapshot": c.snapshot()}
@@ -179,7 +179,7 @@ KILL_AFTER_S = (0.05, 2.0)
 # Each burst creates (even rounds) or deletes (odd rounds) in one client process.
 _BURST_CLIENT = """
 import sys
-from ipmp_core.control import ControlClient, ControlError
+from ipmp_core.control_client import ControlClient, ControlError
 c = ControlClient()
 op, addresses = sys.argv[1], sys.argv[2:]
 for a in addresses:

@@ -13,7 +13,7 @@ from ipmp_core.daemon.executor import Executor
 from ipmp_core.daemon.probes import ProbeIO
 from ipmp_core.daemon.routes import Routes
 from ipmp_core.daemon.state import StateJournal
-from ipmp_core.defaults import Defaults
+from ipmp_core.defaults_file import Defaults
 from ipmp_core.engine.engine import Engine
 from ipmp_core.persist import StateFile
 

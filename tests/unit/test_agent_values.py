@@ -1,4 +1,4 @@
-"""The agents judge values with the daemon's rules (ipmp_core/config.py): validate-all
+"""The agents judge values with the daemon's rules (ipmp_core/values.py): validate-all
 refuses what the engine would refuse, with OCF_ERR_CONFIGURED and the same reason."""
 
 from __future__ import annotations

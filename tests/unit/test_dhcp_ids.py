@@ -7,9 +7,9 @@ import uuid
 
 import pytest
 
-from ipmp_core.net.dhcp import (
-    DhcpSession,
-    _client_id_option,
+from ipmp_core.net.dhcp import DhcpSession
+from ipmp_core.net.dhcp_client import client_id_option
+from ipmp_core.net.dhcp_ids import (
     client_id_for_group,
     client_id_for_member,
     group_iaid,
@@ -92,13 +92,13 @@ def test_bad_index_rejected(index: object) -> None:
 
 
 def test_option_61_encoding_is_verbatim() -> None:
-    assert _client_id_option(b"\xff\x01\x02") == {"type": 255, "key": b"\x01\x02"}
-    assert _client_id_option(b"\x00abc") == {"type": 0, "key": b"abc"}
-    mac = _client_id_option(b"\x01\x02\x00\x00\x00\x00\x2a")
+    assert client_id_option(b"\xff\x01\x02") == {"type": 255, "key": b"\x01\x02"}
+    assert client_id_option(b"\x00abc") == {"type": 0, "key": b"abc"}
+    mac = client_id_option(b"\x01\x02\x00\x00\x00\x00\x2a")
     assert mac == {"type": 1, "key": "02:00:00:00:00:2a"}
     for bad in (b"", b"\x00", b"\x01\x02", b"\x00" * 256):
         with pytest.raises(ValueError):
-            _client_id_option(bad)
+            client_id_option(bad)
 
 
 def test_session_validates_its_arguments() -> None:
@@ -147,3 +147,15 @@ def test_pyroute2_client_surface_we_build_on() -> None:
             assert hasattr(client, name), name
 
     asyncio.run(build())
+
+
+def test_client_ids_need_no_pyroute2() -> None:
+    """The client ids are pure: importing them loads no DHCP client (nor pyroute2)."""
+    import subprocess
+    import sys
+
+    code = "import sys, ipmp_core.net.dhcp_ids; print(sorted(m for m in sys.modules " \
+           "if m.split('.')[0] == 'pyroute2'))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60).stdout.strip()
+    assert out == "[]"

@@ -6,7 +6,6 @@ import pytest
 from engine_helpers import World
 
 from ipmp_core import errors
-from ipmp_core.config import normalize_fdt
 from ipmp_core.constants import LINK_FLAP_WINDOW_MS
 from ipmp_core.engine.actions import (
     BindAddress,
@@ -21,6 +20,7 @@ from ipmp_core.engine.actions import (
 )
 from ipmp_core.errors import EngineError
 from ipmp_core.model import GroupState, IfState, LinkState
+from ipmp_core.values import normalize_fdt
 
 
 def flags(w: World, name: str) -> str:

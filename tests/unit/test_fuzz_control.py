@@ -26,7 +26,7 @@ from test_engine_properties import GROUP, CheckedWorld, check
 from ipmp_core.daemon.bursts import Bursts
 from ipmp_core.daemon.requests import Op
 from ipmp_core.daemon.service import Daemon
-from ipmp_core.defaults import Defaults
+from ipmp_core.defaults_file import Defaults
 from ipmp_core.errors import EngineError
 from ipmp_core.persist import StateFile
 

@@ -17,10 +17,10 @@ from pathlib import Path
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from ipmp_core.config import MAX_FDT_MS, MIN_FDT_MS
 from ipmp_core.constants import MAX_ANNOUNCE_COUNT, MAX_ANNOUNCE_INTERVAL_MS
-from ipmp_core.defaults import load_defaults
+from ipmp_core.defaults_file import load_defaults
 from ipmp_core.net import dad, icmp
+from ipmp_core.values import MAX_FDT_MS, MIN_FDT_MS
 
 # --------------------------------------------------------------------------- ICMP replies
 FAMILIES = st.sampled_from([socket.AF_INET, socket.AF_INET6])
@@ -171,14 +171,14 @@ def dhcp_acks(draw: st.DrawFn) -> bytes:
 def test_fuzz_dhcp_options_to_lease(ack: bytes) -> None:
     from pyroute2.dhcp.dhcp4msg import dhcp4msg
 
-    from ipmp_core.net.dhcp import _MemoryLease, lease_from_pyroute2
+    from ipmp_core.net.dhcp_lease import MemoryLease, lease_from_pyroute2
 
     msg = dhcp4msg(buf=ack)
     try:
         msg.decode()
     except Exception:  # pyroute2's decoder refusing a packet: its client drops it
         assume(False)
-    lease = lease_from_pyroute2(_MemoryLease(ack=msg, interface="e0",
+    lease = lease_from_pyroute2(MemoryLease(ack=msg, interface="e0",
                                              server_mac="02:00:00:00:00:02"), obtained_at=0.0)
     assert isinstance(lease.address, ipaddress.IPv4Interface)
     for value in (lease.lease_time, lease.renewal_time, lease.rebinding_time):

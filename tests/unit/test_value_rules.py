@@ -1,4 +1,4 @@
-"""One set of value rules (ipmp_core/config.py), applied by the engine to every request:
+"""One set of value rules (ipmp_core/values.py), applied by the engine to every request:
 the bad values of issue 10, point 6, each refused with a clear reason and no change."""
 
 from __future__ import annotations
@@ -140,3 +140,22 @@ def test_data_address_added_by_hand_to_a_second_member_is_logged():
     actions = w.record(w.engine.address_observed(other, "198.51.100.10", True, w.now))
     lines = w.logs(actions)
     assert len(lines) == 1 and f"found on {other}" in lines[0] and f"bound to {bound}" in lines[0]
+
+
+@pytest.mark.parametrize(("rule", "value"), [
+    ("check_name", ("group", "0bad")),
+    ("parse_data_address", ("fe80::10/64",)),
+    ("check_fdt", (99,)),
+    ("parse_targets", (["224.0.0.1"],)),
+    ("parse_gateway", ("224.0.0.1",)),
+])
+def test_a_refusal_is_an_engine_error_and_a_value_error(rule: str, value: tuple) -> None:
+    """The engine and the daemon catch EngineError (code invalid); an ocf parameter's
+    validator refuses by raising ValueError: the agents pass the rules directly."""
+    from ipmp_core import errors, values
+
+    with pytest.raises(errors.InvalidValue) as caught:
+        getattr(values, rule)(*value)
+    assert isinstance(caught.value, EngineError) and isinstance(caught.value, ValueError)
+    assert caught.value.code == errors.INVALID
+    assert str(caught.value) == caught.value.message

@@ -17,7 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ipmp_core.config import normalize_fdt, parse_bool
 from ipmp_core.constants import (
     DEFAULT_ANNOUNCE_COUNT,
     DEFAULT_ANNOUNCE_INTERVAL_MS,
@@ -28,12 +27,16 @@ from ipmp_core.constants import (
     MAX_ANNOUNCE_INTERVAL_MS,
 )
 from ipmp_core.errors import EngineError
+from ipmp_core.values import normalize_fdt, parse_bool
 
 DEFAULTS_FILE = "/etc/default/clearview-ipmp"
 
 
 @dataclass
 class Defaults:
+    """The values of the defaults file (in.mpathd's /etc/default/mpathd), each already
+    brought within its limits; what a group gets when its request names no value."""
+
     fdt_ms: int = DEFAULT_FDT_MS
     failback: bool = DEFAULT_FAILBACK
     announce_count: int = DEFAULT_ANNOUNCE_COUNT

@@ -1,4 +1,4 @@
-"""ipmpstat formatting (ipmp_core.stat) and the ipmpstat command, without a daemon.
+"""ipmpstat formatting (ipmp_core.ipmpstat_format) and the ipmpstat command, without a daemon.
 
 The expected lines are those of illumos ipmpstat for the same state (the samples in the
 Solaris documentation and ipmp-semantics.md section 10), so a difference here is a
@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from ipmp_core import stat
+from ipmp_core import ipmpstat_fields
+from ipmp_core import ipmpstat_format as fmt
 from ipmp_core.cli import ipmpstat as cli
-from ipmp_core.control import ControlError, DaemonUnreachable
+from ipmp_core.control_client import ControlError, DaemonUnreachable
 from ipmp_core.model import (
     AddressView,
     AddrState,
@@ -90,12 +91,12 @@ def sample_snapshot() -> Snapshot:
 
 def spec(
     mode: str, fields: str | None = None, parsable: bool = False, js: bool = False
-) -> stat.OutputSpec:
-    return stat.make_spec([mode], fields, parsable, js)
+) -> ipmpstat_fields.OutputSpec:
+    return ipmpstat_fields.make_spec([mode], fields, parsable, js)
 
 
 def render(mode: str, fields: str | None = None, parsable: bool = False, js: bool = False) -> str:
-    return stat.render_snapshot(spec(mode, fields, parsable, js), sample_snapshot())
+    return fmt.render_snapshot(spec(mode, fields, parsable, js), sample_snapshot())
 
 
 # --------------------------------------------------------------------------- human output
@@ -137,42 +138,42 @@ def test_addresses_human_down_address_has_no_outbound() -> None:
 
 
 def test_human_output_is_empty_without_rows() -> None:
-    assert stat.render_snapshot(spec("g"), Snapshot()) == ""
+    assert fmt.render_snapshot(spec("g"), Snapshot()) == ""
 
 
 def test_long_value_borrows_from_following_columns_like_ofmt() -> None:
     group = GroupView("averyverylonggroup", GroupState.OK, 10_000, True, ["a"])
-    text = stat.render_snapshot(spec("g"), Snapshot(groups=[group]))
+    text = fmt.render_snapshot(spec("g"), Snapshot(groups=[group]))
     # Each too-long value gets one space and adds to a debt that later columns repay out
     # of their padding: GROUP and GROUPNAME owe 14, so STATE and FDT shrink to fit.
     assert text.splitlines()[1] == "averyverylonggroup averyverylonggroup ok 10.00s a"
     short = GroupView("g", GroupState.OK, 10_000, True, ["a"], [], [])
-    assert stat.render_snapshot(spec("g"), Snapshot(groups=[short, group])).splitlines()[1] == (
+    assert fmt.render_snapshot(spec("g"), Snapshot(groups=[short, group])).splitlines()[1] == (
         "g           g           ok        10.00s    a"
     )
 
 
 def test_flags_text_every_letter_in_order() -> None:
     every = IfFlags(True, True, True, True, True, True, True)
-    assert stat.flags_text(every) == "ismbMdh"
-    assert stat.flags_text(IfFlags()) == "-------"
-    assert stat.flags_text(IfFlags(down=True, duphw=True)) == "-----dh"
-    assert stat.flags_text(IfFlags(mcast6=True)) == "----M--"
+    assert fmt.flags_text(every) == "ismbMdh"
+    assert fmt.flags_text(IfFlags()) == "-------"
+    assert fmt.flags_text(IfFlags(down=True, duphw=True)) == "-----dh"
+    assert fmt.flags_text(IfFlags(mcast6=True)) == "----M--"
 
 
 def test_fdt_text() -> None:
-    assert stat.fdt_text(10_000) == "10.00s"
-    assert stat.fdt_text(1_234) == "1.23s"
-    assert stat.fdt_text(None) == ""
-    assert stat.fdt_text(0) == ""
+    assert fmt.fdt_text(10_000) == "10.00s"
+    assert fmt.fdt_text(1_234) == "1.23s"
+    assert fmt.fdt_text(None) == ""
+    assert fmt.fdt_text(0) == ""
 
 
 def test_members_text_classes() -> None:
     group = GroupView("g", GroupState.DEGRADED, None, True, ["a"], ["b", "c"], ["d"])
-    assert stat.members_text(group) == "a (b c) [d]"
+    assert fmt.members_text(group) == "a (b c) [d]"
     only_unusable = GroupView("g", GroupState.FAILED, None, True, [], [], ["x", "y"])
-    assert stat.members_text(only_unusable) == "[x y]"
-    assert stat.members_text(GroupView("g", GroupState.FAILED, None, True)) == ""
+    assert fmt.members_text(only_unusable) == "[x y]"
+    assert fmt.members_text(GroupView("g", GroupState.FAILED, None, True)) == ""
 
 
 # --------------------------------------------------------------------------- field selection
@@ -233,15 +234,15 @@ def test_parsable_matches_solaris_sample_and_shows_empty_as_nothing() -> None:
 def test_parsable_escapes_colon_and_backslash_with_several_fields() -> None:
     fields = spec("a", "address,inbound", parsable=True).fields
     row = {"ADDRESS": "fe80::1", "INBOUND": "a\\b"}
-    assert stat.format_parsable_row(fields, row) == "fe80\\:\\:1:a\\\\b"
+    assert fmt.format_parsable_row(fields, row) == "fe80\\:\\:1:a\\\\b"
     row = {"ADDRESS": "a:b", "INBOUND": ""}
-    assert stat.format_parsable_row(fields, row) == "a\\:b:"
+    assert fmt.format_parsable_row(fields, row) == "a\\:b:"
 
 
 def test_parsable_single_field_is_not_escaped() -> None:
     fields = spec("a", "address", parsable=True).fields
-    assert stat.format_parsable_row(fields, {"ADDRESS": "fe80::1"}) == "fe80::1"
-    assert stat.format_parsable_row(fields, {"ADDRESS": "a\\b"}) == "a\\b"
+    assert fmt.format_parsable_row(fields, {"ADDRESS": "fe80::1"}) == "fe80::1"
+    assert fmt.format_parsable_row(fields, {"ADDRESS": "a\\b"}) == "a\\b"
 
 
 def test_parsable_has_no_header() -> None:
@@ -251,7 +252,7 @@ def test_parsable_has_no_header() -> None:
 
 def test_parsable_ipv6_address_escaped() -> None:
     snap = Snapshot(addresses=[AddressView("2001:db8::5", 64, AddrState.UP, "g0", "e0", ["e0"])])
-    out = stat.render_snapshot(spec("a", "address,state", parsable=True), snap)
+    out = fmt.render_snapshot(spec("a", "address,state", parsable=True), snap)
     assert out == "2001\\:db8\\:\\:5:up\n"
 
 
@@ -284,7 +285,7 @@ def test_json_probe_mode_default_includes_rttdev() -> None:
 
 
 def test_json_without_rows_is_empty_list() -> None:
-    assert json.loads(stat.render_snapshot(spec("a", js=True), Snapshot())) == []
+    assert json.loads(fmt.render_snapshot(spec("a", js=True), Snapshot())) == []
 
 
 # --------------------------------------------------------------------------- usage errors
@@ -309,8 +310,8 @@ def test_json_without_rows_is_empty_list() -> None:
 def test_usage_errors(
     modes: list[str], fields: str | None, parsable: bool, as_json: bool, message: str
 ) -> None:
-    with pytest.raises(stat.StatUsageError) as caught:
-        stat.make_spec(modes, fields, parsable, as_json)
+    with pytest.raises(ipmpstat_fields.StatUsageError) as caught:
+        ipmpstat_fields.make_spec(modes, fields, parsable, as_json)
     assert message in str(caught.value)
     assert "\n" not in str(caught.value)
 
@@ -338,7 +339,7 @@ def probe_event(**overrides: Any) -> dict[str, Any]:
 
 
 def test_probe_row_acked() -> None:
-    assert stat.probe_row(probe_event(), START) == {
+    assert fmt.probe_row(probe_event(), START) == {
         "TIME": "1.25s",
         "INTERFACE": "subitops0",
         "PROBE": "1017",
@@ -351,41 +352,41 @@ def test_probe_row_acked() -> None:
 
 
 def test_probe_row_lost_has_no_round_trip_but_keeps_target_stats() -> None:
-    row = stat.probe_row(probe_event(status="lost", netrtt_ms=None, rtt_ms=7.0), START)
+    row = fmt.probe_row(probe_event(status="lost", netrtt_ms=None, rtt_ms=7.0), START)
     assert (row["NETRTT"], row["RTT"]) == ("", "")
     assert row["RTTAVG"] == "1.12ms"
     fields = spec("p").fields
-    assert stat.format_human_row(fields, row) == (
+    assert fmt.format_human_row(fields, row) == (
         "1.25s     subitops0   1017   --        --        1.12ms    192.168.85.1"
     )
 
 
 def test_probe_row_unknown_average_and_missing_values() -> None:
-    row = stat.probe_row(probe_event(rttavg_ms=0, rttdev_ms=None, target=None), START)
+    row = fmt.probe_row(probe_event(rttavg_ms=0, rttdev_ms=None, target=None), START)
     assert (row["RTTAVG"], row["RTTDEV"], row["TARGET"]) == ("", "", "?")
-    row = stat.probe_row({"type": "probe", "status": "lost"}, START)
+    row = fmt.probe_row({"type": "probe", "status": "lost"}, START)
     assert (row["TIME"], row["INTERFACE"], row["PROBE"]) == ("?", "?", "?")
 
 
 def test_probe_row_resolves_target_name() -> None:
-    row = stat.probe_row(probe_event(), START, lambda addr: {"192.168.85.1": "gw"}[addr])
+    row = fmt.probe_row(probe_event(), START, lambda addr: {"192.168.85.1": "gw"}[addr])
     assert row["TARGET"] == "gw"
 
 
 def test_only_acked_and_lost_probes_are_reported() -> None:
-    assert stat.is_reported_probe(probe_event())
-    assert stat.is_reported_probe(probe_event(status="lost"))
-    assert not stat.is_reported_probe(probe_event(status="sent"))
-    assert not stat.is_reported_probe({"type": "group-state", "status": "acked"})
+    assert fmt.is_reported_probe(probe_event())
+    assert fmt.is_reported_probe(probe_event(status="lost"))
+    assert not fmt.is_reported_probe(probe_event(status="sent"))
+    assert not fmt.is_reported_probe({"type": "group-state", "status": "acked"})
 
 
 def test_probe_header_and_parsable_row() -> None:
     human = spec("p")
-    assert stat.format_header(human.fields) == (
+    assert fmt.format_header(human.fields) == (
         "TIME      INTERFACE   PROBE  NETRTT    RTT       RTTAVG    TARGET"
     )
     parsable = spec("p", "time,probe,target", parsable=True)
-    line = stat.format_row(parsable, stat.probe_row(probe_event(), START))
+    line = fmt.format_row(parsable, fmt.probe_row(probe_event(), START))
     assert line == "1.25s:1017:192.168.85.1"
 
 
@@ -403,7 +404,7 @@ not-an-address foo
 
 
 def test_parse_hosts_first_entry_canonical_name() -> None:
-    table = stat.parse_hosts(HOSTS)
+    table = fmt.parse_hosts(HOSTS)
     assert table == {
         "127.0.0.1": "localhost",
         "192.168.85.1": "router1.example.com",
@@ -412,17 +413,17 @@ def test_parse_hosts_first_entry_canonical_name() -> None:
 
 
 def test_hosts_resolver_normalises_and_falls_back_to_numeric() -> None:
-    resolve = stat.hosts_resolver(stat.parse_hosts(HOSTS))
+    resolve = fmt.hosts_resolver(fmt.parse_hosts(HOSTS))
     assert resolve("2001:db8::0:1") == "v6host"
     assert resolve("192.168.85.3") == "192.168.85.3"
     assert resolve("garbage") == "garbage"
 
 
 def test_resolver_applies_to_address_testaddr_and_targets() -> None:
-    resolve = stat.hosts_resolver({"192.168.85.1": "gw", "192.168.10.10": "www"})
-    lines = stat.render_snapshot(spec("t", "targets"), sample_snapshot(), resolve).splitlines()
+    resolve = fmt.hosts_resolver({"192.168.85.1": "gw", "192.168.10.10": "www"})
+    lines = fmt.render_snapshot(spec("t", "targets"), sample_snapshot(), resolve).splitlines()
     assert lines[1] == "gw 192.168.85.3"
-    lines = stat.render_snapshot(spec("a", "address"), sample_snapshot(), resolve).splitlines()
+    lines = fmt.render_snapshot(spec("a", "address"), sample_snapshot(), resolve).splitlines()
     assert lines[1:] == ["www", "192.168.10.15"]
 
 
@@ -608,7 +609,7 @@ def test_targets_one_row_per_probing_family_and_none_shown_as_dashes() -> None:
         TargetFamilyView(6, TargetMode.MULTICAST, "fe80::30", ["fe80::1"]),
     ]
     snap = Snapshot.from_dict(snap.to_dict())  # the views cross the control socket
-    lines = stat.render_snapshot(spec("t"), snap).splitlines()
+    lines = fmt.render_snapshot(spec("t"), snap).splitlines()
     assert lines[1].split() == ["subitops0", "multicast", "192.168.85.30", "--"]
     assert lines[2].split() == ["subitops0", "multicast", "fe80::30", "fe80::1"]
     assert lines[3].split() == ["hme1", "disabled", "--", "--"]

@@ -52,6 +52,8 @@ class ControlError(Exception):
 
 
 class DaemonUnreachable(ControlError):
+    """No daemon answers on the control socket (not running in this namespace)."""
+
     def __init__(self, detail: str) -> None:
         super().__init__("daemon-unreachable", f"the IPMP daemon is not running ({detail})")
 
@@ -127,6 +129,10 @@ def _refusal(reply: dict[str, Any]) -> ControlError:
 
 
 class ControlClient:
+    """One client of the daemon's control socket: owns the connection (checking that the
+    server runs as root), sends requests as JSON lines and turns refusals into
+    ControlError."""
+
     def __init__(
         self, address: str = CONTROL_SOCKET_NAME, timeout: float = CONTROL_TIMEOUT_S
     ) -> None:

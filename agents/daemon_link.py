@@ -1,4 +1,5 @@
-"""What both agents share: per-node values, the daemon, deleting node attributes.
+"""The agents' link to the node's daemon: its requests, its snapshot, starting it again,
+and deleting the node attribute it publishes when it is gone.
 
 Standard library only (and ocf/ipmp_core modules that are): this is on the monitor path,
 which Pacemaker runs every few seconds on every node.
@@ -7,77 +8,10 @@ which Pacemaker runs every few seconds on every node.
 from __future__ import annotations
 
 import os
-import socket
 import time
 
-from ipmp_core.control import ControlClient, ControlError, DaemonUnreachable, ensure_daemon
+from ipmp_core.control_client import ControlClient, ControlError, DaemonUnreachable, ensure_daemon
 from ocf import OCFCode, OCFError
-
-# A per-node value: entries separated by ";", each "@NODE value" for one node, one entry
-# without "@" for every other node. Sun Cluster wrote ipmp0@node1; a cloned resource has
-# one set of parameters for all nodes, so the nodes' differences go into the values.
-_NODE_ENTRY = r"^@([A-Za-z0-9][A-Za-z0-9_.-]*)(?:\s+(.*))?$"
-PER_NODE_HELP = (
-    'The same on every node, or per node: "@node1 VALUE; @node2 VALUE" (an entry without '
-    '@node applies to the nodes not named).'
-)
-
-
-def node_entries(value: str) -> tuple[str | None, dict[str, str]]:
-    """(default, {node: value}) of a per-node value; raises ValueError when malformed."""
-    if "@" not in value:
-        return value.strip(), {}
-    import re  # not on the monitor path
-
-    entry = re.compile(_NODE_ENTRY, re.S)
-    default: str | None = None
-    nodes: dict[str, str] = {}
-    for part in (p.strip() for p in value.split(";")):
-        if not part:
-            continue
-        match = entry.match(part)
-        if match is None:
-            if part.startswith("@"):
-                raise ValueError(f"'{part}' is not '@NODE VALUE'")
-            if default is not None:
-                raise ValueError("more than one entry without @node")
-            default = part
-            continue
-        node, rest = match.group(1), (match.group(2) or "").strip()
-        if node in nodes:
-            raise ValueError(f"node {node} is named twice")
-        nodes[node] = rest
-    return default, nodes
-
-
-def for_node(value: str | None, node: str) -> str:
-    if not value:
-        return ""
-    default, nodes = node_entries(value)
-    return nodes.get(node, default or "")
-
-
-def covers(value: str | None, node: str) -> bool:
-    """Whether a per-node value has an entry for ``node``: its own, or one without @node."""
-    if not value or not value.strip():
-        return False
-    default, nodes = node_entries(value)
-    return node in nodes or bool(default)
-
-
-def all_values(value: str | None) -> list[str]:
-    """Every node's value (for validating all of them, wherever we run)."""
-    if not value:
-        return []
-    default, nodes = node_entries(value)
-    return ([default] if default else []) + list(nodes.values())
-
-
-def local_node(ctx) -> str:  # noqa: ANN001 (ocf Context)
-    """Pacemaker's name for this node: the action's on_node meta attribute, else the host
-    name (what Pacemaker uses by default)."""
-    return ctx.meta("on_node") or os.environ.get("OCF_RESKEY_CRM_meta_on_node") or \
-        socket.gethostname().split(".")[0]
 
 
 def owner_of(ctx) -> str:  # noqa: ANN001
@@ -199,31 +133,3 @@ def _attrd(argv: list[str], log) -> bool:  # noqa: ANN001
             log.warning(f"{' '.join(argv)} timed out")
             return False
         time.sleep(_POLL_S)
-
-
-def parse_dampen(text: str) -> str:
-    """Pacemaker durations: 5, 5s, 500ms, 1m; returned as attrd_updater accepts it.
-    (String operations, not re: this runs in every monitor.)"""
-    value = (text or "").strip().replace(" ", "")
-    for unit in ("ms", "min", "s", "m", ""):
-        if value.endswith(unit):
-            number = value[: len(value) - len(unit)] if unit else value
-            if number.isascii() and number.isdigit():
-                return f"{number}{unit or 's'}"
-    raise ValueError(f"'{text}' is not a duration (e.g. 5s, 500ms)")
-
-
-_UNIT_MS = {"ms": 1, "s": 1000, "": 1000, "m": 60_000, "min": 60_000}
-
-
-def dampen_ms(text: str) -> int:
-    """A duration as parse_dampen accepts it, in milliseconds (for the daemon)."""
-    value = parse_dampen(text)
-    for unit in ("ms", "min", "s", "m"):
-        if value.endswith(unit):
-            return int(value[: len(value) - len(unit)]) * _UNIT_MS[unit]
-    return int(value) * 1000
-
-
-def interface_exists(name: str) -> bool:
-    return os.path.exists(f"/sys/class/net/{name}")

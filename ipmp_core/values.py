@@ -1,10 +1,11 @@
-"""Configuration rules: what a valid name, address and tunable is.
+"""Value rules: what a valid name, address and tunable is; every refusal an InvalidValue.
 
 This is the rules file for values: every value is judged here, the same way wherever it
 is typed. The engine applies these rules to every request (so the control channel is
 covered whatever the client), ipmpadm gets the engine's refusal as its error, and the
-resource agents call the same functions in validate-all. Rules that need the group (not
-our own addresses, gateways on-link) take what they need as arguments.
+resource agents pass the same functions to their parameters as validators (InvalidValue is
+a ValueError, which is how an ocf parameter's validator refuses a value). Rules that need
+the group (not our own addresses, gateways on-link) take what they need as arguments.
 
 - Data addresses: unicast, a prefix length of at least MIN_ADDRESS_PREFIX (no /0: it
   would replace the default route), never the network or broadcast address of an IPv4
@@ -28,7 +29,6 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Collection, Iterable
 
-from ipmp_core import errors
 from ipmp_core.constants import (
     DEFAULT_FDT_MS,
     MAX_FDT_MS,
@@ -37,7 +37,7 @@ from ipmp_core.constants import (
     MIN_ADDRESS_PREFIX,
     MIN_FDT_MS,
 )
-from ipmp_core.errors import EngineError
+from ipmp_core.errors import InvalidValue
 
 IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 
@@ -49,17 +49,12 @@ _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012
 
 def check_name(kind: str, name: str) -> str:
     if not isinstance(name, str) or not name:
-        raise EngineError(errors.INVALID, f"{kind} name is empty")
+        raise InvalidValue(f"{kind} name is empty")
     if len(name) > MAX_IFNAME_LEN:
-        raise EngineError(
-            errors.INVALID, f"{kind} name '{name}' is longer than {MAX_IFNAME_LEN} characters"
-        )
+        raise InvalidValue(f"{kind} name '{name}' is longer than {MAX_IFNAME_LEN} characters")
     if not (name[0].isascii() and name[0].isalpha()) or not set(name) <= _NAME_CHARS:
-        raise EngineError(
-            errors.INVALID,
-            f"{kind} name '{name}' must start with a letter and contain only letters, "
-            "digits and . _ - @",
-        )
+        raise InvalidValue(f"{kind} name '{name}' must start with a letter and contain only "
+                           "letters, digits and . _ - @")
     return name
 
 
@@ -67,30 +62,25 @@ def parse_address(text: str, *, kind: str = "address") -> IPInterface:
     """'198.51.100.10/24' or '2001:db8::10/64'; a prefix length is required. The rules
     every address on an interface follows (data and test addresses add theirs)."""
     if not isinstance(text, str) or "/" not in text:
-        raise EngineError(
-            errors.INVALID, f"{kind} '{text}' needs a prefix length, e.g. 198.51.100.10/24"
-        )
+        raise InvalidValue(f"{kind} '{text}' needs a prefix length, e.g. 198.51.100.10/24")
     if "%" in text:
-        raise EngineError(errors.INVALID, f"{kind} '{text}' has a zone index (%...): give the "
-                          "address alone, the interface is given separately")
+        raise InvalidValue(f"{kind} '{text}' has a zone index (%...): give the "
+                           "address alone, the interface is given separately")
     try:
         iface = ipaddress.ip_interface(text.strip())
     except ValueError as exc:
-        raise EngineError(errors.INVALID, f"{kind} '{text}' is not valid: {exc}") from None
+        raise InvalidValue(f"{kind} '{text}' is not valid: {exc}") from None
     _check_unicast(iface.ip, kind, text)
     shortest = MIN_ADDRESS_PREFIX[iface.version]
     if iface.network.prefixlen < shortest:
-        raise EngineError(
-            errors.INVALID, f"{kind} '{text}': prefix /{iface.network.prefixlen} is shorter "
-            f"than /{shortest}; its on-link route would replace the default route")
+        raise InvalidValue(f"{kind} '{text}': prefix /{iface.network.prefixlen} is shorter "
+                           f"than /{shortest}; its on-link route would replace the default route")
     ip = iface.ip
     if iface.version == 4 and ip in (
         iface.network.network_address,
         iface.network.broadcast_address,
     ) and iface.network.prefixlen < 31:
-        raise EngineError(
-            errors.INVALID, f"{kind} '{text}' is the network or broadcast address of its subnet"
-        )
+        raise InvalidValue(f"{kind} '{text}' is the network or broadcast address of its subnet")
     return iface
 
 
@@ -111,15 +101,15 @@ def _check_unicast(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, kind: str,
     elif ip.version == 6 and ip.ipv4_mapped is not None:  # type: ignore[union-attr]
         why = "is an IPv4-mapped IPv6 address"
     if why:
-        raise EngineError(errors.INVALID, f"{kind} '{text}' {why}")
+        raise InvalidValue(f"{kind} '{text}' {why}")
 
 
 def parse_data_address(text: str) -> IPInterface:
     """A data address: what applications use, moved between members."""
     iface = parse_address(text, kind="data address")
     if iface.ip.is_link_local:
-        raise EngineError(errors.INVALID, f"data address '{text}' is link-local: it is "
-                          "scoped to one interface and cannot move with the group")
+        raise InvalidValue(f"data address '{text}' is link-local: it is "
+                           "scoped to one interface and cannot move with the group")
     return iface
 
 
@@ -128,8 +118,7 @@ def parse_test_address(text: str) -> IPInterface:
     link-locals, and replies are accepted only from link-local sources)."""
     iface = parse_address(text, kind="test address")
     if iface.version == 6 and not iface.ip.is_link_local:
-        raise EngineError(errors.INVALID,
-                          f"IPv6 test address '{text}' must be link-local (fe80::/10)")
+        raise InvalidValue(f"IPv6 test address '{text}' must be link-local (fe80::/10)")
     return iface
 
 
@@ -138,16 +127,16 @@ def check_fdt(value: object) -> int:
     [MIN_FDT_MS, MAX_FDT_MS]. Refused rather than adjusted: a typed value that is not
     the one applied is a surprise (the defaults file adjusts, with a log line)."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise EngineError(errors.INVALID, f"failure detection time '{value}' is not a "
-                          "number of milliseconds")
+        raise InvalidValue(f"failure detection time '{value}' is not a "
+                           "number of milliseconds")
     try:
         number = float(str(value).strip().removesuffix("ms"))
     except ValueError:
-        raise EngineError(errors.INVALID, f"failure detection time '{value}' is not a "
-                          "number of milliseconds") from None
+        raise InvalidValue(f"failure detection time '{value}' is not a "
+                           "number of milliseconds") from None
     if not number.is_integer() or not MIN_FDT_MS <= number <= MAX_FDT_MS:
-        raise EngineError(errors.INVALID, f"failure detection time '{value}' must be a whole "
-                          f"number of milliseconds from {MIN_FDT_MS} to {MAX_FDT_MS} (1 h)")
+        raise InvalidValue(f"failure detection time '{value}' must be a whole "
+                           f"number of milliseconds from {MIN_FDT_MS} to {MAX_FDT_MS} (1 h)")
     return int(number)
 
 
@@ -157,8 +146,8 @@ def _check_not_subnet_broadcast(ip: ipaddress.IPv4Address | ipaddress.IPv6Addres
     for a in on_link:
         if a.version == 4 == ip.version and a.network.prefixlen < 31 and ip in (
                 a.network.network_address, a.network.broadcast_address):
-            raise EngineError(errors.INVALID, f"{kind} {ip} is the network or broadcast "
-                              f"address of {a.network}, not a host")
+            raise InvalidValue(f"{kind} {ip} is the network or broadcast "
+                               f"address of {a.network}, not a host")
 
 
 def clamped_int(value: object, kind: str, low: int, high: int) -> int:
@@ -166,7 +155,7 @@ def clamped_int(value: object, kind: str, low: int, high: int) -> int:
     finite number (a string, null, 1e400 read as infinity) is refused."""
     if isinstance(value, bool) or not isinstance(value, int | float) or (
             isinstance(value, float) and not value.is_integer()):
-        raise EngineError(errors.INVALID, f"{kind} {value!r} is not a whole number")
+        raise InvalidValue(f"{kind} {value!r} is not a whole number")
     return max(low, min(int(value), high))
 
 
@@ -185,17 +174,16 @@ def parse_targets(values: Iterable[object],
         _check_unicast(ip, "probe target", text)
         _check_not_subnet_broadcast(ip, on_link, "probe target")
         if ip.version == 6 and not ip.is_link_local:
-            raise EngineError(errors.INVALID,
-                              f"IPv6 probe target {ip} must be a link-local address")
+            raise InvalidValue(f"IPv6 probe target {ip} must be a link-local address")
         if ip in found:
-            raise EngineError(errors.INVALID, f"probe target {ip} is given twice")
+            raise InvalidValue(f"probe target {ip} is given twice")
         if ip in own:
-            raise EngineError(errors.INVALID, f"probe target {ip} is one of this group's own "
-                              "addresses: probes must reach another host")
+            raise InvalidValue(f"probe target {ip} is one of this group's own "
+                               "addresses: probes must reach another host")
         found.append(ip)
     if len(found) > MAX_PROBE_TARGETS:
-        raise EngineError(errors.INVALID, f"{len(found)} probe targets: at most "
-                          f"{MAX_PROBE_TARGETS} (in.mpathd's limit)")
+        raise InvalidValue(f"{len(found)} probe targets: at most "
+                           f"{MAX_PROBE_TARGETS} (in.mpathd's limit)")
     return [str(ip) for ip in found]
 
 
@@ -210,37 +198,37 @@ def parse_gateway(text: str, on_link: Collection[IPInterface] | None = None,
     _check_unicast(ip, "gateway", str(text))
     _check_not_subnet_broadcast(ip, on_link or (), "gateway")
     if ip in own:
-        raise EngineError(errors.INVALID, f"gateway {ip} is one of this group's own addresses")
+        raise InvalidValue(f"gateway {ip} is one of this group's own addresses")
     if on_link is None or (ip.version == 6 and ip.is_link_local):
         return ip
     if not any(a.version == ip.version and ip in a.network for a in on_link):
         nets = ", ".join(sorted({str(a.network) for a in on_link if a.version == ip.version}))
-        raise EngineError(errors.INVALID, f"gateway {ip} is not on-link: it is in no subnet "
-                          f"of the group's addresses ({nets or 'none of its family yet'})")
+        raise InvalidValue(f"gateway {ip} is not on-link: it is in no subnet "
+                           f"of the group's addresses ({nets or 'none of its family yet'})")
     return ip
 
 
 def parse_network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
     """A route destination: 'default' is handled by the caller; host bits are refused."""
     if not isinstance(text, str):
-        raise EngineError(errors.INVALID, f"destination {text!r} is not a string")
+        raise InvalidValue(f"destination {text!r} is not a string")
     try:
         return ipaddress.ip_network(text.strip())
     except ValueError as exc:
-        raise EngineError(errors.INVALID, f"destination '{text}' is not a prefix: {exc}") from None
+        raise InvalidValue(f"destination '{text}' is not a prefix: {exc}") from None
 
 
 def parse_ip(text: str, *, kind: str = "address") -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     """An address without a prefix (for lookups such as delete-addr)."""
     if not isinstance(text, str):
-        raise EngineError(errors.INVALID, f"{kind} {text!r} is not a string")
+        raise InvalidValue(f"{kind} {text!r} is not a string")
     if "%" in text:
-        raise EngineError(errors.INVALID, f"{kind} '{text}' has a zone index (%...): give the "
-                          "address alone")
+        raise InvalidValue(f"{kind} '{text}' has a zone index (%...): give the "
+                           "address alone")
     try:
         return ipaddress.ip_interface(text.strip()).ip
     except ValueError as exc:
-        raise EngineError(errors.INVALID, f"'{text}' is not an IP address: {exc}") from None
+        raise InvalidValue(f"'{text}' is not an IP address: {exc}") from None
 
 
 class Normalized:
@@ -284,4 +272,4 @@ def parse_bool(text: str | bool) -> bool:
         return True
     if value in ("no", "off", "false", "0", "n"):
         return False
-    raise EngineError(errors.INVALID, f"'{text}' is not a boolean (use yes/no, on/off)")
+    raise InvalidValue(f"'{text}' is not a boolean (use yes/no, on/off)")
