@@ -5,7 +5,7 @@ against the cluster's own floor.
 Method
 ------
 Each implementation gets its own fresh two-node Pacemaker cluster
-(``tests/cluster/harness.py``: nodes n1, n2 in network namespaces, each with data NICs e0
+(``tests/support/cluster``: nodes n1, n2 in network namespaces, each with data NICs e0
 and e1 on one switch, a client and a router on the same switch, the cluster link on a
 separate bridge that is never touched; our agents from a private OCF root, never
 installed over the system's). The clusters run one after the other, never at the same
@@ -74,7 +74,7 @@ mode additionally watches the RX counter for up to pktcnt_timeout seconds and th
 arpings neighbours, which on this quiet lab network fails healthy idle NICs. Link-only is
 the fastest, and here the only stable, ethmonitor configuration.
 
-Run as root:  /opt/clearview-ipmp/venv/bin/python bench/cluster_failover.py [--trials 5]
+Run as root:  /opt/clearview-ipmp/venv/bin/python -m bench.cluster_failover [--trials 5]
               [--scenario cables|probe|both] [--only ours|baseline|floor|ping]
               [--output docs/performance.md]
 """
@@ -88,7 +88,6 @@ import os
 import platform
 import random
 import re
-import shlex
 import shutil
 import statistics
 import subprocess
@@ -100,14 +99,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from common import PYTHON, REPO_DIR, BenchError, markdown_table, text_table, write_section
-
-sys.path.insert(0, str(REPO_DIR / "tests" / "cluster"))
-
-from harness import ROUTER_ADDR4, Cluster, ClusterError, ClusterState  # noqa: E402
+from bench.common import PYTHON, REPO_DIR, BenchError
+from bench.report import command_line, markdown_table, text_table, write_section
+from tests.support.cluster.base import ROUTER_ADDR4, ClusterError
+from tests.support.cluster.cluster import Cluster
+from tests.support.cluster.crm_mon import ClusterState
 
 # The system's OCF root, read only (stock agents); ours are installed into a private root
-# that the cluster nodes see in its place (tests/ocf_overlay.sh), never over the system's.
+# that the cluster nodes see in its place (tests/support/ocf_overlay.sh), never over the system's.
 OCF_ROOT = Path("/usr/lib/ocf")
 PRIVATE_OCF = Path(tempfile.mkdtemp(prefix="cv-bench-ocf-", dir="/tmp"))
 
@@ -866,7 +865,7 @@ def markdown_section(res: dict[str, Result], command: str, seed: int) -> str:
         "the switch-side ports go down, the node's NICs lose carrier; the cluster link stays "
         "up, no fencing), until Pacemaker has started the address on the other node. "
         "Pacemaker and corosync run for real on two nodes in network namespaces "
-        "(`tests/cluster/harness.py`; corosync token 1000 ms), each node with data NICs e0 "
+        "(`tests/support/cluster/`; corosync token 1000 ms), each node with data NICs e0 "
         f"and e1 on one switch with the client. The client pings the address every "
         f"{PING_INTERVAL * 1000:g} ms and sends an ARP request every "
         f"{ARP_INTERVAL * 1000:g} ms; the outage of a trial is the longest time between two "
@@ -977,7 +976,7 @@ def markdown_section(res: dict[str, Result], command: str, seed: int) -> str:
         "next linkwatch run, up to 1 s later (in the earlier runs ours on n1 reached "
         "1.38 s while ours on n2 stayed at 0.41-0.50 s). The harness now gives every "
         "node's NICs indices different from their switch ports' (NIC_INDEX_BASE in "
-        "tests/cluster/harness.py), so both nodes learn of a pull at once, as a real host "
+        "tests/support/cluster/base.py), so both nodes learn of a pull at once, as a real host "
         "does (in namespaces, 8 pulls each, from the pull to the NO-CARRIER event: equal "
         "indices 0.003-0.649 s, different indices 0.003-0.004 s). ethmonitor reads the "
         "carrier with `ip link` at each monitor and the floor's attribute is set by the "
@@ -1014,7 +1013,7 @@ def probe_markdown_section(res: dict[str, Result], command: str, seed: int) -> s
         "watch, same trial method and seeded offsets), but the node A that holds the "
         "floating address loses both data paths while its links stay up: the switch drops "
         "every frame to and from A's two data ports (nftables in the switch namespace, "
-        "`darken()` of `tests/cluster/harness.py`); carriers stay up, so only probes can "
+        "`darken()` of `tests/support/cluster/datanet.py`); carriers stay up, so only probes can "
         "see it. The outage of a trial is the longest time between two answered pings "
         "from the moment the drop rule is in place until it is removed (then the cluster "
         "settles again, the next trial fails the node that holds the address).",
@@ -1168,8 +1167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--trials must be 1..{MAX_TRIALS}")
     if os.geteuid() != 0:
         parser.error("needs root (network namespaces, Pacemaker)")
-    command = shlex.join([PYTHON, "bench/cluster_failover.py",
-                          *(sys.argv[1:] if argv is None else argv)])
+    command = command_line("bench.cluster_failover", argv)
     scenarios = [s for s in SCENARIOS.values() if args.scenario in ("both", s.key)]
     if args.only is not None and not any(st.name == args.only
                                          for s in scenarios for st in s.stacks()):

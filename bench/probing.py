@@ -1,6 +1,6 @@
 """Probe-detection benchmarks: detection time, false failures, and the cost of probing.
 
-Three parts, each in its own throw-away lab (``ipmp_core.lab.Lab``: a node namespace whose
+Three parts, each in its own throw-away lab (``tests.support.lab.Lab``: a node namespace whose
 NICs hang off a bridge in a switch namespace, and a router namespace, 198.51.100.1, that
 answers ICMP echo). ipmpd runs in the node namespace, started by this script through
 ``Lab.spawn`` (so the lab kills it by PID) with ``IPMP_STATE_DIR`` in a temporary
@@ -71,7 +71,7 @@ reported, not fatal: this is a measurement, and the exit status is 0 unless the 
 itself broke.
 
 Run as root (about 30 minutes with the defaults):
-    /opt/clearview-ipmp/venv/bin/python bench/probing.py [--only detection|clean|cpu]
+    /opt/clearview-ipmp/venv/bin/python -m bench.probing [--only detection|clean|cpu]
         [--trials 20] [--fdt 1000,10000] [--clean-minutes 10] [--cpu-minutes 5] [--quick]
         [--output docs/performance.md]
 """
@@ -88,7 +88,6 @@ import os
 import platform
 import random
 import re
-import shlex
 import shutil
 import statistics
 import subprocess
@@ -100,21 +99,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from common import (
-    BENCH_DIR,
-    PYTHON,
-    REPO_DIR,
-    BenchError,
-    LabDaemon,
-    LineSource,
-    mark,
-    markdown_table,
-    text_table,
-    wait_until,
-    write_section,
-)
-
-from ipmp_core.lab import Lab
+from bench.common import BENCH_DIR, PYTHON, REPO_DIR, BenchError, BenchNode, LineSource, wait_until
+from bench.report import command_line, mark, markdown_table, text_table, write_section
+from tests.support.lab import Lab
 
 EVENTS = str(BENCH_DIR / "ipmp_events.py")
 BASELINE = str(BENCH_DIR / "baseline_prober.py")
@@ -243,7 +230,7 @@ class EventStream:
         self.lab.stop(self.proc)
 
 
-class Daemon(LabDaemon):
+class Daemon(BenchNode):
     """One ipmpd in ``lab``'s node namespace, driven by ipmpadm/ipmpstat."""
 
     tool_timeout_s = 60.0
@@ -720,8 +707,8 @@ def run_cpu_ours(minutes: float) -> tuple[CpuSample, int, list[str]]:
             say(f"cpu: ipmpd, {CPU_GROUPS} groups x {CPU_MEMBERS} members at FDT "
                 f"{CPU_FDT_MS / 1000:g} s; warm-up {WARMUP_S:g} s, then {minutes:g} min")
             time.sleep(WARMUP_S)
-            assert daemon.proc is not None
-            sample = measure_cpu("ipmpd", [daemon.proc], lab, minutes * 60)
+            assert daemon.daemon is not None
+            sample = measure_cpu("ipmpd", [daemon.daemon], lab, minutes * 60)
             new_log = daemon.log()[len(log_before) :]
             failures = new_log.count("IP interface failure detected")
             for key, pattern in WARNING_PATTERNS.items():
@@ -1161,7 +1148,7 @@ def markdown_section(
             "run; (c) the daemon's CPU time and memory while probing 16 members, against a "
             "minimal prober. The full run (about 30 min):",
             "",
-            f"    {PYTHON} bench/probing.py",
+            f"    {PYTHON} -m bench.probing",
             "",
             "The daemon wakes up in batches (docs/design.md, *Wake-ups in batches*): at "
             "most once per half probe interval, reading the replies that came in since "
@@ -1221,7 +1208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if os.geteuid() != 0:
         parser.error("needs root (network namespaces)")
     parts = args.only or list(PARTS)
-    command = shlex.join([PYTHON, "bench/probing.py", *(sys.argv[1:] if argv is None else argv)])
+    command = command_line("bench.probing", argv)
     rng = random.Random(args.seed)
 
     started = time.monotonic()

@@ -28,13 +28,13 @@ from typing import IO, Any, TypeVar
 import pytest
 from netns_thread import in_netns
 
-from ipmp_core.lab import Lab
 from ipmp_core.net.dhcp import (
     DhcpSession,
     Lease,
     client_id_for_group,
     client_id_for_member,
 )
+from tests.support.lab import Lab
 
 pytestmark = pytest.mark.netns
 

@@ -271,9 +271,11 @@ def test_meta_data_needs_no_environment_and_parses_nothing(capsys) -> None:
 
 
 def test_meta_data_in_an_empty_environment_in_a_fresh_process() -> None:
-    code = (f"import sys; sys.path.insert(0, {str(HERE)!r});"
-            " from test_ocf_agent import example_agent; sys.exit(example_agent().run())")
-    proc = subprocess.run([PYTHON, "-c", code, "meta-data"], env={}, cwd="/",
+    # This module, imported by its package path from the checkout (the process's cwd).
+    module = ".".join(Path(__file__).resolve().relative_to(ROOT).with_suffix("").parts)
+    code = (f"import sys; from {module} import example_agent;"
+            " sys.exit(example_agent().run())")
+    proc = subprocess.run([PYTHON, "-c", code, "meta-data"], env={}, cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.rstrip().endswith("</resource-agent>")

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 from engine_helpers import World
-from state_variants import BASE, VARIANTS, base_bytes
 
 from ipmp_core.errors import EngineError
 from ipmp_core.persist import StateFile
 from ipmp_core.state_schema import STATE_VERSION, StateFileError, parse_state
+from tests.support.state_variants import BASE, VARIANTS, base_bytes
 
 
 def world() -> World:

@@ -28,38 +28,29 @@ from __future__ import annotations
 
 import atexit
 import ipaddress
-import json
-import os
 import re
 import signal
 import subprocess
-import time
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import IO, Any
 
-__all__ = [
-    "Lab",
-    "LabCommandError",
-    "cleanup_stale",
-    "delete_namespaces",
-    "list_namespaces",
-    "signal_group",
-    "spawn_in",
-    "stop_processes",
-]
+from tests.support.lab_views import MAC_RE, LabViews
+from tests.support.netns import (
+    TERM_GRACE_S,
+    delete_namespaces,
+    list_namespaces,
+    run_cmd,
+    signal_group,
+    spawn_in,
+    stop_processes,
+)
 
 # Namespace names become file names under /run/netns; keep them to a safe alphabet and
 # short enough to read in ``ip netns list`` (interface names do not depend on the prefix).
 _PREFIX_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.]{0,23}$")
-# A MAC address as ``ip link`` prints and accepts it.
-_MAC_RE = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
 # e0..e15: more NICs than any IPMP group we test, and every name stays far below IFNAMSIZ.
 _MAX_NICS = 16
-# How long a spawned process gets between SIGTERM and SIGKILL at teardown.
-_TERM_GRACE_S = 5.0
-# Upper bound for every single ``ip``/``nft`` command the lab runs itself.
-_CMD_TIMEOUT_S = 30.0
 # ICMPv6 neighbour-discovery types (RS, RA, NS, NA, redirect): kept flowing by default when
 # dropping ICMP, so that IPv6 behaves like IPv4, whose ARP is not ICMP at all.
 _ND_TYPES = (
@@ -70,51 +61,6 @@ DEFAULT_ROUTER_ADDR4 = "198.51.100.1/24"
 DEFAULT_ROUTER_ADDR6 = "2001:db8:1::1/64"
 DEFAULT_CLIENT_ADDR4 = "198.51.100.200/24"
 DEFAULT_CLIENT_ADDR6 = "2001:db8:1::200/64"
-
-
-class LabCommandError(subprocess.CalledProcessError):
-    """A command failed; unlike CalledProcessError, str() shows what it printed on stderr."""
-
-    def __str__(self) -> str:
-        text = super().__str__()
-        err = self.stderr.strip() if isinstance(self.stderr, str) else ""
-        return f"{text}: {err}" if err else text
-
-
-def _run(
-    argv: Sequence[str],
-    *,
-    input: str | None = None,
-    check: bool = True,
-    timeout: float = _CMD_TIMEOUT_S,
-) -> subprocess.CompletedProcess[str]:
-    """Run a command with captured text output; raise LabCommandError if check and rc != 0."""
-    proc = subprocess.run(
-        list(argv),
-        input=input,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        stdin=None if input is not None else subprocess.DEVNULL,
-    )
-    if check and proc.returncode != 0:
-        raise LabCommandError(proc.returncode, list(argv), proc.stdout, proc.stderr)
-    return proc
-
-
-def list_namespaces() -> list[str]:
-    """Names of all named network namespaces (``ip netns list`` prints "name (id: N)")."""
-    out = _run(["ip", "netns", "list"]).stdout
-    return [line.split()[0] for line in out.splitlines() if line.strip()]
-
-
-def delete_namespaces(names: Sequence[str]) -> None:
-    """Delete namespaces in one ``ip`` call; -force keeps going past ones already gone."""
-    if not names:
-        return
-    script = "".join(f"netns del {name}\n" for name in names)
-    _run(["ip", "-force", "-batch", "-"], input=script, check=False)
 
 
 def cleanup_stale(prefix: str) -> list[str]:
@@ -131,58 +77,13 @@ def cleanup_stale(prefix: str) -> list[str]:
     return stale
 
 
-def spawn_in(ns: str, argv: Sequence[str], **popen: Any) -> subprocess.Popen[Any]:
-    """Start ``argv`` inside namespace ``ns`` in a session of its own, so that its whole
-    process group can be signalled by the PID we know (and a terminal's Ctrl-C does not
-    hit it twice). ``ip netns exec`` execs the command, so the PID is the command's own.
-    stdin, stdout and stderr default to /dev/null; other keywords go to Popen."""
-    for stream in ("stdin", "stdout", "stderr"):
-        popen.setdefault(stream, subprocess.DEVNULL)
-    return subprocess.Popen(["ip", "netns", "exec", ns, *argv], start_new_session=True, **popen)
-
-
-def signal_group(proc: subprocess.Popen[Any], sig: int) -> None:
-    """Signal proc's process group (its PID, as it leads a new session), if unreaped.
-
-    Only while poll() says the child is unreaped can its PID not have been reused.
-    """
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, sig)
-    except ProcessLookupError:
-        pass
-    except PermissionError:
-        try:
-            os.kill(proc.pid, sig)
-        except ProcessLookupError:
-            pass
-
-
-def stop_processes(procs: Sequence[subprocess.Popen[Any]], grace: float = _TERM_GRACE_S) -> None:
-    """SIGTERM every process (group) of ``procs``, give them ``grace`` seconds together,
-    then SIGKILL the rest. By PID only: these are processes we started (``spawn_in``)."""
-    for proc in procs:
-        signal_group(proc, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    for proc in procs:
-        try:
-            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            signal_group(proc, signal.SIGKILL)
-            try:
-                proc.wait(timeout=2)
-            except subprocess.TimeoutExpired:
-                pass
-
-
 def _iface(value: str, default_prefixlen: int) -> ipaddress.IPv4Interface | ipaddress.IPv6Interface:
     """Parse "ADDR" or "ADDR/LEN"; a bare address gets the lab's usual prefix length."""
     text = value if "/" in value else f"{value}/{default_prefixlen}"
     return ipaddress.ip_interface(text)
 
 
-class Lab:
+class Lab(LabViews):
     """A node with ``nics`` veth NICs, a bridge, and optionally a router and a client.
 
     Use as a context manager; everything is torn down on exit, also when the body raised::
@@ -284,7 +185,7 @@ class Lab:
             # Never adopt (and later delete) namespaces someone else may be using.
             raise RuntimeError(f"namespaces already exist: {clash}; see cleanup_stale()")
         try:
-            _run(
+            run_cmd(
                 ["ip", "-batch", "-"], input="".join(f"netns add {ns}\n" for ns in self.namespaces)
             )
         except BaseException:
@@ -375,17 +276,17 @@ class Lab:
         self, ns: str, *argv: str, check: bool = True, timeout: float = 30
     ) -> subprocess.CompletedProcess[str]:
         """Run ``argv`` inside namespace ``ns`` (``ip netns exec``), capturing text output."""
-        return _run(["ip", "netns", "exec", ns, *argv], check=check, timeout=timeout)
+        return run_cmd(["ip", "netns", "exec", ns, *argv], check=check, timeout=timeout)
 
     def _ip_batch(self, ns: str, cmds: Sequence[str]) -> None:
         """Run many ``ip`` commands in one process: ~2 ms instead of ~2 ms per command."""
-        _run(["ip", "-n", ns, "-batch", "-"], input="".join(f"{c}\n" for c in cmds))
+        run_cmd(["ip", "-n", ns, "-batch", "-"], input="".join(f"{c}\n" for c in cmds))
 
     def _ip(self, ns: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return _run(["ip", "-n", ns, *args], check=check)
+        return run_cmd(["ip", "-n", ns, *args], check=check)
 
     def _nft(self, script: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return _run(
+        return run_cmd(
             ["ip", "netns", "exec", self.switch, "nft", "-f", "-"], input=script, check=check
         )
 
@@ -436,7 +337,7 @@ class Lab:
     # Tests and the demo interrupt their pings with ``lab._signal(proc, SIGINT)``.
     _signal = staticmethod(signal_group)
 
-    def stop(self, proc: subprocess.Popen[Any], timeout: float = _TERM_GRACE_S) -> int | None:
+    def stop(self, proc: subprocess.Popen[Any], timeout: float = TERM_GRACE_S) -> int | None:
         """SIGTERM proc, wait up to ``timeout`` s, then SIGKILL. Returns its exit status."""
         self._signal(proc, signal.SIGTERM)
         try:
@@ -518,7 +419,7 @@ class Lab:
     def recreate_nic(self, nic: str, mac: str | None = None) -> None:
         """Hot-plug a NIC with the same name (a new ifindex), optionally a given MAC, up."""
         port = self._port(nic)
-        if mac is not None and not _MAC_RE.match(mac):
+        if mac is not None and not MAC_RE.match(mac):
             raise ValueError(f"bad MAC {mac!r}")
         addr = f" address {mac}" if mac else ""
         self._ip_batch(
@@ -526,80 +427,3 @@ class Lab:
         )
         self._ip_batch(self.switch, [f"link set {port} master br0 up"])
         self._ip_batch(self.node, [f"link set {nic} up"])
-
-    # ------------------------------------------------------------------ queries
-
-    def link(self, nic: str, ns: str | None = None) -> dict[str, Any]:
-        """``ip -j -d link show`` of ``nic`` in ``ns`` (default: the node) as a dict."""
-        out = self._ip(ns or self.node, "-j", "link", "show", "dev", nic).stdout
-        data = json.loads(out)
-        if not data:
-            raise LabCommandError(1, ["ip", "link", "show", nic], out, "no such device")
-        return data[0]
-
-    def ifindex(self, nic: str, ns: str | None = None) -> int:
-        """The current ifindex of ``nic`` (default namespace: the node)."""
-        return int(self.link(nic, ns)["ifindex"])
-
-    def carrier(self, nic: str) -> bool:
-        """Whether node NIC ``nic`` has carrier (/sys/class/net/NIC/carrier reads 1)."""
-        res = self.run(self.node, "cat", f"/sys/class/net/{nic}/carrier", check=False)
-        # Reading carrier of an admin-down device fails with EINVAL: no carrier then.
-        return res.returncode == 0 and res.stdout.strip() == "1"
-
-    def set_mac(self, nic: str, mac: str) -> None:
-        """Change node NIC ``nic``'s MAC (veth allows it while up)."""
-        if not _MAC_RE.match(mac):
-            raise ValueError(f"bad MAC {mac!r}")
-        self._ip(self.node, "link", "set", "dev", nic, "address", mac)
-
-    def mac(self, nic: str) -> str:
-        """Node NIC ``nic``'s MAC as ``ip`` prints it (lower case, colon separated)."""
-        return str(self.link(nic)["address"])
-
-    def _need_client(self) -> str:
-        if self.client is None:
-            raise RuntimeError("this lab has no client (with_client=False)")
-        return self.client
-
-    def client_ping(self, addr: str, count: int = 1, timeout: float = 2) -> bool:
-        """Ping ``addr`` from the client ``count`` times, 0.2 s apart; True if any reply came
-        (the last one waited for up to ``timeout`` s)."""
-        client = self._need_client()
-        if not 1 <= count <= 100:
-            raise ValueError("count must be 1..100")
-        # iputils ping takes fractional -W; a short wait keeps negative checks quick.
-        wait = min(max(0.1, float(timeout)), 60.0)
-        res = self.run(
-            client,
-            "ping",
-            "-n",
-            "-q",
-            "-c",
-            str(count),
-            "-i",
-            "0.2",
-            "-W",
-            f"{wait:g}",
-            addr,
-            check=False,
-            timeout=count * (wait + 0.2) + 5,
-        )
-        return res.returncode == 0
-
-    def neigh_flush_client(self) -> None:
-        """Forget everything the client's neighbour tables (ARP and ND) learned."""
-        client = self._need_client()
-        self._ip(client, "-4", "neigh", "flush", "dev", "eth0", check=False)
-        self._ip(client, "-6", "neigh", "flush", "dev", "eth0", check=False)
-
-    def client_neigh(self, addr: str) -> str | None:
-        """The MAC the client's neighbour table holds for ``addr``; None if none (or failed)."""
-        client = self._need_client()
-        out = self._ip(client, "-j", "neigh", "show", "to", addr, "dev", "eth0").stdout
-        for entry in json.loads(out or "[]"):
-            states = entry.get("state", [])
-            lladdr = entry.get("lladdr")
-            if lladdr and "FAILED" not in states and "INCOMPLETE" not in states:
-                return str(lladdr)
-        return None

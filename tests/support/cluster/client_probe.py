@@ -1,7 +1,7 @@
 """What a client on the data network sees of a floating address: ARP replies and pings.
 
-Run inside the client namespace by tests/cluster/harness.py (standard library only, root
-for raw sockets)::
+Run inside the client namespace by the cluster harness, tests/support/cluster (standard
+library only, root for raw sockets)::
 
     python client_probe.py arp ADDR --src 198.51.100.200 [--wait 0.3] [--count 1]
         -> one JSON object: {"macs": [...]} (sender hardware addresses of every ARP reply

@@ -1,7 +1,7 @@
 #!/bin/sh
 # One Pacemaker cluster node: corosync + pacemakerd in the foreground, inside the network
-# namespace it was started in and a private mount and UTS namespace. Started by
-# tests/cluster/harness.py (never by hand in the root network namespace) as
+# namespace it was started in and a private mount and UTS namespace. Started by the
+# cluster harness, tests/support/cluster (never by hand in the root network namespace), as
 #   setsid ip netns exec NETNS unshare --uts --mount --propagation private \
 #       sh cluster_node.sh NODE_NAME NODE_DIR [OCF_RESOURCE_D]
 # OCF_RESOURCE_D (optional): a private resource.d holding the clearview agents of this test

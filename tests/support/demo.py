@@ -1,6 +1,6 @@
 """`make demo`: a group comes up, a cable is pulled, the data address moves, ipmpstat
 shows it, and the client's pings keep being answered. Everything happens in throw-away
-network namespaces (ipmp_core.lab); nothing outside them is touched.
+network namespaces (tests.support.lab); nothing outside them is touched.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ipmp_core.lab import Lab
+from tests.support.lab import Lab
 
 DATA4 = "198.51.100.10"
 DATA6 = "2001:db8:1::10"
