@@ -54,7 +54,6 @@ Run as root:  /opt/clearview-ipmp/venv/bin/python -m bench.failover [--trials 20
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import math
 import os
@@ -70,7 +69,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.common import BENCH_DIR, PYTHON, REPO_DIR, BenchError, BenchNode, LineSource, wait_until
-from bench.report import command_line, mark, markdown_table, ratio, text_table, write_section
+from bench.report import (
+    command_line,
+    load_averages,
+    mark,
+    markdown_table,
+    now_utc,
+    ratio,
+    text_table,
+    write_section,
+)
 from tests.support.lab import Lab
 
 PROBE = str(BENCH_DIR / "udp_probe.py")
@@ -553,8 +561,8 @@ def markdown_section(ours: Result, base: Result, v: Verdict, command: str) -> st
         for i, t in enumerate(r.trials)
         if t.note
     ]
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    date = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    load = load_averages()
+    date = now_utc()
     return "\n".join(
         [
             "## Failover outage",

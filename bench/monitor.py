@@ -20,10 +20,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from bench.report import markdown_table, ratio_line, write_section
+from bench.report import markdown_table, now_utc, ratio_line, write_section
 from tests.support.lab import Lab
 
 OCF_ROOT = "/usr/lib/ocf"  # the system's, read only (IPaddr2 and its shell functions)
@@ -144,7 +143,7 @@ def report(result: dict, runs: int) -> str:
         "alternate so that both see the same load.",
         "",
         f"Command: `make bench` (or `python -m bench.monitor --runs {runs}`); "
-        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; kernel "
+        f"{now_utc()}; kernel "
         f"{platform.release()}; {runs} runs each; exit codes: ours "
         f"{result['codes']['ours']}, IPaddr2 {result['codes']['ipaddr2']}.",
         "",

@@ -6,12 +6,19 @@ command line to re-run it, and its own section of docs/performance.md rewritten 
 
 from __future__ import annotations
 
+import datetime
 import math
+import os
 import re
 import shlex
+import subprocess
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+
+# The checkout: the git commit a report names is read from it.
+REPO_DIR = Path(__file__).resolve().parent.parent
 
 
 def mark(ok: bool) -> str:
@@ -38,6 +45,52 @@ def command_line(module: str, argv: Sequence[str] | None) -> str:
 
 
 
+def now_utc() -> str:
+    """The time of a measurement as the reports give it."""
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def load_averages() -> str:
+    """The machine's 1, 5 and 15-minute load averages: how busy it was while measured."""
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def code_version() -> str:
+    """The commit under test, and whether ipmp_core/ differs from it (the daemon imports
+    the working tree: the project is installed editable)."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(REPO_DIR), "rev-parse", "--short", "HEAD"],
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO_DIR), "status", "--porcelain", "--", "ipmp_core"],
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{head} + uncommitted changes in ipmp_core/" if dirty else head
+
+
+@dataclass
+class When:
+    """When a part ran, on which code, and how busy the machine was (1-minute load)."""
+
+    start: str
+    load_start: float
+    code: str = field(default_factory=code_version)
+    end: str = ""
+    load_end: float = 0.0
+
+    @staticmethod
+    def now() -> str:
+        return now_utc()
+
+    def finish(self) -> None:
+        self.end = self.now()
+        self.load_end = os.getloadavg()[0]
+
+
 def text_table(rows: list[list[str]]) -> list[str]:
     """Rows (the first one the header) as aligned text lines: the first column left-aligned,
     the others right-aligned, a rule under the header."""
@@ -59,6 +112,12 @@ def markdown_table(rows: list[list[str]]) -> list[str]:
     """Rows (the first one the header) as a Markdown table."""
     lines = ["| " + " | ".join(rows[0]) + " |", "|" + "|".join("---" for _ in rows[0]) + "|"]
     return lines + ["| " + " | ".join(r) + " |" for r in rows[1:]]
+
+
+def extract_section(text: str, begin: str, end: str) -> str | None:
+    """The part of ``text`` from marker ``begin`` to marker ``end`` included, if any."""
+    m = re.search(re.escape(begin) + r"(.*?)" + re.escape(end), text, re.S)
+    return m.group(0) if m else None
 
 
 def section_markers(name: str) -> tuple[str, str]:

@@ -42,7 +42,6 @@ Run as root:  /opt/clearview-ipmp/venv/bin/python -m bench.scale [--addresses 10
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import platform
@@ -56,7 +55,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.common import BENCH_DIR, PYTHON, REPO_DIR, BenchError, BenchNode, LineSource, wait_until
-from bench.report import command_line, mark, markdown_table, ratio, text_table, write_section
+from bench.report import (
+    command_line,
+    load_averages,
+    mark,
+    markdown_table,
+    now_utc,
+    ratio,
+    text_table,
+    write_section,
+)
 from tests.support.lab import Lab
 
 WATCH = str(BENCH_DIR / "addr_watch.py")
@@ -440,8 +448,8 @@ def print_report(r: Results) -> None:
 
 
 def markdown_section(r: Results, command: str) -> str:
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    date = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    load = load_averages()
+    date = now_utc()
     return "\n".join([
         "## Scale: 1,000 data addresses",
         "",
