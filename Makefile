@@ -54,8 +54,8 @@ cluster: venv
 # The property-based engine test and the parsers' fuzz targets with the long hypothesis
 # profile (20,000 cases each; make test runs 200). About 25 minutes.
 fuzz: venv
-	HYPOTHESIS_PROFILE=fuzz $(VENV)/bin/pytest -q tests/unit/test_engine_properties.py \
-		tests/unit/test_fuzz_control.py tests/unit/test_fuzz_parsers.py
+	HYPOTHESIS_PROFILE=fuzz $(VENV)/bin/pytest -q tests/unit/engine/test_engine_properties.py \
+		tests/unit/daemon/test_fuzz_control.py tests/unit/net/test_fuzz_parsers.py
 
 demo: venv
 	cd $(REPO) && $(PY) -m tests.support.demo

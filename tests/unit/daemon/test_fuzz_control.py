@@ -18,11 +18,11 @@ from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
-from test_engine_properties import GROUP, CheckedWorld, check
 
 from ipmp_core.daemon import Daemon
 from ipmp_core.defaults import Defaults
 from ipmp_core.errors import EngineError
+from tests.support.checked_world import GROUP, CheckedWorld, check
 
 # Requests whose handler does I/O (packets, logs, the loop) are left out.
 SKIPPED = {"announce", "shutdown", "dump"}

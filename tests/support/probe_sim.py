@@ -9,11 +9,10 @@ import itertools
 import math
 import random
 
-from engine_helpers import World
-
 from ipmp_core.engine.actions import Action
 from ipmp_core.engine.core import Engine
 from ipmp_core.engine.probe import ProbeKind, SendProbe
+from tests.support.engine_helpers import World
 
 ROUTER = "198.51.100.1"
 ROUTER6 = "fe80::1"

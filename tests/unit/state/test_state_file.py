@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_helpers import World
 
 from ipmp_core.errors import EngineError
 from ipmp_core.persist import StateFile
 from ipmp_core.state_schema import STATE_VERSION, StateFileError, parse_state
+from tests.support.engine_helpers import World
 from tests.support.state_variants import BASE, VARIANTS, base_bytes
 
 

@@ -8,7 +8,6 @@ losses, exact RTTs, repair after ten answers, and the late-reply rules.
 from __future__ import annotations
 
 import pytest
-from probe_sim import ROUTER, ProbeWorld
 
 from ipmp_core.constants import (
     NUM_PROBE_REPAIRS,
@@ -19,6 +18,7 @@ from ipmp_core.constants import (
 from ipmp_core.engine.actions import Publish
 from ipmp_core.engine.probe import ProbeKind, ProbeStatus
 from ipmp_core.model import IfState
+from tests.support.probe_sim import ROUTER, ProbeWorld
 
 FDT = 1000  # the benchmark's FDT: probe interval 143 ms
 INTERVAL = FDT / PROBE_INTERVAL_DIVISOR

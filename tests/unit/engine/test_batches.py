@@ -11,13 +11,13 @@ import struct
 from typing import Any
 
 import pytest
-from engine_helpers import World
 
 from ipmp_core.engine.actions import BindAddress, SetRoutes
 from ipmp_core.errors import EngineError
 from ipmp_core.net import addrbatch
 from ipmp_core.net.addrbatch import AddrRequest, decode_acks, encode
 from ipmp_core.net.netlink import Netlink
+from tests.support.engine_helpers import World
 
 
 def test_a_batch_of_data_addresses_is_placed_like_single_adds_with_one_refresh() -> None:

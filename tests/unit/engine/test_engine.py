@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from engine_helpers import World
 
 from ipmp_core import errors
 from ipmp_core.config import normalize_fdt
@@ -21,6 +20,7 @@ from ipmp_core.engine.actions import (
 )
 from ipmp_core.errors import EngineError
 from ipmp_core.model import GroupState, IfState, LinkState
+from tests.support.engine_helpers import World
 
 
 def flags(w: World, name: str) -> str:

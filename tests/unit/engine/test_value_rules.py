@@ -6,9 +6,9 @@ from __future__ import annotations
 import copy
 
 import pytest
-from engine_helpers import World
 
 from ipmp_core.errors import EngineError
+from tests.support.engine_helpers import World
 
 DATA = "198.51.100.10/24"
 TEST0, TEST1 = "198.51.100.21/24", "198.51.100.22/24"

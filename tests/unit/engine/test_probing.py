@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from probe_sim import ROUTER, ROUTER6, ProbeWorld
 
 from ipmp_core.constants import (
     NUM_PROBE_REPAIRS,
@@ -13,6 +12,7 @@ from ipmp_core.constants import (
 from ipmp_core.engine.probe import ProbeKind, SendProbe
 from ipmp_core.engine.rtt import RttEstimator
 from ipmp_core.model import GroupState, IfState, ProbeState, TargetMode
+from tests.support.probe_sim import ROUTER, ROUTER6, ProbeWorld
 
 FDT = 7000  # probe interval 1000 ms: easy numbers
 

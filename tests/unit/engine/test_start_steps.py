@@ -10,13 +10,13 @@ import socket
 import struct
 
 import pytest
-from engine_helpers import World
 
 from ipmp_core.constants import LOAD_CHUNK
 from ipmp_core.engine.actions import BindAddress
 from ipmp_core.engine.core import run_steps
 from ipmp_core.errors import EngineError
 from ipmp_core.net import dump
+from tests.support.engine_helpers import World
 
 MANY = 3 * LOAD_CHUNK + 7
 

@@ -10,12 +10,12 @@ import time
 from pathlib import Path
 
 import pytest
-from engine_helpers import World
 
 from ipmp_core.engine.actions import PublishAttribute
 from ipmp_core.engine.core import Engine
 from ipmp_core.errors import EngineError
 from ipmp_core.net import attrd
+from tests.support.engine_helpers import World
 
 
 def published(actions: list) -> list[tuple[str, int | None, int]]:

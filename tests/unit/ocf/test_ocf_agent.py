@@ -20,7 +20,7 @@ from ocf.agent import Result
 
 PYTHON = sys.executable
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
+ROOT = HERE.parents[2]
 
 # --------------------------------------------------------------------------- the example
 
