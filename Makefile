@@ -6,6 +6,9 @@ VENV ?= /opt/clearview-ipmp/venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 PYTEST_ARGS ?=
+# The checkout: the demo and the benchmarks run from it (they use tests/support/, which
+# is not installed).
+REPO := $(dir $(abspath $(lastword $(MAKEFILE_LIST))))
 
 .PHONY: all deps venv install dev test lint unit netns cluster fuzz demo bench docs
 
@@ -51,21 +54,21 @@ cluster: venv
 # The property-based engine test and the parsers' fuzz targets with the long hypothesis
 # profile (20,000 cases each; make test runs 200). About 25 minutes.
 fuzz: venv
-	HYPOTHESIS_PROFILE=fuzz $(VENV)/bin/pytest -q tests/unit/test_engine_properties.py \
-		tests/unit/test_fuzz_control.py tests/unit/test_fuzz_parsers.py
+	HYPOTHESIS_PROFILE=fuzz $(VENV)/bin/pytest -q tests/unit/engine/test_engine_properties.py \
+		tests/unit/daemon/test_fuzz_control.py tests/unit/net/test_fuzz_parsers.py
 
 demo: venv
-	$(PY) -m ipmp_core.demo
+	cd $(REPO) && $(PY) -m tests.support.demo
 
 # Every benchmark; each prints ratios against a baseline measured in the same run and
 # rewrites its section of docs/performance.md. The probing benchmarks take ~30 minutes;
 # the cluster failover benchmark (both scenarios, one two-node cluster per stack) ~8.
 bench: venv
-	$(PY) bench/failover.py
-	$(PY) bench/monitor.py
-	$(PY) bench/probing.py
-	$(PY) bench/scale.py
-	$(PY) bench/cluster_failover.py --trials 6
+	cd $(REPO) && $(PY) -m bench.failover
+	cd $(REPO) && $(PY) -m bench.monitor
+	cd $(REPO) && $(PY) -m bench.probing
+	cd $(REPO) && $(PY) -m bench.scale
+	cd $(REPO) && $(PY) -m bench.cluster_failover --trials 6
 
 docs: venv
 	$(VENV)/bin/ipmp-ocf docs -o docs/agents.md

@@ -63,7 +63,7 @@ def script(name: str, interpreter: str, paths: list[str] | None = None) -> str:
     The meta-data is rendered here, at install time, and answered by the script itself
     before anything is imported: Pacemaker 2.1 fetches it before every start (it sits on
     the failover path), and importing the agent and lxml to render it again costs 50-70 ms
-    where printing a string costs nothing. ``tests/unit/test_agent_script.py`` checks the
+    where printing a string costs nothing. ``tests/unit/agents/test_agent_script.py`` checks the
     embedded text is the generated one."""
     return (
         f"#!{interpreter} -IS\n"

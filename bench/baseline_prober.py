@@ -1,4 +1,4 @@
-"""The least a prober can do: the CPU baseline for bench/probing.py (standard library only).
+"""The least a prober can do: the CPU baseline for bench.probing (standard library only).
 
 For every member given as ``--member IFNAME=TESTADDR=TARGET`` it opens one raw ICMP socket,
 bound to the interface (SO_BINDTODEVICE) and to the test address, and sends one ICMP echo

@@ -3,7 +3,7 @@
 Method
 ------
 Two implementations are measured in the same run, each in its own throw-away lab
-(``ipmp_core.lab.Lab``: a node namespace whose NICs hang off a bridge, plus a client
+(``tests.support.lab.Lab``: a node namespace whose NICs hang off a bridge, plus a client
 namespace on the same subnet). Both labs exist side by side and the trials alternate
 (ipmpd, baseline, ipmpd, ...), so that changes in the machine's background load during a
 run hit both alike:
@@ -47,19 +47,17 @@ counts that differ by more than one), so each trial pulls whichever member holds
 address; with ceil(trials / 3) + 2 members every pulled member is a healthy one and there
 is always a healthy member to fail over to. The damping is not in the measured path.
 
-Run as root:  /opt/clearview-ipmp/venv/bin/python bench/failover.py [--trials 20]
+Run as root:  /opt/clearview-ipmp/venv/bin/python -m bench.failover [--trials 20]
               [--quick] [--output docs/performance.md]
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import math
 import os
 import platform
-import shlex
 import shutil
 import statistics
 import subprocess
@@ -70,21 +68,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common import (
-    BENCH_DIR,
-    PYTHON,
-    REPO_DIR,
-    BenchError,
-    LabDaemon,
-    LineSource,
+from bench.common import BENCH_DIR, PYTHON, REPO_DIR, BenchError, BenchNode, LineSource, wait_until
+from bench.report import (
+    command_line,
+    load_averages,
     mark,
     markdown_table,
+    now_utc,
+    ratio,
     text_table,
-    wait_until,
     write_section,
 )
-
-from ipmp_core.lab import Lab
+from tests.support.lab import Lab
 
 PROBE = str(BENCH_DIR / "udp_probe.py")
 MOVER = str(BENCH_DIR / "baseline_mover.py")
@@ -315,7 +310,7 @@ def progress(name: str, i: int, trial: Trial) -> None:
 # ---------------------------------------------------------------------------- ipmpd
 
 
-class Ipmpd(LabDaemon):
+class Ipmpd(BenchNode):
     """ipmpd in the lab's node namespace, with the benchmark's group and data address."""
 
     def create_group(self, nics: Sequence[str]) -> None:
@@ -485,8 +480,8 @@ class Verdict:
 
 
 def judge(ours: Result, base: Result) -> Verdict:
-    ratio_median = ours.median / base.median if base.median > 0 else math.inf
-    ratio_max = ours.maximum / base.maximum if base.maximum > 0 else math.inf
+    ratio_median = ratio(ours.median, base.median)
+    ratio_max = ratio(ours.maximum, base.maximum)
     return Verdict(
         median_ok=ours.median <= TARGET_MEDIAN_MS,
         ratio_ok=ratio_median <= TARGET_RATIO,
@@ -566,8 +561,8 @@ def markdown_section(ours: Result, base: Result, v: Verdict, command: str) -> st
         for i, t in enumerate(r.trials)
         if t.note
     ]
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    date = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    load = load_averages()
+    date = now_utc()
     return "\n".join(
         [
             "## Failover outage",
@@ -652,7 +647,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--trials must be 1..{MAX_TRIALS}")
     if os.geteuid() != 0:
         parser.error("needs root (network namespaces)")
-    command = shlex.join([PYTHON, "bench/failover.py", *(sys.argv[1:] if argv is None else argv)])
+    command = command_line("bench.failover", argv)
 
     started = time.monotonic()
     try:

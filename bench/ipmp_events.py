@@ -1,4 +1,4 @@
-"""Print ipmpd's events with a CLOCK_MONOTONIC receive stamp, for bench/probing.py.
+"""Print ipmpd's events with a CLOCK_MONOTONIC receive stamp, for bench.probing.
 
 Run inside the node namespace (the daemon's control channel is an abstract Unix socket,
 scoped by network namespace). It subscribes to the event stream and prints

@@ -2,7 +2,7 @@
 
 Method
 ------
-Two labs side by side (``ipmp_core.lab.Lab``, two NICs each), measured in the same run:
+Two labs side by side (``tests.support.lab.Lab``, two NICs each), measured in the same run:
 
 * **ipmpd** (lab prefix ``bns``): group ipmp0 of e0 (active) and e1 (standby), built-in
   defaults. All addresses live on e0, so a failover moves every one of them.
@@ -35,18 +35,16 @@ Targets (from the issue): create <= 5 ms per address at 1,000; failover of 1,000
 ``ip -batch``; restart with 1,000 <= 2 s with the control socket answering within 100 ms
 throughout; RSS <= 60 MB. A miss is reported (MISSED) and still exits 0.
 
-Run as root:  /opt/clearview-ipmp/venv/bin/python bench/scale.py [--addresses 1000]
+Run as root:  /opt/clearview-ipmp/venv/bin/python -m bench.scale [--addresses 1000]
               [--output docs/performance.md]
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import platform
-import shlex
 import statistics
 import subprocess
 import sys
@@ -56,21 +54,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common import (
-    BENCH_DIR,
-    PYTHON,
-    REPO_DIR,
-    BenchError,
-    LabDaemon,
-    LineSource,
+from bench.common import BENCH_DIR, PYTHON, REPO_DIR, BenchError, BenchNode, LineSource, wait_until
+from bench.report import (
+    command_line,
+    load_averages,
     mark,
     markdown_table,
+    now_utc,
+    ratio,
     text_table,
-    wait_until,
     write_section,
 )
-
-from ipmp_core.lab import Lab
+from tests.support.lab import Lab
 
 WATCH = str(BENCH_DIR / "addr_watch.py")
 GROUP = "ipmp0"
@@ -269,14 +264,16 @@ class Results:
 
     @property
     def failover_ratio(self) -> float:
-        return statistics.median(self.failover_ms) / statistics.median(self.failover_base_ms)
+        return ratio(statistics.median(self.failover_ms),
+                     statistics.median(self.failover_base_ms))
 
     @property
     def failback_ratio(self) -> float:
-        return statistics.median(self.failback_ms) / statistics.median(self.failback_base_ms)
+        return ratio(statistics.median(self.failback_ms),
+                     statistics.median(self.failback_base_ms))
 
 
-def single_adds(daemon: LabDaemon, addrs: list[str]) -> list[float]:
+def single_adds(daemon: BenchNode, addrs: list[str]) -> list[float]:
     """Each address in its own add-address request (one client process); ms each."""
     code = (
         "import json, sys, time\n"
@@ -297,20 +294,18 @@ def single_adds(daemon: LabDaemon, addrs: list[str]) -> list[float]:
     return list(json.loads(res.stdout))
 
 
-def restart(daemon: LabDaemon) -> dict[str, float]:
+def restart(daemon: BenchNode) -> dict[str, float]:
     """Stop ipmpd, start it again under a pinging client; what the client saw."""
     lab = daemon.lab
-    if daemon.proc is not None:
-        lab.stop(daemon.proc)
+    if daemon.daemon is not None:
+        lab.stop(daemon.daemon)
     pinger = lab.spawn(lab.node, [PYTHON, "-c", PINGER, str(PING_INTERVAL_S),
                                   str(PING_AFTER_S), str(RESTART_S), str(SNAPSHOT_EVERY),
                                   GROUP],
                        env=daemon.env, stdout=subprocess.PIPE, stderr=None)
     lines = LineSource(pinger, "control-socket pinger")
     lines.expect("READY", READY_S)
-    daemon.proc = lab.spawn(lab.node, [str(Path(PYTHON).parent / "ipmpd"), "--log-file",
-                                       daemon.log_path, "--defaults", daemon.defaults],
-                            env=daemon.env)
+    daemon.spawn()
     seen = json.loads(lines.readline(RESTART_S + 5))
     lines.close()
     if seen["ready_s"] is None or seen["first_snapshot_s"] is None:
@@ -326,7 +321,7 @@ def run_benchmark(count: int) -> Results:
         Lab(prefix=PREFIX_OURS, nics=2, with_client=False) as ours,
         Lab(prefix=PREFIX_BASE, nics=2, with_client=False) as base,
     ):
-        daemon = LabDaemon(ours, state_dir)
+        daemon = BenchNode(ours, state_dir)
         daemon.tool_timeout_s = 120.0
         try:
             daemon.start()
@@ -453,8 +448,8 @@ def print_report(r: Results) -> None:
 
 
 def markdown_section(r: Results, command: str) -> str:
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    date = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    load = load_averages()
+    date = now_utc()
     return "\n".join([
         "## Scale: 1,000 data addresses",
         "",
@@ -529,7 +524,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--addresses must be 1..4000")
     if os.geteuid() != 0:
         parser.error("needs root (network namespaces)")
-    command = shlex.join([PYTHON, "bench/scale.py", *(sys.argv[1:] if argv is None else argv)])
+    command = command_line("bench.scale", argv)
     started = time.monotonic()
     try:
         result = run_benchmark(args.addresses)

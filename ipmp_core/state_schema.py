@@ -233,24 +233,38 @@ class _Checker:
             return None
 
     def address(self, value: Any, path: str, kind: str) -> Any:
-        if not self.string(value, path):
-            return None
-        try:
-            ipaddress.ip_interface(value.strip())
-        except ValueError:
-            self.fail(path, f"{_show(value)} is not an address")
-            return None
-        return self.engine_rule(lambda: parse_address(value, kind=kind), path)
+        return self.checked_address(value, path, ipaddress.ip_interface,
+                                    lambda: parse_address(value, kind=kind))
 
     def ip(self, value: Any, path: str) -> Any:
+        return self.checked_address(value, path, ipaddress.ip_address, lambda: parse_ip(value))
+
+    def checked_address(self, value: Any, path: str, syntax: Callable[[str], Any],
+                        rule: Callable[[], Any]) -> Any:
+        """``value`` checked as a string, then by the address ``syntax`` (so that the
+        message says "not an address"), then by the engine's own ``rule``."""
         if not self.string(value, path):
             return None
         try:
-            ipaddress.ip_address(value.strip())
+            syntax(value.strip())
         except ValueError:
             self.fail(path, f"{_show(value)} is not an address")
             return None
-        return self.engine_rule(lambda: parse_ip(value), path)
+        return self.engine_rule(rule, path)
+
+    def unique_address(self, value: Any, path: str, kind: str, seen: dict[str, str],
+                       verb: str) -> Any:
+        """A data or test address that may appear once in the whole file: ``seen`` maps
+        each one to where it was first found."""
+        parsed = self.address(value, path, kind)
+        if parsed is None:
+            return None
+        ip = str(parsed.ip)
+        if ip in seen:
+            self.fail(path, f"{kind} {ip} is already {verb} at {seen[ip]}")
+        else:
+            seen[ip] = path
+        return parsed
 
     def interface(self, value: Any, path: str) -> None:
         name = self.name("interface", value, path)
@@ -293,15 +307,9 @@ class _Checker:
         data: set[str] = set()
         for i, addr in self.items(g, "data_addresses", path):
             apath = f"{path}.data_addresses[{i}]"
-            parsed = self.address(addr, apath, "data address")
-            if parsed is None:
-                continue
-            ip = str(parsed.ip)
-            if ip in self.data_ips:
-                self.fail(apath, f"data address {ip} is already listed at {self.data_ips[ip]}")
-            else:
-                self.data_ips[ip] = apath
-            data.add(addr)
+            if self.unique_address(addr, apath, "data address", self.data_ips,
+                                   "listed") is not None:
+                data.add(addr)
         self.owners(g, path, data)
         for i, addr in self.items(g, "deprecated", path):
             if self.string(addr, f"{path}.deprecated[{i}]") and addr not in data:
@@ -344,14 +352,7 @@ class _Checker:
                     self.fail(tpath, "dhcp is listed twice")
                 dhcp = True
                 continue
-            parsed = self.address(addr, tpath, "test address")
-            if parsed is None:
-                continue
-            ip = str(parsed.ip)
-            if ip in self.test_ips:
-                self.fail(tpath, f"test address {ip} is already used at {self.test_ips[ip]}")
-            else:
-                self.test_ips[ip] = tpath
+            self.unique_address(addr, tpath, "test address", self.test_ips, "used")
 
     def attribute(self, attr: Any, path: str) -> None:
         """The node attribute ipmpd publishes for the group (name, multiplier, dampening

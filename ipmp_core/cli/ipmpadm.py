@@ -223,22 +223,20 @@ def set_ipmp(props: tuple[str, ...], group: str) -> None:
                            "(known: failback, fdt, targets, linklocal, multicast)")
 
 
-@cli.command("create-route")
-@click.option("-g", "gateway", required=True, metavar="GATEWAY")
-@click.option("-d", "dst", default="default", show_default=True, metavar="PREFIX")
-@click.argument("group")
-def create_route(gateway: str, dst: str, group: str) -> None:
-    """Route DST via GATEWAY through the group's active members (multipath)."""
-    call("add-route", group=group, dst=dst, gateway=gateway)
+def _route_command(name: str, op: str, summary: str) -> None:
+    """create-route and delete-route take the same options; each is one control op."""
+
+    @cli.command(name, help=summary)
+    @click.option("-g", "gateway", required=True, metavar="GATEWAY")
+    @click.option("-d", "dst", default="default", show_default=True, metavar="PREFIX")
+    @click.argument("group")
+    def command(gateway: str, dst: str, group: str) -> None:
+        call(op, group=group, dst=dst, gateway=gateway)
 
 
-@cli.command("delete-route")
-@click.option("-g", "gateway", required=True, metavar="GATEWAY")
-@click.option("-d", "dst", default="default", show_default=True, metavar="PREFIX")
-@click.argument("group")
-def delete_route(gateway: str, dst: str, group: str) -> None:
-    """Remove a route declared on the group."""
-    call("remove-route", group=group, dst=dst, gateway=gateway)
+_route_command("create-route", "add-route",
+               "Route DST via GATEWAY through the group's active members (multipath).")
+_route_command("delete-route", "remove-route", "Remove a route declared on the group.")
 
 
 @cli.command("offline")

@@ -16,14 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from harness import (
-    PREFIX_BASE,
-    SYSTEM_RESOURCE_D,
-    Cluster,
-    ClusterError,
-    list_netns,
-    tree_snapshot,
-)
+
+from tests.support.cluster.base import PREFIX_BASE, SYSTEM_RESOURCE_D, ClusterError, tree_snapshot
+from tests.support.cluster.cluster import Cluster
+from tests.support.netns import list_namespaces
 
 AGENTS = ("ipmp", "ipmp-address")
 TOOLS = (
@@ -47,7 +43,7 @@ def cluster_preconditions() -> Iterator[None]:
             pytrace=False,
         )
     yield
-    left = [ns for ns in list_netns() if ns.startswith(PREFIX_BASE)]
+    left = [ns for ns in list_namespaces() if ns.startswith(PREFIX_BASE)]
     if left:
         pytest.fail(f"namespaces left behind: {left}", pytrace=False)
 
@@ -110,7 +106,7 @@ def _cluster(nodes: int, request: pytest.FixtureRequest, agents: Path,
             print(f"[logs and CIBs kept in {cluster.workdir}]")
         if cluster.leftovers:
             print("[teardown had to clean up: " + "; ".join(cluster.leftovers) + "]")
-        left = [ns for ns in list_netns() if ns.startswith(cluster.prefix + "-")]
+        left = [ns for ns in list_namespaces() if ns.startswith(cluster.prefix + "-")]
         assert not left, f"namespaces left behind: {left}"
 
 

@@ -7,14 +7,11 @@ import time
 from pathlib import Path
 
 import pytest
-from harness import (
-    SYSTEM_RESOURCE_D,
-    Cluster,
-    list_netns,
-    parse_crm_mon,
-    pids_in_netns,
-    tree_snapshot,
-)
+
+from tests.support.cluster.base import SYSTEM_RESOURCE_D, tree_snapshot
+from tests.support.cluster.cluster import Cluster
+from tests.support.cluster.crm_mon import parse_crm_mon
+from tests.support.netns import list_namespaces, pids_in_netns
 
 pytestmark = pytest.mark.cluster
 
@@ -105,7 +102,7 @@ def test_teardown_leaves_nothing() -> None:
         c.wait_started("d")
         idents = [n.netns_id for n in c.nodes]
         namespaces = c.namespaces
-    assert not set(namespaces) & set(list_netns())
+    assert not set(namespaces) & set(list_namespaces())
     assert all(not pids_in_netns(i) for i in idents if i is not None)
     assert c.leftovers == [], c.leftovers
     assert c.keep_workdir or not c.workdir.exists()

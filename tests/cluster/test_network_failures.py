@@ -31,8 +31,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from harness import Cluster, ClusterNode, ClusterState, WatchResult
 from recipe import ATTR, GROUP, NICS, TEST_ADDRESSES, VIP
+
+from tests.support.cluster.cluster import Cluster
+from tests.support.cluster.crm_mon import ClusterState
+from tests.support.cluster.nodes import ClusterNode
+from tests.support.cluster.watch import WatchResult
 
 pytestmark = pytest.mark.cluster
 

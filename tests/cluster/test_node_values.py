@@ -17,7 +17,10 @@ import subprocess
 import time
 
 import pytest
-from harness import CLIENT_ADDR4, Cluster, ClusterState, FailedAction
+
+from tests.support.cluster.base import CLIENT_ADDR4
+from tests.support.cluster.cluster import Cluster
+from tests.support.cluster.crm_mon import ClusterState, FailedAction
 
 pytestmark = pytest.mark.cluster
 

@@ -12,8 +12,11 @@ import re
 from typing import Any
 
 import pytest
-from harness import Cluster, ClusterNode, ClusterState
 from recipe import ATTR, GROUP, NICS, VIP
+
+from tests.support.cluster.cluster import Cluster
+from tests.support.cluster.crm_mon import ClusterState
+from tests.support.cluster.nodes import ClusterNode
 
 pytestmark = pytest.mark.cluster
 

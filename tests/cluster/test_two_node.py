@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import Cluster, WatchResult
 from recipe import ATTR, GROUP, NICS, TEST_ADDRESSES, VIP
+
+from tests.support.cluster.cluster import Cluster
+from tests.support.cluster.watch import WatchResult
 
 pytestmark = pytest.mark.cluster
 

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ipmp_node import Node
 
-from ipmp_core.lab import Lab, list_namespaces
+from tests.support.lab import Lab
+from tests.support.netns import list_namespaces
+from tests.support.node import Node
 
 # Unique per pytest process (xdist workers and concurrent runs differ by PID), short enough
 # to keep namespace names readable: "cvt12345x7-node".

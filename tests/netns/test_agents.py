@@ -14,16 +14,16 @@ from pathlib import Path
 
 import pytest
 
-from ipmp_core.lab import Lab
+from tests.support.lab import Lab
 
 pytestmark = pytest.mark.netns
 
 # The agents are installed into a private OCF root for this module (never into the
 # system's /usr/lib/ocf); crm_resource, which only looks there, sees it through a bind
-# mount in a private mount namespace (tests/ocf_overlay.sh).
+# mount in a private mount namespace (tests/support/ocf_overlay.sh).
 OCF_ROOT = Path(tempfile.mkdtemp(prefix="cv-ocf-netns-", dir="/tmp"))
 AGENT_DIR = OCF_ROOT / "resource.d" / "clearview"
-OVERLAY = Path(__file__).resolve().parent.parent / "ocf_overlay.sh"
+OVERLAY = Path(__file__).resolve().parent.parent / "support" / "ocf_overlay.sh"
 GROUP = ["group=ipmp0", "interfaces=e0 e1"]
 PROBING = [*GROUP, "test_addresses=e0=198.51.100.21/24 e1=198.51.100.22/24",
            "gateway=198.51.100.1", "failure_detection_time=1000"]

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from ipmp_core.lab import Lab
 from ipmp_core.net.announce import (
     Announcer,
     gratuitous_arp_frame,
     unsolicited_na,
 )
 from ipmp_core.net.mac import parse_mac
+from tests.support.lab import Lab
 
 MAC = bytes.fromhex("020000005301")
 IP4 = ipaddress.IPv4Address("198.51.100.10")

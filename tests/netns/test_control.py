@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ipmp_node import Node
 from netns_thread import in_netns
 
 from ipmp_core.constants import (
@@ -25,7 +24,8 @@ from ipmp_core.constants import (
     CONTROL_SOCKET_NAME,
 )
 from ipmp_core.control_client import ControlClient, ControlError
-from ipmp_core.lab import Lab
+from tests.support.lab import Lab
+from tests.support.node import Node
 
 pytestmark = pytest.mark.netns
 

@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
-from ipmp_node import Node
 
-from ipmp_core.lab import Lab
+from tests.support.lab import Lab
+from tests.support.node import Node
 
 pytestmark = pytest.mark.netns
 

@@ -8,8 +8,9 @@ import time
 from pathlib import Path
 
 import pytest
-from ipmp_node import Node
 from test_dhcp_session import SERVER, Dnsmasq
+
+from tests.support.node import Node
 
 pytestmark = pytest.mark.netns
 

@@ -28,10 +28,10 @@ from typing import IO, Any, TypeVar
 import pytest
 from netns_thread import in_netns
 
-from ipmp_core.lab import Lab
 from ipmp_core.net.dhcp import DhcpSession
 from ipmp_core.net.dhcp_ids import client_id_for_group, client_id_for_member
 from ipmp_core.net.dhcp_lease import Lease
+from tests.support.lab import Lab
 
 pytestmark = pytest.mark.netns
 

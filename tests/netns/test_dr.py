@@ -8,7 +8,8 @@ import subprocess
 import time
 
 import pytest
-from ipmp_node import Node
+
+from tests.support.node import Node
 
 pytestmark = pytest.mark.netns
 

@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
-from ipmp_node import Node
 
-from ipmp_core.lab import Lab
 from ipmp_core.net.event_socket import EVENT_RCVBUF_ENV
+from tests.support.lab import Lab
+from tests.support.node import Node
 
 pytestmark = pytest.mark.netns
 

@@ -22,7 +22,6 @@ from typing import TypeVar
 import pytest
 from netns_thread import in_netns
 
-from ipmp_core.lab import Lab
 from ipmp_core.net.icmp import (
     ICMP6_ECHO_REQUEST,
     ICMP_ECHO,
@@ -33,6 +32,7 @@ from ipmp_core.net.icmp import (
     build_echo,
     probe_ident,
 )
+from tests.support.lab import Lab
 
 pytestmark = pytest.mark.netns
 

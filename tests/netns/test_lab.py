@@ -10,7 +10,8 @@ from collections.abc import Callable
 
 import pytest
 
-from ipmp_core.lab import Lab, cleanup_stale, list_namespaces
+from tests.support.lab import Lab, cleanup_stale
+from tests.support.netns import list_namespaces
 
 pytestmark = pytest.mark.netns
 

@@ -9,7 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
-from ipmp_node import Node
+
+from tests.support.node import Node
 
 pytestmark = pytest.mark.netns
 

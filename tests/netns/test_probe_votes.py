@@ -11,7 +11,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from ipmp_node import Node
+
+from tests.support.node import Node
 
 pytestmark = pytest.mark.netns
 

@@ -10,8 +10,9 @@ import subprocess
 import sys
 
 import pytest
-from ipmp_node import Node
 from test_events import data_addresses
+
+from tests.support.node import Node
 
 pytestmark = pytest.mark.netns
 

@@ -4,8 +4,9 @@ the daemon still following the kernel afterwards."""
 from __future__ import annotations
 
 import pytest
-from ipmp_node import Node
 from test_events import data_addresses, follow_after_burst, kernel_holders
+
+from tests.support.node import Node
 
 pytestmark = pytest.mark.netns
 

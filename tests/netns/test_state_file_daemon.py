@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ipmp_node import Node
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "unit"))
-from state_variants import DATA, TEST_E0, TEST_E1, VARIANTS, base_bytes  # noqa: E402
+from tests.support.node import Node
+from tests.support.state_variants import DATA, TEST_E0, TEST_E1, VARIANTS, base_bytes
 
 pytestmark = pytest.mark.netns
 

@@ -6,8 +6,9 @@ same static test addresses would otherwise both answer ARP for them."""
 from __future__ import annotations
 
 import pytest
-from ipmp_node import Node
 from test_agents import Ocf, exit_reason, ocf  # noqa: F401 (fixture)
+
+from tests.support.node import Node
 
 pytestmark = pytest.mark.netns
 

@@ -7,7 +7,8 @@ import json
 import time
 
 import pytest
-from ipmp_node import Node
+
+from tests.support.node import Node
 
 pytestmark = pytest.mark.netns
 

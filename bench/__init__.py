@@ -1,0 +1,1 @@
+"""The benchmarks, run from the checkout as ``python -m bench.NAME`` (see docs/performance.md)."""

@@ -1,0 +1,1 @@
+"""The project's tests: unit, netns and cluster tiers, and their support code."""
