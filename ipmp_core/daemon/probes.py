@@ -9,7 +9,7 @@ import socket
 
 from ipmp_core.engine.actions import Action, ProbeKind, SendProbe
 from ipmp_core.engine.engine import Engine
-from ipmp_core.net import icmp
+from ipmp_core.net import icmp, icmp_packets
 
 log = logging.getLogger("ipmpd")
 
@@ -51,16 +51,16 @@ class ProbeIO:
             self.sockets[key] = sock
             self.fds[sock.fileno()] = key
             self.poll.register(sock.fileno(), select.EPOLLIN)
-        kind = icmp.ProbeKind.MULTICAST if probe.kind is ProbeKind.MULTICAST \
-            else icmp.ProbeKind.UNICAST
+        kind = icmp_packets.ProbeKind.MULTICAST if probe.kind is ProbeKind.MULTICAST \
+            else icmp_packets.ProbeKind.UNICAST
         sent_ns = sock.send(probe.dest, probe.seq, kind)
-        if kind is icmp.ProbeKind.UNICAST:
+        if kind is icmp_packets.ProbeKind.UNICAST:
             self.engine.probe_sent(probe.member, probe.family, probe.seq, sent_ns / 1e6)
 
     def read_replies(self) -> list[Action]:
         """Every probe reply waiting in the sockets, given to the engine in the order
         the kernel received them, with the kernel's receive times."""
-        replies: list[tuple[int, str, int, icmp.Reply]] = []
+        replies: list[tuple[int, str, int, icmp_packets.Reply]] = []
         # One datagram per readable socket per round, then ask epoll again: a socket
         # rarely holds more than one reply, and reading it until it is empty cost a
         # second system call for each.

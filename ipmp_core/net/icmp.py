@@ -1,59 +1,10 @@
-"""The daemon's probe sockets: in.mpathd-style ICMP / ICMPv6 echo probes on one interface.
+"""The daemon's probe sockets: one raw ICMP / ICMPv6 socket per (interface, address family).
 
 The probe engine (sans-I/O, in ``ipmp_core.engine``) decides *when* to probe *what*; this
-module only puts echo requests on the wire and hands back the replies that belong to them.
-One :class:`ProbeSocket` per (interface, address family), as in.mpathd keeps one per
-physical interface instance.
-
-Why only the standard library (no scapy, no pyroute2): this is the daemon's hot path. A probe
-goes out every FDT / 7 (about 1.4 s by default, far less with a short FDT) on every member,
-and the RTT it measures feeds the adaptive failure-detection time, so building a packet must
-cost microseconds, and the import must not add hundreds of milliseconds to start-up.
-
-Wire format (in.mpathd's, see ipmp-semantics section 2): an ordinary echo request whose
-identifier comes from the daemon's pid and the interface index (:func:`probe_ident`), and
-whose payload is ``PROBE_MAGIC + seq (u16) + kind (u8) + pad (u8) + sent_ns (u64)``, all
-big-endian.
-Every echo responder copies the payload back, so the reply tells us which probe it answers,
-what kind it was, and when it was sent, without any state on our side.
-
-Why each socket option (see :class:`ProbeSocket`):
-
-* ``SO_BINDTODEVICE`` + bind to the test address: a raw socket gets a copy of *every*
-  ICMP packet the host receives, on any interface. Binding limits the copies to packets
-  that arrived on our interface and are addressed to our test address, so e0's socket is
-  not woken by e1's replies; the identifier check does the rest. It also pins the probe's
-  outgoing interface: with ``oif`` fixed, Linux sends on-link even when no route covers
-  the target (the test address may be ``noprefixroute``), which is what IPMP wants: a probe
-  tests *this* NIC, never whichever one the routing table prefers.
-* TTL / hop limit 1 (unicast and multicast): probes test the link; they must never be
-  routed beyond it.
-* ``IP_MULTICAST_IF`` / ``IPV6_MULTICAST_IF``: the all-hosts discovery probe (224.0.0.1 /
-  ff02::1) must leave through this interface, not the one the multicast route picks.
-* multicast loop off: otherwise our own all-hosts probe loops back to our own stack, and
-  the host would discover itself as a target. It still hears the probe through the wire
-  on its *other* NICs: over IPv6 (which answers ff02::1 by default) a probe from e0 is
-  answered by e1's link-local too. Dropping our own addresses is the engine's job, which
-  knows them all. (Not seen over IPv4, even with echo to 224.0.0.1 enabled on the host:
-  the probe arrives from one of the host's own addresses.)
-* ``ICMP_FILTER`` (IPv4) / ``ICMP6_FILTER`` (IPv6): the kernel drops every ICMP type but
-  echo reply before it reaches us, so neighbour discovery, other hosts' pings and our own
-  echo requests cost no wake-up. (The IPv4 filter covers types 0..31 only; higher types
-  are passed by the kernel and counted as "not-reply" here.)
-* ``SO_TIMESTAMPNS``: the receive time is the kernel's, taken when the packet arrived,
-  not when the daemon's event loop got around to reading it.
-  See :func:`realtime_to_monotonic`.
-
-Validation: IPv4 raw sockets deliver the IP header and get their copy *before* the ICMP
-layer has checked anything, so the ICMP checksum is verified here. For ICMPv6 the kernel
-itself verifies the checksum of raw ICMPv6 sockets (which always have IPV6_CHECKSUM at
-offset 2) and drops bad packets, so there is nothing to check (and we could not without the
-pseudo-header's destination address).
-
-Errors never raise out of :meth:`ProbeSocket.send` or :meth:`ProbeSocket.receive`: a probe
-that could not be sent is a lost probe, and the engine counts it as such; the exception is
-kept in ``last_error`` for the daemon to log. Only the constructor raises (bad interface,
-address not yet usable, e.g. an IPv6 link-local still in DAD): the daemon retries later.
+module only puts echo requests on the wire and hands back the replies that belong to them,
+with the kernel's receive time. The packets themselves are built and checked in
+``net/icmp_packets.py``. Why each socket option, why kernel timestamps, and why errors
+never raise out of send/receive: docs/design.md, "Probe sockets".
 """
 
 from __future__ import annotations
@@ -63,45 +14,24 @@ import errno
 import os
 import socket
 import struct
-import sys
 import time
-from enum import IntEnum
-from typing import NamedTuple
+
+from ipmp_core.net.icmp_packets import (
+    ICMP6_ECHO_REPLY,
+    ICMP_ECHOREPLY,
+    ProbeKind,
+    Reply,
+    build_echo,
+    inspect_reply,
+    probe_ident,
+)
 
 __all__ = [
-    "ICMP6_ECHO_REPLY",
-    "ICMP6_ECHO_REQUEST",
-    "ICMP_ECHO",
-    "ICMP_ECHOREPLY",
-    "IGNORE_REASONS",
-    "PAYLOAD_LEN",
-    "PROBE_MAGIC",
-    "ProbeKind",
+    "MAX_DRAIN",
+    "PROBE_TTL",
     "ProbeSocket",
-    "Reply",
-    "build_echo",
-    "icmp_checksum",
-    "inspect_reply",
-    "parse_reply",
-    "probe_ident",
     "realtime_to_monotonic",
 ]
-
-# Identifies our payload among all the echo replies a raw socket sees ("ClearView Probe").
-PROBE_MAGIC = b"CVpr"
-
-ICMP_ECHOREPLY = 0
-ICMP_ECHO = 8
-ICMP6_ECHO_REQUEST = 128
-ICMP6_ECHO_REPLY = 129
-
-# Header: type, code, checksum, identifier, sequence (RFC 792 / RFC 4443, same layout).
-_ICMP_HEADER = struct.Struct("!BBHHH")
-# Payload: magic, seq, kind, one pad byte so that sent_ns is 8-byte aligned, sent_ns.
-_PAYLOAD = struct.Struct("!4sHBxQ")
-PAYLOAD_LEN = _PAYLOAD.size
-_ECHO_LEN = _ICMP_HEADER.size + _PAYLOAD.size
-_IPV4_MIN_HEADER = 20
 
 # Socket options the socket module does not export (values from the Linux UAPI headers).
 # SOL_RAW / ICMP_FILTER (linux/icmp.h): a u32 mask, a set bit drops ICMP type 0..31.
@@ -129,169 +59,6 @@ MAX_DRAIN = 256
 _MSG_TRUNC = int(socket.MSG_TRUNC)  # a plain int: IntFlag's & is slow, and this runs per packet
 # A timespec carried as ancillary data: room for the 64-bit layout.
 _ANC_BUFSIZE = socket.CMSG_SPACE(_TIMESPEC64.size)
-
-# Why receive() dropped a datagram; keys of ProbeSocket.ignored.
-IGNORE_REASONS = ("not-ours", "bad-checksum", "not-reply", "truncated")
-
-
-class ProbeKind(IntEnum):
-    """What a probe was sent for; travels in the payload (in.mpathd's PROBE_* types)."""
-
-    UNICAST = 1  # PROBE_UNI: failure detection against a known target
-    MULTICAST = 2  # PROBE_MULTI: all-hosts discovery of host targets
-    RTT = 3  # PROBE_RTT: RTT measurement only
-
-
-_KINDS = {kind.value: kind for kind in ProbeKind}
-
-
-class Reply(NamedTuple):
-    """One echo reply to one of our probes (a named tuple: one is made per reply).
-
-    ``source`` is the responder's unicast address (also for replies to an all-hosts probe:
-    that is how host targets are discovered), without any ``%scope`` suffix; ``sent_ns``
-    comes from the payload, ``recv_ns`` is the kernel's receive time; both on the
-    CLOCK_MONOTONIC scale, so ``recv_ns - sent_ns`` is the round-trip time.
-    """
-
-    family: int
-    source: str
-    ident: int
-    seq: int
-    kind: ProbeKind
-    sent_ns: int
-    recv_ns: int
-    ifindex: int
-
-    @property
-    def rtt_ns(self) -> int:
-        """Round-trip time in nanoseconds."""
-        return self.recv_ns - self.sent_ns
-
-
-def probe_ident(pid: int, ifindex: int) -> int:
-    """The 16-bit ICMP identifier for probes of daemon ``pid`` on interface ``ifindex``.
-
-    in.mpathd uses ``(pid & 0xff) << 8 | (ifindex & 0xff)``. We keep that layout (low byte:
-    ifindex, high byte: pid) but fold the ifindex's upper byte into the pid byte, so that
-    within one daemon every ifindex below 65536 gets a distinct identifier (in.mpathd's
-    collides for ifindex 1 and 257, which long-running hosts with hot-plugged NICs or many
-    VLANs do reach). Two daemons in one namespace collide when their pids agree modulo
-    256, but each daemon owns its own test addresses, and the bind to the test address
-    keeps their sockets from seeing each other's replies anyway.
-    """
-    if not 0 <= ifindex < 1 << 16:
-        raise ValueError(f"ifindex out of range: {ifindex}")
-    high = (pid ^ (ifindex >> 8)) & 0xFF
-    return (high << 8) | (ifindex & 0xFF)
-
-
-_LITTLE_ENDIAN = sys.byteorder == "little"
-
-
-def icmp_checksum(data: bytes) -> int:
-    """The Internet checksum (RFC 1071) of ``data``: one's complement of the one's-complement
-    sum of its 16-bit big-endian words, an odd last byte padded with zero.
-
-    Computed as one big integer sum and folded, which is much faster in CPython than a loop
-    over words (sum of a memoryview cast to native u16, then byte-swapped if little-endian).
-    """
-    if len(data) % 2:
-        data = bytes(data) + b"\x00"
-    total = sum(memoryview(data).cast("H"))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    if _LITTLE_ENDIAN:  # the words were read byte-swapped
-        total = ((total & 0xFF) << 8) | (total >> 8)
-    return ~total & 0xFFFF
-
-
-def build_echo(family: int, ident: int, seq: int, kind: ProbeKind, sent_ns: int) -> bytes:
-    """An ICMP (IPv4) or ICMPv6 echo request carrying our payload, ready for a raw socket.
-
-    IPv4: the checksum is computed here (a raw IPPROTO_ICMP socket sends the bytes as they
-    are). IPv6: the checksum is left 0 because the kernel computes it for every raw ICMPv6
-    socket (it needs the source address, which only routing knows for sure).
-    """
-    if family == socket.AF_INET:
-        icmp_type = ICMP_ECHO
-    elif family == socket.AF_INET6:
-        icmp_type = ICMP6_ECHO_REQUEST
-    else:
-        raise ValueError(f"unsupported address family {family}")
-    ident &= 0xFFFF
-    seq &= 0xFFFF
-    payload = _PAYLOAD.pack(PROBE_MAGIC, seq, int(kind), sent_ns & 0xFFFF_FFFF_FFFF_FFFF)
-    packet = bytearray(_ICMP_HEADER.pack(icmp_type, 0, 0, ident, seq) + payload)
-    if family == socket.AF_INET:
-        struct.pack_into("!H", packet, 2, icmp_checksum(packet))
-    return bytes(packet)
-
-
-def inspect_reply(family: int, data: bytes, source: str, recv_ns: int, ifindex: int) -> Reply | str:
-    """Like :func:`parse_reply`, but says why a datagram was rejected: one of
-    :data:`IGNORE_REASONS` instead of None (``receive()`` counts them).
-
-    The identifier is *not* checked here (the parser cannot know which socket it serves).
-    """
-    if family == socket.AF_INET:
-        if len(data) < _IPV4_MIN_HEADER:
-            return "truncated"
-        if data[0] >> 4 != 4:
-            return "not-reply"
-        ihl = (data[0] & 0x0F) * 4
-        if ihl < _IPV4_MIN_HEADER:
-            return "not-reply"
-        if data[9] != socket.IPPROTO_ICMP:
-            return "not-reply"
-        (total_len,) = struct.unpack_from("!H", data, 2)
-        if total_len > len(data) or total_len < ihl:
-            return "truncated"
-        icmp = data[ihl:total_len]
-        reply_type = ICMP_ECHOREPLY
-    elif family == socket.AF_INET6:
-        icmp = data
-        reply_type = ICMP6_ECHO_REPLY
-    else:
-        return "not-reply"
-    if len(icmp) < _ICMP_HEADER.size:
-        return "truncated"
-    icmp_type, code, _cksum, ident, seq = _ICMP_HEADER.unpack_from(icmp)
-    if icmp_type != reply_type or code != 0:
-        return "not-reply"
-    if len(icmp) < _ECHO_LEN:
-        # Too short for our payload: truncated if what is there starts like ours.
-        tail = icmp[_ICMP_HEADER.size :]
-        return "truncated" if PROBE_MAGIC.startswith(tail[:4]) and tail else "not-ours"
-    if family == socket.AF_INET and icmp_checksum(icmp) != 0:
-        return "bad-checksum"
-    magic, pseq, kind, sent_ns = _PAYLOAD.unpack_from(icmp, _ICMP_HEADER.size)
-    if magic != PROBE_MAGIC or pseq != seq:
-        return "not-ours"
-    probe_kind = _KINDS.get(kind)
-    if probe_kind is None:
-        return "not-ours"
-    return Reply(
-        family=family,
-        source=source.split("%", 1)[0],
-        ident=ident,
-        seq=seq,
-        kind=probe_kind,
-        sent_ns=sent_ns,
-        recv_ns=recv_ns,
-        ifindex=ifindex,
-    )
-
-
-def parse_reply(family: int, data: bytes, source: str, recv_ns: int, ifindex: int) -> Reply | None:
-    """The :class:`Reply` in ``data`` (as read from a raw socket of ``family``), or None for
-    anything that is not an intact echo reply carrying our magic: echo requests, other ICMP
-    types, truncated packets, IPv4 packets with a bad ICMP checksum, foreign payloads.
-
-    IPv4 data starts with the IP header (raw sockets deliver it); it is skipped by its IHL.
-    """
-    result = inspect_reply(family, data, source, recv_ns, ifindex)
-    return result if isinstance(result, Reply) else None
 
 
 def _kernel_stamp(ancdata: list[tuple[int, int, bytes]]) -> int | None:

@@ -22,12 +22,12 @@ from typing import TypeVar
 import pytest
 from netns_thread import in_netns
 
-from ipmp_core.net.icmp import (
+from ipmp_core.net.icmp import ProbeSocket
+from ipmp_core.net.icmp_packets import (
     ICMP6_ECHO_REQUEST,
     ICMP_ECHO,
     PROBE_MAGIC,
     ProbeKind,
-    ProbeSocket,
     Reply,
     build_echo,
     probe_ident,

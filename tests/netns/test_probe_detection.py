@@ -124,7 +124,7 @@ def _forge(node: Node, src: str, dst: str, ident: int, seqs: range) -> None:
     code = (
         "import socket, time\n"
         "from scapy.all import IP, ICMP, Raw, send\n"
-        "from ipmp_core.net.icmp import ProbeKind, build_echo\n"
+        "from ipmp_core.net.icmp_packets import ProbeKind, build_echo\n"
         "now = time.monotonic_ns()\n"
         f"pkts = [IP(src={src!r}, dst={dst!r})/ICMP(type=0, id={ident}, seq=s)"
         "/Raw(build_echo(socket.AF_INET, 0, s, ProbeKind.UNICAST, now)[8:]) for s in "
@@ -144,7 +144,7 @@ def test_forged_replies_never_repair_a_failed_member(node: Node) -> None:
     node.wait_for(lambda: probe_states(node)["e0"][1] == "failed", "e0 to fail")
     pid = json.loads(node.run_py("import json; from ipmp_core.control_client import ControlClient "
                                  "as C; print(json.dumps(C().call('ping')))").stdout)["pid"]
-    from ipmp_core.net.icmp import probe_ident
+    from ipmp_core.net.icmp_packets import probe_ident
 
     ident = probe_ident(pid, lab.ifindex("e0"))
     # the right identifier, but from a host that is not the target

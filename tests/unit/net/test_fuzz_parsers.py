@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from ipmp_core.constants import MAX_ANNOUNCE_COUNT, MAX_ANNOUNCE_INTERVAL_MS
 from ipmp_core.defaults_file import load_defaults
-from ipmp_core.net import dad, icmp
+from ipmp_core.net import dad, icmp_packets
 from ipmp_core.values import MAX_FDT_MS, MIN_FDT_MS
 
 # --------------------------------------------------------------------------- ICMP replies
@@ -29,12 +29,14 @@ FAMILIES = st.sampled_from([socket.AF_INET, socket.AF_INET6])
 def _echo_reply(family: int, seq: int, kind: int, sent_ns: int, ident: int) -> bytes:
     """A real echo reply to one of our probes, to mutate from (random bytes alone would
     almost never get past the first checks)."""
-    request = bytearray(icmp.build_echo(family, ident, seq, icmp.ProbeKind.UNICAST, sent_ns))
-    request[0] = icmp.ICMP_ECHOREPLY if family == socket.AF_INET else icmp.ICMP6_ECHO_REPLY
+    request = bytearray(icmp_packets.build_echo(
+        family, ident, seq, icmp_packets.ProbeKind.UNICAST, sent_ns))
+    request[0] = (icmp_packets.ICMP_ECHOREPLY if family == socket.AF_INET
+                  else icmp_packets.ICMP6_ECHO_REPLY)
     struct.pack_into("!B", request, 14, kind)  # kind byte of the payload
     if family == socket.AF_INET:
         struct.pack_into("!H", request, 2, 0)
-        struct.pack_into("!H", request, 2, icmp.icmp_checksum(bytes(request)))
+        struct.pack_into("!H", request, 2, icmp_packets.icmp_checksum(bytes(request)))
         header = bytearray(20)
         header[0], header[9] = 0x45, socket.IPPROTO_ICMP
         struct.pack_into("!H", header, 2, 20 + len(request))
@@ -67,14 +69,14 @@ def replies(draw: st.DrawFn) -> tuple[int, bytes]:
 def test_fuzz_icmp_reply_parser(reply: tuple[int, bytes], source: str, recv_ns: int,
                                 ifindex: int) -> None:
     family, data = reply
-    result = icmp.inspect_reply(family, data, source, recv_ns, ifindex)
+    result = icmp_packets.inspect_reply(family, data, source, recv_ns, ifindex)
     if isinstance(result, str):
-        assert result in icmp.IGNORE_REASONS
-        assert icmp.parse_reply(family, data, source, recv_ns, ifindex) is None
+        assert result in icmp_packets.IGNORE_REASONS
+        assert icmp_packets.parse_reply(family, data, source, recv_ns, ifindex) is None
         return
     assert result.family == family and "%" not in result.source
     assert 0 <= result.seq <= 0xFFFF and 0 <= result.ident <= 0xFFFF
-    assert isinstance(result.kind, icmp.ProbeKind)
+    assert isinstance(result.kind, icmp_packets.ProbeKind)
 
 
 # --------------------------------------------------------------------------- ARP frames

@@ -12,7 +12,9 @@ from scapy.layers.inet import ICMP, IP
 from scapy.packet import Raw
 from scapy.utils import checksum as scapy_checksum
 
-from ipmp_core.net.icmp import (
+from ipmp_core.net.icmp import _kernel_stamp as kernel_stamp
+from ipmp_core.net.icmp import realtime_to_monotonic
+from ipmp_core.net.icmp_packets import (
     ICMP6_ECHO_REPLY,
     ICMP6_ECHO_REQUEST,
     ICMP_ECHO,
@@ -26,9 +28,7 @@ from ipmp_core.net.icmp import (
     inspect_reply,
     parse_reply,
     probe_ident,
-    realtime_to_monotonic,
 )
-from ipmp_core.net.icmp import _kernel_stamp as kernel_stamp
 
 V4, V6 = socket.AF_INET, socket.AF_INET6
 SENT = 1_234_567_890_123_456_789
