@@ -250,18 +250,9 @@ def _why_unusable(name: str, snapshot: dict | None = None) -> str:
     return "no usable interface (" + ", ".join(parts) + ")" if parts else "no usable interface"
 
 
-agent.add_action("start", start, timeout=30)
-agent.add_action("stop", stop, timeout=30)
-agent.add_action("monitor", monitor, timeout=20, interval=10)
-agent.add_action("reload", reload, timeout=30)
-agent.add_action("reload-agent", reload, timeout=30)
-agent.add_action("validate-all", validate, timeout=20)
-agent.add_action("meta-data", timeout=5)
-
-
-def main() -> None:
-    agent.main()
-
+agent.add_resource_actions(start=start, stop=stop, monitor=monitor, reload=reload,
+                           validate=validate, timeout=30,
+                           reloads=("reload", "reload-agent"))
 
 if __name__ == "__main__":
-    main()
+    agent.main()

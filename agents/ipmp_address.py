@@ -256,17 +256,8 @@ def reload(ctx) -> int:  # noqa: ANN001
     return OCFCode.SUCCESS
 
 
-agent.add_action("start", start, timeout=20)
-agent.add_action("stop", stop, timeout=20)
-agent.add_action("monitor", monitor, timeout=20, interval=10)
-agent.add_action("reload-agent", reload, timeout=20)
-agent.add_action("validate-all", validate, timeout=20)
-agent.add_action("meta-data", timeout=5)
-
-
-def main() -> None:
-    agent.main()
-
+agent.add_resource_actions(start=start, stop=stop, monitor=monitor, reload=reload,
+                           validate=validate, timeout=20)
 
 if __name__ == "__main__":
-    main()
+    agent.main()

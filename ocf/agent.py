@@ -57,6 +57,9 @@ META_DATA = "meta-data"
 VALIDATE_ALL = "validate-all"
 USAGE_ACTIONS = ("usage", "help", "-h", "--help")
 DEFAULT_TIMEOUT = 20
+# Pacemaker's usual recurring monitor: often enough to see a failure within seconds,
+# rarely enough to cost nothing on an idle node.
+DEFAULT_MONITOR_INTERVAL = 10
 METADATA_PROFILES = ("compat", "ocf-1.1")
 REASON_PREFIX = "ocf-exit-reason:"
 CHECK_LEVELS = (0, 10, 20)
@@ -255,6 +258,21 @@ class Agent:
         self._handlers[name] = handler or known  # type: ignore[assignment]
         self._declared.append(spec)
         return self
+
+    def add_resource_actions(self, *, start: Handler, stop: Handler, monitor: Handler,
+                             reload: Handler, validate: Handler, timeout: int,
+                             reloads: tuple[str, ...] = ("reload-agent",),
+                             monitor_interval: int = DEFAULT_MONITOR_INTERVAL) -> Agent:
+        """Declare the actions a resource agent lists, in this order: start and stop
+        (``timeout`` each), the monitor (every ``monitor_interval`` s), ``reload`` under
+        each name in ``reloads``, then validate-all; meta-data is built in. The other
+        timeouts are the defaults, so agents differ only where they need to."""
+        self.add_action("start", start, timeout=timeout)
+        self.add_action("stop", stop, timeout=timeout)
+        self.add_action("monitor", monitor, timeout=DEFAULT_TIMEOUT, interval=monitor_interval)
+        for name in reloads:
+            self.add_action(name, reload, timeout=timeout)
+        return self.add_action(VALIDATE_ALL, validate, timeout=DEFAULT_TIMEOUT)
 
     def action(self, name: str, *, timeout: int = DEFAULT_TIMEOUT,
                interval: int | None = None, depth: int | None = None,

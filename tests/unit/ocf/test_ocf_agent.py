@@ -500,3 +500,22 @@ print(rc, "lxml" in sys.modules)
     assert "ocf.agent" in imported
     before_meta_data = imported[:imported.index("ocf.metadata")]
     assert not [m for m in before_meta_data if m.split(".")[0] in ("lxml", "click")]
+
+
+def test_the_resource_actions_are_declared_in_one_call() -> None:
+    def ok(ctx: Context) -> OCFCode:
+        return OCFCode.SUCCESS
+
+    def bad(ctx: Context) -> OCFCode:
+        ctx.exit_reason("not today")
+        return OCFCode.ERR_CONFIGURED
+
+    agent = Agent("one-call", "1.0", "Declared at once", "All the resource actions.")
+    agent.add_resource_actions(start=ok, stop=ok, monitor=ok, reload=ok, validate=bad,
+                               timeout=45, reloads=("reload", "reload-agent"))
+    listed = [(a.name, a.timeout, a.interval) for a in agent.actions]
+    assert listed == [("start", 45, None), ("stop", 45, None), ("monitor", 20, 10),
+                      ("reload", 45, None), ("reload-agent", 45, None),
+                      ("meta-data", 5, None), ("validate-all", 20, None)]
+    assert agent.run_action("validate-all", {}).code == OCFCode.ERR_CONFIGURED
+    assert agent.run_action("reload", {}).code == OCFCode.SUCCESS
