@@ -11,7 +11,7 @@ import math
 import socket
 import struct
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -183,18 +183,18 @@ class Client(AsyncDHCPClient):
             log.warning("ignoring a DHCP message on %s: %r", self.config.interface, exc)
 
     async def _recv_forever(self) -> None:
-        try:
-            await super()._recv_forever()
-        except Exception as exc:  # noqa: BLE001 - reported to the supervisor instead
-            log.info("DHCP receive loop on %s ended: %r", self.config.interface, exc)
-        finally:
-            self._loop_ended()
+        await self._run_loop("receive", super()._recv_forever())
 
     async def _send_forever(self) -> None:
+        await self._run_loop("send", super()._send_forever())
+
+    async def _run_loop(self, which: str, loop: Coroutine[Any, Any, None]) -> None:
+        """Run one of pyroute2's two loops (receive, send): however it ends, this
+        incarnation of the client is done, which the supervisor must hear of."""
         try:
-            await super()._send_forever()
+            await loop
         except Exception as exc:  # noqa: BLE001 - reported to the supervisor instead
-            log.info("DHCP send loop on %s ended: %r", self.config.interface, exc)
+            log.info("DHCP %s loop on %s ended: %r", which, self.config.interface, exc)
         finally:
             self._loop_ended()
 
