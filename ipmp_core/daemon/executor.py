@@ -307,7 +307,10 @@ class Executor:
 
     async def _await_dad(self, action: AwaitDad) -> None:
         """Never announce a tentative address: wait for the kernel's verdict; a failure
-        is reported (the request's rollback removes the address: Engine.dad_failed)."""
+        is reported (the request's rollback removes the address: Engine.dad_failed). An
+        address whose bind failed is not there to wait for."""
+        if str(action.address.ip) in self.unplaced:
+            return
         if not await self.netlink.wait_dad(action.member, action.address, DAD_TIMEOUT_S):
             self.dad_failed.add(str(action.address.ip))
             self.unplaced.add(str(action.address.ip))

@@ -76,3 +76,16 @@ def test_a_new_address_clears_stray_copies_unless_its_dad_failed(tmp_path: Path)
                    for c in calls)
     assert executor.dad_failed == {"2001:db8:1::11"}
     assert "2001:db8:1::11" in executor.unplaced
+
+
+def test_an_address_whose_bind_failed_is_not_waited_for_nor_reported_as_dad(
+        tmp_path: Path) -> None:
+    """As before the move of the policy: a failed bind is not a DAD failure (the request
+    is not rolled back as a duplicate), and there is nothing to wait for."""
+    w = World("e0", "e1")
+    w.group("ipmp0", "e0", "e1")
+    netlink = FakeNetlink([], refuse=frozenset({"2001:db8:1::10"}))
+    executor = run(tmp_path, w, netlink, w.engine.add_data_address(
+        "ipmp0", "2001:db8:1::10/64", w.now, dad=True))
+    assert addresses(netlink.calls) == [("add_addresses", [("e0", "2001:db8:1::10")])]
+    assert executor.dad_failed == set()
