@@ -7,10 +7,9 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from ipmp_core import errors
 from ipmp_core.defaults_file import Defaults
+from ipmp_core.engine.actions import AnnounceAgain
 from ipmp_core.engine.engine import Engine
-from ipmp_core.errors import EngineError
 from ipmp_core.net.announce import Announcer
 from ipmp_core.net.mac import ZERO_MAC, parse_mac
 
@@ -48,29 +47,20 @@ class Bursts:
                                                      d.announce_interval_ms,
                                                      d.announce_repeat_ms))
 
-    def announce_now(self, args: dict[str, Any]) -> str:
-        """Announce a data address again from the member holding it (an agent's
-        arp_count_refresh, or its own count at start)."""
-        from ipmp_core.values import clamped_int
-
-        # policy: moves to the engine (clamping the announce count)
-        count = clamped_int(args.get("count", 1), "count", 0, 20)
-        interval = clamped_int(args.get("interval_ms", 200), "interval_ms", 1, 10_000)
-        found = self.engine.find_address(str(args["address"]))
-        if found is None or found[2] is None:
-            raise EngineError(errors.UNKNOWN_ADDRESS, f"{args['address']} is not bound")
-        _group, addr, member_name = found
-        member = self.engine.members[member_name]
+    def announce_again(self, again: AnnounceAgain) -> None:
+        """Announce a data address again from the member holding it, as the engine
+        clamped the request (an agent's arp_count_refresh, or its own count at start)."""
+        member = self.engine.members[again.member]
         mac = mac_bytes(member.mac)
+        ip = again.address.ip
 
         def send() -> Any:
-            return self.announcer.announce(member.name, member.ifindex, mac, addr.ip)
+            return self.announcer.announce(member.name, member.ifindex, mac, ip)
 
-        if count:
+        if again.count:
             send()
-            self.tasks[f"refresh {addr.ip}"] = asyncio.create_task(
-                _burst(send, count, interval, 0))
-        return member_name
+            self.tasks[f"refresh {ip}"] = asyncio.create_task(
+                _burst(send, again.count, again.interval_ms, 0))
 
     def cancel(self, key: str) -> None:
         task = self.tasks.pop(key, None)

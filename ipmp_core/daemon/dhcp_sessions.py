@@ -14,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ipmp_core.engine.actions import Action, BindAddress, DhcpData, DhcpTest
+from ipmp_core.engine.actions import Action, DhcpData, DhcpTest, FollowDhcp
 from ipmp_core.engine.engine import Engine
 
 log = logging.getLogger("ipmpd")
@@ -54,7 +54,7 @@ class DhcpSessions:
             client_id = dhcp_ids.client_id_for_member(action.group or "anonymous", action.member)
             started = f"the test address of {action.member}"
         else:
-            ifname = self._data_member(action)
+            ifname = action.member  # the engine's choice (engine/addresses.py)
             if ifname is None:
                 log.warning("DHCP data address of group %s: no member to ask through",
                             action.group)
@@ -69,15 +69,8 @@ class DhcpSessions:
 
         session = dhcp.DhcpSession(ifname, client_id=client_id, on_lease=on_lease)
         table[key] = session
-        if isinstance(action, DhcpData):
-            self.engine.dhcp_session_member(action.group, action.slot, ifname)
         await session.start()
         log.info("DHCP started for %s", started)
-
-    def _data_member(self, action: DhcpData) -> str | None:
-        # policy: moves to the engine (the member a DHCP data session asks through)
-        group = self.engine.groups.get(action.group)
-        return action.member or (group.members[0] if group and group.members else None)
 
     def _lease(self, action: DhcpTest | DhcpData, address: str | None,
                now: float) -> list[Action]:
@@ -85,17 +78,11 @@ class DhcpSessions:
             return self.engine.dhcp_test_lease(action.member, address, now)
         return self.engine.dhcp_data_lease(action.group, action.slot, address, now)
 
-    def follow(self, action: BindAddress) -> None:
-        """A DHCP data address moved: its renewals go out through the new member."""
-        group = self.engine.groups.get(action.group)
-        owner = group.owners.get(action.address, "") if group else ""
-        if not owner.startswith("dhcp:"):
-            return
-        slot = int(owner.split(":", 1)[1])
-        session = self.data.get((action.group, slot))
+    def follow(self, action: FollowDhcp) -> None:
+        """A DHCP data address is on a member: its renewals go out through it."""
+        session = self.data.get((action.group, action.slot))
         if session is not None and session.ifname != action.member:
             session.move(action.member)
-            self.engine.dhcp_session_member(action.group, slot, action.member)
             log.info("DHCP data address %s of group %s now renews through %s",
                      action.address, action.group, action.member)
 

@@ -2,8 +2,14 @@
 
 Two tables, built once (like teamd's ops tables): ``now_ops`` for the actions that touch
 no netlink state (probes, log lines, events, node attributes), which may run at once
-even outside the daemon's lock, and ``ops`` for the rest. Consecutive address changes of
-one kind go to the kernel as one netlink batch.
+even outside the daemon's lock, and ``ops`` for the rest. Both dispatch on the exact
+type (RemoveOldCopy, a subclass of UnbindAddress, has its own entry). Consecutive
+address changes of one kind go to the kernel as one netlink batch.
+
+The executor decides nothing: the order of a batch (make before break, announce last)
+is the engine's (engine/batch.py). It keeps only I/O facts: its own removals, the
+kernel's holders of an address, and which addresses of the batch could not be placed
+(``unplaced``: their bind or DAD failed), whose follow-ups it skips.
 """
 
 from __future__ import annotations
@@ -23,16 +29,24 @@ from ipmp_core.daemon.routes import Routes
 from ipmp_core.daemon.state import GLOBAL_KEY, StateJournal
 from ipmp_core.engine.actions import (
     Action,
+    Announce,
+    AnnounceAgain,
+    AwaitDad,
     BindAddress,
+    ClearStrayCopies,
     ConfigChanged,
     DhcpData,
     DhcpTest,
+    FollowDhcp,
     Log,
     Nominate,
     PlumbMember,
     Publish,
     PublishAttribute,
     PurgeMulticast,
+    RemoveOldCopy,
+    RestoreAddress,
+    ResyncRoutes,
     SendProbe,
     SetRoutes,
     SetTestAddresses,
@@ -84,6 +98,10 @@ class Executor:
         self.subscribers = subscribers  # event streams (ControlServer's Subscriber)
         self.own_removals: set[tuple[str, str]] = set()
         self.dad_failed: set[str] = set()
+        # Addresses of the batch being executed that did not go on their new member (the
+        # bind or its DAD failed): the batch's tail neither removes their old copy nor
+        # announces them.
+        self.unplaced: set[str] = set()
         # Static test addresses refused by duplicate address detection: (member, address,
         # why) to drop from the configuration, and the messages of this request.
         self.test_conflicts: list[tuple[str, Any, str]] = []
@@ -100,6 +118,14 @@ class Executor:
         }
         self.ops: dict[type, Callable[[Any], Awaitable[None]]] = {
             UnbindAddress: self._unbind,
+            RemoveOldCopy: self._unbind,
+            ClearStrayCopies: self._clear_stray,
+            FollowDhcp: self._follow_dhcp,
+            AwaitDad: self._await_dad,
+            Announce: self._announce,
+            AnnounceAgain: self._announce_again,
+            RestoreAddress: self._restore,
+            ResyncRoutes: routes.resync,
             SetRoutes: routes.apply,
             PlumbMember: self._plumb,
             UnplumbMember: self._unplumb,
@@ -127,15 +153,12 @@ class Executor:
             await handler(action)
 
     async def execute(self, actions: list[Action]) -> None:
-        """Carry out a batch in order, except that a moved address is announced and
-        taken off its old member only after the whole batch (the routes included) is in
-        place: a neighbour that hears the announcement must find replies leaving through
-        a live member, not through the route of the failed one."""
-        # policy: moves to the engine (announce last / make before break)
+        """Carry out a batch in the engine's order (the old copies of moved addresses
+        and the announcements come last: engine/batch.py)."""
         self.engine.probing.events = bool(self.subscribers)
         self.journal.write_intent(actions)
         config_changed = False
-        finish: list[BindAddress] = []
+        self.unplaced = set()
         # The cluster learns of the change first: handing a node attribute over never
         # waits, and the netlink work of the batch (unbinding, routes) can take tens of
         # milliseconds that the cluster's reaction need not wait for.
@@ -151,9 +174,16 @@ class Executor:
                 if run and isinstance(run[0], BindAddress):
                     binds = [a for a in run if isinstance(a, BindAddress)]
                     done = await self._bind_all(binds)
-                    finish.extend(a for a, ok in zip(binds, done, strict=True) if ok)
+                    for bind, ok in zip(binds, done, strict=True):
+                        (self.unplaced.discard if ok else self.unplaced.add)(
+                            str(bind.address.ip))
+                elif run and isinstance(run[0], ClearStrayCopies):
+                    await self._clear_strays([a for a in run
+                                              if isinstance(a, ClearStrayCopies)])
                 elif run:
-                    await self._unbind_all([a for a in run if isinstance(a, UnbindAddress)])
+                    # make before break: an old copy stays when the new one is not there
+                    await self._unbind_all([a for a in run if isinstance(a, UnbindAddress)
+                                            and not self._unplaced(a)])
             except Exception:
                 log.exception("error while carrying out %d address changes", len(run))
             run.clear()
@@ -161,7 +191,7 @@ class Executor:
         for action in actions:
             if isinstance(action, PublishAttribute):
                 continue  # handed over above
-            if isinstance(action, (BindAddress, UnbindAddress)):
+            if isinstance(action, (BindAddress, UnbindAddress, ClearStrayCopies)):
                 if run and type(run[0]) is not type(action):
                     await flush()
                 run.append(action)
@@ -180,7 +210,6 @@ class Executor:
             except Exception:
                 log.exception("error while carrying out %s", action)
         await flush()
-        await self._finish_binds(finish)
         if self.test_conflicts:
             await self._drop_refused_tests()
         if config_changed:
@@ -215,8 +244,7 @@ class Executor:
     async def _unplumb(self, action: UnplumbMember) -> None:
         saved = self.journal.saved_sysctls
         self.netlink.unplumb(saved.pop(action.member, {}))
-        # policy: moves to the engine (restore the global sysctls with the last member)
-        if not any(m.present for m in self.engine.members.values()):
+        if action.last:
             self.netlink.unplumb(saved.pop(GLOBAL_KEY, {}))
         self.journal.save()
 
@@ -246,64 +274,59 @@ class Executor:
         return await self.netlink.add_addresses(items)
 
     async def _unbind(self, action: UnbindAddress) -> None:
-        await self._unbind_all([action])
+        if not self._unplaced(action):  # an old copy stays when the new one is not there
+            await self._unbind_all([action])
 
     async def _unbind_all(self, actions: list[UnbindAddress]) -> None:
         for action in actions:
             self.bursts.cancel(str(action.address.ip))
         await self.remove_addresses([(a.member, a.address) for a in actions])
 
-    async def _finish_binds(self, actions: list[BindAddress]) -> None:
-        """After the whole batch is in place: take the old copies away (one netlink
-        batch), then announce each address from its new member. Removing first costs the
-        neighbours nothing (Linux accepts a packet for any of its addresses on any
-        interface), and the last of 1,000 moves is no longer held up by 1,000
-        announcements."""
+    def _unplaced(self, action: Announce | FollowDhcp | UnbindAddress) -> bool:
+        """Whether the action follows up an address this batch could not place (a
+        RemoveOldCopy, an announcement, a DHCP session's move): then it is skipped."""
+        return (type(action) is not UnbindAddress) and str(action.address.ip) in self.unplaced
+
+    async def _clear_stray(self, action: ClearStrayCopies) -> None:
+        await self._clear_strays([action])
+
+    async def _clear_strays(self, actions: list[ClearStrayCopies]) -> None:
+        """Copies of new addresses on other interfaces than theirs (the kernel's
+        holders), off in one netlink batch."""
         removals: list[tuple[str, Any]] = []
-        announce: list[BindAddress] = []
         for action in actions:
-            try:
-                copies, ready = await self._finish_bind(action)
-            except Exception:
-                log.exception("error while finishing %s", action)
+            if str(action.address.ip) in self.unplaced:
                 continue
-            removals += copies
-            if ready and action.announce:
-                announce.append(action)
+            removals += [(holder, action.address)
+                         for holder in await self.netlink.holders(str(action.address.ip))
+                         if holder != action.member]
         await self.remove_addresses(removals)
-        for action in announce:
-            try:
-                self.bursts.announce(action.member, action.address)
-            except Exception:
-                log.exception("error while announcing %s", action)
 
-    async def _finish_bind(self, action: BindAddress) -> tuple[list[tuple[str, Any]], bool]:
-        """The copies to remove (the previous member's, or any other interface's for a
-        new address or a restart), and whether the address may be announced."""
-        addr = action.address
-        self.dhcp.follow(action)
-        if action.dad and addr.version == 6:
-            # Never announce a tentative address: wait for the kernel's verdict.
-            # policy: moves to the engine (DAD rollback)
-            if not await self.netlink.wait_dad(action.member, addr, DAD_TIMEOUT_S):
-                self.dad_failed.add(str(addr.ip))
-                return [(action.member, addr)], False
-        # Announced only if the batch left it there (see _still_bound).
-        ready = self._still_bound(action)
-        if action.previous is not None:
-            return [(action.previous, addr)], ready
-        return [(holder, addr) for holder in await self.netlink.holders(str(addr.ip))
-                if holder != action.member], ready
+    async def _follow_dhcp(self, action: FollowDhcp) -> None:
+        if not self._unplaced(action):
+            self.dhcp.follow(action)
 
-    def _still_bound(self, action: BindAddress) -> bool:
-        """Whether the engine still has the address on the member the action put it on.
-        A batch can move an address and take it down again (both cables of a node out:
-        the second loss is read in the same batch); announcing it then would schedule a
-        repeat burst that, seconds later and after a repair, claims for this node an
-        address another node holds. A lookup in the group's bindings: a failover of
-        1,000 addresses asks 1,000 times."""
-        group = self.engine.groups.get(action.group)
-        return group is not None and group.binding.get(action.address) == action.member
+    async def _await_dad(self, action: AwaitDad) -> None:
+        """Never announce a tentative address: wait for the kernel's verdict; a failure
+        is reported (the request's rollback removes the address: Engine.dad_failed). An
+        address whose bind failed is not there to wait for."""
+        if str(action.address.ip) in self.unplaced:
+            return
+        if not await self.netlink.wait_dad(action.member, action.address, DAD_TIMEOUT_S):
+            self.dad_failed.add(str(action.address.ip))
+            self.unplaced.add(str(action.address.ip))
+
+    async def _announce(self, action: Announce) -> None:
+        if not self._unplaced(action):
+            self.bursts.announce(action.member, action.address)
+
+    async def _announce_again(self, action: AnnounceAgain) -> None:
+        self.bursts.announce_again(action)
+
+    async def _restore(self, action: RestoreAddress) -> None:
+        """Someone else removed an address of ours: it goes back, unchecked."""
+        await self.netlink.add_address(action.member, action.address,
+                                       deprecated=action.deprecated)
 
     async def remove_address(self, name: str, addr: Any) -> bool:
         """Every removal the daemon makes itself is noted, so that the notification it
@@ -352,19 +375,8 @@ class Executor:
         """Take the test addresses duplicate address detection refused out of the
         configuration (their members fall back to the other detectors), and keep the
         messages for the request that caused them."""
-        # policy: moves to the engine (DAD rollback of a test address, the "dhcp" entry)
         conflicts, self.test_conflicts = self.test_conflicts, []
         for ifname, addr, why in conflicts:
-            # Short: the agent's exit reason quotes it, and Pacemaker keeps 128 characters.
-            message = f"duplicate test address {addr.ip} on {ifname}: another host has it ({why})"
-            log.error("%s; not configured", message)
+            actions, message = self.engine.refuse_test_address(ifname, addr, why, now_ms())
             self.test_refused.append(message)
-            member = self.engine.members.get(ifname)
-            if member is None or addr not in member.test_addresses:
-                continue
-            keep = [str(a) for a in member.test_addresses if a != addr]
-            actions = self.engine.set_test_addresses(
-                ifname, keep + (["dhcp"] if member.dhcp_test else []), now_ms())
-            # The address never went on: nothing to remove from the kernel.
-            await self.execute([a for a in actions if not (
-                isinstance(a, SetTestAddresses) and a.remove == (addr,) and not a.add)])
+            await self.execute(actions)

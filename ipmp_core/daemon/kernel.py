@@ -161,15 +161,9 @@ class KernelFollower:
     async def _restore_missing(self) -> None:
         """Data and test addresses missing from the member that should hold them (their
         removal notification was lost): restored as if it had been heard."""
-        # policy: moves to the engine (restoring removed addresses)
         present = {(self.netlink.names.get(a.ifindex, ""), a.address)
                    for a in await self.netlink.addresses()}
-        wanted: list[tuple[str, str]] = []
-        for group in self.engine.groups.values():
-            wanted += [(m, str(a.ip)) for a, m in group.binding.items() if m is not None]
-        for member in self.engine.members.values():
-            wanted += [(member.name, str(t.ip)) for t in member.test_addresses]
-        for ifname, ip in wanted:
+        for ifname, ip in self.engine.placed_addresses():
             if (ifname, ip) not in present:
                 await self._restore_if_ours(ifname, ip)
 
@@ -247,33 +241,10 @@ class KernelFollower:
     async def _restore_if_ours(self, ifname: str, address: str) -> None:
         """A data or test address disappeared without us: put it back (NetworkManager,
         systemd-networkd, a DHCP client or an operator's `ip addr flush`)."""
-        # policy: moves to the engine (restoring removed addresses)
         own = self.executor.own_removals
         if (ifname, address) in own:
             own.discard((ifname, address))
             return
-        member = self.engine.members.get(ifname)
-        if member is None or not member.present:
-            return
-        found = self.engine.find_address(address)
-        if found is not None and found[2] == ifname:
-            group, addr, _ = found
-            log.warning("Data address %s of group %s was removed from %s by someone else; "
-                        "restoring it", addr, group, ifname)
-            await self.netlink.add_address(ifname, addr, deprecated=addr in
-                                           self.engine.groups[group].deprecated)
-            await self.executor.routes.resync(group)
-            self.executor.bursts.announce(ifname, addr)
-            return
-        for test in member.test_addresses:
-            if str(test.ip) == address:
-                log.warning("Test address %s of %s was removed by someone else; restoring it",
-                            test, ifname)
-                await self.netlink.add_address(ifname, test, deprecated=True)
-        lease = member.dhcp_lease
-        if lease is not None and str(lease.ip) == address:
-            # The lease is still ours (the session renews it): the address goes back, or
-            # the member would stay failed for ever with a test address it no longer has.
-            log.warning("DHCP test address %s of %s was removed by someone else; "
-                        "restoring it", lease, ifname)
-            await self.netlink.add_address(ifname, lease, deprecated=True)
+        actions = self.engine.removed_by_someone(ifname, address)
+        if actions:
+            await self.executor.execute(actions)

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol
 
 from ipmp_core import errors
-from ipmp_core.daemon.bursts import Bursts
 from ipmp_core.daemon.clock import now_ms
 from ipmp_core.daemon.executor import Executor
 from ipmp_core.daemon.state import StateJournal
@@ -21,10 +20,6 @@ from ipmp_core.engine.engine import Engine
 from ipmp_core.errors import EngineError
 
 log = logging.getLogger("ipmpd")
-
-# Addresses in one add-addresses request: more than a large site has per group, and the
-# request stays far below CONTROL_MAX_LINE.
-MAX_BATCH_ADDRESSES = 4096
 
 # (arguments, engine time) -> (the reply's result, the actions to carry out)
 Handler = Callable[[dict[str, Any], float], tuple[Any, list[Action]]]
@@ -57,7 +52,6 @@ class Service(Protocol):
     lock: asyncio.Lock
     journal: StateJournal
     executor: Executor
-    bursts: Bursts
 
     def schedule(self) -> None: ...
 
@@ -105,13 +99,11 @@ class Requests:
                 return {"error": (errors.INVALID, f"bad arguments for '{op}': {exc}")}
             await executor.execute(actions)
             if op == "add-address" and executor.dad_failed:
-                # policy: moves to the engine (DAD rollback of a data address)
                 failed, executor.dad_failed = executor.dad_failed, set()
-                await executor.execute(self.engine.remove_data_address(args["address"],
-                                                                       now_ms()))
+                rollback, refusal = self.engine.dad_failed(failed, now_ms())
+                await executor.execute(rollback)
                 s.schedule()
-                return {"error": (errors.EXISTS, f"duplicate address detection failed for "
-                                  f"{' '.join(sorted(failed))}: another host uses it")}
+                return {"error": (errors.EXISTS, refusal)}
             s.schedule()
             if executor.test_refused:
                 return {"error": (errors.EXISTS, "; ".join(executor.test_refused))}
@@ -206,14 +198,14 @@ class Requests:
                                   else e.add_data_address(
                 a["group"], a["address"], now, owner=str(a.get("owner") or ""),
                 dad=bool(a.get("dad")), deprecated=bool(a.get("deprecated"))))),
-            "add-addresses": Op(act(self._add_addresses)),
-            "announce": Op(only(s.bursts.announce_now)),
+            "add-addresses": Op(act(e.add_data_address_list)),
+            "announce": Op(self._announce),
             "remove-address": Op(act(lambda a, now: e.remove_data_address(
                 a["address"], now))),
-            "add-test-address": Op(act(lambda a, now: self._add_test(a["interface"],
-                                                                     a["address"]))),
-            "remove-test-address": Op(act(lambda a, now: self._remove_test(
-                a["address"], a.get("interface")))),
+            "add-test-address": Op(act(lambda a, now: e.add_test_address(
+                a["interface"], a["address"], now))),
+            "remove-test-address": Op(act(lambda a, now: e.remove_test_address(
+                a["address"], a.get("interface"), now))),
             "set-standby": Op(act(lambda a, now: e.set_standby(
                 a["interface"], a["standby"], now))),
             "set-failback": Op(act(lambda a, now: e.set_failback(
@@ -233,59 +225,8 @@ class Requests:
             "online": Op(act(lambda a, now: e.online(a["interface"], now))),
         }
 
-    def _add_addresses(self, args: dict[str, Any], now: float) -> list[Action]:
-        """Many data addresses of one group in one request, all or nothing: the engine
-        refreshes the group once, the kernel gets them as one netlink batch and the
-        configuration is written once."""
-        addresses = args["addresses"]
-        if not isinstance(addresses, list) or not addresses:
-            raise EngineError(errors.INVALID, "addresses must be a non-empty list")
-        if len(addresses) > MAX_BATCH_ADDRESSES:
-            raise EngineError(errors.INVALID,
-                              f"at most {MAX_BATCH_ADDRESSES} addresses per request")
-        if not all(isinstance(a, str) for a in addresses):
-            raise EngineError(errors.INVALID, "every address must be a string")
-        if any(a.strip().lower() == "dhcp" for a in addresses):
-            raise EngineError(errors.INVALID, "DHCP data addresses are added one at a time")
-        try:
-            return self.engine.add_data_addresses(
-                str(args["group"]), addresses, now, owner=str(args.get("owner") or ""),
-                deprecated=bool(args.get("deprecated")))
-        except EngineError as exc:
-            raise EngineError(exc.code, f"{exc.message} (none of the {len(addresses)} "
-                              "addresses was added)") from None
-
-    @staticmethod
-    def _test_list(member: Any) -> list[str]:
-        # policy: moves to the engine (the test-address list with its "dhcp" entry)
-        return [str(a) for a in member.test_addresses] + (["dhcp"] if member.dhcp_test else [])
-
-    def _add_test(self, ifname: str, address: str) -> list[Action]:
-        member = self.engine.members.get(ifname) if isinstance(ifname, str) else None
-        current = self._test_list(member) if member else []
-        return self.engine.set_test_addresses(ifname, [*current, address], now_ms())
-
-    def _remove_test(self, address: str, interface: str | None = None) -> list[Action]:
-        """Remove a test address; "dhcp" (with the interface), or the address DHCP leased,
-        stops DHCP on that member."""
-        from ipmp_core.values import parse_ip
-
-        if not isinstance(address, str):
-            raise EngineError(errors.INVALID, f"test address {address!r} is not a string")
-        if address.strip().lower() == "dhcp":
-            member = self.engine.members.get(interface or "")
-            if member is None or not member.dhcp_test:
-                raise EngineError(errors.UNKNOWN_ADDRESS,
-                                  f"no DHCP test address on {interface or '(no interface)'}")
-            keep = [a for a in self._test_list(member) if a != "dhcp"]
-            return self.engine.set_test_addresses(member.name, keep, now_ms())
-        ip = parse_ip(address)
-        for member in self.engine.members.values():
-            if member.dhcp_lease is not None and member.dhcp_lease.ip == ip:
-                keep = [a for a in self._test_list(member) if a != "dhcp"]
-                return self.engine.set_test_addresses(member.name, keep, now_ms())
-            keep = [str(a) for a in member.test_addresses if a.ip != ip]
-            if len(keep) != len(member.test_addresses):
-                keep += ["dhcp"] if member.dhcp_test else []
-                return self.engine.set_test_addresses(member.name, keep, now_ms())
-        raise EngineError(errors.UNKNOWN_ADDRESS, f"no test address {ip}")
+    def _announce(self, args: dict[str, Any], now: float) -> tuple[str, list[Action]]:
+        """Announce a data address again (the engine checks and clamps the request):
+        the reply names the member it went out from."""
+        again = self.engine.announce_again(args)
+        return again.member, [again]

@@ -18,7 +18,7 @@ import socket
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from ipmp_core.engine.actions import RoutePlan, SetRoutes
+from ipmp_core.engine.actions import ResyncRoutes, RoutePlan, SetRoutes
 from ipmp_core.engine.engine import Engine
 from ipmp_core.net.netlink import Netlink
 
@@ -110,12 +110,8 @@ class Routes:
         self.own_routes_timer = None
         self.on_own_change()
 
-    async def resync(self, group_name: str) -> None:
-        """The kernel drops routes whose preferred source disappeared: install the
-        group's routes again from scratch."""
-        group = self.engine.groups.get(group_name)
-        if group is None:
-            return
-        self.installed.pop(group_name, None)
-        active = [m for m in group.members if self.engine.members[m].active]
-        await self.apply(SetRoutes(group_name, self.engine.route_plan(group, active)))
+    async def resync(self, action: ResyncRoutes) -> None:
+        """The kernel dropped routes whose preferred source disappeared: the group's
+        routes are installed again from scratch."""
+        self.installed.pop(action.group, None)
+        await self.apply(SetRoutes(action.group, action.plan))

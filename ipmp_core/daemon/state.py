@@ -155,7 +155,7 @@ class StateJournal:
             return
         removals: list[dict[str, str]] = []
         for action in actions:
-            if isinstance(action, UnbindAddress):
+            if type(action) is UnbindAddress:  # not RemoveOldCopy: the address stays ours
                 removals.append({"interface": action.member, "address": str(action.address)})
             elif isinstance(action, SetTestAddresses):
                 removals += [{"interface": action.member, "address": str(a)}

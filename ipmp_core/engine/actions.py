@@ -45,10 +45,12 @@ class PlumbMember:
 
 @dataclass(frozen=True)
 class UnplumbMember:
-    """An interface left its group: restore what PlumbMember changed."""
+    """An interface left its group: restore what PlumbMember changed (``last``: no
+    member is left at all, so the namespace-wide sysctls are restored too)."""
 
     group: str
     member: str
+    last: bool = False
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,8 @@ class DhcpTest:
 @dataclass(frozen=True)
 class DhcpData:
     """Run (or stop) the DHCP session of a group's data-address slot; its requests go out
-    through ``member`` (the one holding the address, or any active one before a lease)."""
+    through ``member`` (the one holding the address; before a lease the least loaded
+    active one, or the first member when none is active)."""
 
     group: str
     slot: int
@@ -182,6 +185,93 @@ class ConfigChanged:
     """The desired configuration changed: the daemon persists it."""
 
 
+# ---------------------------------------------------------------- the batch's tail
+# After the binds, routes and the rest of a call's actions, the engine appends these, in
+# this order (engine/batch.py, order_batch): the old copies of moved addresses, the
+# DHCP sessions that follow their addresses, the DAD waits, the stray copies of new
+# addresses, then the announcements.
+
+
+@dataclass(frozen=True)
+class RemoveOldCopy(UnbindAddress):
+    """The copy a moved address left on its previous member (``member`` here) comes off,
+    once the whole batch is in place: make before break. The executor skips it when the
+    address could not be put on its new member."""
+
+
+@dataclass(frozen=True)
+class FollowDhcp:
+    """The DHCP data address of ``slot`` is now on ``member``: its session renews
+    through that member (the server answers there)."""
+
+    group: str
+    slot: int
+    member: str
+    address: IPInterface
+
+
+@dataclass(frozen=True)
+class AwaitDad:
+    """Wait for the kernel's duplicate address detection of a new IPv6 address on
+    ``member``; on failure the executor reports it (Engine.dad_failed rolls it back) and
+    neither clears nor announces that address."""
+
+    group: str
+    address: IPInterface
+    member: str
+
+
+@dataclass(frozen=True)
+class ClearStrayCopies:
+    """A new (or re-adopted) address: copies of it the kernel has on interfaces other
+    than ``member`` come off (only the executor knows the kernel's holders)."""
+
+    group: str
+    address: IPInterface
+    member: str
+
+
+@dataclass(frozen=True)
+class Announce:
+    """Announce a data address from ``member`` (the configured burst): emitted only for
+    an address the call left bound there."""
+
+    group: str
+    address: IPInterface
+    member: str
+
+
+@dataclass(frozen=True)
+class AnnounceAgain:
+    """Announce a data address again from the member holding it, ``count`` times
+    ``interval_ms`` apart (an agent's refresh): the request's values, clamped."""
+
+    group: str
+    address: IPInterface
+    member: str
+    count: int
+    interval_ms: int
+
+
+@dataclass(frozen=True)
+class RestoreAddress:
+    """Put back an address someone else removed from ``member`` (a data address with
+    its deprecated flag, a test address always deprecated), unchecked: it was ours."""
+
+    member: str
+    address: IPInterface
+    deprecated: bool
+
+
+@dataclass(frozen=True)
+class ResyncRoutes:
+    """The group's routes must be installed again from scratch as ``plan``: the kernel
+    dropped those whose preferred source disappeared."""
+
+    group: str
+    plan: tuple[RoutePlan, ...]
+
+
 Action = (
     SendProbe
     | PlumbMember
@@ -198,4 +288,12 @@ Action = (
     | Publish
     | PublishAttribute
     | ConfigChanged
+    | RemoveOldCopy
+    | FollowDhcp
+    | AwaitDad
+    | ClearStrayCopies
+    | Announce
+    | AnnounceAgain
+    | RestoreAddress
+    | ResyncRoutes
 )

@@ -2,29 +2,89 @@
 
 Each request checks its input (refusals raise EngineError and change nothing), records
 the address in its group and lets the rules (engine/rules.py) place it. A DHCP data
-address is an ordinary data address whose owner is "dhcp:SLOT".
+address is an ordinary data address whose owner is a `DhcpOwner` (written "dhcp:SLOT").
+
+Rules of this module: the typed owner (`parse_owner`, the only place "dhcp:N" is read),
+the member a DHCP data session asks through before its lease, rolling back an address
+whose IPv6 DAD failed (`dad_failed`), restoring addresses someone else removed
+(`removed_by_someone`), and the checks of the 'announce' and 'add-addresses' requests.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from ipmp_core import errors
 from ipmp_core.engine import placement
 from ipmp_core.engine.actions import (
     Action,
+    Announce,
+    AnnounceAgain,
     BindAddress,
     ConfigChanged,
     DhcpData,
     Log,
     Publish,
+    RestoreAddress,
+    ResyncRoutes,
     UnbindAddress,
 )
 from ipmp_core.engine.rules import Rules
 from ipmp_core.engine.state import Group
-from ipmp_core.engine.tables import Tables, address_key
+from ipmp_core.engine.tables import DHCP_ENTRY, Tables, address_key
 from ipmp_core.errors import EngineError
-from ipmp_core.values import IPInterface, parse_address, parse_data_address, parse_ip
+from ipmp_core.values import (
+    IPInterface,
+    clamped_int,
+    parse_address,
+    parse_data_address,
+    parse_ip,
+)
+
+# Addresses in one add-addresses request: more than a large site has per group, and the
+# request stays far below CONTROL_MAX_LINE.
+MAX_BATCH_ADDRESSES = 4096
+# An agent's refresh of its announcements ('announce' request): the defaults and the
+# bounds of its count (a refresh, not a flood) and of the pause between two.
+ANNOUNCE_AGAIN_COUNT = 1
+ANNOUNCE_AGAIN_MAX_COUNT = 20
+ANNOUNCE_AGAIN_INTERVAL_MS = 200
+ANNOUNCE_AGAIN_MAX_INTERVAL_MS = 10_000
+
+
+@dataclass(frozen=True)
+class DhcpOwner:
+    """The owner of a DHCP data address: the group's DHCP slot that leased it. Written
+    "dhcp:N" in the state file and on the wire; parsed only by `parse_owner`."""
+
+    slot: int
+
+    def __str__(self) -> str:
+        return f"dhcp:{self.slot}"
+
+
+Owner = str | DhcpOwner
+_DHCP_OWNER = re.compile(r"dhcp:(\d+)")
+
+
+def parse_owner(owner: Owner) -> Owner:
+    """An owner as given by a request or the state file: "dhcp:N" is a DHCP slot, any
+    other text a resource's name."""
+    if isinstance(owner, str):
+        match = _DHCP_OWNER.fullmatch(owner)
+        if match:
+            return DhcpOwner(int(match.group(1)))
+    return owner
+
+
+def any_member(group: Group) -> str | None:
+    """The member a DHCP data session asks through before its address is bound, when no
+    member is active: the first configured."""
+    return group.members[0] if group.members else None
 
 
 class AddressRequests:
@@ -38,7 +98,7 @@ class AddressRequests:
     # ------------------------------------------------------------------ static addresses
     def add_data_address(
         self, group_name: str, text: str, now: float, *, hint: str | None = None,
-        owner: str = "", dad: bool = False, deprecated: bool = False,
+        owner: Owner = "", dad: bool = False, deprecated: bool = False,
     ) -> list[Action]:
         """Add a data address to a group. ``hint`` is the member that already carries it
         (the daemon restarting): the binding is kept there when that member is active.
@@ -72,7 +132,7 @@ class AddressRequests:
                     # as a running daemon takes it off when the last member fails
                     out.append(UnbindAddress(group.name, addr, hint))
         if owner:
-            group.owners[addr] = owner
+            group.owners[addr] = parse_owner(owner)
         if deprecated:
             # preferred_lft 0: reachable, but never the source the host picks for its own
             # connections (a floating address must not become the node's identity).
@@ -85,7 +145,7 @@ class AddressRequests:
         return out
 
     def add_data_addresses(self, group_name: str, texts: list[str], now: float, *,
-                           owner: str = "", deprecated: bool = False) -> list[Action]:
+                           owner: Owner = "", deprecated: bool = False) -> list[Action]:
         """add_data_address for many, with one refresh of the group at the end; all or
         nothing (an error leaves the engine as it was, and raises)."""
         out: list[Action] = []
@@ -110,8 +170,8 @@ class AddressRequests:
                 if addr.ip == ip:
                     owner = group.owners.get(addr, "")
                     out = self.drop_address(group, addr)
-                    if owner.startswith("dhcp:"):
-                        slot = int(owner.split(":", 1)[1])
+                    if isinstance(owner, DhcpOwner):
+                        slot = owner.slot
                         group.dhcp_slots.pop(slot, None)
                         out.append(DhcpData(group.name, slot, None, False))
                     out.append(ConfigChanged())
@@ -190,7 +250,8 @@ class AddressRequests:
         if slot is None:
             slot = max(group.dhcp_slots, default=-1) + 1
         group.dhcp_slots[slot] = None
-        member = placement.least_loaded(group.binding, self.tables.active_names(group))
+        member = placement.least_loaded(group.binding, self.tables.active_names(group)) \
+            or any_member(group)
         self.tables.dhcp_members[(group.name, slot)] = member
         return [DhcpData(group.name, slot, member, True), ConfigChanged(),
                 Log("notice", f"DHCP data address {slot} of group {group.name} requested")]
@@ -215,7 +276,7 @@ class AddressRequests:
             # The member the session talks through keeps the address: the server answers
             # renewals there.
             holder = self.tables.dhcp_members.get((group.name, slot))
-            out += self.add_data_address(group.name, str(new), now, owner=f"dhcp:{slot}",
+            out += self.add_data_address(group.name, str(new), now, owner=DhcpOwner(slot),
                                          hint=holder)
             out.append(Log("notice", f"DHCP data address {new} acquired for group "
                            f"{group.name}"))
@@ -224,6 +285,83 @@ class AddressRequests:
             self.rules.refresh(group, now, out)
         return out
 
-    def dhcp_session_member(self, group_name: str, slot: int, member: str | None) -> None:
-        """The daemon moved the slot's session to ``member``."""
-        self.tables.dhcp_members[(group_name, slot)] = member
+    # ------------------------------------------------------------------ DAD, restores
+    def dad_failed(self, addresses: Iterable[str], now: float
+                   ) -> tuple[list[Action], str]:
+        """Data addresses whose IPv6 DAD failed (the executor saw it): removed again
+        (another host uses them), and the refusal of the request that added them."""
+        failed = sorted(addresses)
+        out: list[Action] = []
+        for text in failed:
+            if self.tables.find_address(text) is not None:  # the rollback may be done
+                out += self.remove_data_address(text, now)
+        return out, (f"duplicate address detection failed for {' '.join(failed)}: another "
+                     "host uses it")
+
+    def removed_by_someone(self, ifname: str, address: str) -> list[Action]:
+        """A data or test address of a present member disappeared without the daemon
+        (NetworkManager, systemd-networkd, a DHCP client, an operator's `ip addr flush`):
+        put it back."""
+        tables = self.tables
+        member = tables.members.get(ifname)
+        if member is None or not member.present:
+            return []
+        found = tables.find_address(address)
+        if found is not None and found[2] == ifname:
+            group_name, addr, _ = found
+            group = tables.groups[group_name]
+            return [Log("warning", f"Data address {addr} of group {group_name} was removed "
+                        f"from {ifname} by someone else; restoring it"),
+                    RestoreAddress(ifname, addr, addr in group.deprecated),
+                    # The kernel dropped the routes whose preferred source it was.
+                    ResyncRoutes(group_name,
+                                 self.rules.route_plan(group, tables.active_names(group))),
+                    Announce(group_name, addr, ifname)]
+        out: list[Action] = []
+        for test in member.test_addresses:
+            if str(test.ip) == address:
+                out += [Log("warning", f"Test address {test} of {ifname} was removed by "
+                            "someone else; restoring it"), RestoreAddress(ifname, test, True)]
+        lease = member.dhcp_lease
+        if lease is not None and str(lease.ip) == address:
+            # The lease is still ours (the session renews it): the address goes back, or
+            # the member would stay failed for ever with a test address it no longer has.
+            out += [Log("warning", f"DHCP test address {lease} of {ifname} was removed by "
+                        "someone else; restoring it"), RestoreAddress(ifname, lease, True)]
+        return out
+
+    # ------------------------------------------------------------------ request checks
+    def announce_again(self, args: Mapping[str, Any]) -> AnnounceAgain:
+        """The 'announce' request (an agent's arp_count_refresh, or its own count at
+        start): its count and interval clamped, the address bound somewhere."""
+        count = clamped_int(args.get("count", ANNOUNCE_AGAIN_COUNT), "count", 0,
+                            ANNOUNCE_AGAIN_MAX_COUNT)
+        interval = clamped_int(args.get("interval_ms", ANNOUNCE_AGAIN_INTERVAL_MS),
+                               "interval_ms", 1, ANNOUNCE_AGAIN_MAX_INTERVAL_MS)
+        found = self.tables.find_address(str(args["address"]))
+        if found is None or found[2] is None:
+            raise EngineError(errors.UNKNOWN_ADDRESS, f"{args['address']} is not bound")
+        group, addr, member = found
+        return AnnounceAgain(group, addr, member, count, interval)
+
+    def add_data_address_list(self, args: Mapping[str, Any], now: float) -> list[Action]:
+        """The 'add-addresses' request: many data addresses of one group, all or nothing
+        (the engine refreshes the group once, the kernel gets one netlink batch and the
+        configuration is written once)."""
+        addresses = args["addresses"]
+        if not isinstance(addresses, list) or not addresses:
+            raise EngineError(errors.INVALID, "addresses must be a non-empty list")
+        if len(addresses) > MAX_BATCH_ADDRESSES:
+            raise EngineError(errors.INVALID,
+                              f"at most {MAX_BATCH_ADDRESSES} addresses per request")
+        if not all(isinstance(a, str) for a in addresses):
+            raise EngineError(errors.INVALID, "every address must be a string")
+        if any(a.strip().lower() == DHCP_ENTRY for a in addresses):
+            raise EngineError(errors.INVALID, "DHCP data addresses are added one at a time")
+        try:
+            return self.add_data_addresses(
+                str(args["group"]), addresses, now, owner=str(args.get("owner") or ""),
+                deprecated=bool(args.get("deprecated")))
+        except EngineError as exc:
+            raise EngineError(exc.code, f"{exc.message} (none of the {len(addresses)} "
+                              "addresses was added)") from None

@@ -8,14 +8,15 @@
 
 Where things are: the records and lookups in tables.py; every rule in rules.py (and the
 files its header names); the requests in groups.py, members.py and addresses.py;
-probing in probing.py; what ipmpstat and the state file see in views.py.
+probing in probing.py; the order of each call's actions in batch.py (the class
+decorator below); what ipmpstat and the state file see in views.py.
 """
 
 from __future__ import annotations
 
 import contextlib
 import random
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from typing import Any
 
 from ipmp_core.constants import (
@@ -25,8 +26,9 @@ from ipmp_core.constants import (
     TICK_BATCH_MAX_MS,
 )
 from ipmp_core.engine import views
-from ipmp_core.engine.actions import Action, Log, RoutePlan
-from ipmp_core.engine.addresses import AddressRequests
+from ipmp_core.engine.actions import Action, AnnounceAgain, Log, RoutePlan
+from ipmp_core.engine.addresses import AddressRequests, Owner
+from ipmp_core.engine.batch import order_batch, ordered_batches
 from ipmp_core.engine.groups import GroupRequests
 from ipmp_core.engine.loading import Loader, run_steps
 from ipmp_core.engine.members import MemberRequests
@@ -39,6 +41,7 @@ from ipmp_core.model import Snapshot
 from ipmp_core.values import IPInterface
 
 
+@ordered_batches  # each call's actions in their final order (engine/batch.py)
 class Engine:
     """Owns the engine's parts (tables, probing, rules, requests) and is the only way in:
     each public method takes one observation or request and returns the actions."""
@@ -273,18 +276,25 @@ class Engine:
     def dhcp_test_lease(self, ifname: str, address: str | None, now: float) -> list[Action]:
         return self._member_requests.dhcp_test_lease(ifname, address, now)
 
+    def add_test_address(self, ifname: str, address: str, now: float) -> list[Action]:
+        return self._member_requests.add_test_address(ifname, address, now)
+
+    def remove_test_address(self, address: str, interface: str | None, now: float
+                            ) -> list[Action]:
+        return self._member_requests.remove_test_address(address, interface, now)
+
     def set_track_all(self, value: bool, now: float) -> list[Action]:
         return self._member_requests.set_track_all(value, now)
 
     # ------------------------------------------------------------------ address requests
     def add_data_address(self, group_name: str, text: str, now: float, *,
-                         hint: str | None = None, owner: str = "", dad: bool = False,
+                         hint: str | None = None, owner: Owner = "", dad: bool = False,
                          deprecated: bool = False) -> list[Action]:
         return self._address_requests.add_data_address(group_name, text, now, hint=hint,
                                                 owner=owner, dad=dad, deprecated=deprecated)
 
     def add_data_addresses(self, group_name: str, texts: list[str], now: float, *,
-                           owner: str = "", deprecated: bool = False) -> list[Action]:
+                           owner: Owner = "", deprecated: bool = False) -> list[Action]:
         return self._address_requests.add_data_addresses(group_name, texts, now, owner=owner,
                                                   deprecated=deprecated)
 
@@ -305,11 +315,34 @@ class Engine:
                         now: float) -> list[Action]:
         return self._address_requests.dhcp_data_lease(group_name, slot, address, now)
 
-    def dhcp_session_member(self, group_name: str, slot: int, member: str | None) -> None:
-        self._address_requests.dhcp_session_member(group_name, slot, member)
-
     def find_address(self, text: str) -> tuple[str, IPInterface, str | None] | None:
         return self.tables.find_address(text)
+
+    def add_data_address_list(self, args: Mapping[str, Any], now: float) -> list[Action]:
+        return self._address_requests.add_data_address_list(args, now)
+
+    def announce_again(self, args: Mapping[str, Any]) -> AnnounceAgain:
+        return self._address_requests.announce_again(args)
+
+    # --- what the executor saw (the rules: addresses.py and members.py)
+    def dad_failed(self, addresses: Iterable[str], now: float) -> tuple[list[Action], str]:
+        """IPv6 DAD failed for these data addresses: the rollback, and the refusal of
+        the request that added them."""
+        actions, refusal = self._address_requests.dad_failed(addresses, now)
+        return order_batch(self.tables, actions), refusal
+
+    def placed_addresses(self) -> list[tuple[str, str]]:
+        return self.tables.placed_addresses()
+
+    def removed_by_someone(self, ifname: str, address: str) -> list[Action]:
+        """Someone else removed ``address`` from ``ifname``: put back what is ours."""
+        return self._address_requests.removed_by_someone(ifname, address)
+
+    def refuse_test_address(self, ifname: str, addr: IPInterface, why: str, now: float
+                            ) -> tuple[list[Action], str]:
+        """Duplicate address detection refused a static test address."""
+        actions, message = self._member_requests.refuse_test_address(ifname, addr, why, now)
+        return order_batch(self.tables, actions), message
 
     @contextlib.contextmanager
     def refresh_once(self, now: float, out: list[Action]) -> Iterator[None]:
@@ -346,7 +379,7 @@ class Engine:
         returns the actions. Between two steps the engine is half-loaded: nobody else
         may use it until the generator has returned (the daemon holds its lock, and its
         read-only requests wait for the end of the load)."""
-        return self._loader.load_steps(config, now, hints)
+        return (yield from self._loader.load_steps(config, now, hints))
 
     def check_config(self, config: dict[str, Any], hints: dict[str, str] | None = None
                      ) -> None:

@@ -2,6 +2,10 @@
 
 Each request checks its input (refusals raise EngineError and change nothing), changes
 the member's configuration, and lets the rules (engine/rules.py) derive the rest.
+
+Rules of this module: the test-address list with its "dhcp" entry (adding, removing and
+refusing one address of it), and the namespace-wide sysctls restored with the last
+member (`UnplumbMember.last`).
 """
 
 from __future__ import annotations
@@ -23,9 +27,16 @@ from ipmp_core.engine.actions import (
 from ipmp_core.engine.probing import Probing
 from ipmp_core.engine.rules import Rules, hold_back_on_return, release_holds
 from ipmp_core.engine.state import Group, Member
-from ipmp_core.engine.tables import ANONYMOUS, Tables, need_str
+from ipmp_core.engine.tables import ANONYMOUS, DHCP_ENTRY, Tables, need_str
 from ipmp_core.errors import EngineError
-from ipmp_core.values import IPInterface, check_name, parse_address, parse_bool, parse_test_address
+from ipmp_core.values import (
+    IPInterface,
+    check_name,
+    parse_address,
+    parse_bool,
+    parse_ip,
+    parse_test_address,
+)
 
 
 class MemberRequests:
@@ -160,7 +171,8 @@ class MemberRequests:
             if member.all_test_addresses:
                 out.append(SetTestAddresses(member.name,
                                             remove=tuple(member.all_test_addresses)))
-            out.append(UnplumbMember(group.name, member.name))
+            out.append(UnplumbMember(group.name, member.name, last=not any(
+                m.present for m in self.tables.members.values())))
         out.append(Log("notice", f"IP interface {member.name} removed from group {group.name}"))
         out.append(Publish({"type": "member-removed", "group": group.name,
                             "interface": member.name}))
@@ -259,9 +271,9 @@ class MemberRequests:
                 return []
             out += self._join_anonymous(ifname, now)
         member = tables.member(ifname)
-        want_dhcp = any(str(a).strip().lower() == "dhcp" for a in addresses)
+        want_dhcp = any(str(a).strip().lower() == DHCP_ENTRY for a in addresses)
         parsed = self._parse_test_addresses(
-            member, [a for a in addresses if str(a).strip().lower() != "dhcp"])
+            member, [a for a in addresses if str(a).strip().lower() != DHCP_ENTRY])
         old, member.test_addresses = member.test_addresses, parsed
         out.append(ConfigChanged())
         out += self._set_dhcp_test(member, want_dhcp)
@@ -276,6 +288,59 @@ class MemberRequests:
             return out
         self.rules.refresh(tables.group_of(member), now, out)
         return out
+
+    @staticmethod
+    def test_list(member: Member) -> list[str]:
+        """The member's test addresses as set_test_addresses takes them ("dhcp" too)."""
+        return [str(a) for a in member.test_addresses] + ([DHCP_ENTRY] if member.dhcp_test
+                                                          else [])
+
+    def add_test_address(self, ifname: str, address: str, now: float) -> list[Action]:
+        member = self.tables.members.get(ifname) if isinstance(ifname, str) else None
+        current = self.test_list(member) if member else []
+        return self.set_test_addresses(ifname, [*current, address], now)
+
+    def remove_test_address(self, address: str, interface: str | None, now: float
+                            ) -> list[Action]:
+        """Remove a test address; "dhcp" (with the interface), or the address DHCP
+        leased, stops DHCP on that member."""
+        if not isinstance(address, str):
+            raise EngineError(errors.INVALID, f"test address {address!r} is not a string")
+        if address.strip().lower() == DHCP_ENTRY:
+            member = self.tables.members.get(interface or "")
+            if member is None or not member.dhcp_test:
+                raise EngineError(errors.UNKNOWN_ADDRESS,
+                                  f"no DHCP test address on {interface or '(no interface)'}")
+            keep = [a for a in self.test_list(member) if a != DHCP_ENTRY]
+            return self.set_test_addresses(member.name, keep, now)
+        ip = parse_ip(address)
+        for member in self.tables.members.values():
+            if member.dhcp_lease is not None and member.dhcp_lease.ip == ip:
+                keep = [a for a in self.test_list(member) if a != DHCP_ENTRY]
+                return self.set_test_addresses(member.name, keep, now)
+            keep = [str(a) for a in member.test_addresses if a.ip != ip]
+            if len(keep) != len(member.test_addresses):
+                keep += [DHCP_ENTRY] if member.dhcp_test else []
+                return self.set_test_addresses(member.name, keep, now)
+        raise EngineError(errors.UNKNOWN_ADDRESS, f"no test address {ip}")
+
+    def refuse_test_address(self, ifname: str, addr: IPInterface, why: str, now: float
+                            ) -> tuple[list[Action], str]:
+        """A static test address duplicate address detection refused (``why``): out of
+        the configuration (the member falls back to the other detectors), and the
+        message for the request that caused it."""
+        # Short: the agent's exit reason quotes it, and Pacemaker keeps 128 characters.
+        message = f"duplicate test address {addr.ip} on {ifname}: another host has it ({why})"
+        out: list[Action] = [Log("err", f"{message}; not configured")]
+        member = self.tables.members.get(ifname)
+        if member is None or addr not in member.test_addresses:
+            return out, message
+        keep = [a for a in self.test_list(member) if a != str(addr)]
+        actions = self.set_test_addresses(ifname, keep, now)
+        # The address never went on: nothing to remove from the kernel.
+        out += [a for a in actions if not (
+            isinstance(a, SetTestAddresses) and a.remove == (addr,) and not a.add)]
+        return out, message
 
     def _parse_test_addresses(self, member: Member, addresses: list[str]) -> list[IPInterface]:
         """Parsed; never a data address (section 3.17), never another member's, never

@@ -20,8 +20,18 @@ The rules that live beside this file, each in one place:
   probe from which test address (a duplicated one disables probing);
 - the adaptive FDT: adaptive_fdt.py; loss and repair counting: prober.py; the link's
   flapping rule: link.py; target choice: targets.py; RTT estimates: rtt.py;
+- the order of every call's actions (make before break, announce last, only what the
+  call left bound; DHCP sessions follow their addresses, new IPv6 addresses wait for
+  DAD): batch.py (order_batch, applied to each entry point of the façade);
+- the typed owner of a DHCP data address, the member its session asks through,
+  rolling back an address whose IPv6 DAD failed, restoring addresses someone else
+  removed (with their routes and an announcement), the clamped 'announce' request:
+  addresses.py;
+- the test-address list with its "dhcp" entry (and a test address DAD refused), the
+  namespace-wide sysctls restored with the last member: members.py;
 - refusals of bad requests: the validators of ipmp_core/values.py and the checks in
-  groups.py, members.py (minimum redundancy, test-address subnets) and addresses.py.
+  groups.py, members.py (minimum redundancy, test-address subnets) and addresses.py
+  (among them the 'add-addresses' request's list).
 """
 
 from __future__ import annotations

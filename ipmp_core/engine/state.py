@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ipmp_core.constants import DEFAULT_FAILBACK, DEFAULT_FDT_MS, PROBE_INTERVAL_DIVISOR
 from ipmp_core.engine.detector import Detector, Verdict
@@ -11,6 +12,9 @@ from ipmp_core.engine.prober import Prober
 from ipmp_core.engine.targets import TargetList
 from ipmp_core.model import GroupState, LinkState
 from ipmp_core.values import IPInterface
+
+if TYPE_CHECKING:
+    from ipmp_core.engine.addresses import Owner
 
 
 @dataclass
@@ -97,7 +101,7 @@ class Group:
     fdt_ms: int = DEFAULT_FDT_MS
     members: list[str] = field(default_factory=list)  # configured order
     binding: dict[IPInterface, str | None] = field(default_factory=dict)  # data addresses
-    owners: dict[IPInterface, str] = field(default_factory=dict)  # who added an address
+    owners: dict[IPInterface, Owner] = field(default_factory=dict)  # who added an address
     deprecated: set[IPInterface] = field(default_factory=set)  # preferred_lft 0 addresses
     routes: list[Route] = field(default_factory=list)
     state: GroupState = GroupState.FAILED  # a new group is failed until a member is usable

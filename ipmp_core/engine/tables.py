@@ -21,6 +21,9 @@ from ipmp_core.values import IPInterface, parse_ip
 # The anonymous group (in.mpathd's TRACK_INTERFACES_ONLY_WITH_GROUPS=no): interfaces in
 # no group that have a test address get failure detection only, no failover.
 ANONYMOUS = ""
+# The word a request gives instead of an address to ask for one leased by DHCP (a test
+# address in a member's list, a data address of a group).
+DHCP_ENTRY = "dhcp"
 
 # A data address as the indices key it: (IP version, address as an int). int() of an
 # interface is its address, and .ip would build a new object per lookup.
@@ -159,6 +162,14 @@ class Tables:
                 if addr.ip == ip:
                     return group.name, addr, member
         return None
+
+    def placed_addresses(self) -> list[tuple[str, str]]:
+        """(member, address without prefix) of every bound data address and static test
+        address: what the kernel must have where."""
+        out = [(m, str(a.ip)) for g in self.groups.values() for a, m in g.binding.items()
+               if m is not None]
+        out += [(m.name, str(t.ip)) for m in self.members.values() for t in m.test_addresses]
+        return out
 
     # ------------------------------------------------------------------ data-address index
     def data_ips(self, batching: bool) -> dict[AddressKey, str]:

@@ -58,7 +58,7 @@ def snapshot(tables: Tables, rules: Rules, state_error: str) -> Snapshot:
                     state=AddrState.UP if member else AddrState.DOWN,
                     group=group.name,
                     inbound=member or "",
-                    owner=group.owners.get(addr, ""),
+                    owner=str(group.owners.get(addr, "")),
                     outbound=outbound.get(str(addr.network), []) if member else [],
                 )
             )
@@ -156,7 +156,7 @@ def config_dump(tables: Tables) -> dict[str, Any]:
                     for m in tables.members_of(g)
                 ],
                 "data_addresses": [str(a) for a in g.binding],
-                "owners": {str(a): o for a, o in g.owners.items()},
+                "owners": {str(a): str(o) for a, o in g.owners.items()},
                 "deprecated": [str(a) for a in g.binding if a in g.deprecated],
                 "routes": [{"dst": r.dst, "gateway": r.gateway} for r in g.routes],
                 "targets": list(g.explicit_targets),

@@ -22,19 +22,27 @@ Calls = list[tuple[Any, ...]]
 
 class FakeNetlink:
     """The netlink calls the executor makes, recorded; the kernel's address table is a
-    dict (``held``: ip -> interfaces) so that "who else has it" has an answer."""
+    dict (``held``: ip -> interfaces) so that "who else has it" has an answer. Adding an
+    address of ``refuse`` fails; DAD fails for every address (``dad_ok`` False) or for
+    those of ``dad_fails``."""
 
-    def __init__(self, calls: Calls, *, dad_ok: bool = True) -> None:
+    def __init__(self, calls: Calls, *, dad_ok: bool = True,
+                 refuse: frozenset[str] = frozenset(),
+                 dad_fails: frozenset[str] = frozenset()) -> None:
         self.calls = calls
         self.dad_ok = dad_ok
+        self.refuse = refuse
+        self.dad_fails = dad_fails
         self.names: dict[int, str] = {}
         self.held: dict[str, set[str]] = {}
 
     async def add_addresses(self, items: list[tuple[str, Any, bool, bool]]) -> list[bool]:
         self.calls.append(("add_addresses", [(m, str(a.ip)) for m, a, _d, _dad in items]))
-        for member, addr, _d, _dad in items:
-            self.held.setdefault(str(addr.ip), set()).add(member)
-        return [True] * len(items)
+        done = [str(addr.ip) not in self.refuse for _m, addr, _d, _dad in items]
+        for (member, addr, _d, _dad), ok in zip(items, done, strict=True):
+            if ok:
+                self.held.setdefault(str(addr.ip), set()).add(member)
+        return done
 
     async def remove_addresses(self, items: list[tuple[str, Any]]) -> list[bool]:
         self.calls.append(("remove_addresses", [(m, str(a.ip)) for m, a in items]))
@@ -58,7 +66,7 @@ class FakeNetlink:
 
     async def wait_dad(self, name: str, addr: Any, timeout: float) -> bool:
         self.calls.append(("wait_dad", name, str(addr.ip)))
-        return self.dad_ok
+        return self.dad_ok and str(addr.ip) not in self.dad_fails
 
     async def replace_route(self, spec: dict[str, Any]) -> bool:
         self.calls.append(("replace_route", spec["dst"]))

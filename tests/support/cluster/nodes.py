@@ -144,7 +144,7 @@ class ClusterNode:
         if netns_ident(self.netns) is None:
             return None
         code = (
-            "from ipmp_core.control import ControlClient as C\n"
+            "from ipmp_core.control_client import ControlClient as C\n"
             "print(C(timeout=3).call('ping')['pid'])\n"
         )
         res = run(

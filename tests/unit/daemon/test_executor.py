@@ -119,22 +119,32 @@ def test_a_node_attribute_goes_out_before_the_netlink_work_of_its_batch(
 
 def test_an_ipv6_address_that_fails_dad_is_taken_off_and_never_announced(
         tmp_path: Path) -> None:
+    """In two steps (engine/batch.py): the batch waits for DAD and, on failure, neither
+    clears other copies of the address nor announces it; the request's rollback
+    (Engine.dad_failed) then takes it off."""
     w = _world()
-    addr = ipaddress.ip_interface("2001:db8:1::10/64")
     calls: Calls = []
     netlink = FakeNetlink(calls, dad_ok=False)
+    netlink.held["2001:db8:1::10"] = {"e1"}  # the stray copy stays: the address is not ours
     executor = make_executor(w.engine, calls, StateFile(tmp_path / "state.json"),
                              netlink=netlink)
+    failed: set[str] = set()
 
     async def scenario() -> None:
-        await executor.execute([BindAddress("ipmp0", addr, "e0", previous=None,
-                                            announce=True, dad=True)])
+        await executor.execute(w.engine.add_data_address("ipmp0", "2001:db8:1::10/64",
+                                                         w.now, dad=True))
+        failed.update(executor.dad_failed)
+        rollback, _ = w.engine.dad_failed(executor.dad_failed, w.now)
+        await executor.execute(rollback)
         close(executor)
 
     asyncio.run(scenario())
+    assert failed == {"2001:db8:1::10"}
     assert [c for c in calls if c[0] != "member_sets"] == [
         ("add_addresses", [("e0", "2001:db8:1::10")]),
+        ("replace_route", "2001:db8:1::/64"),
         ("wait_dad", "e0", "2001:db8:1::10"),
+        # the rollback: off again, with its route; never announced, e1's copy untouched
         ("remove_addresses", [("e0", "2001:db8:1::10")]),
+        ("delete_route", "2001:db8:1::/64"),
     ]
-    assert executor.dad_failed == {"2001:db8:1::10"}

@@ -90,15 +90,15 @@ def test_fuzz_requests_with_arbitrary_json_arguments(requests: list[tuple[str, A
 @given(st.fixed_dictionaries({"address": st.sampled_from(["198.51.100.10", "x", ""])},
                              optional={"count": JSON, "interval_ms": JSON}))
 def test_fuzz_announce_arguments(args: dict[str, Any]) -> None:
-    """'announce' (left out above: it sends) with a fake announcer: applied or refused
-    with EngineError. Found: a count of 1e400 (read as infinity) killed the handler
-    with OverflowError."""
+    """'announce' (left out above: it sends) with a fake announcer: checked by the engine
+    and applied, or refused with EngineError. Found: a count of 1e400 (read as infinity)
+    killed the handler with OverflowError."""
     w, _ops = world()
     bursts = Bursts(w.engine, FakeAnnouncer([]), Defaults())  # type: ignore[arg-type]
 
     async def request() -> None:
         try:
-            bursts.announce_now(args)
+            bursts.announce_again(w.engine.announce_again(args))
         except EngineError:
             pass
         finally:
