@@ -41,7 +41,14 @@ from ipmp_core.model import Snapshot
 from ipmp_core.values import IPInterface
 
 
+def _table_setting(name: str) -> property:
+    """An engine-wide setting kept in the tables, exposed on the façade."""
+    return property(lambda self: getattr(self.tables, name),
+                    lambda self, value: setattr(self.tables, name, value))
+
+
 @ordered_batches  # each call's actions in their final order (engine/batch.py)
+
 class Engine:
     """Owns the engine's parts (tables, probing, rules, requests) and is the only way in:
     each public method takes one observation or request and returns the actions."""
@@ -54,8 +61,7 @@ class Engine:
         self._address_requests = AddressRequests(self.tables, self.rules)
         self._group_requests = GroupRequests(self.tables, self.rules, self.probing,
                                              self._member_requests, self._address_requests)
-        self._loader = Loader(self.tables, self.rules, self._group_requests,
-                              self._member_requests, self._address_requests)
+        self._loader = Loader(self._group_requests)
         # Why the daemon refuses changes (its state file could not be loaded), shown by
         # ipmpstat; empty when it does not.
         self.state_error = ""
@@ -81,21 +87,9 @@ class Engine:
     def linklocals(self) -> dict[str, str]:
         return self.tables.linklocals
 
-    @property
-    def track_all(self) -> bool:
-        return self.tables.track_all
-
-    @track_all.setter
-    def track_all(self, value: bool) -> None:
-        self.tables.track_all = value
-
-    @property
-    def default_fdt(self) -> int:
-        return self.tables.default_fdt
-
-    @default_fdt.setter
-    def default_fdt(self, value: int) -> None:
-        self.tables.default_fdt = value
+    # Settings that live in the tables, read and written by the daemon and the tests.
+    track_all = _table_setting("track_all")
+    default_fdt = _table_setting("default_fdt")
 
     # ------------------------------------------------------------------ observations
     def link_observed(self, name: str, now: float, *, ifindex: int, mac: str,

@@ -12,11 +12,7 @@ from typing import Any
 
 from ipmp_core.constants import DEFAULT_FAILBACK, DEFAULT_FDT_MS, LOAD_CHUNK
 from ipmp_core.engine.actions import Action, ConfigChanged, Log
-from ipmp_core.engine.addresses import AddressRequests
 from ipmp_core.engine.groups import GroupRequests
-from ipmp_core.engine.members import MemberRequests
-from ipmp_core.engine.rules import Rules
-from ipmp_core.engine.tables import Tables
 from ipmp_core.errors import EngineError
 from ipmp_core.values import parse_address
 
@@ -34,13 +30,13 @@ def run_steps(steps: Generator[None, None, Any]) -> Any:
 class Loader:
     """Owns the replay of a persisted configuration through the requests (Engine.load)."""
 
-    def __init__(self, tables: Tables, rules: Rules, groups: GroupRequests,
-                 members: MemberRequests, addresses: AddressRequests) -> None:
-        self.tables = tables
-        self.rules = rules
+    def __init__(self, groups: GroupRequests) -> None:
+        # The group requests hold the tables, the rules and the other requests.
         self.groups = groups
-        self.members = members
-        self.addresses = addresses
+        self.tables = groups.tables
+        self.rules = groups.rules
+        self.members = groups.members
+        self.addresses = groups.addresses
 
     def load_steps(self, config: dict[str, Any], now: float,
                    hints: dict[str, str] | None = None) -> Generator[None, None, list[Action]]:

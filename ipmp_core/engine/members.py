@@ -232,12 +232,8 @@ class MemberRequests:
             )
         member.offline = True
         release_holds(members)
-        out: list[Action] = [
-            Log("notice", f"IP interface {ifname} in group {group.name} is now offline"),
-            ConfigChanged(),
-        ]
-        self.rules.refresh(group, now, out)
-        return out
+        return self._noted(group, now, f"IP interface {ifname} in group {group.name} "
+                           "is now offline")
 
     def online(self, ifname: str, now: float) -> list[Action]:
         """if_mpadm -r: undo offline."""
@@ -247,10 +243,13 @@ class MemberRequests:
         group = self.tables.group_of(member)
         member.offline = False
         hold_back_on_return(group, member)
-        out: list[Action] = [
-            Log("notice", f"IP interface {ifname} in group {group.name} is back online"),
-            ConfigChanged(),
-        ]
+        return self._noted(group, now, f"IP interface {ifname} in group {group.name} "
+                           "is back online")
+
+    def _noted(self, group: Group, now: float, message: str) -> list[Action]:
+        """An administrative change of a member (if_mpadm): logged, persisted, and the
+        group refreshed."""
+        out: list[Action] = [Log("notice", message), ConfigChanged()]
         self.rules.refresh(group, now, out)
         return out
 
