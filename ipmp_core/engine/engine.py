@@ -48,7 +48,6 @@ def _table_setting(name: str) -> property:
 
 
 @ordered_batches  # each call's actions in their final order (engine/batch.py)
-
 class Engine:
     """Owns the engine's parts (tables, probing, rules, requests) and is the only way in:
     each public method takes one observation or request and returns the actions."""
