@@ -67,6 +67,48 @@ def test_the_cycle_check_finds_a_cycle_but_not_a_type_checking_import(tmp_path: 
     assert cycles(graph) == [["pkg.a", "pkg.b", "pkg.c", "pkg.a"]]
 
 
+# ------------------------------------------------------------------------- layers
+
+# Data flows one way (docs/design.md, "Map of the rooms"): a room never imports one above
+# it. Shared modules (values, constants, errors, model) sit below all of them.
+FORBIDDEN_IMPORTS = {
+    "ipmp_core.net": ("ipmp_core.engine", "ipmp_core.daemon", "ipmp_core.cli", "agents", "ocf"),
+    "ipmp_core.engine": ("ipmp_core.daemon", "ipmp_core.net", "ipmp_core.cli",
+                         "ipmp_core.control_client", "agents", "ocf"),
+    "ipmp_core.daemon": ("ipmp_core.cli", "agents", "ocf"),
+    "ocf": ("ipmp_core", "agents"),
+    "ipmp_core": ("agents",),
+}
+
+
+def _inside(name: str, room: str) -> bool:
+    return name == room or name.startswith(room + ".")
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    return sorted(f"{module} -> {target}" for module, targets in graph.items()
+                  for target in targets for room, above in FORBIDDEN_IMPORTS.items()
+                  if _inside(module, room) and any(_inside(target, a) for a in above))
+
+
+def test_no_room_imports_a_room_above_it() -> None:
+    found = upward_imports(import_graph(product_modules()))
+    assert not found, "imports against the flow: " + "; ".join(found)
+
+
+def test_the_layer_check_sees_an_upward_import(tmp_path: Path) -> None:
+    _write_package(tmp_path, {
+        "ipmp_core/__init__.py": "",
+        "ipmp_core/net/__init__.py": "",
+        "ipmp_core/net/x.py": "from ipmp_core.engine import y\n",
+        "ipmp_core/engine/__init__.py": "",
+        "ipmp_core/engine/y.py": "from ipmp_core.net import x\n",
+    })
+    graph = import_graph(module_files(tmp_path, ["ipmp_core"]))
+    assert upward_imports(graph) == ["ipmp_core.engine.y -> ipmp_core.net.x",
+                                     "ipmp_core.net.x -> ipmp_core.engine.y"]
+
+
 # ------------------------------------------------------------------------- sans-I/O engine
 
 
