@@ -4,8 +4,9 @@
 
 The session supervises one pyroute2 client (net/dhcp_client.py) per incarnation of its
 interface, so that a lease survives the NIC being replaced (DR) and a data address's lease
-follows it to another member (``move``). Client ids: net/dhcp_ids.py; the lease record:
-net/dhcp_lease.py; why it is built this way: docs/design.md, "DHCP".
+follows it to another member (``move``). Client ids: net/dhcp_ids.py; the lease record
+and the held lease with its expiry: net/dhcp_lease.py; why it is built this way:
+docs/design.md, "DHCP".
 """
 
 from __future__ import annotations
