@@ -1,4 +1,4 @@
-"""Times address moves from the kernel's own notifications (a helper of bench/scale.py).
+"""Times address moves from the kernel's own notifications (a helper of bench/scale/).
 
 Runs in the node namespace. Reads a dump of the addresses, prints READY, then takes
 commands on stdin, one per line:

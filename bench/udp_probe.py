@@ -1,6 +1,6 @@
 """UDP echo server and 1 ms prober for the failover benchmark (standard library only).
 
-Two sub-commands, each run inside a lab namespace by ``bench/failover.py``:
+Two sub-commands, each run inside a lab namespace by ``bench/failover/``:
 
 ``server --bind ADDR --port N``
     Echoes every datagram back to its sender. The socket is bound to the data address

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from ipmp_core.constants import DEFAULT_STATE_DIR
-from ipmp_core.state_schema import MAX_STATE_BYTES, parse_state
+from ipmp_core.state_json import MAX_STATE_BYTES
+from ipmp_core.state_schema import parse_state
 
 STATE_DIR_ENV = "IPMP_STATE_DIR"
 # Suffix of a file kept aside, followed by the UTC time it was found invalid.

@@ -22,18 +22,14 @@ from typing import Any
 
 from ipmp_core.constants import MAX_FDT_MS, MIN_FDT_MS
 from ipmp_core.errors import EngineError
+from ipmp_core.state_json import StateFileError, decode
 from ipmp_core.values import check_name, parse_address, parse_ip, parse_network
 
 # The format this daemon writes and the only one it reads. A file of another version was
 # written by another release: reading it as ours could drop or misread what it holds.
 STATE_VERSION = 1
-# Far above any real configuration (1,000 data addresses take ~100 kB): a larger file is
-# not one we wrote, and reading it whole must not exhaust memory.
-MAX_STATE_BYTES = 16 * 1024 * 1024
 # DHCP data slots are numbered from 0 upwards, one per requested address.
 MAX_DHCP_SLOT = 65_535
-# Errors listed in one message: the first few are enough to find the damage.
-MAX_REPORTED = 5
 
 TOP_KEYS = ("version", "groups", "anonymous", "saved_sysctls", "pending_removals",
             "load_error")
@@ -50,18 +46,6 @@ LOAD_ERROR_KEYS = ("kept_aside", "message", "since")
 DHCP = "dhcp"
 
 
-class StateFileError(ValueError):
-    """The state file cannot be applied; ``errors`` lists "path: problem" lines."""
-
-    def __init__(self, errors: list[str]) -> None:
-        shown = errors[:MAX_REPORTED]
-        more = len(errors) - len(shown)
-        text = "; ".join(shown) + (f" (and {more} more)" if more > 0 else "")
-        super().__init__(text)
-        self.errors = errors
-        self.message = text
-
-
 def parse_state(raw: bytes) -> dict[str, Any]:
     """Decode and validate a whole state file; raises StateFileError naming each bad
     value. Never raises anything else, whatever the bytes."""
@@ -70,44 +54,6 @@ def parse_state(raw: bytes) -> dict[str, Any]:
     if problems:
         raise StateFileError(problems)
     return data
-
-
-def decode(raw: bytes) -> Any:
-    """Strict JSON: UTF-8, no NaN/Infinity, no key twice in one object, bounded size
-    and depth (a deeply nested file raises RecursionError in json, caught here)."""
-    if len(raw) > MAX_STATE_BYTES:
-        raise StateFileError([f"{len(raw)} bytes: larger than any state file "
-                              f"({MAX_STATE_BYTES} bytes at most)"])
-    if not raw.strip():
-        raise StateFileError(["the file is empty"])
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise StateFileError([f"not UTF-8 text ({exc.reason} at byte {exc.start})"]) from None
-    try:
-        return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
-    except json.JSONDecodeError as exc:
-        raise StateFileError([f"not valid JSON: {exc.msg} (line {exc.lineno}, column "
-                              f"{exc.colno})"]) from None
-    except RecursionError:
-        raise StateFileError(["not valid JSON: nested too deeply"]) from None
-    except StateFileError:
-        raise
-    except ValueError as exc:  # e.g. an integer of more than 4300 digits
-        raise StateFileError([f"not valid JSON: {exc}"]) from None
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise StateFileError([f"key '{key}' appears twice in one object"])
-        out[key] = value
-    return out
-
-
-def _no_constant(name: str) -> Any:
-    raise StateFileError([f"{name} is not a number JSON allows"])
 
 
 def _show(value: Any) -> str:

@@ -1,27 +1,8 @@
 """Value rules: what a valid name, address and tunable is; every refusal an InvalidValue.
 
-This is the rules file for values: every value is judged here, the same way wherever it
-is typed. The engine applies these rules to every request (so the control channel is
-covered whatever the client), ipmpadm gets the engine's refusal as its error, and the
-resource agents pass the same functions to their parameters as validators (InvalidValue is
-a ValueError, which is how an ocf parameter's validator refuses a value). Rules that need
-the group (not our own addresses, gateways on-link) take what they need as arguments.
-
-- Data addresses: unicast, a prefix length of at least MIN_ADDRESS_PREFIX (no /0: it
-  would replace the default route), never the network or broadcast address of an IPv4
-  subnet, never link-local (applications would lose them with the member they are
-  scoped to), never loopback, unspecified, multicast, reserved or IPv4-mapped.
-- Test addresses: the same, except that an IPv6 test address must be link-local
-  (in.mpathd probes IPv6 from link-locals only).
-- No zone index (``fe80::1%e0``): the interface is given on its own.
-- FDT in a request: MIN_FDT_MS to MAX_FDT_MS (the defaults file keeps in.mpathd's
-  leniency: normalize_fdt() raises a value with a log line).
-- Probe targets: unicast, at most MAX_PROBE_TARGETS, no repeats, IPv6 link-local, never
-  one of our own addresses.
-- Gateways: unicast, on-link (inside a subnet of the group's data or test addresses;
-  IPv6 link-local gateways always are), never our own address.
-
-Standard library only: the agents' validate-all imports this.
+Every value is judged here, the same way wherever it is typed: the engine on every
+request, the agents as their parameters' validators (InvalidValue is a ValueError).
+Standard library only. The rules, one by one: docs/design.md, "Value rules".
 """
 
 from __future__ import annotations

@@ -1,31 +1,8 @@
 """Declare an OCF resource agent once; dispatch, parsing and meta-data follow from it.
 
-As in resource-agents' ocf.py, an agent is an ``Agent`` plus ``add_parameter`` and
-``add_action`` calls, then ``run()``. The same declarations check and type the
-parameters, dispatch ``argv[1]``, generate the meta-data and the Markdown reference,
-so the documentation cannot drift from the code.
-
-What dispatch guarantees (the OCF API 1.1 and what Pacemaker relies on):
-
-* ``meta-data`` needs no parameters, no root and parses nothing: Pacemaker and pcs run
-  it as hacluster, ocf-tester as nobody.
-* ``validate-all`` exists by default: it parses the parameters and calls the agent's
-  ``validate`` hook, if any.
-* Every other action parses the parameters first; a bad one is ``OCF_ERR_CONFIGURED``
-  with an exit reason naming it, before the handler runs.
-* No action or an unknown one: usage on stderr and ``OCF_ERR_UNIMPLEMENTED``, as the
-  shell agents' ``*) usage; exit $OCF_ERR_UNIMPLEMENTED`` and ocf.py do;
-  ``usage``/``help`` print it on stdout and succeed.
-* An exception escaping a handler is ``OCF_ERR_GENERIC`` with a one-line exit reason;
-  the traceback goes to the log at debug level only, never into the reason.
-* The exit reason is written once, as the last ``ocf-exit-reason:`` line of stderr
-  (Pacemaker takes the last one); ``OCF_EXIT_REASON_PREFIX`` replaces the prefix.
-
-``run_action`` does all of this without touching stdout, stderr or ``sys.exit``, so a
-tool (``ipmp-ocf``) or a test can drive an agent in-process.
-
-Standard library only, and lxml only when meta-data is asked for: this module is on
-the monitor path, which Pacemaker runs every few seconds.
+``Agent`` owns the declarations and ``run_action`` the dispatch (no stdout, stderr or
+``sys.exit``, so a tool or a test drives it in-process). What dispatch guarantees, and
+why this module stays standard library: docs/design.md, "The OCF library".
 """
 
 from __future__ import annotations

@@ -1,39 +1,8 @@
 """Meta-data XML and the Markdown reference, both generated from an Agent's declarations.
 
-Two schemas judge meta-data, and they disagree:
-
-* the OCF 1.1 RelaxNG (schemas/ra-api-1.1.rng, the standard; pcs checks a relaxed
-  copy of it) knows ``unique-group``, ``reloadable``, ``select`` with ``<option>``
-  children, and any action name;
-* the legacy ra-api-1.dtd (schemas/ra-api-1.dtd) that ocf-tester enforces with
-  ``xmllint --valid`` allows on ``<parameter>`` only ``name``, ``required`` and
-  ``unique``; ``<content>`` must be empty with type string, integer, boolean or time;
-  action names come from a fixed list that has ``reload`` but not ``reload-agent``.
-
-Profile "compat" (the default) is real OCF 1.1 that still passes ocf-tester, the RNG
-and pcs:
-
-* ``<version>1.1</version>`` and a DOCTYPE naming ra-api-1.dtd, without which
-  ``xmllint --valid`` fails, with an internal DTD subset that declares the OCF 1.1
-  additions (``unique-group``, ``reloadable`` on parameters, any action name). XML reads
-  the internal subset first and the first declaration of an attribute wins, so the
-  legacy DTD accepts them (checked with ``xmllint --valid`` as ocf-tester runs it);
-* ``unique-group`` and ``reloadable`` on every parameter, and the ``reload-agent``
-  action: Pacemaker >= 2.1 then reloads in place (controld_metadata.c: an agent claiming
-  OCF >= 1.1 gets reloads only through a listed ``reload-agent``, and only parameters
-  marked ``reloadable="1"`` change without a restart);
-* the 1.0 ``unique`` too, for older readers: a unique group with one member is
-  ``unique="1"``; a group of several members has no 1.0 form (``unique="1"`` on each
-  would forbid every member repeating on its own), so it is ``unique="0"`` and a sentence
-  in each member's longdesc;
-* a select parameter becomes ``type="string"`` with "Allowed values: ..." in its
-  longdesc (the DTD's ``<content>`` is empty); the agent still refuses other values.
-
-Profile "ocf-1.1" is plain OCF 1.1 (``<option>`` children for select parameters, no
-DOCTYPE, no ``unique``): it passes the RNG but not ocf-tester's DTD check. An agent opts
-in with ``Agent(metadata_profile=...)``.
-
-Either way the RNG needs at least one parameter; an agent without any would fail it.
+Profile "compat" (the default) is OCF 1.1 that still passes ocf-tester's legacy DTD;
+profile "ocf-1.1" is plain OCF 1.1. Why two, and what each writes: docs/design.md,
+"Meta-data: two schemas, two profiles".
 """
 
 from __future__ import annotations

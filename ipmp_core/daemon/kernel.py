@@ -14,14 +14,14 @@ from ipmp_core.daemon.clock import now_ms
 from ipmp_core.daemon.executor import Executor
 from ipmp_core.engine.actions import Action
 from ipmp_core.engine.engine import Engine
-from ipmp_core.net.netlink import (
+from ipmp_core.net.link_events import (
     AddrEvent,
     EventsLost,
     LinkGone,
     LinkInfo,
-    Netlink,
     RoutesChanged,
 )
+from ipmp_core.net.netlink import Netlink
 
 log = logging.getLogger("ipmpd")
 

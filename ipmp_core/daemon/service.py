@@ -37,7 +37,8 @@ from ipmp_core.engine.engine import Engine
 from ipmp_core.errors import EngineError
 from ipmp_core.net.announce import Announcer
 from ipmp_core.net.attrd import AttributePublisher
-from ipmp_core.net.netlink import AddrEvent, Netlink
+from ipmp_core.net.link_events import AddrEvent
+from ipmp_core.net.netlink import Netlink
 from ipmp_core.net.nftsets import MemberSets
 from ipmp_core.persist import StateFile
 

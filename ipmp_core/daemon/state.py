@@ -14,7 +14,7 @@ from ipmp_core.engine.actions import Action, ConfigChanged, SetTestAddresses, Un
 from ipmp_core.engine.engine import Engine
 from ipmp_core.errors import EngineError
 from ipmp_core.persist import StateFile
-from ipmp_core.state_schema import StateFileError
+from ipmp_core.state_json import StateFileError
 
 log = logging.getLogger("ipmpd")
 

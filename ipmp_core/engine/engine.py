@@ -31,6 +31,7 @@ from ipmp_core.engine.addresses import AddressRequests, Owner
 from ipmp_core.engine.batch import order_batch, ordered_batches
 from ipmp_core.engine.groups import GroupRequests
 from ipmp_core.engine.loading import Loader, run_steps
+from ipmp_core.engine.member_links import MemberLinks
 from ipmp_core.engine.members import MemberRequests
 from ipmp_core.engine.prober import is_link_local
 from ipmp_core.engine.probing import Probing
@@ -56,7 +57,8 @@ class Engine:
         self.tables = Tables()
         self.probing = Probing(self.tables, rng)
         self.rules = Rules(self.tables, self.probing)
-        self._member_requests = MemberRequests(self.tables, self.rules, self.probing)
+        self._member_requests = MemberRequests(self.tables, self.rules)
+        self._member_links = MemberLinks(self.tables, self.rules, self.probing)
         self._address_requests = AddressRequests(self.tables, self.rules)
         self._group_requests = GroupRequests(self.tables, self.rules, self.probing,
                                              self._member_requests, self._address_requests)
@@ -98,14 +100,14 @@ class Engine:
         member = self.tables.members.get(name)
         if member is None:
             return []
-        return self._member_requests.link_observed(member, now, ifindex=ifindex, mac=mac,
-                                           carrier=carrier, admin_up=admin_up)
+        return self._member_links.link_observed(member, now, ifindex=ifindex, mac=mac,
+                                                carrier=carrier, admin_up=admin_up)
 
     def link_removed(self, name: str, now: float) -> list[Action]:
         """Netlink reported RTM_DELLINK: the NIC is gone (hot removal, DR)."""
         self.tables.observed.pop(name, None)
         member = self.tables.members.get(name)
-        return [] if member is None else self._member_requests.link_removed(member, now)
+        return [] if member is None else self._member_links.link_removed(member, now)
 
     def address_observed(self, ifname: str, address: str, added: bool,
                          now: float) -> list[Action]:
@@ -129,7 +131,7 @@ class Engine:
         member = tables.members.get(ifname)
         if member is None or not linklocal6:
             return []
-        return self._member_requests.linklocal_observed(member, address, added, now)
+        return self._member_links.linklocal_observed(member, address, added, now)
 
     def routers_observed(self, family: int, routers: list[tuple[str, str]],
                          now: float) -> list[Action]:

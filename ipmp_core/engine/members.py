@@ -1,4 +1,5 @@
-"""Member requests (if_mpadm, ipmpadm) and what netlink says about members.
+"""Member requests (if_mpadm, ipmpadm); what netlink says about members is
+engine/member_links.py's.
 
 Each request checks its input (refusals raise EngineError and change nothing), changes
 the member's configuration, and lets the rules (engine/rules.py) derive the rest.
@@ -24,7 +25,6 @@ from ipmp_core.engine.actions import (
     SetTestAddresses,
     UnplumbMember,
 )
-from ipmp_core.engine.probing import Probing
 from ipmp_core.engine.rules import Rules, hold_back_on_return, release_holds
 from ipmp_core.engine.state import Group, Member
 from ipmp_core.engine.tables import ANONYMOUS, DHCP_ENTRY, Tables, need_str
@@ -41,63 +41,11 @@ from ipmp_core.values import (
 
 class MemberRequests:
     """Owns the requests on members (add, remove, standby, offline/online, test
-    addresses, the DHCP test address) and the members' side of link observations."""
+    addresses, the DHCP test address)."""
 
-    def __init__(self, tables: Tables, rules: Rules, probing: Probing) -> None:
+    def __init__(self, tables: Tables, rules: Rules) -> None:
         self.tables = tables
         self.rules = rules
-        self.probing = probing
-
-    # ------------------------------------------------------------------ observations
-    def link_observed(self, member: Member, now: float, *, ifindex: int, mac: str,
-                      carrier: bool | None, admin_up: bool) -> list[Action]:
-        """Netlink reported the member's interface (RTM_NEWLINK or a dump at start)."""
-        name = member.name
-        group = self.tables.group_of(member)
-        out: list[Action] = []
-        appeared = not member.present
-        if appeared:
-            member.present = True
-            out.append(Log("notice", f"IP interface {name} of group {member.group} appeared"))
-            out.append(PlumbMember(member.group, name))
-            if member.test_addresses:
-                out.append(SetTestAddresses(name, add=tuple(member.test_addresses)))
-        if member.mac != mac:
-            member.mac, member.mac_since = mac, now
-        member.ifindex = ifindex
-        member.admin_up = admin_up
-        for line in self.tables.observe_link(member, carrier, now):
-            out.append(Log("notice", line))
-        self.probing.link_changed(group, member, now)
-        self.rules.refresh(group, now, out)
-        if appeared:
-            self.rules.purge_multicast(group, name, out)
-        return out
-
-    def link_removed(self, member: Member, now: float) -> list[Action]:
-        """Netlink reported RTM_DELLINK for the member: the NIC is gone (hot removal, DR)."""
-        if not member.present:
-            return []
-        out: list[Action] = [Log("warning", f"IP interface {member.name} of group "
-                                 f"{member.group} was removed from the system")]
-        member.present = False
-        self.tables.observe_link(member, None, now)
-        member.linklocal = None
-        group = self.tables.group_of(member)
-        self.probing.link_changed(group, member, now)
-        self.rules.refresh(group, now, out)
-        return out
-
-    def linklocal_observed(self, member: Member, address: str, added: bool,
-                           now: float) -> list[Action]:
-        """The member's IPv6 link-local address came or went: its IPv6 test address."""
-        new = address if added else (None if member.linklocal == address else member.linklocal)
-        if new == member.linklocal:
-            return []
-        member.linklocal = new
-        out: list[Action] = []
-        self.rules.refresh(self.tables.group_of(member), now, out)
-        return out
 
     # ------------------------------------------------------------------ joining and leaving
     def add_member(self, group_name: str, ifname: str, now: float, *, standby: bool = False,

@@ -5,8 +5,8 @@ Rules of this module (after h11's _state.py):
 - Everything that decides member state, the active set, address placement,
   multicast nomination, the route plan, the group's state and its cluster attribute
   must live here, or in the files this header names. Requests (groups.py, members.py,
-  addresses.py) only change configuration and call `Rules.refresh`; nothing outside
-  changes a member's state.
+  addresses.py) and observations of members' links (member_links.py) only change
+  records and call `Rules.refresh`; nothing outside changes a member's state.
 - A member's state changes in one funnel, `Rules.set_member_state` (in.mpathd's
   phyint_chstate): if nothing changed it returns, else it sets the state and publishes
   one member-state event.

@@ -1,26 +1,8 @@
 """Tell the neighbours that an address moved: gratuitous ARP (IPv4) and unsolicited NA (IPv6).
 
-After a failover the address is on a NIC with a different MAC, and every neighbour's
-ARP/ND cache still points at the dead one until it hears otherwise. The announcement is
-what ends the outage, so it sits in the daemon's hot path, right after the address move.
-
-Why only the standard library (no scapy, no pyroute2) here:
-
-* latency: one frame through a plain ``AF_PACKET`` or raw ICMPv6 socket costs about
-  0.3 ms; building and sending it through scapy costs milliseconds and its first use far
-  more;
-* import cost: ``import scapy.all`` takes ~760 ms and pyroute2 ~170 ms, which would land on
-  the daemon's start-up and on every helper that only wants to announce;
-* no dependencies means nothing to go wrong in the one place that must not fail.
-
-Frames are built by two pure functions (byte-exact, unit tested) and sent by
-:class:`Announcer`, which opens at most two sockets, lazily, and reuses them for every
-interface (the interface is chosen per frame, so a NIC that is deleted and re-created under
-the same name needs no socket of its own and leaves no stale one behind).
-
-Errors never raise out of the ``send_*``/``announce`` methods: they return False and keep
-the exception in ``Announcer.last_error`` for the caller to log. A failed announcement must
-not abort a failover; the address is in place, and the repeat burst may still get through.
+Two pure functions build the frames; :class:`Announcer` sends them and never raises
+(False, and the error in ``last_error``). Why the standard library only, and the
+sockets' lifetime: docs/design.md, "Announcements".
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@
 
 The session supervises one pyroute2 client (net/dhcp_client.py) per incarnation of its
 interface, so that a lease survives the NIC being replaced (DR) and a data address's lease
-follows it to another member (``move``). Client ids: net/dhcp_ids.py; the lease record:
-net/dhcp_lease.py; why it is built this way: docs/design.md, "DHCP".
+follows it to another member (``move``). Client ids: net/dhcp_ids.py; the lease record
+and the held lease with its expiry: net/dhcp_lease.py; why it is built this way:
+docs/design.md, "DHCP".
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from ipmp_core.net.dhcp_client import (
     install_log_filter,
     query_link,
 )
-from ipmp_core.net.dhcp_lease import Lease, lease_from_pyroute2
+from ipmp_core.net.dhcp_lease import HeldLease, Lease
 
 log = logging.getLogger("ipmpd.dhcp")
 
@@ -62,10 +63,10 @@ _LINK_EVENTS = ("RTM_NEWLINK", "RTM_DELLINK")
 
 
 class DhcpSession:
-    """Acquire and keep one DHCPv4 lease, reported through ``on_lease``: owns the lease,
-    its expiry timer and the supervisor task running one pyroute2 client per interface
-    incarnation (docs/design.md, "DHCP"). Runs in the caller's event loop and network
-    namespace.
+    """Acquire and keep one DHCPv4 lease, reported through ``on_lease``: owns the lease it
+    holds (a HeldLease: the lease and its expiry timer) and the supervisor task running
+    one pyroute2 client per interface incarnation (docs/design.md, "DHCP"). Runs in the
+    caller's event loop and network namespace.
 
     ``client_id`` is the complete option-61 value (type byte + identifier), e.g. from
     net/dhcp_ids.py's ``client_id_for_member`` or ``client_id_for_group``.
@@ -84,18 +85,14 @@ class DhcpSession:
             raise ValueError(f"bad interface name {ifname!r}")
         self._cid_bytes = bytes(client_id)
         self._cid = client_id_option(client_id)
-        self._on_lease = on_lease
         self._hostname = hostname or None
         self._ifname = ifname
-        self._lease: Lease | None = None
-        self._p2lease: _P2Lease | None = None  # pyroute2's record of it (server MAC...)
-        self._had_lease = False
+        self._held = HeldLease(on_lease, self._expired)
         self._client: Client | None = None
         self._gen = 0
         self._task: asyncio.Task[None] | None = None
         self._watch_task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
-        self._expiry: asyncio.TimerHandle | None = None
         self._stopping = False
         self._stopped = False
         self._release_on_stop = False
@@ -118,7 +115,7 @@ class DhcpSession:
     @property
     def lease(self) -> Lease | None:
         """The lease held now (None if none, or if it has run out)."""
-        lease = self._lease
+        lease = self._held.lease
         if lease is not None and lease.expired():
             return None
         return lease
@@ -142,7 +139,7 @@ class DhcpSession:
             return "rebinding"
         if st in (fsm.State.INIT_REBOOT, fsm.State.REBOOTING) or self.lease is not None:
             return "rebooting"
-        return "expired" if self._had_lease else "init"
+        return "expired" if self._held.had_lease else "init"
 
     async def start(self) -> None:
         """Start acquiring a lease in the background; returns at once."""
@@ -182,10 +179,7 @@ class DhcpSession:
             watch.cancel()
             with contextlib.suppress(BaseException):
                 await watch
-        self._cancel_expiry()
-        if release:
-            self._lease = None
-            self._p2lease = None
+        self._held.close(forget=release)
         self._stopped = True
 
     def move(self, ifname: str) -> None:
@@ -214,71 +208,19 @@ class DhcpSession:
 
     # ------------------------------------------------------------------ lease bookkeeping
 
-    def _notify(self, lease: Lease | None) -> None:
-        try:
-            self._on_lease(lease)
-        except Exception:  # noqa: BLE001 - the caller's bug must not kill the session
-            log.exception("DHCP on_lease callback failed")
-
     def _got_lease(self, gen: int, p2: _P2Lease, trigger: str) -> None:
         if self._stopping or gen != self._gen:
             return
-        lease = lease_from_pyroute2(p2)
-        old = self._lease
-        self._adopt(lease, p2)
-        if old is None or old.address != lease.address:
-            log.info(
-                "DHCP %s: %s on %s from %s (lease %gs)",
-                trigger,
-                lease.address,
-                self._ifname,
-                lease.server,
-                lease.lease_time,
-            )
-        else:
-            log.debug("DHCP %s: %s on %s", trigger, lease.address, self._ifname)
-        self._bound_event.set()
-        self._notify(lease)
-
-    def _adopt(self, lease: Lease, p2: _P2Lease | None) -> None:
-        """Hold ``lease`` (``p2``: pyroute2's record of it, needed to re-confirm or release
-        it; None makes a restarted client start from DISCOVER)."""
-        self._lease = lease
-        self._p2lease = p2
-        self._had_lease = True
+        lease = self._held.got(p2, trigger, self._ifname)
         self._failures = 0
-        self._arm_expiry(lease)
+        self._bound_event.set()
+        self._held.notify(lease)
 
     def _lost_lease(self, why: str) -> None:
-        lease = self._lease
-        if lease is None:
-            return
-        self._lease = None
-        self._p2lease = None
-        self._cancel_expiry()
-        log.warning("DHCP lease %s on %s lost: %s", lease.address, self._ifname, why)
-        if not self._stopping:
-            self._notify(None)
+        if self._held.lose(why, self._ifname) and not self._stopping:
+            self._held.notify(None)
 
-    def _arm_expiry(self, lease: Lease) -> None:
-        self._cancel_expiry()
-        if math.isinf(lease.lease_time):
-            return
-        loop = asyncio.get_running_loop()
-        self._expiry = loop.call_later(max(0.0, lease.remaining()), self._expiry_due, lease)
-
-    def _cancel_expiry(self) -> None:
-        if self._expiry is not None:
-            self._expiry.cancel()
-            self._expiry = None
-
-    def _expiry_due(self, lease: Lease) -> None:
-        self._expiry = None
-        if self._lease is not lease:
-            return
-        if not lease.expired():  # the loop's clock ran a hair early
-            self._arm_expiry(lease)
-            return
+    def _expired(self) -> None:
         self._lost_lease("expired")
         self._wake.set()
 
@@ -379,7 +321,7 @@ class DhcpSession:
     async def _open_client(self, link: Link) -> Client | None:
         lease = self.lease
         seed = (
-            self._p2lease if lease is not None and lease.remaining() > MIN_REBOOT_LEFT_S else None
+            self._held.p2 if lease is not None and lease.remaining() > MIN_REBOOT_LEFT_S else None
         )
         reboot_for = None
         if seed is not None and lease is not None and not math.isinf(lease.lease_time):
@@ -427,10 +369,11 @@ class DhcpSession:
             await self._sleep_or_wake(RECHECK_S)
 
     async def _close_client(self, client: Client, *, release: bool) -> None:
-        if release and self._p2lease is not None and self.lease is not None and not client.ended:
+        held = self._held
+        if release and held.p2 is not None and held.lease is not None and not client.ended:
             # Queued before __aexit__ sets OFF; the send loop sends a RELEASE even then.
-            client._sendq.put_nowait(messages.release(lease=self._p2lease))
-            log.info("DHCP releasing %s on %s", self._lease.address, client.config.interface)
+            client._sendq.put_nowait(messages.release(lease=held.p2))
+            log.info("DHCP releasing %s on %s", held.lease.address, client.config.interface)
         try:
             await asyncio.wait_for(client.__aexit__(None, None, None), CLOSE_TIMEOUT_S)
         except Exception as exc:  # noqa: BLE001 - includes the timeout

@@ -1,13 +1,16 @@
-"""A DHCPv4 lease as the daemon sees it, and the in-memory lease record pyroute2's
-client keeps (seeded with the lease we hold, so that a restarted client re-confirms it).
+"""A DHCPv4 lease as the daemon sees it, the one a session holds (with its expiry timer),
+and the in-memory lease record pyroute2's client keeps (seeded with the lease we hold, so
+that a restarted client re-confirms it).
 """
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,6 +91,85 @@ def lease_from_pyroute2(p2: _P2Lease, obtained_at: float | None = None) -> Lease
         obtained_at=time.monotonic() if obtained_at is None else obtained_at,
         rebinding_time=t2 if t2 is not None else lease_time * 0.875,
     )
+
+
+class HeldLease:
+    """The lease a session holds, pyroute2's record of it (needed to re-confirm or release
+    it) and its expiry timer; ``on_lease`` hears of every lease and every loss, and a
+    bug in it never reaches the session."""
+
+    def __init__(self, on_lease: Callable[[Lease | None], None],
+                 on_expired: Callable[[], None]) -> None:
+        self.lease: Lease | None = None
+        self.p2: _P2Lease | None = None
+        self.had_lease = False
+        self._on_lease = on_lease
+        self._on_expired = on_expired
+        self._expiry: asyncio.TimerHandle | None = None
+
+    def notify(self, lease: Lease | None) -> None:
+        try:
+            self._on_lease(lease)
+        except Exception:  # noqa: BLE001 - the caller's bug must not kill the session
+            log.exception("DHCP on_lease callback failed")
+
+    def got(self, p2: _P2Lease, trigger: str, ifname: str) -> Lease:
+        """pyroute2's client bound or renewed ``p2`` on ``ifname``: hold it (logged)."""
+        lease = lease_from_pyroute2(p2)
+        old = self.lease
+        self.adopt(lease, p2)
+        if old is None or old.address != lease.address:
+            log.info("DHCP %s: %s on %s from %s (lease %gs)", trigger, lease.address, ifname,
+                     lease.server, lease.lease_time)
+        else:
+            log.debug("DHCP %s: %s on %s", trigger, lease.address, ifname)
+        return lease
+
+    def adopt(self, lease: Lease, p2: _P2Lease | None) -> None:
+        """Hold ``lease`` (``p2`` None makes a restarted client start from DISCOVER)."""
+        self.lease = lease
+        self.p2 = p2
+        self.had_lease = True
+        self._arm_expiry(lease)
+
+    def lose(self, why: str, ifname: str) -> bool:
+        """Forget the lease (logged); False when none was held."""
+        lease = self.lease
+        if lease is None:
+            return False
+        self.lease = None
+        self.p2 = None
+        self.cancel_expiry()
+        log.warning("DHCP lease %s on %s lost: %s", lease.address, ifname, why)
+        return True
+
+    def close(self, forget: bool) -> None:
+        """No expiry any more; with ``forget`` (released), no lease either."""
+        self.cancel_expiry()
+        if forget:
+            self.lease = None
+            self.p2 = None
+
+    def _arm_expiry(self, lease: Lease) -> None:
+        self.cancel_expiry()
+        if math.isinf(lease.lease_time):
+            return
+        loop = asyncio.get_running_loop()
+        self._expiry = loop.call_later(max(0.0, lease.remaining()), self._expiry_due, lease)
+
+    def cancel_expiry(self) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+
+    def _expiry_due(self, lease: Lease) -> None:
+        self._expiry = None
+        if self.lease is not lease:
+            return
+        if not lease.expired():  # the loop's clock ran a hair early
+            self._arm_expiry(lease)
+            return
+        self._on_expired()
 
 
 class MemoryLease(_P2Lease):

@@ -1,24 +1,8 @@
 """Applications' multicast memberships on group members: find them, move them.
 
-Solaris applications join multicast groups on the IPMP interface, and IPMP keeps those
-memberships on the one underlying interface nominated to receive multicast. On Linux an
-application joins on a member itself, and keeping two members of one segment in the
-same group means every datagram arrives twice (once per member). So the daemon moves
-memberships that other processes hold on a member that is not the nominee over to the
-nominee, and from an old nominee to the new one when the nomination moves.
-
-Linux offers no interface to change another process's socket options, so this module
-borrows the socket: it finds the sockets of the daemon's network namespace through
-/proc/[pid]/fd and /proc/self/net/{udp,udp6,raw,raw6}, duplicates each candidate into
-the daemon with pidfd_getfd(2) (needs CAP_SYS_PTRACE over the target, which root has),
-and on the duplicate tries IP_DROP_MEMBERSHIP / IPV6_DROP_MEMBERSHIP for each group on
-the old interface. A drop that succeeds proves that socket held the membership: it
-then joins the group on the new interface, on the same socket. Nothing here raises: every
-error is logged and skipped, because this is a convenience for applications and must
-never disturb failure detection.
-
-Standard library only; the parsers take text so that they can be tested without a
-kernel.
+Parsers of /proc (pure, tested without a kernel) and the move by a borrowed socket
+(pidfd_getfd). Nothing here raises. Why and how: docs/design.md, "Moving applications'
+multicast memberships".
 """
 
 from __future__ import annotations

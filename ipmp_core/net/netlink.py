@@ -17,7 +17,6 @@ import logging
 import os
 import socket
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 from pyroute2 import AsyncIPRoute
@@ -33,6 +32,14 @@ from pyroute2.netlink.rtnl import (
 from ipmp_core.net import dump
 from ipmp_core.net.addrbatch import AddressBatch, AddrRequest
 from ipmp_core.net.event_socket import event_rcvbuf, netlink_drops, set_rcvbuf
+from ipmp_core.net.link_events import (
+    AddrEvent,
+    EventsLost,
+    LinkGone,
+    LinkInfo,
+    RoutesChanged,
+    link_info,
+)
 from ipmp_core.net.sysctl import MEMBER_SYSCTLS, read_sysctl, write_sysctl
 
 # An address with its prefix, as the kernel holds it on an interface.
@@ -40,8 +47,6 @@ IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 
 log = logging.getLogger("ipmpd")
 
-IFF_UP = 0x1
-IFF_LOWER_UP = 0x10000
 IFA_F_NODAD = 0x02
 IFA_F_DADFAILED = 0x08
 IFA_F_TENTATIVE = 0x40
@@ -56,69 +61,10 @@ INFINITY_LFT = 0xFFFFFFFF
 # routing table's next hops).
 EVENT_GROUPS = (RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_IPV4_ROUTE
                 | RTMGRP_IPV6_ROUTE)
-@dataclass(frozen=True)
-class LinkInfo:
-    """An interface as a link dump or event shows it."""
-
-    name: str
-    ifindex: int
-    mac: str
-    carrier: bool | None
-    admin_up: bool
-
-
-@dataclass(frozen=True)
-class LinkGone:
-    """An interface was deleted (RTM_DELLINK)."""
-
-    name: str
-    ifindex: int
-
-
-@dataclass(frozen=True)
-class AddrEvent:
-    """An address was added to or removed from an interface."""
-
-    added: bool
-    ifindex: int
-    address: str
-    prefixlen: int
-
-
-@dataclass(frozen=True)
-class RoutesChanged:
-    """Something in a routing table changed: probe targets may have too."""
-
-
-class EventsLost(Exception):
-    """The event socket failed (ENOBUFS: the kernel dropped notifications because the
-    daemon did not read them fast enough; or any other error of the reader). What the
-    daemon knows about the kernel may be stale: it must resynchronise from a dump."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
 
 RT_TABLE_MAIN = 254
 # Address requests prepared between two returns to the event loop (add_addresses).
 PREPARE_CHUNK = 200
-
-
-def _link_info(msg: Any) -> LinkInfo | None:
-    name = msg.get("ifname")
-    if not name:
-        return None
-    flags = msg["flags"]
-    carrier = msg.get("carrier")
-    up = bool(carrier) if carrier is not None else bool(flags & IFF_LOWER_UP)
-    return LinkInfo(
-        name=name,
-        ifindex=msg["index"],
-        mac=(msg.get("address") or "").lower(),
-        carrier=up,
-        admin_up=bool(flags & IFF_UP),
-    )
 
 
 class Netlink:
@@ -180,7 +126,7 @@ class Netlink:
         out = []
         names: dict[int, str] = {}
         async for msg in await self.ipr.link("dump"):
-            info = _link_info(msg)
+            info = link_info(msg)
             if info:
                 names[info.ifindex] = info.name
                 out.append(info)
@@ -231,7 +177,7 @@ class Netlink:
             for msg in batch:
                 event = msg.get("event")
                 if event == "RTM_NEWLINK":
-                    info = _link_info(msg)
+                    info = link_info(msg)
                     if info is None:
                         continue
                     old = self.names.get(info.ifindex)
@@ -451,6 +397,3 @@ def _canonical(address: str) -> str:
     except ValueError:
         return address
 
-
-def family_of(addr: str) -> int:
-    return socket.AF_INET6 if ":" in addr else socket.AF_INET

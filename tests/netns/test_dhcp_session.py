@@ -413,7 +413,7 @@ def test_lease_expires_while_nic_is_gone(dhcp_lab: tuple[Lab, Dnsmasq]) -> None:
                 renewal_time=0.5,
                 obtained_at=time.monotonic(),
             )
-            s._adopt(fake, None)
+            s._held.adopt(fake, None)
             assert s.lease == fake
             await rec.wait(lambda c: len(c) >= 1, 3)
             assert s.lease is None

@@ -14,7 +14,7 @@ import pytest
 
 from ipmp_core.daemon import kernel
 from ipmp_core.daemon.service import EXIT_DEAF, Daemon
-from ipmp_core.net.netlink import AddrEvent, LinkInfo
+from ipmp_core.net.link_events import AddrEvent, LinkInfo
 from ipmp_core.persist import StateFile
 
 # Bounds for waiting on the daemon's tasks in these tests (they take milliseconds).

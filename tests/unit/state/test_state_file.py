@@ -14,7 +14,8 @@ import pytest
 
 from ipmp_core.errors import EngineError
 from ipmp_core.persist import StateFile
-from ipmp_core.state_schema import STATE_VERSION, StateFileError, parse_state
+from ipmp_core.state_json import StateFileError
+from ipmp_core.state_schema import STATE_VERSION, parse_state
 from tests.support.engine_helpers import World
 from tests.support.state_variants import BASE, VARIANTS, base_bytes
 
