@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import os
 import platform
-import statistics
 
 from bench.cluster_failover.sections import (
-    by_node,
+    outage_lines,
     section_parts,
     verdicts,
 )
@@ -100,16 +99,7 @@ def markdown_section(res: dict[str, Result], command: str, seed: int) -> str:
         f"monitors of ours (other than 190): {sum(1 for t in ours.trials if t.failed_s)} "
         "trials.",
         "",
-        "Median outage by failed node (s): "
-        + "; ".join(f"{r.name} " + ", ".join(
-            f"{node} {statistics.median(v):.2f} ({len(v)})"
-            for node, v in sorted(by_node(r).items())) for r in results) + ".",
-        "",
-        "Per-trial outage (s), in order, with the failed and the surviving node:",
-        "",
-        *per_trial,
-        *notes,
-        "",
+        *outage_lines(results, per_trial, notes),
         "Where the time goes (read from the Pacemaker and ipmpd logs and the per-trial times "
         "of development runs of this benchmark, same configuration):",
         "",

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import os
 import platform
-import statistics
 
 from bench.cluster_failover.sections import (
-    by_node,
+    outage_lines,
     probe_verdicts,
     section_parts,
 )
@@ -107,16 +106,7 @@ def probe_markdown_section(res: dict[str, Result], command: str, seed: int) -> s
         "190): " + ", ".join(f"{r.name} {sum(1 for t in r.trials if t.failed_s)}"
                              for r in results) + " trials.",
         "",
-        "Median outage by failed node (s): "
-        + "; ".join(f"{r.name} " + ", ".join(
-            f"{node} {statistics.median(v):.2f} ({len(v)})"
-            for node, v in sorted(by_node(r).items())) for r in results) + ".",
-        "",
-        "Per-trial outage (s), in order, with the failed and the surviving node:",
-        "",
-        *per_trial,
-        *notes,
-        "",
+        *outage_lines(results, per_trial, notes),
         "Where the time goes. ipmpd's side is read from its event stream in A's namespace "
         "(`bench/ipmp_events.py`, monotonic receive stamps; subscribing makes ipmpd also "
         "publish an event per probe, a small extra cost), Pacemaker's from crm_mon. Per "

@@ -3,6 +3,7 @@ results table and notes of a section of docs/performance.md."""
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -46,6 +47,22 @@ def by_node(r: Result) -> dict[str, list[float]]:
     for t in r.trials:
         out.setdefault(t.from_node, []).append(t.outage_s)
     return out
+
+
+def outage_lines(results: list[Result], per_trial: list[str], notes: list[str]) -> list[str]:
+    """The median outage by failed node, then every trial: both sections say it alike."""
+    return [
+        "Median outage by failed node (s): "
+        + "; ".join(f"{r.name} " + ", ".join(
+            f"{node} {statistics.median(v):.2f} ({len(v)})"
+            for node, v in sorted(by_node(r).items())) for r in results) + ".",
+        "",
+        "Per-trial outage (s), in order, with the failed and the surviving node:",
+        "",
+        *per_trial,
+        *notes,
+        "",
+    ]
 
 
 def verdicts(res: dict[str, Result]) -> list[str]:

@@ -32,12 +32,12 @@ import re
 import signal
 import subprocess
 from collections.abc import Mapping, Sequence
-from types import TracebackType
 from typing import IO, Any
 
 from tests.support.lab_views import MAC_RE, LabViews
 from tests.support.netns import (
     TERM_GRACE_S,
+    Started,
     delete_namespaces,
     list_namespaces,
     run_cmd,
@@ -83,7 +83,7 @@ def _iface(value: str, default_prefixlen: int) -> ipaddress.IPv4Interface | ipad
     return ipaddress.ip_interface(text)
 
 
-class Lab(LabViews):
+class Lab(LabViews, Started):
     """A node with ``nics`` veth NICs, a bridge, and optionally a router and a client.
 
     Use as a context manager; everything is torn down on exit, also when the body raised::
@@ -151,18 +151,6 @@ class Lab(LabViews):
     def namespaces(self) -> list[str]:
         """All namespaces of this lab (whether or not created yet)."""
         return [ns for ns in (self.node, self.switch, self.router, self.client) if ns]
-
-    def __enter__(self) -> Lab:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def start(self) -> None:
         """Build the network. On any failure, tear down what was built and re-raise."""

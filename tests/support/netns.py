@@ -12,7 +12,8 @@ import subprocess
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 # How long a spawned process gets between SIGTERM and SIGKILL at teardown.
 TERM_GRACE_S = 5.0
@@ -20,6 +21,19 @@ TERM_GRACE_S = 5.0
 CMD_TIMEOUT_S = 30.0
 # How often wait_gone looks again.
 _GONE_POLL_S = 0.05
+
+
+class Started:
+    """A context manager for a set-up with start() and close() (a lab, a cluster): built on
+    entry, torn down on exit whatever happened."""
+
+    def __enter__(self) -> Self:
+        self.start()  # type: ignore[attr-defined]
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()  # type: ignore[attr-defined]
 
 
 class LabCommandError(subprocess.CalledProcessError):

@@ -13,7 +13,6 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from tests.support.cluster.base import (
@@ -39,6 +38,7 @@ from tests.support.cluster.crm_mon import ClusterState
 from tests.support.cluster.datanet import DataNetwork
 from tests.support.cluster.nodes import ClusterNode
 from tests.support.netns import (
+    Started,
     alive,
     comm,
     delete_namespaces,
@@ -52,7 +52,7 @@ from tests.support.netns import (
 )
 
 
-class Cluster(DataNetwork):
+class Cluster(DataNetwork, Started):
     """A Pacemaker cluster of ``nodes`` (1 or 2) nodes n1[, n2] with data NICs on a switch,
     a client and a router. Use as a context manager::
 
@@ -146,18 +146,6 @@ class Cluster(DataNetwork):
         )
 
     # -------------------------------------------------------------- lifecycle
-    def __enter__(self) -> Cluster:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     def start(self, timeout: float = START_TIMEOUT) -> None:
         """Build the network, start every node, wait until all are online and a DC is
         elected. On any failure tear everything down and re-raise."""
