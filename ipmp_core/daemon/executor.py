@@ -174,16 +174,23 @@ class Executor:
                 if run and isinstance(run[0], BindAddress):
                     binds = [a for a in run if isinstance(a, BindAddress)]
                     done = await self._bind_all(binds)
+                    # str() of an IPv6 address costs microseconds: only for failures
                     for bind, ok in zip(binds, done, strict=True):
-                        (self.unplaced.discard if ok else self.unplaced.add)(
-                            str(bind.address.ip))
+                        if not ok:
+                            self.unplaced.add(str(bind.address.ip))
+                        elif self.unplaced:
+                            self.unplaced.discard(str(bind.address.ip))
                 elif run and isinstance(run[0], ClearStrayCopies):
                     await self._clear_strays([a for a in run
                                               if isinstance(a, ClearStrayCopies)])
                 elif run:
                     # make before break: an old copy stays when the new one is not there
-                    await self._unbind_all([a for a in run if isinstance(a, UnbindAddress)
-                                            and not self._unplaced(a)])
+                    unbinds = [a for a in run if isinstance(a, UnbindAddress)
+                               and not self._unplaced(a)]
+                    if type(run[0]) is RemoveOldCopy:  # its burst goes on from the new member
+                        await self.remove_addresses([(a.member, a.address) for a in unbinds])
+                    else:
+                        await self._unbind_all(unbinds)
             except Exception:
                 log.exception("error while carrying out %d address changes", len(run))
             run.clear()
@@ -285,7 +292,8 @@ class Executor:
     def _unplaced(self, action: Announce | FollowDhcp | UnbindAddress) -> bool:
         """Whether the action follows up an address this batch could not place (a
         RemoveOldCopy, an announcement, a DHCP session's move): then it is skipped."""
-        return (type(action) is not UnbindAddress) and str(action.address.ip) in self.unplaced
+        return bool(self.unplaced) and type(action) is not UnbindAddress \
+            and str(action.address.ip) in self.unplaced
 
     async def _clear_stray(self, action: ClearStrayCopies) -> None:
         await self._clear_strays([action])
@@ -295,7 +303,7 @@ class Executor:
         holders), off in one netlink batch."""
         removals: list[tuple[str, Any]] = []
         for action in actions:
-            if str(action.address.ip) in self.unplaced:
+            if self.unplaced and str(action.address.ip) in self.unplaced:
                 continue
             removals += [(holder, action.address)
                          for holder in await self.netlink.holders(str(action.address.ip))
@@ -310,7 +318,7 @@ class Executor:
         """Never announce a tentative address: wait for the kernel's verdict; a failure
         is reported (the request's rollback removes the address: Engine.dad_failed). An
         address whose bind failed is not there to wait for."""
-        if str(action.address.ip) in self.unplaced:
+        if self.unplaced and str(action.address.ip) in self.unplaced:
             return
         if not await self.netlink.wait_dad(action.member, action.address, DAD_TIMEOUT_S):
             self.dad_failed.add(str(action.address.ip))
