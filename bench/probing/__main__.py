@@ -121,8 +121,8 @@ def markdown_section(
             "The daemon wakes up in batches (docs/design.md, *Wake-ups in batches*): at "
             "most once per half probe interval, reading the replies that came in since "
             "with their kernel receive times, then sending what is due. This is what "
-            "brought (c) under the target and below the baseline prober, which wakes up "
-            "for every reply (before batching, on code 232ca79: 7.06 % of one core); it "
+            "brought (c) under the target (before batching, on code 232ca79: 7.06 % of "
+            "one core; the baseline prober wakes up for every reply); it "
             "can add up to half an interval, FDT/14, to a detection in (a) (maximum at "
             "FDT 1 s before batching: 0.683 x FDT).",
             "",
