@@ -2,10 +2,10 @@
 
 Each request checks its input (refusals raise EngineError and change nothing), records
 the address in its group and lets the rules (engine/rules.py) place it. A DHCP data
-address is an ordinary data address whose owner is a `DhcpOwner` (written "dhcp:SLOT").
+address is an ordinary data address whose owner is a `DhcpOwner` (written "dhcp:SLOT";
+the type and its one parser, `parse_owner`, are records of state.py).
 
-Rules of this module: the typed owner (`parse_owner`, the only place "dhcp:N" is read),
-the member a DHCP data session asks through before its lease, rolling back an address
+Rules of this module: the member a DHCP data session asks through before its lease, rolling back an address
 whose IPv6 DAD failed (`dad_failed`), restoring addresses someone else removed
 (`removed_by_someone`), and the checks of the 'announce' and 'add-addresses' requests.
 """
@@ -13,9 +13,7 @@ whose IPv6 DAD failed (`dad_failed`), restoring addresses someone else removed
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from ipmp_core import errors
@@ -34,7 +32,7 @@ from ipmp_core.engine.actions import (
     UnbindAddress,
 )
 from ipmp_core.engine.rules import Rules
-from ipmp_core.engine.state import Group
+from ipmp_core.engine.state import DhcpOwner, Group, Owner, parse_owner
 from ipmp_core.engine.tables import DHCP_ENTRY, Tables, address_key
 from ipmp_core.errors import EngineError
 from ipmp_core.values import (
@@ -54,31 +52,6 @@ ANNOUNCE_AGAIN_COUNT = 1
 ANNOUNCE_AGAIN_MAX_COUNT = 20
 ANNOUNCE_AGAIN_INTERVAL_MS = 200
 ANNOUNCE_AGAIN_MAX_INTERVAL_MS = 10_000
-
-
-@dataclass(frozen=True)
-class DhcpOwner:
-    """The owner of a DHCP data address: the group's DHCP slot that leased it. Written
-    "dhcp:N" in the state file and on the wire; parsed only by `parse_owner`."""
-
-    slot: int
-
-    def __str__(self) -> str:
-        return f"dhcp:{self.slot}"
-
-
-Owner = str | DhcpOwner
-_DHCP_OWNER = re.compile(r"dhcp:(\d+)")
-
-
-def parse_owner(owner: Owner) -> Owner:
-    """An owner as given by a request or the state file: "dhcp:N" is a DHCP slot, any
-    other text a resource's name."""
-    if isinstance(owner, str):
-        match = _DHCP_OWNER.fullmatch(owner)
-        if match:
-            return DhcpOwner(int(match.group(1)))
-    return owner
 
 
 def any_member(group: Group) -> str | None:

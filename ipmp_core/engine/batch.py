@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Generator, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, TypeVar
 
 from ipmp_core.engine.actions import (
     Action,
@@ -25,11 +25,8 @@ from ipmp_core.engine.actions import (
     FollowDhcp,
     RemoveOldCopy,
 )
-from ipmp_core.engine.addresses import DhcpOwner
+from ipmp_core.engine.state import DhcpOwner
 from ipmp_core.engine.tables import Tables
-
-if TYPE_CHECKING:
-    from ipmp_core.engine.engine import Engine
 
 # The façade's entry points whose actions go out as one ordered batch (order_batch).
 # Calls nested in them are not ordered on their own; ordering a batch twice is harmless
@@ -112,7 +109,16 @@ def _follow_dhcp(tables: Tables, binds: list[BindAddress]) -> list[Action]:
     return out
 
 
-def ordered_batches(cls: type[Engine]) -> type[Engine]:
+class _Facade(Protocol):
+    """What the ordering needs of the façade it decorates (engine.py's Engine)."""
+
+    tables: Tables
+
+
+_Class = TypeVar("_Class", bound=type)
+
+
+def ordered_batches(cls: _Class) -> _Class:
     """Class decorator of the façade: every ORDERED_ENTRY_POINTS method returns its
     batch ordered."""
     for name in ORDERED_ENTRY_POINTS:
@@ -123,13 +129,13 @@ def ordered_batches(cls: type[Engine]) -> type[Engine]:
 def _ordering(method: Callable[..., Any]) -> Callable[..., Any]:
     if inspect.isgeneratorfunction(method):
         @functools.wraps(method)
-        def steps(self: Engine, *args: Any, **kwargs: Any
+        def steps(self: _Facade, *args: Any, **kwargs: Any
                   ) -> Generator[None, None, list[Action]]:
             return order_batch(self.tables, (yield from method(self, *args, **kwargs)))
         return steps
 
     @functools.wraps(method)
-    def call(self: Engine, *args: Any, **kwargs: Any) -> list[Action]:
+    def call(self: _Facade, *args: Any, **kwargs: Any) -> list[Action]:
         actions = method(self, *args, **kwargs)
         return order_batch(self.tables, actions) if actions else actions  # most replies
     return call

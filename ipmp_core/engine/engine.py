@@ -27,7 +27,7 @@ from ipmp_core.constants import (
 )
 from ipmp_core.engine import views
 from ipmp_core.engine.actions import Action, AnnounceAgain, Log, RoutePlan
-from ipmp_core.engine.addresses import AddressRequests, Owner
+from ipmp_core.engine.addresses import AddressRequests
 from ipmp_core.engine.batch import order_batch, ordered_batches
 from ipmp_core.engine.groups import GroupRequests
 from ipmp_core.engine.loading import Loader, run_steps
@@ -36,7 +36,7 @@ from ipmp_core.engine.members import MemberRequests
 from ipmp_core.engine.prober import is_link_local
 from ipmp_core.engine.probing import Probing
 from ipmp_core.engine.rules import Rules
-from ipmp_core.engine.state import Group, Member
+from ipmp_core.engine.state import Group, Member, Owner
 from ipmp_core.engine.tables import LinkObservation, Tables
 from ipmp_core.model import Snapshot
 from ipmp_core.values import IPInterface

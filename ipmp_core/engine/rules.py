@@ -23,7 +23,7 @@ The rules that live beside this file, each in one place:
 - the order of every call's actions (make before break, announce last, only what the
   call left bound; DHCP sessions follow their addresses, new IPv6 addresses wait for
   DAD): batch.py (order_batch, applied to each entry point of the façade);
-- the typed owner of a DHCP data address, the member its session asks through,
+- the member a DHCP data address's session asks through (its typed owner: state.py),
   rolling back an address whose IPv6 DAD failed, restoring addresses someone else
   removed (with their routes and an announcement), the clamped 'announce' request:
   addresses.py;

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from ipmp_core.constants import DEFAULT_FAILBACK, DEFAULT_FDT_MS, PROBE_INTERVAL_DIVISOR
 from ipmp_core.engine.detector import Detector, Verdict
@@ -13,8 +13,30 @@ from ipmp_core.engine.targets import TargetList
 from ipmp_core.model import GroupState, LinkState
 from ipmp_core.values import IPInterface
 
-if TYPE_CHECKING:
-    from ipmp_core.engine.addresses import Owner
+
+@dataclass(frozen=True)
+class DhcpOwner:
+    """The owner of a DHCP data address: the group's DHCP slot that leased it. Written
+    "dhcp:N" in the state file and on the wire; parsed only by `parse_owner`."""
+
+    slot: int
+
+    def __str__(self) -> str:
+        return f"dhcp:{self.slot}"
+
+
+Owner = str | DhcpOwner
+_DHCP_OWNER = re.compile(r"dhcp:(\d+)")
+
+
+def parse_owner(owner: Owner) -> Owner:
+    """An owner as given by a request or the state file: "dhcp:N" is a DHCP slot, any
+    other text a resource's name."""
+    if isinstance(owner, str):
+        match = _DHCP_OWNER.fullmatch(owner)
+        if match:
+            return DhcpOwner(int(match.group(1)))
+    return owner
 
 
 @dataclass

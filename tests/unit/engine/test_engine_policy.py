@@ -28,14 +28,10 @@ from ipmp_core.engine.actions import (
     UnbindAddress,
     UnplumbMember,
 )
-from ipmp_core.engine.addresses import (
-    ANNOUNCE_AGAIN_MAX_COUNT,
-    MAX_BATCH_ADDRESSES,
-    DhcpOwner,
-    parse_owner,
-)
+from ipmp_core.engine.addresses import ANNOUNCE_AGAIN_MAX_COUNT, MAX_BATCH_ADDRESSES
 from ipmp_core.engine.batch import order_batch
 from ipmp_core.engine.members import MemberRequests
+from ipmp_core.engine.state import DhcpOwner, parse_owner
 from ipmp_core.errors import EngineError
 from tests.support.engine_helpers import World
 
