@@ -1,4 +1,5 @@
-"""Many address changes in few netlink round trips.
+"""Many address changes in few netlink round trips (and the daemon's route requests,
+built by net/routereq.py, through the same socket).
 
 pyroute2 sends one request and waits for its answer before the next (about 1.1 ms each
 here, most of it Python encoding and decoding); a failover of 1,000 data addresses is
@@ -17,6 +18,7 @@ import socket
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 NETLINK_ROUTE = 0
 RTM_NEWADDR = 20
@@ -54,6 +56,12 @@ _IFADDR = struct.Struct("=BBBBI")  # ifaddrmsg: family, prefixlen, flags, scope,
 _CACHEINFO = struct.Struct("=IIII")  # preferred, valid, cstamp, tstamp
 
 
+class Request(Protocol):
+    """A netlink request that builds itself with a given sequence number."""
+
+    def encode(self, seq: int) -> bytes: ...
+
+
 @dataclass(frozen=True)
 class AddrRequest:
     """Add (or remove) ``address``/``prefixlen`` on interface ``ifindex``. ``flags`` are
@@ -67,8 +75,11 @@ class AddrRequest:
     flags: int = 0
     lifetimes: tuple[int, int] | None = None
 
+    def encode(self, seq: int) -> bytes:
+        return encode(self, seq)
 
-def _attr(kind: int, payload: bytes) -> bytes:
+
+def attr(kind: int, payload: bytes) -> bytes:
     length = 4 + len(payload)
     return struct.pack("=HH", length, kind) + payload + b"\0" * (-length % 4)
 
@@ -78,11 +89,11 @@ def encode(req: AddrRequest, seq: int) -> bytes:
     ip = ipaddress.ip_address(req.address)
     family = socket.AF_INET if ip.version == 4 else socket.AF_INET6
     packed = ip.packed
-    attrs = _attr(IFA_LOCAL, packed) + _attr(IFA_ADDRESS, packed)
+    attrs = attr(IFA_LOCAL, packed) + attr(IFA_ADDRESS, packed)
     if req.add:
-        attrs += _attr(IFA_FLAGS, struct.pack("=I", req.flags))
+        attrs += attr(IFA_FLAGS, struct.pack("=I", req.flags))
         if req.lifetimes is not None:
-            attrs += _attr(IFA_CACHEINFO, _CACHEINFO.pack(*req.lifetimes, 0, 0))
+            attrs += attr(IFA_CACHEINFO, _CACHEINFO.pack(*req.lifetimes, 0, 0))
         kind = RTM_NEWADDR
         flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | (
             NLM_F_REPLACE if req.lifetimes is not None else NLM_F_EXCL)
@@ -109,7 +120,8 @@ def decode_acks(data: bytes) -> list[tuple[int, int]]:
 
 
 class AddressBatch:
-    """A netlink socket of its own for batches of address changes."""
+    """A netlink socket of its own for batches of address changes (and route requests:
+    anything with an ``encode(seq)``)."""
 
     def __init__(self) -> None:
         self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE)
@@ -127,14 +139,14 @@ class AddressBatch:
     def close(self) -> None:
         self.sock.close()
 
-    async def run(self, requests: Sequence[AddrRequest]) -> list[int]:
+    async def run(self, requests: Sequence[Request]) -> list[int]:
         """Carry out ``requests`` in order; the errno of each (0: done)."""
         results = [0] * len(requests)
         for start in range(0, len(requests), CHUNK):
             chunk = requests[start:start + CHUNK]
             first = self.seq + 1
             self.seq += len(chunk)
-            data = b"".join(encode(r, first + i) for i, r in enumerate(chunk))
+            data = b"".join(r.encode(first + i) for i, r in enumerate(chunk))
             self.sock.settimeout(ACK_TIMEOUT_S)
             self.sock.send(data)
             pending = set(range(first, first + len(chunk)))

@@ -1,6 +1,6 @@
 """The daemon's netlink side, through pyroute2's asyncio API (the address and route
-dumps and the address batches through ipmp_core.net.dump and .addrbatch: struct, fewer
-round trips, and the event loop served in between).
+dumps, the address batches and the route requests through ipmp_core.net.dump, .addrbatch
+and .routereq: struct, fewer round trips, and the event loop served in between).
 
 Two sockets: one subscribed to link and address notifications (events, never polling),
 one for requests. Nothing here decides anything; it reports what the kernel says and
@@ -16,7 +16,7 @@ import ipaddress
 import logging
 import os
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from pyroute2 import AsyncIPRoute
@@ -30,7 +30,7 @@ from pyroute2.netlink.rtnl import (
 )
 
 from ipmp_core.net import dump
-from ipmp_core.net.addrbatch import AddressBatch, AddrRequest
+from ipmp_core.net.addrbatch import AddressBatch, AddrRequest, Request
 from ipmp_core.net.event_socket import event_rcvbuf, netlink_drops, set_rcvbuf
 from ipmp_core.net.link_events import (
     AddrEvent,
@@ -40,6 +40,7 @@ from ipmp_core.net.link_events import (
     RoutesChanged,
     link_info,
 )
+from ipmp_core.net.routereq import RouteRequest
 from ipmp_core.net.sysctl import MEMBER_SYSCTLS, read_sysctl, write_sysctl
 
 # An address with its prefix, as the kernel holds it on an interface.
@@ -355,7 +356,7 @@ class Netlink:
             out.append(ok)
         return out[::-1]
 
-    async def _run_batch(self, requests: list[AddrRequest | None]) -> list[int]:
+    async def _run_batch(self, requests: Sequence[Request | None]) -> list[int]:
         todo = [r for r in requests if r is not None]
         if not todo:
             return [0] * len(requests)
@@ -366,20 +367,20 @@ class Netlink:
 
     # ------------------------------------------------------------------ routes
     async def replace_route(self, spec: dict[str, Any]) -> bool:
-        try:
-            await self.ipr.route("replace", proto=RTPROT_CLEARVIEW, **spec)
-        except NetlinkError as exc:
-            log.error("cannot install route %s: %s", _route_text(spec), exc)
+        code = await self._route_request(RouteRequest(True, spec, RTPROT_CLEARVIEW))
+        if code:
+            log.error("cannot install route %s: %s", _route_text(spec), NetlinkError(code))
             return False
         return True
 
     async def delete_route(self, spec: dict[str, Any]) -> None:
-        keys = {k: spec[k] for k in ("dst", "family", "table") if k in spec}
-        try:
-            await self.ipr.route("del", proto=RTPROT_CLEARVIEW, **keys)
-        except NetlinkError as exc:
-            if exc.code not in (errno.ESRCH, errno.ENOENT):
-                log.warning("cannot remove route %s: %s", _route_text(spec), exc)
+        code = await self._route_request(RouteRequest(False, spec, RTPROT_CLEARVIEW))
+        if code not in (0, errno.ESRCH, errno.ENOENT):
+            log.warning("cannot remove route %s: %s", _route_text(spec), NetlinkError(code))
+
+    async def _route_request(self, request: RouteRequest) -> int:
+        (code,) = await self._run_batch([request])
+        return code
 
 
 def _route_text(spec: dict[str, Any]) -> str:
