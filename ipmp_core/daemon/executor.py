@@ -217,6 +217,9 @@ class Executor:
             except Exception:
                 log.exception("error while carrying out %s", action)
         await flush()
+        # After the announcements: the memberships of the old nominees are read for the
+        # moves the batch asked for (Nominate, PurgeMulticast), once.
+        self.multicast.after_batch()
         if self.test_conflicts:
             await self._drop_refused_tests()
         if config_changed:

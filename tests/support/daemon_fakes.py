@@ -111,6 +111,9 @@ class FakeMulticast:
     def move_later(self, group: str, family: str, from_member: str) -> None:
         self.calls.append(("move_later", group, family, from_member))
 
+    def after_batch(self) -> None:
+        return None  # the moves would start now: nothing reaches the kernel here
+
 
 class FakeAttributes:
     def __init__(self, calls: Calls) -> None:
