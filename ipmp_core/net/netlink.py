@@ -1,6 +1,7 @@
-"""The daemon's netlink side, through pyroute2's asyncio API (the address and route
-dumps, the address batches and the route requests through ipmp_core.net.dump, .addrbatch
-and .routereq: struct, fewer round trips, and the event loop served in between).
+"""The daemon's netlink side, through pyroute2's asyncio API (the events, the address and
+route dumps, the address batches and the route requests through ipmp_core.net
+.event_reader, .dump, .addrbatch and .routereq: struct, fewer round trips, and the event
+loop served in between).
 
 Two sockets: one subscribed to link and address notifications (events, never polling),
 one for requests. Nothing here decides anything; it reports what the kernel says and
@@ -31,6 +32,7 @@ from pyroute2.netlink.rtnl import (
 
 from ipmp_core.net import dump
 from ipmp_core.net.addrbatch import AddressBatch, AddrRequest, Request
+from ipmp_core.net.event_reader import EventReader
 from ipmp_core.net.event_socket import event_rcvbuf, netlink_drops, set_rcvbuf
 from ipmp_core.net.link_events import (
     AddrEvent,
@@ -73,7 +75,7 @@ class Netlink:
     request socket that dumps and changes links, addresses and sysctls."""
 
     def __init__(self) -> None:
-        self.events = AsyncIPRoute()
+        self.events = EventReader(EVENT_GROUPS)
         self.ipr = AsyncIPRoute()
         self.names: dict[int, str] = {}
         self.rcvbuf = 0  # what the kernel granted the event socket
@@ -85,23 +87,22 @@ class Netlink:
         self.batch: AddressBatch | None = None
 
     async def open(self) -> None:
-        await self._listen(self.events)
+        self._listen(self.events)
 
-    async def _listen(self, sock: AsyncIPRoute) -> None:
-        await sock.bind(groups=EVENT_GROUPS)
-        self.rcvbuf = set_rcvbuf(sock, event_rcvbuf())
-        self.events_inode = os.fstat(sock.fileno()).st_ino
+    def _listen(self, reader: EventReader) -> None:
+        self.rcvbuf = set_rcvbuf(reader.sock, event_rcvbuf())
+        self.events_inode = os.fstat(reader.fileno()).st_ino
 
     async def reopen_events(self) -> int | None:
-        """Replace the event socket by a new one (a failed pyroute2 socket stays failed);
+        """Replace the event socket by a new one (the old one may have lost messages);
         returns how many notifications the kernel dropped on the old one, if it says.
         The new socket listens before the caller dumps: nothing falls between the two."""
         old = self.events
         lost = netlink_drops(self.events_inode) if self.events_inode else None
         with contextlib.suppress(Exception):
             old.close()
-        self.events = AsyncIPRoute()
-        await self._listen(self.events)
+        self.events = EventReader(EVENT_GROUPS)
+        self._listen(self.events)
         return lost
 
     def close(self) -> None:
@@ -168,13 +169,12 @@ class Netlink:
         the socket fails (then call reopen_events and resynchronise)."""
         while True:
             try:
-                batch = [msg async for msg in self.events.get()]
-            except (NetlinkError, OSError) as exc:
-                code = getattr(exc, "code", None) or getattr(exc, "errno", None)
-                if code == errno.ENOBUFS:
+                batch = await self.events.read()
+            except OSError as exc:
+                if exc.errno == errno.ENOBUFS:
                     raise EventsLost("ENOBUFS: the event socket's receive buffer "
                                      "overflowed") from exc
-                raise EventsLost(f"event socket error {code}: {exc}") from exc
+                raise EventsLost(f"event socket error {exc.errno}: {exc}") from exc
             for msg in batch:
                 event = msg.get("event")
                 if event == "RTM_NEWLINK":
