@@ -5,9 +5,10 @@ the address in its group and lets the rules (engine/rules.py) place it. A DHCP d
 address is an ordinary data address whose owner is a `DhcpOwner` (written "dhcp:SLOT";
 the type and its one parser, `parse_owner`, are records of state.py).
 
-Rules of this module: the member a DHCP data session asks through before its lease, rolling back an address
-whose IPv6 DAD failed (`dad_failed`), restoring addresses someone else removed
-(`removed_by_someone`), and the checks of the 'announce' and 'add-addresses' requests.
+Rules of this module: the member a DHCP data session asks through before its lease,
+rolling back an address whose IPv6 DAD failed (`dad_failed`), restoring addresses
+someone else removed (`removed_by_someone`), and the checks of the 'announce' and
+'add-addresses' requests.
 """
 
 from __future__ import annotations
