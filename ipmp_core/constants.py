@@ -53,6 +53,9 @@ DEFAULT_ANNOUNCE_REPEAT_MS = 5_000
 # could be detected (MIN_FDT_MS) is not required, but an unbounded burst is a flood.
 MAX_ANNOUNCE_COUNT = 20
 MAX_ANNOUNCE_INTERVAL_MS = 10_000
+# A repeat burst later than this cannot help a switch or neighbour that missed the first:
+# by then every ARP cache has re-resolved (Linux' base_reachable_time is 30 s).
+MAX_ANNOUNCE_REPEAT_MS = 600_000
 
 # --- names ----------------------------------------------------------------------------
 # Linux interface names are at most IFNAMSIZ - 1 = 15 bytes; a group is named like one

@@ -1,10 +1,13 @@
 """The daemon's tunables file, in the spirit of Solaris' /etc/default/mpathd.
 
-KEY=VALUE lines, '#' comments. Re-read on SIGHUP. Unknown keys and bad values are logged
-and ignored (a typo must not stop failure detection).
+Shell assignments, one per line, as a Debian /etc/default file is written (a shell can
+source it): `KEY=VALUE`, `KEY="VALUE"`, `export KEY=VALUE`, `#` comments. Keys ignore case,
+as in.mpathd's getdefault() does. Re-read on SIGHUP and applied to every group whose
+setting nobody set (docs/design.md, "The defaults file and SIGHUP"). Unknown keys and bad
+values are logged and ignored: a typo must not stop failure detection.
 
-    FAILURE_DETECTION_TIME=10000   # ms, default for new groups
-    FAILBACK=yes                   # default for new groups
+    FAILURE_DETECTION_TIME=10000   # ms
+    FAILBACK=yes
     ANNOUNCE_COUNT=3               # gratuitous ARPs / unsolicited NAs per burst
     ANNOUNCE_INTERVAL=200          # ms between them
     ANNOUNCE_REPEAT=5000           # ms until the second burst; 0 = no second burst
@@ -14,6 +17,7 @@ and ignored (a typo must not stop failure detection).
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +29,7 @@ from ipmp_core.constants import (
     DEFAULT_FDT_MS,
     MAX_ANNOUNCE_COUNT,
     MAX_ANNOUNCE_INTERVAL_MS,
+    MAX_ANNOUNCE_REPEAT_MS,
 )
 from ipmp_core.errors import EngineError
 from ipmp_core.values import normalize_fdt, parse_bool
@@ -53,6 +58,51 @@ def _bounded(key: str, value: str, low: int, high: int) -> int:
     return number
 
 
+def _assignment(line: str) -> tuple[str, str] | None:
+    """KEY and VALUE of one line read as a shell would (quotes, escapes, comments); None
+    for a blank or comment line; ValueError for anything a shell would not assign."""
+    words = shlex.split(line, comments=True, posix=True)  # ValueError: unbalanced quote
+    if words[:1] == ["export"]:
+        words = words[1:]
+    if not words:
+        return None
+    key, sep, value = words[0].partition("=")
+    if len(words) != 1 or not sep or not key.replace("_", "").isalnum():
+        raise ValueError("expected KEY=VALUE, no spaces around '=' (quote a value "
+                         "with spaces)")
+    return key.upper(), value
+
+
+def _apply(result: Defaults, key: str, value: str) -> None:
+    """Set one key; ValueError (or InvalidValue) when the key or its value is bad."""
+    if key == "FAILURE_DETECTION_TIME":
+        try:
+            fdt = normalize_fdt(int(value, 0))  # in.mpathd: strtol(value, NULL, 0)
+        except ValueError:
+            raise ValueError(f"Invalid failure detection time {value}") from None
+        result.fdt_ms = fdt.value
+        if fdt.note:
+            result.notes.append(fdt.note)
+    elif key in _BOOLEANS:
+        try:
+            setattr(result, _BOOLEANS[key][0], parse_bool(value) == _BOOLEANS[key][1])
+        except ValueError:
+            raise ValueError(f"Invalid value for {key} {value}") from None  # in.mpathd's
+    elif key in _BOUNDED:
+        attr, low, high = _BOUNDED[key]
+        setattr(result, attr, _bounded(key, value, low, high))
+    else:
+        raise ValueError(f"unknown key {key}")
+
+
+# key -> (attribute, the attribute's value when the key says yes)
+_BOOLEANS = {"FAILBACK": ("failback", True),
+             "TRACK_INTERFACES_ONLY_WITH_GROUPS": ("track_only_groups", True)}
+_BOUNDED = {"ANNOUNCE_COUNT": ("announce_count", 0, MAX_ANNOUNCE_COUNT),
+            "ANNOUNCE_INTERVAL": ("announce_interval_ms", 1, MAX_ANNOUNCE_INTERVAL_MS),
+            "ANNOUNCE_REPEAT": ("announce_repeat_ms", 0, MAX_ANNOUNCE_REPEAT_MS)}
+
+
 def load_defaults(path: str | Path | None = DEFAULTS_FILE) -> Defaults:
     result = Defaults()
     if path is None:
@@ -66,32 +116,20 @@ def load_defaults(path: str | Path | None = DEFAULTS_FILE) -> Defaults:
     except OSError as exc:
         result.notes.append(f"cannot read {path}: {exc.strerror}; using built-in defaults")
         return result
+    seen: dict[str, int] = {}
     for lineno, raw in enumerate(text.splitlines(), 1):
-        line = raw.split("#", 1)[0].strip()
-        if not line:
-            continue
-        key, sep, value = line.partition("=")
-        key, value = key.strip().upper(), value.strip()
         try:
-            if not sep:
-                raise ValueError("expected KEY=VALUE")
-            if key == "FAILURE_DETECTION_TIME":
-                fdt = normalize_fdt(int(value))
-                result.fdt_ms = fdt.value
-                if fdt.note:
-                    result.notes.append(fdt.note)
-            elif key == "FAILBACK":
-                result.failback = parse_bool(value)
-            elif key == "ANNOUNCE_COUNT":
-                result.announce_count = _bounded(key, value, 0, MAX_ANNOUNCE_COUNT)
-            elif key == "ANNOUNCE_INTERVAL":
-                result.announce_interval_ms = _bounded(key, value, 1, MAX_ANNOUNCE_INTERVAL_MS)
-            elif key == "TRACK_INTERFACES_ONLY_WITH_GROUPS":
-                result.track_only_groups = parse_bool(value)
-            elif key == "ANNOUNCE_REPEAT":
-                result.announce_repeat_ms = _bounded(key, value, 0, 600_000)
-            else:
-                raise ValueError(f"unknown key {key}")
+            assignment = _assignment(raw)
+            if assignment is None:
+                continue
+            key, value = assignment
+            _apply(result, key, value)
         except (ValueError, EngineError) as exc:
-            result.notes.append(f"{path}:{lineno}: ignoring '{raw.strip()}': {exc}")
+            reason = exc.message if isinstance(exc, EngineError) else str(exc)
+            result.notes.append(f"{path}:{lineno}: {reason}; ignoring '{raw.strip()}'")
+            continue
+        if key in seen:  # a shell keeps the last assignment, and so do we
+            result.notes.append(f"{path}:{lineno}: {key} is set again (line {seen[key]}); "
+                                "the last value counts")
+        seen[key] = lineno
     return result

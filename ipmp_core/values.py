@@ -230,17 +230,17 @@ def normalize_fdt(ms: int) -> Normalized:
     if ms > MAX_FDT_MS:
         return Normalized(
             MAX_FDT_MS,
-            f"Too large failure detection time of {ms} ms, assuming maximum {MAX_FDT_MS} ms",
+            f"Too large failure detection time of {ms}, assuming maximum of {MAX_FDT_MS} ms",
         )
     if ms <= 0:
         return Normalized(
             DEFAULT_FDT_MS,
-            f"Invalid failure detection time of {ms} ms, assuming default {DEFAULT_FDT_MS} ms",
+            f"Invalid failure detection time {ms}, assuming default of {DEFAULT_FDT_MS} ms",
         )
     if ms < MIN_FDT_MS:
         return Normalized(
             MIN_FDT_MS,
-            f"Too small failure detection time of {ms} ms, assuming minimum {MIN_FDT_MS} ms",
+            f"Too small failure detection time of {ms}, assuming minimum of {MIN_FDT_MS} ms",
         )
     return Normalized(ms, None)
 
