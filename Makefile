@@ -34,6 +34,9 @@ dev: deps $(PY)
 install: venv
 	@for cmd in ipmpd ipmpadm ipmpstat ipmp-ocf; do ln -sf $(VENV)/bin/$$cmd /usr/local/sbin/$$cmd; done
 	@echo "installed ipmpd, ipmpadm, ipmpstat and ipmp-ocf in /usr/local/sbin"
+	@# The commented sample, never over an administrator's own file.
+	@test -e /etc/default/clearview-ipmp || \
+		install -m 0644 etc/default/clearview-ipmp /etc/default/clearview-ipmp
 	@$(VENV)/bin/ipmp-ocf install
 
 lint: venv

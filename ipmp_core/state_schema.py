@@ -35,7 +35,7 @@ TOP_KEYS = ("version", "groups", "anonymous", "saved_sysctls", "pending_removals
             "load_error")
 GROUP_KEYS = ("name", "failback", "fdt_ms", "members", "data_addresses", "owners",
               "deprecated", "routes", "targets", "linklocal_probes", "multicast", "dhcp_data",
-              "attribute")
+              "attribute", "follows_defaults")
 ATTRIBUTE_KEYS = ("name", "multiplier", "dampen_ms")
 MEMBER_KEYS = ("name", "standby", "offline", "test_addresses")
 ANONYMOUS_KEYS = ("name", "test_addresses")
@@ -243,6 +243,10 @@ class _Checker:
             elif not MIN_FDT_MS <= fdt <= MAX_FDT_MS:
                 self.fail(f"{path}.fdt_ms", f"{fdt} is out of range ({MIN_FDT_MS} to "
                           f"{MAX_FDT_MS} ms)")
+        for i, setting in self.items(g, "follows_defaults", path):
+            if setting not in ("failback", "fdt_ms"):
+                self.fail(f"{path}.follows_defaults[{i}]",
+                          _wrong(setting, "'failback' or 'fdt_ms'"))
         for i, member in self.items(g, "members", path):
             mpath = f"{path}.members[{i}]"
             if self.obj(member, mpath, MEMBER_KEYS, required=("name",)):

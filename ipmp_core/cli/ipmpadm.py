@@ -8,8 +8,10 @@
     ipmpadm delete-addr 198.51.100.10
     ipmpadm set-ifprop -p standby=on e2
     ipmpadm set-ipmp -p failback=no ipmp0        ipmpadm set-ipmp -p fdt=10000 ipmp0
+    ipmpadm set-ipmp -p fdt=default ipmp0   (follow /etc/default/clearview-ipmp again)
     ipmpadm offline e0                            ipmpadm online e0
     ipmpadm create-route -g 198.51.100.1 ipmp0   ipmpadm delete-route -g 198.51.100.1 ipmp0
+    ipmpadm refresh      (read /etc/default/clearview-ipmp again: the same as SIGHUP)
     ipmpadm accept-empty-state     (go on without a state file ipmpd could not load)
 
 Every change goes to the namespace's daemon, which is started when it is not running.
@@ -199,7 +201,8 @@ def set_ifprop(props: tuple[str, ...], interface: str) -> None:
 
 @cli.command("set-ipmp")
 @click.option("-p", "props", multiple=True, required=True, metavar="PROP=VALUE",
-              help="failback=yes|no, fdt=MILLISECONDS, targets=ADDR[,ADDR...] (empty: "
+              help="failback=yes|no|default, fdt=MILLISECONDS|default (default: the "
+              "defaults file's, also after it is re-read), targets=ADDR[,ADDR...] (empty: "
               "discover), linklocal=yes|no (probe IPv6 from link-locals), "
               "multicast=GROUP[,GROUP...] (received on the nominated member)")
 @click.argument("group")
@@ -209,7 +212,8 @@ def set_ipmp(props: tuple[str, ...], group: str) -> None:
         if key == "failback":
             call("set-failback", group=group, failback=value)
         elif key == "fdt":
-            call("set-fdt", group=group, fdt_ms=_checked(check_fdt, value))
+            call("set-fdt", group=group,
+                 fdt_ms=value if value == "default" else _checked(check_fdt, value))
         elif key == "multicast":
             call("set-multicast", group=group,
                  addresses=[t.strip() for t in value.split(",") if t.strip()])
@@ -257,6 +261,13 @@ def online(interface: str) -> None:
 def show_config() -> None:
     """Print the daemon's configuration as JSON."""
     click.echo(json.dumps(call("config", start=False), indent=2))
+
+
+@cli.command("refresh")
+def refresh() -> None:
+    """Make ipmpd read its defaults file again and apply it (the same as SIGHUP; Solaris:
+    svcadm refresh network/ipmp)."""
+    call("refresh", start=False)
 
 
 @cli.command("dump")

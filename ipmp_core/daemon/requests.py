@@ -14,15 +14,20 @@ from ipmp_core import errors
 from ipmp_core.daemon.clock import now_ms
 from ipmp_core.daemon.executor import Executor
 from ipmp_core.daemon.state import StateJournal
-from ipmp_core.defaults_file import Defaults
 from ipmp_core.engine.actions import Action
 from ipmp_core.engine.engine import Engine
+from ipmp_core.engine.state import FROM_DEFAULTS
 from ipmp_core.errors import EngineError
 
 log = logging.getLogger("ipmpd")
 
 # (arguments, engine time) -> (the reply's result, the actions to carry out)
 Handler = Callable[[dict[str, Any], float], tuple[Any, list[Action]]]
+
+
+def _setting(value: Any) -> Any:
+    """A group setting as requested: "default" means the defaults file's, from now on."""
+    return FROM_DEFAULTS if value == "default" else value
 
 
 class Op(NamedTuple):
@@ -45,7 +50,6 @@ class Service(Protocol):
     """What the requests need of the daemon: its shared state and its timer."""
 
     engine: Engine
-    defaults: Defaults
     started: bool
     loaded: asyncio.Event
     stopping: asyncio.Event
@@ -56,6 +60,8 @@ class Service(Protocol):
     def schedule(self) -> None: ...
 
     def dump(self) -> None: ...
+
+    def refresh(self) -> None: ...
 
 
 class Requests:
@@ -179,10 +185,11 @@ class Requests:
             "accept-empty-state": Op(only(lambda a: s.journal.accept_empty()),
                                      while_refusing=True),
             "dump": Op(only(lambda a: s.dump())),  # the log is root's
+            "refresh": Op(only(lambda a: s.refresh())),
             "create-group": Op(act(lambda a, now: e.create_group(
                 a["group"], now,
-                failback=a.get("failback", s.defaults.failback),
-                fdt_ms=a.get("fdt_ms", s.defaults.fdt_ms),
+                failback=_setting(a.get("failback", "default")),
+                fdt_ms=_setting(a.get("fdt_ms", "default")),
                 attribute=a.get("attribute"), multiplier=int(a.get("multiplier", 1)),
                 dampen_ms=int(a.get("dampen_ms", 0))))),
             "set-attribute": Op(act(lambda a, now: e.set_attribute(
@@ -209,8 +216,9 @@ class Requests:
             "set-standby": Op(act(lambda a, now: e.set_standby(
                 a["interface"], a["standby"], now))),
             "set-failback": Op(act(lambda a, now: e.set_failback(
-                a["group"], a["failback"], now))),
-            "set-fdt": Op(act(lambda a, now: e.set_fdt(a["group"], a["fdt_ms"], now))),
+                a["group"], _setting(a["failback"]), now))),
+            "set-fdt": Op(act(lambda a, now: e.set_fdt(a["group"], _setting(a["fdt_ms"]),
+                                                       now))),
             "add-route": Op(act(lambda a, now: e.add_route(
                 a["group"], a.get("dst", "default"), a["gateway"], now))),
             "remove-route": Op(act(lambda a, now: e.remove_route(

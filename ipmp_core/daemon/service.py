@@ -113,7 +113,7 @@ class Daemon:
         for sig, handler in (
             (signal.SIGTERM, self.stopping.set),
             (signal.SIGINT, self.stopping.set),
-            (signal.SIGHUP, self._reload),
+            (signal.SIGHUP, self.refresh),
             (signal.SIGUSR1, self.dump),
         ):
             loop.add_signal_handler(sig, handler)
@@ -157,6 +157,7 @@ class Daemon:
                 self.engine.routers_observed(family, gateways, now)
             self.engine.track_all = not self.defaults.track_only_groups
             self.engine.default_fdt = self.defaults.fdt_ms
+            self.engine.default_failback = self.defaults.failback
             await self._load_state(addresses, now, stepped=True)
             self.schedule()
             self.started = True
@@ -222,27 +223,37 @@ class Daemon:
                 log.info("%s loaded: changes are accepted again", self.journal.state.path)
             self.schedule()
 
-    def _reload(self) -> None:
+    def refresh(self) -> None:
+        """SIGHUP and 'ipmpadm refresh' (Solaris: svcadm refresh sends in.mpathd SIGHUP):
+        read the defaults file again and apply it."""
         if not self.started:  # the engine may be half-loaded (load_steps): after it
-            asyncio.ensure_future(self._reload_after_start())
+            asyncio.ensure_future(self._refresh_after_start())
             return
+        # in.mpathd re-executes itself on SIGHUP, losing its probe histories; applying
+        # the file in place keeps them (docs/design.md, "The defaults file and SIGHUP").
+        log.info("SIGHUP: rereading %s", self.defaults_path)
         self.defaults = self.bursts.defaults = load_defaults(self.defaults_path)
         for note in self.defaults.notes:
             log.warning(note)
-        log.info("re-read %s", self.defaults_path)
         if self.journal.refusal is not None:
             asyncio.ensure_future(self._retry_state())
-        self.engine.default_fdt = self.defaults.fdt_ms
-        track_all = not self.defaults.track_only_groups
-        if track_all != self.engine.track_all:
-            actions = self.engine.set_track_all(track_all, now_ms())
-            asyncio.ensure_future(self.locked(actions))
+        asyncio.ensure_future(self.locked_call(self._apply_defaults))
 
-    async def _reload_after_start(self) -> None:
+    def _apply_defaults(self, now: float) -> list[Action]:
+        """The re-read file: for the groups that follow it, and the tracking of
+        interfaces in no group."""
+        d = self.defaults
+        actions = self.engine.set_defaults(d.fdt_ms, d.failback, now)
+        track_all = not d.track_only_groups
+        if track_all != self.engine.track_all:
+            actions += self.engine.set_track_all(track_all, now)
+        return actions
+
+    async def _refresh_after_start(self) -> None:
         async with self.lock:  # _start holds it until it is over
             pass
         if self.started:  # else the start-up failed: the daemon is stopping
-            self._reload()
+            self.refresh()
 
     def dump(self) -> None:
         """SIGUSR1 and 'ipmpadm dump': the engine's view, written to the log."""

@@ -19,12 +19,7 @@ import random
 from collections.abc import Generator, Iterable, Iterator, Mapping
 from typing import Any
 
-from ipmp_core.constants import (
-    DEFAULT_FAILBACK,
-    DEFAULT_FDT_MS,
-    TICK_BATCH_DIVISOR,
-    TICK_BATCH_MAX_MS,
-)
+from ipmp_core.constants import TICK_BATCH_DIVISOR, TICK_BATCH_MAX_MS
 from ipmp_core.engine import views
 from ipmp_core.engine.actions import Action, AnnounceAgain, Log, RoutePlan
 from ipmp_core.engine.addresses import AddressRequests
@@ -36,7 +31,7 @@ from ipmp_core.engine.members import MemberRequests
 from ipmp_core.engine.prober import is_link_local
 from ipmp_core.engine.probing import Probing
 from ipmp_core.engine.rules import Rules
-from ipmp_core.engine.state import Group, Member, Owner
+from ipmp_core.engine.state import FROM_DEFAULTS, FromDefaults, Group, Member, Owner
 from ipmp_core.engine.tables import LinkObservation, Tables
 from ipmp_core.model import Snapshot
 from ipmp_core.values import IPInterface
@@ -91,6 +86,7 @@ class Engine:
     # Settings that live in the tables, read and written by the daemon and the tests.
     track_all = _table_setting("track_all")
     default_fdt = _table_setting("default_fdt")
+    default_failback = _table_setting("default_failback")
 
     # ------------------------------------------------------------------ observations
     def link_observed(self, name: str, now: float, *, ifindex: int, mac: str,
@@ -207,8 +203,9 @@ class Engine:
         return max(deadline, last_wake + min(TICK_BATCH_MAX_MS, shortest / TICK_BATCH_DIVISOR))
 
     # ------------------------------------------------------------------ group requests
-    def create_group(self, name: str, now: float, *, failback: bool = DEFAULT_FAILBACK,
-                     fdt_ms: int = DEFAULT_FDT_MS, attribute: str | None = None,
+    def create_group(self, name: str, now: float, *,
+                     failback: bool | str | FromDefaults = FROM_DEFAULTS,
+                     fdt_ms: int | FromDefaults = FROM_DEFAULTS, attribute: str | None = None,
                      multiplier: int = 1, dampen_ms: int = 0) -> list[Action]:
         return self._group_requests.create_group(name, now, failback=failback, fdt_ms=fdt_ms,
                                          attribute=attribute, multiplier=multiplier,
@@ -225,11 +222,15 @@ class Engine:
     def republish_attribute(self, name: str) -> list[Action]:
         return self._group_requests.republish_attribute(name)
 
-    def set_failback(self, name: str, value: bool | str, now: float) -> list[Action]:
+    def set_failback(self, name: str, value: bool | str | FromDefaults,
+                     now: float) -> list[Action]:
         return self._group_requests.set_failback(name, value, now)
 
-    def set_fdt(self, name: str, fdt_ms: int, now: float) -> list[Action]:
+    def set_fdt(self, name: str, fdt_ms: int | FromDefaults, now: float) -> list[Action]:
         return self._group_requests.set_fdt(name, fdt_ms, now)
+
+    def set_defaults(self, fdt_ms: int, failback: bool, now: float) -> list[Action]:
+        return self._group_requests.set_defaults(fdt_ms, failback, now)
 
     def add_route(self, name: str, dst: str, gateway: str, now: float) -> list[Action]:
         return self._group_requests.add_route(name, dst, gateway, now)
@@ -397,4 +398,5 @@ class Engine:
         scratch.tables.linklocals.update(self.tables.linklocals)
         scratch.tables.local_addresses.update(self.tables.local_addresses)
         scratch.default_fdt = self.default_fdt
+        scratch.default_failback = self.default_failback
         yield from scratch.load_steps(config, 0.0, hints)

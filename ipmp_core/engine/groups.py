@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ipmp_core import errors
-from ipmp_core.constants import DEFAULT_FAILBACK, DEFAULT_FDT_MS
 from ipmp_core.engine.actions import (
     Action,
     ConfigChanged,
@@ -24,7 +23,7 @@ from ipmp_core.engine.addresses import AddressRequests
 from ipmp_core.engine.members import MemberRequests
 from ipmp_core.engine.probing import Probing
 from ipmp_core.engine.rules import Rules, release_holds
-from ipmp_core.engine.state import Group, Route
+from ipmp_core.engine.state import FROM_DEFAULTS, FromDefaults, Group, Route
 from ipmp_core.engine.tables import Tables
 from ipmp_core.errors import EngineError
 from ipmp_core.values import (
@@ -74,8 +73,9 @@ class GroupRequests:
         return out
 
     # ------------------------------------------------------------------ life
-    def create_group(self, name: str, now: float, *, failback: bool = DEFAULT_FAILBACK,
-                     fdt_ms: int = DEFAULT_FDT_MS, attribute: str | None = None,
+    def create_group(self, name: str, now: float, *,
+                     failback: bool | str | FromDefaults = FROM_DEFAULTS,
+                     fdt_ms: int | FromDefaults = FROM_DEFAULTS, attribute: str | None = None,
                      multiplier: int = 1, dampen_ms: int = 0) -> list[Action]:
         check_name("group", name)
         if attribute:
@@ -85,9 +85,12 @@ class GroupRequests:
             raise EngineError(errors.EXISTS, f"group {name} already exists")
         if name in tables.observed or name in tables.members:
             raise EngineError(errors.EXISTS, f"{name} is an interface; a group needs its own name")
-        fdt = check_fdt(fdt_ms)
-        tables.groups[name] = Group(name=name, failback=parse_bool(failback), fdt_ms=fdt,
-                                    fdt_current=fdt, attribute=attribute or None,
+        follows = {key for key, value in (("failback", failback), ("fdt_ms", fdt_ms))
+                   if value is FROM_DEFAULTS}
+        fdt = tables.default_fdt if fdt_ms is FROM_DEFAULTS else check_fdt(fdt_ms)
+        back = tables.default_failback if failback is FROM_DEFAULTS else parse_bool(failback)
+        tables.groups[name] = Group(name=name, failback=back, fdt_ms=fdt, fdt_current=fdt,
+                                    follows_defaults=follows, attribute=attribute or None,
                                     multiplier=int(multiplier), dampen_ms=int(dampen_ms))
         self.probing.invalidate(name)
         return [Log("notice", f"Group {name} created"),
@@ -149,19 +152,52 @@ class GroupRequests:
         return out
 
     # ------------------------------------------------------------------ settings
-    def set_failback(self, name: str, value: bool | str, now: float) -> list[Action]:
+    def set_failback(self, name: str, value: bool | str | FromDefaults,
+                     now: float) -> list[Action]:
+        """FAILBACK for this group; FROM_DEFAULTS: the defaults file's, from now on."""
         group = self.tables.group(name)
-        group.failback = parse_bool(value)
-        if group.failback:
+        failback = self.tables.default_failback if value is FROM_DEFAULTS else parse_bool(value)
+        _follow(group, "failback", value is FROM_DEFAULTS)
+        return self._failback(group, failback, now)
+
+    def set_fdt(self, name: str, fdt_ms: int | FromDefaults, now: float) -> list[Action]:
+        """The FDT for this group; FROM_DEFAULTS: the defaults file's, from now on."""
+        group = self.tables.group(name)
+        fdt = self.tables.default_fdt if fdt_ms is FROM_DEFAULTS else check_fdt(fdt_ms)
+        _follow(group, "fdt_ms", fdt_ms is FROM_DEFAULTS)
+        return self._fdt(group, fdt)
+
+    def set_defaults(self, fdt_ms: int, failback: bool, now: float) -> list[Action]:
+        """The defaults file was read again (SIGHUP): every group that follows it takes
+        its values, as in.mpathd's groups do when it re-executes itself; a group whose
+        setting was set keeps it."""
+        tables = self.tables
+        tables.default_fdt, tables.default_failback = check_fdt(fdt_ms), bool(failback)
+        out: list[Action] = []
+        for group in tables.groups.values():
+            changed = []
+            follows = group.follows_defaults
+            if "failback" in follows and group.failback != failback:
+                out += self._failback(group, failback, now)
+                changed.append(f"FAILBACK={'yes' if failback else 'no'}")
+            if "fdt_ms" in follows and group.fdt_ms != tables.default_fdt:
+                out += self._fdt(group, tables.default_fdt)
+                changed.append(f"FAILURE_DETECTION_TIME={tables.default_fdt}")
+            if changed:
+                out.append(Log("notice", f"Group {group.name or '--'} takes "
+                               f"{' '.join(changed)} from the defaults file"))
+        return out
+
+    def _failback(self, group: Group, failback: bool, now: float) -> list[Action]:
+        group.failback = failback
+        if failback:
             release_holds(self.tables.members_of(group))
         return self._refreshed(group, now)
 
-    def set_fdt(self, name: str, fdt_ms: int, now: float) -> list[Action]:
-        group = self.tables.group(name)
-        fdt = check_fdt(fdt_ms)
+    def _fdt(self, group: Group, fdt: int) -> list[Action]:
         group.fdt_ms = fdt
         group.fdt_current = fdt
-        self.probing.invalidate(name)
+        self.probing.invalidate(group.name)
         return [ConfigChanged()]
 
     def add_route(self, name: str, dst: str, gateway: str, now: float) -> list[Action]:
@@ -217,3 +253,11 @@ class GroupRequests:
         group.explicit_targets = parse_targets(targets, own=self.tables.own_ips(),
                                                on_link=self.tables.group_addresses(group))
         return self._refreshed(group, now)
+
+
+def _follow(group: Group, setting: str, follows: bool) -> None:
+    """Whether the group's ``setting`` follows the defaults file from now on."""
+    if follows:
+        group.follows_defaults.add(setting)
+    else:
+        group.follows_defaults.discard(setting)

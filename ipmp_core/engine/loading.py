@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Any
 
-from ipmp_core.constants import DEFAULT_FAILBACK, DEFAULT_FDT_MS, LOAD_CHUNK
+from ipmp_core.constants import LOAD_CHUNK
 from ipmp_core.engine.actions import Action, ConfigChanged, Log
 from ipmp_core.engine.groups import GroupRequests
+from ipmp_core.engine.state import DEFAULTED_SETTINGS, FROM_DEFAULTS
 from ipmp_core.errors import EngineError
 from ipmp_core.values import parse_address
 
@@ -69,8 +70,13 @@ class Loader:
                     ) -> Generator[None, None, list[Action]]:
         attr = g.get("attribute") or {}
         name = g["name"]
-        out = self.groups.create_group(name, now, failback=g.get("failback", DEFAULT_FAILBACK),
-                                fdt_ms=g.get("fdt_ms", DEFAULT_FDT_MS),
+        # A setting the file does not hold, or holds as following the defaults file,
+        # takes the defaults file's value (state files before that rule hold them all).
+        given = {k: g[k] for k in DEFAULTED_SETTINGS
+                 if k in g and k not in g.get("follows_defaults", ())}
+        out = self.groups.create_group(name, now,
+                                failback=given.get("failback", FROM_DEFAULTS),
+                                fdt_ms=given.get("fdt_ms", FROM_DEFAULTS),
                                 attribute=attr.get("name"),
                                 multiplier=attr.get("multiplier", 1),
                                 dampen_ms=attr.get("dampen_ms", 0))

@@ -131,7 +131,8 @@ class MemberRequests:
         tables = self.tables
         if ANONYMOUS not in tables.groups:
             tables.groups[ANONYMOUS] = Group(name=ANONYMOUS, fdt_ms=tables.default_fdt,
-                                             fdt_current=tables.default_fdt)
+                                             fdt_current=tables.default_fdt,
+                                             follows_defaults={"fdt_ms"})
         member = Member(name=ifname, group=ANONYMOUS, joined_at=now, notest_logged=True)
         seen = tables.observed[ifname]
         member.present = True

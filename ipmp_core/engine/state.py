@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from enum import Enum
 
 from ipmp_core.constants import DEFAULT_FAILBACK, DEFAULT_FDT_MS, PROBE_INTERVAL_DIVISOR
 from ipmp_core.engine.detector import Detector, Verdict
@@ -12,6 +13,18 @@ from ipmp_core.engine.prober import Prober
 from ipmp_core.engine.targets import TargetList
 from ipmp_core.model import GroupState, LinkState
 from ipmp_core.values import IPInterface
+
+
+class FromDefaults(Enum):
+    """A group setting nobody set: it takes the defaults file's value, again after every
+    SIGHUP (in.mpathd's settings are all global; ours can also be set per group)."""
+
+    VALUE = "default"
+
+
+FROM_DEFAULTS = FromDefaults.VALUE
+# The group settings the defaults file provides, by their name in the state file.
+DEFAULTED_SETTINGS = ("failback", "fdt_ms")
 
 
 @dataclass(frozen=True)
@@ -121,6 +134,7 @@ class Group:
     name: str
     failback: bool = DEFAULT_FAILBACK
     fdt_ms: int = DEFAULT_FDT_MS
+    follows_defaults: set[str] = field(default_factory=set)  # of DEFAULTED_SETTINGS
     members: list[str] = field(default_factory=list)  # configured order
     binding: dict[IPInterface, str | None] = field(default_factory=dict)  # data addresses
     owners: dict[IPInterface, Owner] = field(default_factory=dict)  # who added an address

@@ -13,7 +13,7 @@ import ipaddress
 from typing import Any
 
 from ipmp_core import errors
-from ipmp_core.constants import DEFAULT_FDT_MS
+from ipmp_core.constants import DEFAULT_FAILBACK, DEFAULT_FDT_MS
 from ipmp_core.engine.state import Group, Member
 from ipmp_core.errors import EngineError
 from ipmp_core.values import IPInterface, parse_ip
@@ -65,7 +65,9 @@ class Tables:
         # (group, DHCP data slot) -> the member its session talks through
         self.dhcp_members: dict[tuple[str, int], str | None] = {}
         self.track_all = False  # TRACK_INTERFACES_ONLY_WITH_GROUPS=no
-        self.default_fdt = DEFAULT_FDT_MS  # for the anonymous group
+        # The defaults file's values, for the groups that follow them (FROM_DEFAULTS).
+        self.default_fdt = DEFAULT_FDT_MS
+        self.default_failback = DEFAULT_FAILBACK
         # Every data address by key: which group has it, under which interface (kernel
         # events name addresses by IP alone, one event per address of a move).
         self.bound_ips: dict[AddressKey, tuple[str, IPInterface]] = {}

@@ -146,6 +146,8 @@ def config_dump(tables: Tables) -> dict[str, Any]:
                 "name": g.name,
                 "failback": g.failback,
                 "fdt_ms": g.fdt_ms,
+                **({"follows_defaults": sorted(g.follows_defaults)}
+                   if g.follows_defaults else {}),
                 "members": [
                     {
                         "name": m.name,

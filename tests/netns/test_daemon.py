@@ -247,7 +247,7 @@ def test_sighup_rereads_defaults_and_sigusr1_dumps_state(node: Node) -> None:
     (node.state_dir / "defaults").write_text("ANNOUNCE_COUNT=1\nFAILBACK=perhaps\n")
     assert node.daemon is not None
     os.kill(node.daemon.pid, signal.SIGHUP)
-    node.wait_for(lambda: "re-read" in node.log(), "SIGHUP to be handled")
+    node.wait_for(lambda: "SIGHUP: rereading" in node.log(), "SIGHUP to be handled")
     assert "ignoring 'FAILBACK=perhaps'" in node.log()
     os.kill(node.daemon.pid, signal.SIGUSR1)
     node.wait_for(lambda: "group ipmp0: state ok" in node.log(), "the SIGUSR1 dump")
