@@ -14,6 +14,7 @@ from typing import Any
 
 from ipmp_core import errors
 from ipmp_core.constants import DEFAULT_FDT_MS
+from ipmp_core.engine.signatures import Signatures
 from ipmp_core.engine.state import Group, Member
 from ipmp_core.errors import EngineError
 from ipmp_core.values import IPInterface, parse_ip
@@ -66,6 +67,7 @@ class Tables:
         self.dhcp_members: dict[tuple[str, int], str | None] = {}
         self.track_all = False  # TRACK_INTERFACES_ONLY_WITH_GROUPS=no
         self.default_fdt = DEFAULT_FDT_MS  # for the anonymous group
+        self.signatures = Signatures()  # the group list's and each group's (events)
         # Every data address by key: which group has it, under which interface (kernel
         # events name addresses by IP alone, one event per address of a move).
         self.bound_ips: dict[AddressKey, tuple[str, IPInterface]] = {}
