@@ -184,3 +184,17 @@ def test_a_stream_starts_from_the_current_signatures() -> None:
     w.link("e1", up=False)
     first = next(e for e in group_events(w, mark) if "group_signature" in e)
     assert first["group_signature"] == start["group_signatures"]["ipmp0"] + 1
+
+
+def test_a_batch_ordered_twice_stamps_each_event_once() -> None:
+    """order_batch may run twice over one batch (a call nested in another): each event
+    still changes its signature once, so signatures count events, not orderings."""
+    sig = Signatures(random.Random(1))
+    batch = [Publish({"type": "group-added", "group": "g"}),
+             Publish({"type": "member-state", "group": "g", "interface": "e0"})]
+    sig.stamp(batch)
+    stamped = [dict(a.event) for a in batch]
+    sig.stamp(batch)
+    assert [a.event for a in batch] == stamped
+    assert stamped[1]["group_signature"] == stamped[0]["group_signature"] + 1
+    assert sig.groups["g"] == stamped[1]["group_signature"]
