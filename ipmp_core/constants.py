@@ -103,6 +103,11 @@ CONTROL_BACKLOG = 128
 # events are shared by all queues, so this bounds the daemon's memory (~1 kB an event).
 # A subscriber that falls further behind is disconnected, with a log line.
 CONTROL_SUBSCRIBER_QUEUE = 2048
+# The version every published event carries (in.mpathd's IPMP_EVENT_CUR_VERSION, which
+# post_event() adds to each sysevent). Raised when a field changes meaning or goes away,
+# never for a new field; the unversioned events before it count as version 1. A consumer
+# that meets another version drops the event, as ipmpstat -p does.
+EVENT_VERSION = 2
 # Per-connection trouble (refused connections, malformed requests, dropped subscribers)
 # is logged at most once per this many seconds per kind, with a count of the rest: a
 # flood of connections must not become a flood of log lines.

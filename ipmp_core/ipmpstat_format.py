@@ -17,6 +17,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from ipmp_core.constants import EVENT_VERSION
 from ipmp_core.ipmpstat_fields import Field, Mode, OutputSpec, Style
 from ipmp_core.model import (
     AddressView,
@@ -181,21 +182,47 @@ def _required_text(event: Mapping[str, Any], key: str) -> str:
     return UNKNOWN_VALUE if value is None else str(value)
 
 
+def probe_event_warning(event: Mapping[str, Any]) -> str | None:
+    """Why -p drops a probe event, as ipmpstat.c's probe_event() warns: it has no
+    version, or one this ipmpstat does not know (a daemon of another release)."""
+    if event.get("type") != "probe":
+        return None
+    version = event.get("version")
+    if version is None:
+        return "dropped event with no event version"
+    if version != EVENT_VERSION:
+        return f"dropped event with unsupported event version {version}"
+    return None
+
+
+def _interval_text(event: Mapping[str, Any], since: str, until: str) -> str:
+    """``until - since`` of two of a probe's times (ns) as ``%.2fms``; ``?`` when the
+    event lacks one (ofmt's unknown value)."""
+    first, last = event.get(since), event.get(until)
+    if not isinstance(first, int) or not isinstance(last, int):
+        return UNKNOWN_VALUE
+    return f"{(last - first) / 1e6:.2f}ms"
+
+
 def probe_row(event: Mapping[str, Any], start_ns: int, resolve: Resolver = numeric) -> Row:
-    """One -p row; TIME counts from ``start_ns`` (same clock as the event's ``time_ns``).
+    """One -p row, computed from the probe's four times as ipmpstat.c does: TIME is
+    its start counted from ``start_ns`` (when -p began, same clock), NETRTT the
+    network's share (ack received - sent), RTT what in.mpathd's failure detection
+    sees, the daemon's processing included (ack processed - start).
 
     Round-trip times only exist for an acked probe, so NETRTT and RTT are empty for a lost
     one, while RTTAVG and RTTDEV describe the target and print whenever they are known.
     """
-    time_ns = event.get("time_ns")
+    time_ns = event.get("start_ns")
     acked = event.get("status") == "acked"
     target = event.get("target")
     return {
-        "TIME": UNKNOWN_VALUE if time_ns is None else f"{(time_ns - start_ns) / 1e9:.2f}s",
+        "TIME": UNKNOWN_VALUE if not isinstance(time_ns, int)
+        else f"{(time_ns - start_ns) / 1e9:.2f}s",
         "INTERFACE": _required_text(event, "interface"),
         "PROBE": _required_text(event, "probe"),
-        "NETRTT": _ms_text(event.get("netrtt_ms")) if acked else "",
-        "RTT": _ms_text(event.get("rtt_ms")) if acked else "",
+        "NETRTT": _interval_text(event, "sent_ns", "ackrecv_ns") if acked else "",
+        "RTT": _interval_text(event, "start_ns", "ackproc_ns") if acked else "",
         "RTTAVG": _ms_text(event.get("rttavg_ms")),
         "TARGET": UNKNOWN_VALUE if not target else resolve(str(target)),
         "RTTDEV": _ms_text(event.get("rttdev_ms")),

@@ -161,6 +161,10 @@ def _probe_lines(
         yield header
     printed = 1
     for event in events:
+        warning = fmt.probe_event_warning(event)
+        if warning is not None:
+            _complain(f"warning: {warning}")
+            continue
         if not fmt.is_reported_probe(event):
             continue
         if every is not None and printed % every == 0:

@@ -34,6 +34,7 @@ from ipmp_core.constants import (
     CONTROL_MAX_USER_CONNECTIONS,
     CONTROL_SERVER_UID,
     CONTROL_SUBSCRIBER_QUEUE,
+    EVENT_VERSION,
 )
 
 log = logging.getLogger("ipmpd")
@@ -243,11 +244,14 @@ class ControlServer:
     """The listening socket and its connections; requests go to ``handle``."""
 
     def __init__(self, address: str, handle: RequestHandler, subscribers: set[Subscriber],
-                 on_subscribers: Callable[[bool], None]) -> None:
+                 on_subscribers: Callable[[bool], None],
+                 stream_start: Callable[[], dict[str, Any]] | None = None) -> None:
         self.address = address
         self.handle = handle
         self.subscribers = subscribers
         self.on_subscribers = on_subscribers
+        # The subscribe reply: the event version and the signatures a stream starts from.
+        self.stream_start = stream_start or (lambda: {"version": EVENT_VERSION})
         self.server: asyncio.AbstractServer | None = None
         self.per_uid: dict[int, int] = {}
         self.throttle = LogThrottle()
@@ -362,17 +366,22 @@ class ControlServer:
 
     async def _stream_events(self, writer: asyncio.StreamWriter, who: str) -> None:
         """Events until the client goes away or falls CONTROL_SUBSCRIBER_QUEUE behind
-        (then it is dropped: see Subscriber)."""
+        (then it is dropped: see Subscriber). The reply says where the stream starts
+        (``stream_start``); each event then carries ``seq``, 1, 2, ... on this stream,
+        so that a gap can never pass unseen: the daemon drops the subscriber rather
+        than an event, and a new stream starts at 1 again."""
         subscriber = Subscriber(who, writer, self.throttle)
         self.subscribers.add(subscriber)
         self.on_subscribers(True)
         try:
-            await self._send(writer, _encode(result="subscribed"))
+            await self._send(writer, _encode(result=self.stream_start()))
+            seq = 0
             while not subscriber.dropped:
                 event = await subscriber.queue.get()
                 if subscriber.dropped:
                     break
-                writer.write(json.dumps(event).encode() + b"\n")
+                seq += 1
+                writer.write(json.dumps({**event, "seq": seq}).encode() + b"\n")
                 await writer.drain()  # no timeout: the queue's bound decides
         finally:
             self.subscribers.discard(subscriber)

@@ -111,7 +111,7 @@ class Executor:
         # executed. A node attribute goes out at once too: the cluster's reaction must
         # not wait for the local failover's netlink work.
         self.now_ops: dict[type, Callable[[Any], None]] = {
-            SendProbe: probes.send,
+            SendProbe: self._send_probe,
             Log: self._log,
             Publish: self._publish,
             PublishAttribute: self._publish_attribute,
@@ -232,6 +232,10 @@ class Executor:
     # ------------------------------------------------------------------ immediate
     def _log(self, action: Log) -> None:
         log.log(_LEVELS.get(action.level, logging.INFO), "%s", action.message)
+
+    def _send_probe(self, action: SendProbe) -> None:
+        for published in self.probes.send(action):  # its "sent" event, if anyone listens
+            self.apply_now(published)
 
     def _publish(self, action: Publish) -> None:
         event = {"time": time.time(), **action.event}

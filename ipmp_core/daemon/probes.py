@@ -7,6 +7,7 @@ import logging
 import select
 import socket
 
+from ipmp_core.daemon.clock import now_ms
 from ipmp_core.engine.actions import Action, ProbeKind, SendProbe
 from ipmp_core.engine.engine import Engine
 from ipmp_core.net import icmp, icmp_packets
@@ -27,10 +28,11 @@ class ProbeIO:
         self.fds: dict[int, tuple[str, int]] = {}
         self.errors: set[tuple[str, int]] = set()  # sockets that could not be opened
 
-    def send(self, probe: SendProbe) -> None:
+    def send(self, probe: SendProbe) -> list[Action]:
+        """Send it; the engine's actions for it (its "sent" event) come back."""
         member = self.engine.members.get(probe.member)
         if member is None or not member.present:
-            return
+            return []
         key = (probe.member, probe.family)
         sock = self.sockets.get(key)
         if sock is not None and (sock.source != probe.source or sock.ifindex != member.ifindex):
@@ -46,7 +48,7 @@ class ProbeIO:
                 self.errors.add(key)
                 log.log(level, "cannot probe from %s on %s: %s", probe.source, probe.member,
                         exc.strerror or exc)
-                return
+                return []
             self.errors.discard(key)
             self.sockets[key] = sock
             self.fds[sock.fileno()] = key
@@ -55,11 +57,14 @@ class ProbeIO:
             else icmp_packets.ProbeKind.UNICAST
         sent_ns = sock.send(probe.dest, probe.seq, kind)
         if kind is icmp_packets.ProbeKind.UNICAST:
-            self.engine.probe_sent(probe.member, probe.family, probe.seq, sent_ns / 1e6)
+            return self.engine.probe_sent(probe.member, probe.family, probe.seq,
+                                          sent_ns / 1e6)
+        return []
 
     def read_replies(self) -> list[Action]:
         """Every probe reply waiting in the sockets, given to the engine in the order
-        the kernel received them, with the kernel's receive times."""
+        the kernel received them, with the kernel's receive times and the time each is
+        processed (in.mpathd's ackrecv and ackproc times)."""
         replies: list[tuple[int, str, int, icmp_packets.Reply]] = []
         # One datagram per readable socket per round, then ask epoll again: a socket
         # rarely holds more than one reply, and reading it until it is empty cost a
@@ -79,7 +84,7 @@ class ProbeIO:
         for recv_ns, member, family, reply in replies:
             actions += self.engine.probe_reply(
                 member, family, reply.seq, reply.source, recv_ns / 1e6,
-                netrtt_ms=(recv_ns - reply.sent_ns) / 1e6,
+                processed_at=now_ms(),
             )
         return actions
 

@@ -104,8 +104,10 @@ class Daemon:
     # ------------------------------------------------------------------ life cycle
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
+        signatures = self.engine.tables.signatures
         self.server = ControlServer(self.control_address, self.requests.handle,
-                                    self.subscribers, self._subscribed)
+                                    self.subscribers, self._subscribed,
+                                    lambda: signatures.current(self.engine.groups))
         await self.server.start()
         for note in self.defaults.notes:
             log.warning(note)

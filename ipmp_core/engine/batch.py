@@ -39,7 +39,7 @@ ORDERED_ENTRY_POINTS = (
     "online", "set_test_addresses", "dhcp_test_lease", "set_track_all", "add_data_address",
     "add_dhcp_data", "dhcp_data_lease", "remove_data_address", "add_data_addresses",
     "add_data_address_list", "add_test_address", "remove_test_address", "load",
-    "load_steps",
+    "load_steps", "removed_by_someone", "republish_attribute",
 )
 # The tail's actions, rebuilt by every order_batch.
 _TAIL = (RemoveOldCopy, FollowDhcp, AwaitDad, ClearStrayCopies, Announce)
@@ -48,7 +48,10 @@ _TAIL = (RemoveOldCopy, FollowDhcp, AwaitDad, ClearStrayCopies, Announce)
 def order_batch(tables: Tables, actions: list[Action]) -> list[Action]:
     """``actions`` with the tail rebuilt after the rest (see the module docstring). Runs
     after every entry point (a failover of 1,000 addresses passes here once): each
-    address is hashed as few times as possible (ipaddress hashes in Python)."""
+    address is hashed as few times as possible (ipaddress hashes in Python). The
+    batch's events get their version and signatures here, in the order they go out
+    (engine/signatures.py)."""
+    tables.signatures.stamp(actions)
     binds = [a for a in actions if type(a) is BindAddress]
     if not binds:
         return actions

@@ -141,24 +141,29 @@ class Engine:
         return out
 
     def probe_reply(self, member_name: str, family: int, seq: int, source: str, now: float,
-                    netrtt_ms: float | None = None) -> list[Action]:
+                    processed_at: float | None = None) -> list[Action]:
         """An ICMP echo reply to one of ``member_name``'s probes (identifier already
-        checked by the socket)."""
+        checked by the socket), received at ``now`` (the kernel's stamp) and processed
+        at ``processed_at`` (the probe event's two answer times; default ``now``)."""
         member = self.tables.members.get(member_name)
         if member is None:
             return []
         out: list[Action] = []
-        if self.probing.reply(member, family, seq, source, now, netrtt_ms, out):
+        if self.probing.reply(member, family, seq, source, now, processed_at, out):
             self.rules.refresh(self.tables.group_of(member), now, out)
         return out
 
-    def probe_sent(self, member_name: str, family: int, seq: int, sent_at: float) -> None:
+    def probe_sent(self, member_name: str, family: int, seq: int, sent_at: float
+                   ) -> list[Action]:
         """When probe ``seq`` really left (ms, engine clock). A probe waits behind the lock
         when its batch also holds netlink work; its round trip and loss deadline count
-        from the send, as in.mpathd stamps a probe as it sends it."""
+        from the send, as in.mpathd stamps a probe as it sends it. Returns its "sent"
+        event (only while someone listens)."""
         member = self.tables.members.get(member_name)
+        out: list[Action] = []
         if member is not None:
-            self.probing.sent_at(member, family, seq, sent_at)
+            self.probing.sent_at(member, family, seq, sent_at, out)
+        return out
 
     # ------------------------------------------------------------------ time
     def tick(self, now: float) -> list[Action]:

@@ -51,10 +51,14 @@ class ProbeRecord:
 
     seq: int
     target: str
-    start: float  # ms
+    start: float  # ms; moved to when it really left once the daemon says so
     status: ProbeStatus = ProbeStatus.UNACKED
     done: float = 0.0  # when acked or declared lost
     rtt: float = 0.0
+    started: float = field(init=False)  # when probing it began (in.mpathd's start time)
+
+    def __post_init__(self) -> None:
+        self.started = self.start
 
 
 @dataclass

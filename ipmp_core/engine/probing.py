@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import ipaddress
 import random
-from typing import Any
 
 from ipmp_core.constants import NUM_PROBE_FAILS, TESTADDR_CONF_MS
-from ipmp_core.engine.actions import Action, Log, ProbeKind, Publish, SendProbe
+from ipmp_core.engine.actions import Action, Log, ProbeKind, SendProbe
 from ipmp_core.engine.adaptive_fdt import adapt_fdt, rtt_sample
 from ipmp_core.engine.judgement import (
     ProbeVerdict,
@@ -25,6 +24,7 @@ from ipmp_core.engine.judgement import (
     failure_verdict,
     suspect_targets,
 )
+from ipmp_core.engine.probe_events import probe_event
 from ipmp_core.engine.prober import (
     FAMILY_NAME,
     MULTICAST_DEST,
@@ -263,18 +263,22 @@ class Probing:
                 family_prober.clear()
                 family_prober.settled = False
 
-    def sent_at(self, member: Member, family: int, seq: int, sent_at: float) -> None:
+    def sent_at(self, member: Member, family: int, seq: int, sent_at: float,
+                out: list[Action]) -> None:
         family_prober = member.prober.families.get(family)
         record = family_prober.find(seq) if family_prober is not None else None
-        if record is not None and record.status is ProbeStatus.UNACKED and \
-                sent_at > record.start:
-            record.start = sent_at
-            self._deadlines.pop(member.group, None)
+        if record is not None and record.status is ProbeStatus.UNACKED:
+            if sent_at > record.start:
+                record.start = sent_at
+                self._deadlines.pop(member.group, None)
+            self._probe_event(member, family_prober, record, out)  # in.mpathd's "sent"
 
     # ------------------------------------------------------------------ replies
     def reply(self, member: Member, family: int, seq: int, source: str, now: float,
-              netrtt_ms: float | None, out: list[Action]) -> bool:
-        """A validated-at-the-socket echo reply; True when member states may change."""
+              processed_at: float | None, out: list[Action]) -> bool:
+        """A validated-at-the-socket echo reply received at ``now`` (the kernel's stamp)
+        and read by the daemon at ``processed_at``; True when member states may
+        change."""
         group = self.tables.groups[member.group]
         self._deadlines.pop(group.name, None)
         family_prober = member.prober.families.get(family)
@@ -311,7 +315,8 @@ class Probing:
         # the first reply ends the quiet period
         family_prober.quiet_until = min(family_prober.quiet_until, now)
         sampled = rtt_sample(group, member, family_prober, record)
-        self._probe_event(member, family_prober, record, out, netrtt_ms)
+        self._probe_event(member, family_prober, record, out,
+                          now if processed_at is None else processed_at)
         if sampled:
             adapt_fdt(group, self.tables.members_of(group), member, family_prober,
                       record.target, now, out)
@@ -375,24 +380,6 @@ class Probing:
 
     # ------------------------------------------------------------------ events
     def _probe_event(self, member: Member, family_prober: FamilyProber, record: ProbeRecord,
-                     out: list[Action], netrtt_ms: float | None = None) -> None:
-        if not self.events:
-            return
-        est = family_prober.rtt.get(record.target)
-        event: dict[str, Any] = {
-            "type": "probe",
-            "interface": member.name,
-            "family": FAMILY_NAME[family_prober.family],
-            "probe": record.seq,
-            "status": str(record.status),
-            "time_ns": int(record.start * 1e6),
-            "target": record.target,
-        }
-        if record.status is ProbeStatus.ACKED:
-            event.update(
-                rtt_ms=record.rtt,
-                netrtt_ms=netrtt_ms if netrtt_ms is not None else record.rtt,
-                rttavg_ms=est.average if est else None,
-                rttdev_ms=est.deviation if est else None,
-            )
-        out.append(Publish(event))
+                     out: list[Action], processed_at: float | None = None) -> None:
+        if self.events:
+            out.append(probe_event(member.name, family_prober, record, processed_at))

@@ -17,6 +17,7 @@ from click.testing import CliRunner, Result
 from ipmp_core import ipmpstat_fields
 from ipmp_core import ipmpstat_format as fmt
 from ipmp_core.cli import ipmpstat as cli
+from ipmp_core.constants import EVENT_VERSION
 from ipmp_core.control_client import ControlError, DaemonUnreachable
 from ipmp_core.model import (
     AddressView,
@@ -321,15 +322,22 @@ def test_usage_errors(
 START = 5_000_000_000
 
 
+PROBE_START = START + 1_255_000_000
+
+
 def probe_event(**overrides: Any) -> dict[str, Any]:
+    """An acked probe: sent 0.1 ms after its start, answered 0.512 ms later, processed
+    0.288 ms after that (RTT 0.9 ms from start to processing)."""
     event = {
         "type": "probe",
+        "version": EVENT_VERSION,
         "interface": "subitops0",
         "probe": 1017,
         "status": "acked",
-        "time_ns": START + 1_255_000_000,
-        "netrtt_ms": 0.512,
-        "rtt_ms": 0.9,
+        "start_ns": PROBE_START,
+        "sent_ns": PROBE_START + 100_000,
+        "ackrecv_ns": PROBE_START + 612_000,
+        "ackproc_ns": PROBE_START + 900_000,
         "rttavg_ms": 1.125,
         "target": "192.168.85.1",
         "rttdev_ms": 0.25,
@@ -352,7 +360,7 @@ def test_probe_row_acked() -> None:
 
 
 def test_probe_row_lost_has_no_round_trip_but_keeps_target_stats() -> None:
-    row = fmt.probe_row(probe_event(status="lost", netrtt_ms=None, rtt_ms=7.0), START)
+    row = fmt.probe_row(probe_event(status="lost", ackrecv_ns=None, ackproc_ns=None), START)
     assert (row["NETRTT"], row["RTT"]) == ("", "")
     assert row["RTTAVG"] == "1.12ms"
     fields = spec("p").fields
@@ -371,6 +379,34 @@ def test_probe_row_unknown_average_and_missing_values() -> None:
 def test_probe_row_resolves_target_name() -> None:
     row = fmt.probe_row(probe_event(), START, lambda addr: {"192.168.85.1": "gw"}[addr])
     assert row["TARGET"] == "gw"
+
+
+def test_probe_rtt_includes_the_daemons_processing_as_ipmpstat_c_sfunc_probe_rtt() -> None:
+    """ipmpstat.c: RTT = ackproc - start, NETRTT = ackrecv - sent. A reply that waited
+    3 ms in the daemon shows in RTT, not in NETRTT."""
+    row = fmt.probe_row(probe_event(ackproc_ns=PROBE_START + 3_612_000), START)
+    assert (row["NETRTT"], row["RTT"]) == ("0.51ms", "3.61ms")
+    row = fmt.probe_row(probe_event(ackproc_ns=None), START)
+    assert row["RTT"] == "?"  # acked, but the time cannot be obtained: ofmt's unknown
+
+
+def test_a_probe_event_of_another_version_is_dropped_as_ipmpstat_c_probe_event() -> None:
+    assert fmt.probe_event_warning(probe_event()) is None
+    assert fmt.probe_event_warning(probe_event(version=EVENT_VERSION + 1)) == (
+        f"dropped event with unsupported event version {EVENT_VERSION + 1}")
+    event = probe_event()
+    del event["version"]
+    assert fmt.probe_event_warning(event) == "dropped event with no event version"
+    assert fmt.probe_event_warning({"type": "group-state"}) is None  # not -p's business
+
+
+def test_cli_probe_mode_warns_and_skips_an_event_of_another_version(
+        client: type[FakeClient]) -> None:
+    client.events = [probe_event(version=1), probe_event(probe=1018)]
+    result = run("-pn")
+    assert result.stdout.splitlines()[1:] == [
+        "1.25s     subitops0   1018   0.51ms    0.90ms    1.12ms    192.168.85.1"]
+    assert result.stderr == "ipmpstat: warning: dropped event with unsupported event version 1\n"
 
 
 def test_only_acked_and_lost_probes_are_reported() -> None:
@@ -558,7 +594,7 @@ def test_cli_probe_mode_prints_header_then_reported_probes(client: type[FakeClie
         probe_event(),
         probe_event(status="sent", probe=1018),
         {"type": "group-state", "group": "itops0"},
-        probe_event(status="lost", probe=1019, netrtt_ms=None, rtt_ms=None),
+        probe_event(status="lost", probe=1019, ackrecv_ns=None, ackproc_ns=None),
     ]
     result = run("-p")
     assert result.exit_code == 0, result.output

@@ -456,7 +456,8 @@ def test_probe_events_are_published_while_someone_listens():
               and a.event.get("type") == "probe"]
     assert events and {e["status"] for e in events} == {"acked"}
     e = events[-1]
-    assert e["target"] == ROUTER and e["rtt_ms"] == pytest.approx(1.0)
+    assert e["target"] == ROUTER
+    assert e["ackrecv_ns"] - e["sent_ns"] == pytest.approx(1_000_000)  # the network's 1 ms
     assert e["rttavg_ms"] == pytest.approx(1.0)
 
 
