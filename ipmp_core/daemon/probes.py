@@ -13,6 +13,13 @@ from ipmp_core.net import icmp, icmp_packets
 
 log = logging.getLogger("ipmpd")
 
+# The engine's probe kinds as the payload carries them (in.mpathd's PROBE_* types).
+_WIRE_KIND = {
+    ProbeKind.UNICAST: icmp_packets.ProbeKind.UNICAST,
+    ProbeKind.MULTICAST: icmp_packets.ProbeKind.MULTICAST,
+    ProbeKind.RTT: icmp_packets.ProbeKind.RTT,
+}
+
 
 class ProbeIO:
     """Owns one probe socket per (member, family), opened on the first probe and
@@ -51,10 +58,8 @@ class ProbeIO:
             self.sockets[key] = sock
             self.fds[sock.fileno()] = key
             self.poll.register(sock.fileno(), select.EPOLLIN)
-        kind = icmp_packets.ProbeKind.MULTICAST if probe.kind is ProbeKind.MULTICAST \
-            else icmp_packets.ProbeKind.UNICAST
-        sent_ns = sock.send(probe.dest, probe.seq, kind)
-        if kind is icmp_packets.ProbeKind.UNICAST:
+        sent_ns = sock.send(probe.dest, probe.seq, _WIRE_KIND[probe.kind])
+        if probe.kind is not ProbeKind.MULTICAST:  # the engine times these two kinds
             self.engine.probe_sent(probe.member, probe.family, probe.seq, sent_ns / 1e6)
 
     def read_replies(self) -> list[Action]:
