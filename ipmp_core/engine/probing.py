@@ -374,6 +374,8 @@ class Probing:
                 target = bad_target(group, family_prober)
                 if target is not None:
                     drop_target(group, family_prober, target, now, out)
+                    if target.kind == "host":  # in.mpathd: target_delete, PROBE_MULTI
+                        self._multicast(member, family_prober, out)
         return self.act(group, member, failure_verdict(self.tables, group, member, now),
                         now, out)
 

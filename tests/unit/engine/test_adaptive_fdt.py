@@ -221,3 +221,18 @@ def test_slow_host_target_is_kept_and_fdt_raised_with_fewer_than_four_targets():
     w.run_until(lambda: group.fdt_current > FDT, limit_ms=20_000, step_ms=1.0)
     assert slow in w.iface("e0").targets
     assert _logs(w, "Cannot meet requested failure detection time of 1000 ms")
+
+
+def test_dead_host_target_is_deleted_and_another_found_by_multicast_at_once():
+    """phyint_inst_probe_failure_state(): a host target that alone lost NUM_PROBE_FAILS
+    in a row is deleted (target_delete()) and a PROBE_MULTI goes out at once, so a
+    group with 4 hosts left finds a fifth again."""
+    w = _host_world(6)
+    targets = w.iface("e0").targets
+    spare = next(h for h in w.hosts[4] if h not in targets)
+    dead = targets[0]
+    del w.rtt[dead]
+    w.run_until(lambda: dead not in w.iface("e0").targets, limit_ms=20 * FDT, step_ms=1.0)
+    w.run(FDT)
+    assert spare in w.iface("e0").targets and len(w.iface("e0").targets) == 5
+    assert w.iface("e0").state is IfState.OK
