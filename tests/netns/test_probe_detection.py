@@ -113,7 +113,8 @@ def test_slow_target_backs_off_fdt_and_recovers(node: Node, tmp_path: Path) -> N
     assert float(fdt.rstrip("s")) > 1.0
     assert probe_states(node) == {"e0": ("ok", "ok"), "e1": ("ok", "ok")}
     delay.write_text("0")
-    # FDT halves back after 60 s of fast answers (FDT_SETTLING_MS)
+    # PROBE_RTT answers bring the FDT back once MIN_SETTLING_TIME (60 s) has passed since
+    # the last raise
     node.wait_for(lambda: "Improved failure detection time" in node.log(),
                   "the FDT to improve", timeout=100)
     assert probe_states(node)["e0"] == ("ok", "ok")
