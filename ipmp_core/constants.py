@@ -134,22 +134,38 @@ MIN_RANDOM_FACTOR = 0.5
 MAX_RANDOM_FACTOR = 1.0
 # At most this many probe targets per address family and group.
 MAX_PROBE_TARGETS = 5
-# A slow or dead target is tried again after this long.
-TARGET_RECOVERY_MS = 60_000
-# After a backoff the FDT is not lowered again for this long (no FDT flapping).
-FDT_SETTLING_MS = 60_000
-# The FDT is raised or lowered by this factor.
+# in.mpathd's MIN_PROBE_TARGETS: when the last active router target is gone, up to this
+# many slow or dead ones are probed again (target_activate_all()); and a target is only
+# judged "exceptionally slow" with at least MIN_PROBE_TARGETS + 1 active targets, enough
+# others to compare it with (check_exception_target()).
+MIN_PROBE_TARGETS = 3
+# in.mpathd's EXCEPTION_FACTOR: a target whose crtt exceeds the probe interval is the
+# exception (dropped, rather than the FDT raised) when every other active target answers
+# within interval / EXCEPTION_FACTOR.
+EXCEPTION_FACTOR = 2
+# in.mpathd's MIN_RECOVERY_TIME: a dead router target becomes "slow" after this long, a
+# slow one "unused" (probed again when there is room) after this long again: a router
+# that stopped answering is retried after two minutes, not hammered.
+MIN_RECOVERY_TIME = 60_000
+# in.mpathd's MIN_SETTLING_TIME: after the FDT was raised it is not lowered for this long
+# (no FDT flapping with a target whose RTT hovers around the interval).
+MIN_SETTLING_TIME = 60_000
+# in.mpathd's NEXT_FDT_MULTIPLE: the FDT is raised or lowered by this factor.
 NEXT_FDT_MULTIPLE = 2
 # A probe whose round trip alone would push its target's crtt above the probe interval
 # is held back (in.mpathd's MAXDEFERREDRTT): one spike (an ARP resolution, a busy host)
 # must not raise the FDT. When this many such probes are followed by yet another, the
 # link really slowed down and they all count.
 MAX_DEFERRED_RTT = 1
-# The FDT is lowered again once every target's crtt is below interval / this.
+# in.mpathd's LOWER_FDT_TRIGGER: a raised FDT is halved when a target's crtt falls below
+# interval / this and every active target of the group is that fast: small improvements
+# are ignored, so the FDT does not flap with small crtt changes.
 LOWER_FDT_TRIGGER = 4
-# A target is dropped (rather than the FDT raised) when at least this many targets are
-# active and all others answer within half an interval.
-MIN_TARGETS_TO_DROP_ONE = 4
+# PROBE_RTT probes (in.mpathd's, sent while the FDT is raised, between failure-detection
+# probes) remembered per interface and family to recognise their replies: an answer to an
+# older one is no longer worth a sample (it could only raise the estimate, which RTT
+# probes never do).
+RTT_PROBES_KEPT = 4
 # Losses are ignored for this long after an interface starts probing while its link is up:
 # a switch port may still be in spanning-tree learning. The first reply ends it early.
 PROBE_QUIET_PERIOD_MS = 40_000

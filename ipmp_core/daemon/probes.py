@@ -14,6 +14,13 @@ from ipmp_core.net import icmp, icmp_packets
 
 log = logging.getLogger("ipmpd")
 
+# The engine's probe kinds as the payload carries them (in.mpathd's PROBE_* types).
+_WIRE_KIND = {
+    ProbeKind.UNICAST: icmp_packets.ProbeKind.UNICAST,
+    ProbeKind.MULTICAST: icmp_packets.ProbeKind.MULTICAST,
+    ProbeKind.RTT: icmp_packets.ProbeKind.RTT,
+}
+
 
 class ProbeIO:
     """Owns one probe socket per (member, family), opened on the first probe and
@@ -53,13 +60,11 @@ class ProbeIO:
             self.sockets[key] = sock
             self.fds[sock.fileno()] = key
             self.poll.register(sock.fileno(), select.EPOLLIN)
-        kind = icmp_packets.ProbeKind.MULTICAST if probe.kind is ProbeKind.MULTICAST \
-            else icmp_packets.ProbeKind.UNICAST
-        sent_ns = sock.send(probe.dest, probe.seq, kind)
-        if kind is icmp_packets.ProbeKind.UNICAST:
-            return self.engine.probe_sent(probe.member, probe.family, probe.seq,
-                                          sent_ns / 1e6)
-        return []
+        sent_ns = sock.send(probe.dest, probe.seq, _WIRE_KIND[probe.kind])
+        if probe.kind is ProbeKind.MULTICAST:
+            return []
+        # The engine times the other two kinds (unicast and RTT-only probes).
+        return self.engine.probe_sent(probe.member, probe.family, probe.seq, sent_ns / 1e6)
 
     def read_replies(self) -> list[Action]:
         """Every probe reply waiting in the sockets, given to the engine in the order

@@ -20,6 +20,7 @@ class ProbeKind(StrEnum):
 
     UNICAST = "unicast"  # counts for failure and repair
     MULTICAST = "multicast"  # target discovery only
+    RTT = "rtt"  # in.mpathd's PROBE_RTT: only lowers an RTT estimate (FDT raised)
 
 
 @dataclass(frozen=True)

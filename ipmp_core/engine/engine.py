@@ -203,7 +203,7 @@ class Engine:
         deadline = self.next_deadline()
         if deadline is None:
             return None
-        shortest = min((g.probe_interval for g in self.tables.groups.values()),
+        shortest = min((g.user_probe_interval for g in self.tables.groups.values()),
                        default=TICK_BATCH_MAX_MS * TICK_BATCH_DIVISOR)
         return max(deadline, last_wake + min(TICK_BATCH_MAX_MS, shortest / TICK_BATCH_DIVISOR))
 

@@ -28,6 +28,7 @@ from ipmp_core.constants import (
     NUM_PROBE_REPAIRS,
     PROBE_QUIET_PERIOD_MS,
     PROBE_STATS_COUNT,
+    RTT_PROBES_KEPT,
     SEQ_MODULO,
 )
 from ipmp_core.engine.detector import Verdict
@@ -87,12 +88,20 @@ class FamilyProber:
     # first answers after a link comes back may have waited in the ARP/ND queue while
     # the switch port was still learning, and are no round-trip time (see rtt_allowed).
     settled: bool = True
+    # While the group's FDT is raised (in.mpathd's pii_fd_snxt_basetime and
+    # pii_rtt_target_next): probes still go out every configured interval, but only
+    # those reaching fd_base are failure-detection probes; the others are PROBE_RTT
+    # probes, to rtt_target_index, remembered in rtt_probes (not in the history).
+    fd_base: float = 0.0
+    rtt_target_index: int = 0
+    rtt_probes: deque[ProbeRecord] = field(default_factory=lambda: deque(maxlen=RTT_PROBES_KEPT))
 
     # ------------------------------------------------------------------ schedule
     def start(self, now: float, interval: float) -> None:
         """Start (or restart) probing: the first probe is spread over one interval."""
         self.base = now + self.rng.uniform(0, interval)
         self.next_send = self.base
+        self.fd_base = self.base
         self.quiet_until = now + PROBE_QUIET_PERIOD_MS
 
     def stop(self) -> None:
@@ -110,6 +119,29 @@ class FamilyProber:
             self.base += missed * interval
         self.next_send = self.base + factor * interval
         self.base += interval
+
+    def fd_probe_now(self, now: float, fd_interval: float, raised: bool) -> bool:
+        """Whether the probe going out now (after schedule_next) is a failure-detection
+        probe rather than a PROBE_RTT one: in.mpathd's phyint_inst_timer() sends PROBE_UNI
+        only when the next send time is no earlier than the failure-detection base time,
+        which a PROBE_UNI moves on by the group's (raised) probe interval; missed slots
+        are skipped. With the FDT as configured every probe is one, and both base times
+        stay in step."""
+        if not raised:
+            self.fd_base = self.base
+            return True
+        if self.next_send is not None and self.next_send < self.fd_base:
+            return False
+        self.fd_base += fd_interval
+        if now > self.fd_base:
+            self.fd_base += (int((now - self.fd_base) // fd_interval) + 1) * fd_interval
+        return True
+
+    def sent_rtt(self, seq: int, target: str, now: float) -> None:
+        self.rtt_probes.append(ProbeRecord(seq, target, now))
+
+    def find_rtt(self, seq: int) -> ProbeRecord | None:
+        return next((r for r in self.rtt_probes if r.seq == seq), None)
 
     def next_seq(self) -> int:
         self.seq = (self.seq + 1) % SEQ_MODULO
@@ -210,6 +242,7 @@ class FamilyProber:
         """Forget the probe history (link went down, targets replaced)."""
         self.records.clear()
         self.unacked.clear()
+        self.rtt_probes.clear()
 
 
 @dataclass

@@ -15,7 +15,7 @@ import random
 
 from ipmp_core.constants import NUM_PROBE_FAILS, TESTADDR_CONF_MS
 from ipmp_core.engine.actions import Action, Log, ProbeKind, SendProbe
-from ipmp_core.engine.adaptive_fdt import adapt_fdt, rtt_sample
+from ipmp_core.engine.adaptive_fdt import adapt_fdt, rtt_probe_reply, rtt_sample
 from ipmp_core.engine.judgement import (
     ProbeVerdict,
     bad_target,
@@ -191,7 +191,6 @@ class Probing:
         """Expire probes, judge, send due probes; True when member states may change."""
         self._deadlines.pop(group.name, None)
         changed = False
-        interval = group.probe_interval
         targets_changed = False
         for targets in group.targets.values():
             if targets.tick(now):
@@ -209,8 +208,10 @@ class Probing:
                     changed = True
             for family_prober in member.prober.families.values():
                 if family_prober.enabled and member.link_up and family_prober.due(now):
+                    # in.mpathd's phyint_inst_timer(): the next send time first (every
+                    # configured interval), then what kind of probe goes out now
+                    family_prober.schedule_next(now, group.user_probe_interval)
                     self._send(group, member, family_prober, now, out)
-                    family_prober.schedule_next(now, interval)
         if group.suspect_since is not None and now >= group.suspect_until:
             self._end_suspicion(group, now, out)
             changed = targets_changed = True
@@ -232,16 +233,35 @@ class Probing:
               out: list[Action]) -> None:
         targets = group.targets[family_prober.family]
         active = targets.active()
-        if active:
-            target = active[family_prober.target_index % len(active)]
-            family_prober.target_index = (family_prober.target_index + 1) % len(active)
+        if not active:
+            family_prober.fd_base = family_prober.base
+            self._multicast(member, family_prober, out)
+            return
+        if not family_prober.fd_probe_now(now, group.probe_interval,
+                                          group.fdt_current != group.fdt_ms):
+            # The FDT is raised and the failure-detection probe is not due: a PROBE_RTT
+            # probe, so that a recovered path brings the FDT down without waiting for
+            # enough of the (rarer) failure-detection probes.
+            target = active[family_prober.rtt_target_index % len(active)]
+            family_prober.rtt_target_index = (family_prober.rtt_target_index + 1) % len(active)
             seq = family_prober.next_seq()
-            family_prober.sent(seq, target, now)
+            family_prober.sent_rtt(seq, target, now)
             out.append(SendProbe(member.name, family_prober.family, family_prober.source,
-                                 target, seq, ProbeKind.UNICAST))
-            if not targets.are_hosts or len(active) > 1:
-                return
-        # No target, or a single host target (no resilience): look for (more) hosts.
+                                 target, seq, ProbeKind.RTT))
+            return
+        target = active[family_prober.target_index % len(active)]
+        family_prober.target_index = (family_prober.target_index + 1) % len(active)
+        family_prober.rtt_target_index = family_prober.target_index
+        seq = family_prober.next_seq()
+        family_prober.sent(seq, target, now)
+        out.append(SendProbe(member.name, family_prober.family, family_prober.source,
+                             target, seq, ProbeKind.UNICAST))
+        if targets.are_hosts and len(active) == 1:
+            self._multicast(member, family_prober, out)  # one host: no resilience
+
+    def _multicast(self, member: Member, family_prober: FamilyProber,
+                   out: list[Action]) -> None:
+        """Look for (more) host targets: an all-hosts echo (in.mpathd's PROBE_MULTI)."""
         seq = family_prober.next_seq()
         seqs = self.multicast_seqs.setdefault((member.name, family_prober.family), [])
         seqs.append(seq)
@@ -266,12 +286,18 @@ class Probing:
     def sent_at(self, member: Member, family: int, seq: int, sent_at: float,
                 out: list[Action]) -> None:
         family_prober = member.prober.families.get(family)
-        record = family_prober.find(seq) if family_prober is not None else None
+        if family_prober is None:
+            return
+        record = family_prober.find(seq)
+        rtt_only = record is None  # PROBE_RTT probes are no probe events (pii_probes)
+        if rtt_only:
+            record = family_prober.find_rtt(seq)
         if record is not None and record.status is ProbeStatus.UNACKED:
             if sent_at > record.start:
                 record.start = sent_at
                 self._deadlines.pop(member.group, None)
-            self._probe_event(member, family_prober, record, out)  # in.mpathd's "sent"
+            if not rtt_only:
+                self._probe_event(member, family_prober, record, out)  # in.mpathd's "sent"
 
     # ------------------------------------------------------------------ replies
     def reply(self, member: Member, family: int, seq: int, source: str, now: float,
@@ -296,6 +322,15 @@ class Probing:
             self._expire(group, member, family_prober, now, out)
         if seq in self.multicast_seqs.get((member.name, family), []):
             return self._discovered(group, family, source, now, out) or changed
+        rtt_probe = family_prober.find_rtt(seq)
+        if rtt_probe is not None:
+            if source != rtt_probe.target:
+                family_prober.ignored["wrong-source"] += 1
+                return changed
+            family_prober.rtt_probes.remove(rtt_probe)  # one answer each
+            rtt_probe_reply(group, self.tables.members_of(group), member, family_prober,
+                            rtt_probe.target, now - rtt_probe.start, now, out)
+            return changed
         record = family_prober.find(seq)
         if record is None:
             family_prober.ignored["unknown-sequence"] += 1
@@ -317,9 +352,10 @@ class Probing:
         sampled = rtt_sample(group, member, family_prober, record)
         self._probe_event(member, family_prober, record, out,
                           now if processed_at is None else processed_at)
-        if sampled:
-            adapt_fdt(group, self.tables.members_of(group), member, family_prober,
-                      record.target, now, out)
+        if sampled and adapt_fdt(group, self.tables.members_of(group), member,
+                                 family_prober, record.target, now, out):
+            self._multicast(member, family_prober, out)  # a slow host was deleted
+            self._update_has_targets(group)
         if not member.prober.failed:
             return changed  # an answer can neither fail a member nor make a target bad
         return self.judge(group, member, now, out) or changed
@@ -347,6 +383,8 @@ class Probing:
                 target = bad_target(group, family_prober)
                 if target is not None:
                     drop_target(group, family_prober, target, now, out)
+                    if target.kind == "host":  # in.mpathd: target_delete, PROBE_MULTI
+                        self._multicast(member, family_prober, out)
         return self.act(group, member, failure_verdict(self.tables, group, member, now),
                         now, out)
 

@@ -51,6 +51,20 @@ class RttEstimator:
         self.deferred.clear()
         return True
 
+    def add_rtt_probe(self, sample_ms: float) -> bool:
+        """A PROBE_RTT probe's round trip (in.mpathd's pi_set_crtt() with is_probe_uni
+        false): taken only when it lowers a known crtt. RTT probes are sent only to bring
+        a raised FDT down quickly; an increase is the failure-detection probes' to
+        measure, and with several probes outstanding it would be counted many times.
+        True when the estimate changed."""
+        if self.sa is None:
+            return False  # in.mpathd: tg_crtt 0, and no sample is lower than that
+        sa, sv = self._next(self.sa, self.sv, sample_ms)
+        if sa / 8 + sv >= self.crtt:
+            return False
+        self.sa, self.sv = sa, sv
+        return True
+
     def reset(self) -> None:
         self.sa = None
         self.sv = 0.0

@@ -154,8 +154,7 @@ class Group:
     multicast: list[str] = field(default_factory=list)  # groups joined on the nominee
     dhcp_slots: dict[int, IPInterface | None] = field(default_factory=dict)  # leased data
     fdt_current: int = DEFAULT_FDT_MS  # raised above fdt_ms when targets are too slow
-    fdt_raised_at: float = 0.0
-    fast_since: float | None = None  # since when every target answers fast
+    fdt_raised_at: float = 0.0  # in.mpathd's last_fdt_bumpup_time
     suspect_since: float | None = None  # every member lost its targets: are they dead?
     suspect_until: float = 0.0
     suspected: list[tuple[int, str]] = field(default_factory=list)  # routers marked dead
@@ -172,4 +171,11 @@ class Group:
 
     @property
     def probe_interval(self) -> float:
+        """in.mpathd's pg_probeint: failure-detection probes are this far apart."""
         return self.fdt_current / PROBE_INTERVAL_DIVISOR
+
+    @property
+    def user_probe_interval(self) -> float:
+        """in.mpathd's user_probe_interval: probes (failure-detection or, while the FDT
+        is raised, PROBE_RTT) go out this often, from the configured FDT."""
+        return self.fdt_ms / PROBE_INTERVAL_DIVISOR

@@ -4,7 +4,10 @@ Routers first: the next hops of routes that lie in the test addresses' subnet. W
 router, hosts that answer a multicast echo (224.0.0.1 / ff02::1) become targets, at most
 MAX_PROBE_TARGETS. A router appearing replaces all host targets: a list is all-router or
 all-host. Configured (explicit) targets, like bonding's arp_ip_target, replace both.
-Slow or dead targets are tried again after TARGET_RECOVERY_MS.
+A dead router becomes slow after MIN_RECOVERY_TIME, a slow one unused after that long
+again, and an unused one is probed when there is room (in.mpathd's target_next()); when
+the last active router leaves the routing table, the slow and dead ones are probed
+again at once (target_activate_all()).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from ipmp_core.constants import MAX_PROBE_TARGETS, TARGET_RECOVERY_MS
+from ipmp_core.constants import MAX_PROBE_TARGETS, MIN_PROBE_TARGETS, MIN_RECOVERY_TIME
 from ipmp_core.model import TargetMode
 
 
@@ -21,8 +24,8 @@ class TargetState(StrEnum):
 
     ACTIVE = "active"
     UNUSED = "unused"  # known but beyond MAX_PROBE_TARGETS
-    SLOW = "slow"
-    DEAD = "dead"
+    SLOW = "slow"  # too slow, or dead for MIN_RECOVERY_TIME: unused after that long again
+    DEAD = "dead"  # stopped answering while others answered
 
 
 @dataclass
@@ -99,9 +102,45 @@ class TargetList:
                                                           if x.state is TargetState.ACTIVE
                                                           and x is not t]) >= MAX_PROBE_TARGETS:
                     t.state = TargetState.UNUSED
+            self._activate_all(now)
         else:
             self.targets = []  # no router left: rediscover hosts by multicast
         return True
+
+    def _activate_all(self, now: float) -> None:
+        """in.mpathd's target_activate_all(), from target_delete(): the last active router
+        left the routing table while slow or dead ones remain; up to MIN_PROBE_TARGETS
+        of them are probed again at once, the best first (target_select_best())."""
+        if any(t.state is TargetState.ACTIVE for t in self.targets):
+            return
+        for _ in range(MIN_PROBE_TARGETS):
+            best = self._select_best(now)
+            if best is None:
+                return
+            best.state = TargetState.ACTIVE
+
+    def _select_best(self, now: float) -> Target | None:
+        """An unused target, else a slow one that has recovered (made unused), any slow
+        one, a dead one that has recovered (made slow), any dead one: in.mpathd's
+        target_select_best(), which promotes every recovered one it passes."""
+        slow = dead = slow_recovered = dead_recovered = None
+        for t in self.targets:
+            if t.state is TargetState.UNUSED:
+                return t
+            recovered = now >= t.since + MIN_RECOVERY_TIME
+            if t.state is TargetState.SLOW:
+                if recovered:
+                    t.state = TargetState.UNUSED
+                    slow_recovered = t
+                else:
+                    slow = t
+            elif t.state is TargetState.DEAD:
+                if recovered:
+                    t.state, t.since = TargetState.SLOW, now
+                    dead_recovered = t
+                else:
+                    dead = t
+        return slow_recovered or slow or dead_recovered or dead
 
     def add_host(self, address: str, now: float) -> bool:
         """A host answered our multicast echo; True when it became a target."""
@@ -135,25 +174,33 @@ class TargetList:
 
     # ------------------------------------------------------------------ time
     def tick(self, now: float) -> list[str]:
-        """Slow and dead targets become eligible again; returns their addresses."""
-        back = []
+        """in.mpathd's target_next() as time passes: a dead target becomes slow after
+        MIN_RECOVERY_TIME, a slow one unused after MIN_RECOVERY_TIME more, and unused
+        ones are probed while fewer than MAX_PROBE_TARGETS are. Returns the addresses
+        whose state changed."""
+        changed: list[str] = []
+        usable_again = False
         for target in self.targets:
-            if target.state in (TargetState.SLOW, TargetState.DEAD) and \
-                    now >= target.since + TARGET_RECOVERY_MS:
+            if now < target.since + MIN_RECOVERY_TIME:
+                continue
+            if target.state is TargetState.DEAD:
+                target.state, target.since = TargetState.SLOW, now
+                changed.append(target.address)
+            elif target.state is TargetState.SLOW:
                 target.state = TargetState.UNUSED
-                back.append(target.address)
-        if not back:
-            return back
-        if any(t.kind == "router" for t in self.targets if t.address in back):
+                changed.append(target.address)
+                usable_again = usable_again or target.kind == "router"
+        if usable_again:
             self.flush_hosts()  # a router appearing replaces all host targets
-        self._fill()
-        return back
+        if changed:
+            self._fill()
+        return changed
 
     def next_deadline(self) -> float | None:
         best: float | None = None
         for t in self.targets:
             if t.state is TargetState.SLOW or t.state is TargetState.DEAD:
-                due = t.since + TARGET_RECOVERY_MS
+                due = t.since + MIN_RECOVERY_TIME
                 if best is None or due < best:
                     best = due
         return best

@@ -36,10 +36,20 @@ def reply_for(packet: bytes) -> tuple[str, bytes] | None:
     return source, reply
 
 
+def kind_of(packet: bytes) -> int:
+    """The kind byte of an echo request carrying our payload (0 for anything else):
+    after the IP header, the 8-byte ICMP header, the 4-byte magic and the 2-byte seq."""
+    offset = (packet[0] & 0x0F) * 4 + 8 + 4 + 2
+    return packet[offset] if len(packet) > offset else 0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--delay-file", required=True)
     parser.add_argument("--seconds", type=float, default=600)
+    # one line per request answered: the probe kind byte of our payload (1 failure
+    # detection, 2 multicast, 3 PROBE_RTT; see net/icmp_packets.py), for the test to read
+    parser.add_argument("--kinds-file")
     args = parser.parse_args()
     sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
     pending: list[tuple[float, int, str, bytes]] = []
@@ -59,6 +69,9 @@ def main() -> None:
                     delay = 0.0
                 n += 1
                 heapq.heappush(pending, (time.monotonic() + delay, n, *answer))
+                if args.kinds_file:
+                    with open(args.kinds_file, "a") as fh:
+                        fh.write(f"{kind_of(packet)}\n")
         now = time.monotonic()
         while pending and pending[0][0] <= now:
             _, _, dest, payload = heapq.heappop(pending)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from ipmp_core.net.icmp_packets import ProbeKind
 from tests.support.node import Node
 
 pytestmark = pytest.mark.netns
@@ -102,18 +103,25 @@ def test_slow_target_backs_off_fdt_and_recovers(node: Node, tmp_path: Path) -> N
     delay.write_text("0")
     lab.sysctl(lab.router, "net.ipv4.icmp_echo_ignore_all", "1")
     responder = Path(__file__).with_name("slow_responder.py")
+    kinds = tmp_path / "kinds"
     lab.spawn(lab.router, [sys.executable, str(responder), "--delay-file", str(delay),
-                           "--seconds", "120"])
+                           "--seconds", "120", "--kinds-file", str(kinds)])
     probing_group(node, "e0", "e1")
     wait_probing(node, "e0", "e1")
+    rtt_kind = str(int(ProbeKind.RTT))
+    assert rtt_kind not in kinds.read_text().split()  # none at the configured FDT
     delay.write_text("400")  # crtt far above the 143 ms interval
     node.wait_for(lambda: "Cannot meet requested failure detection time of 1000 ms"
                   in node.log(), "the FDT backoff", timeout=15)
     fdt = node.stat("-g", "-P", "-o", "fdt").strip()
     assert float(fdt.rstrip("s")) > 1.0
     assert probe_states(node) == {"e0": ("ok", "ok"), "e1": ("ok", "ok")}
+    # in.mpathd's PROBE_RTT probes go out between the failure-detection ones while raised
+    node.wait_for(lambda: rtt_kind in kinds.read_text().split(), "PROBE_RTT probes",
+                  timeout=10)
     delay.write_text("0")
-    # FDT halves back after 60 s of fast answers (FDT_SETTLING_MS)
+    # PROBE_RTT answers bring the FDT back once MIN_SETTLING_TIME (60 s) has passed since
+    # the last raise
     node.wait_for(lambda: "Improved failure detection time" in node.log(),
                   "the FDT to improve", timeout=100)
     assert probe_states(node)["e0"] == ("ok", "ok")

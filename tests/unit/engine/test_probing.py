@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from ipmp_core.constants import (
+    MIN_RECOVERY_TIME,
     NUM_PROBE_REPAIRS,
     PROBE_QUIET_PERIOD_MS,
-    TARGET_RECOVERY_MS,
 )
 from ipmp_core.engine.actions import ProbeKind, SendProbe
 from ipmp_core.engine.rtt import RttEstimator
@@ -113,7 +113,15 @@ def test_quiet_period_ignores_losses_until_the_first_reply():
 
 
 # --------------------------------------------------------------------------- targets
-def test_bad_target_is_marked_dead_not_the_interface():
+def _router_states(w: ProbeWorld) -> dict[str, str]:
+    return {t.address: str(t.state) for t in w.engine.groups["ipmp0"].targets[4].targets}
+
+
+def test_dead_router_goes_dead_then_slow_then_unused_as_target_next_does():
+    """in.mpathd's phyint_inst_probe_failure_state() marks a router that alone stopped
+    answering TG_DEAD (not the interface); target_next() makes it TG_SLOW after
+    MIN_RECOVERY_TIME and TG_UNUSED after MIN_RECOVERY_TIME more, then probes it again.
+    (Changed: it used to come back after one MIN_RECOVERY_TIME.)"""
     w = ProbeWorld("e0", "e1")
     w.rtt.update({ROUTER: 1.0, "198.51.100.2": 1.0})
     w.routers(ROUTER, "198.51.100.2")
@@ -124,9 +132,44 @@ def test_bad_target_is_marked_dead_not_the_interface():
     assert w.iface("e0").state is IfState.OK and w.iface("e1").state is IfState.OK
     assert w.iface("e0").targets == [ROUTER]
     assert any("198.51.100.2" in line and "marked dead" in line for line in w.logs())
-    w.rtt["198.51.100.2"] = 1.0  # back: eligible again after the recovery time
-    w.run(TARGET_RECOVERY_MS + FDT)
+    targets = w.engine.groups["ipmp0"].targets[4]
+    dead_since = targets.get("198.51.100.2").since
+    w.rtt["198.51.100.2"] = 1.0  # back, but not probed before it has recovered
+    w.run(dead_since + MIN_RECOVERY_TIME - 1 - w.now)
+    assert _router_states(w)["198.51.100.2"] == "dead"
+    w.run(2)
+    assert _router_states(w)["198.51.100.2"] == "slow"
+    assert w.iface("e0").targets == [ROUTER]
+    w.run(MIN_RECOVERY_TIME - 2)
+    assert _router_states(w)["198.51.100.2"] == "slow"
+    w.run(2)
+    assert _router_states(w)["198.51.100.2"] == "active"  # unused, then active: room
     assert sorted(w.iface("e0").targets) == [ROUTER, "198.51.100.2"]
+
+
+def test_dead_and_slow_routers_are_reactivated_when_no_router_is_left():
+    """in.mpathd's target_delete(): when the last active router leaves the routing
+    table, target_activate_all() probes up to MIN_PROBE_TARGETS of the slow and dead
+    ones again at once (target_select_best()), rather than falling back to hosts."""
+    w = ProbeWorld("e0", "e1")
+    w.rtt.update({ROUTER: 1.0, "198.51.100.2": 1.0})
+    w.hosts[4] = ["198.51.100.200"]
+    w.rtt["198.51.100.200"] = 1.0
+    w.routers(ROUTER, "198.51.100.2")
+    w.probing_group("ipmp0", "e0", "e1")
+    w.run(3 * FDT)
+    del w.rtt["198.51.100.2"]
+    w.run(8 * FDT)
+    assert _router_states(w) == {ROUTER: "active", "198.51.100.2": "dead"}
+    w.rtt["198.51.100.2"] = 1.0
+    w.routers("198.51.100.2")  # the route through ROUTER is removed
+    assert _router_states(w) == {"198.51.100.2": "active"}
+    assert w.iface("e0").target_mode is TargetMode.ROUTES
+    assert w.iface("e0").targets == ["198.51.100.2"]
+    w.run(3 * FDT)
+    assert w.iface("e0").state is IfState.OK and w.iface("e1").state is IfState.OK
+    sent = [p.dest for t, p in w.sent if t > w.now - 2 * FDT]
+    assert "198.51.100.2" in sent and "224.0.0.1" not in sent
 
 
 def test_multicast_discovery_finds_host_targets_when_there_is_no_router():
