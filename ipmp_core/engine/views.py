@@ -25,13 +25,20 @@ from ipmp_core.model import (
 
 
 def snapshot(tables: Tables, rules: Rules, state_error: str) -> Snapshot:
-    """Groups, interfaces and addresses as ipmpstat -g / -i / -a / -t show them."""
+    """Groups, interfaces and addresses as ipmpstat -g / -i / -a / -t show them.
+
+    Rows in a stable order, walked as ipmpstat's walk_if() and walk_addr() walk them,
+    group by group: groups as created, each group's members as configured, its
+    addresses as added; interfaces in no group last (in.mpathd's anonymous group is
+    the first it creates, so its list, newest first, ends with it).
+    """
     snap = Snapshot(state_error=state_error)
+    anonymous: list[InterfaceView] = []
     for group in tables.groups.values():
         members = tables.members_of(group)
         active = [m.name for m in members if m.active]
         if group.name == ANONYMOUS:  # ipmpstat -i shows them with an empty GROUP
-            snap.interfaces += [interface_view(group, m) for m in members]
+            anonymous = [interface_view(group, m) for m in members]
             continue
         snap.groups.append(
             GroupView(
@@ -66,6 +73,7 @@ def snapshot(tables: Tables, rules: Rules, state_error: str) -> Snapshot:
                     outbound=outbound.get(str(addr.network), []) if member else [],
                 )
             )
+    snap.interfaces += anonymous
     return snap
 
 
