@@ -117,11 +117,14 @@ def interface_view(group: Group, m: Member) -> InterfaceView:
 
 def probe_state(m: Member) -> ProbeState:
     """ipmpstat -i PROBE as in.mpathd's ifprobestate(): disabled without a probing
-    family, failed whenever the interface is failed (a link failure too), unknown while
-    no family has a target, else ok (targets exist; no answer needed yet)."""
+    family, failed whenever the interface is failed (PI_FAILED: a link failure too),
+    unknown while no family has a target, else ok (targets exist; no answer needed).
+    A failed interface whose targets all went while its link is up is PI_NOTARGETS
+    in in.mpathd (target_delete()), so unknown, though its STATE stays failed."""
     if not m.prober.enabled:
         return ProbeState.DISABLED
-    if interface_state(m) is IfState.FAILED:
+    failed = interface_state(m) is IfState.FAILED
+    if failed and (m.prober.has_targets or not m.link_up):
         return ProbeState.FAILED
     return ProbeState.OK if m.prober.has_targets else ProbeState.UNKNOWN
 

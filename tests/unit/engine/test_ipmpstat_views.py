@@ -55,6 +55,21 @@ def test_probe_is_failed_whenever_the_interface_is_failed_even_by_its_link():
     assert view.state is IfState.FAILED and view.probe is ProbeState.FAILED
 
 
+def test_failed_interface_whose_targets_went_with_link_up_is_probe_unknown():
+    """target_delete(): no target left on either family and the link up is
+    PI_NOTARGETS, so ifprobestate() says unknown; IFF_FAILED keeps STATE failed."""
+    w = probing("e0", "e1")
+    w.rtt[ROUTER] = 1.0
+    w.routers(ROUTER)
+    w.run(3 * FDT)
+    w.dropped.add("e0")
+    w.run(2 * FDT)
+    assert (w.iface("e0").state, w.iface("e0").probe) == (IfState.FAILED, ProbeState.FAILED)
+    w.routers()  # the router leaves the routing table: no target for anyone
+    w.run(100)
+    assert (w.iface("e0").state, w.iface("e0").probe) == (IfState.FAILED, ProbeState.UNKNOWN)
+
+
 def test_probe_is_disabled_without_test_addresses():
     w = World("e0", "e1")
     w.group("ipmp0", "e0", "e1")
