@@ -164,11 +164,11 @@ def select_fields(
     by_name = {fld.name: fld for fld in FIELDS[mode]}
     names = [name for name in spec.split(",") if name.strip()]
     bad = tuple(name for name in names if name.strip().upper() not in by_name)
+    chosen = tuple(by_name[name.strip().upper()] for name in names if name not in bad)
+    if not chosen:  # ofmt_open()'s OFMT_ENOFIELDS, before any bad field: fatal always
+        raise StatUsageError("no valid output fields")
     if bad and style is not Style.HUMAN:
         raise StatUsageError(unknown_fields_message(bad, style))
-    chosen = tuple(by_name[name.strip().upper()] for name in names if name not in bad)
-    if not chosen:  # ofmt's OFMT_ENOFIELDS: fatal in every style
-        raise StatUsageError("no valid output fields")
     return chosen, bad
 
 

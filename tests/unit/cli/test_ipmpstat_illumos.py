@@ -122,8 +122,10 @@ def test_unknown_output_field_is_fatal_for_scripts_with_exit_1(client):
 
 
 def test_only_unknown_output_fields_is_no_valid_output_fields_exit_1(client):
-    result = run("-g", "-o", "bogus")
-    assert (result.exit_code, result.stderr) == (1, "ipmpstat: no valid output fields\n")
+    """ofmt_open() returns OFMT_ENOFIELDS when no field is valid, in every mode."""
+    for args in (["-g", "-o", "bogus"], ["-g", "-P", "-o", "bogus,x"]):
+        result = run(*args)
+        assert (result.exit_code, result.stderr) == (1, "ipmpstat: no valid output fields\n")
 
 
 def test_usage_error_exits_1_like_ipmpstat_usage(client):
