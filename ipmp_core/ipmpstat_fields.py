@@ -5,7 +5,7 @@ messages. Pure, like ipmp_core/ipmpstat_format.py, which prints what is chosen h
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -98,6 +98,9 @@ class OutputSpec:
     mode: Mode
     fields: tuple[Field, ...]
     style: Style
+    # -o names that are no field of the mode, ignored with a warning in human output
+    # (ofmt_open()'s OFMT_EBADFIELDS, which ipmpstat only warns about for people)
+    unknown: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------------------- options
@@ -131,11 +134,23 @@ def default_fields(mode: Mode, style: Style) -> tuple[Field, ...]:
     return tuple(chosen)
 
 
-def select_fields(mode: Mode, spec: str | None, style: Style) -> tuple[Field, ...]:
-    """Resolve ``-o`` into columns, with ofmt's rules and messages.
+def unknown_fields_message(names: Sequence[str], style: Style) -> str:
+    """ofmt_strerror()'s OFMT_EBADFIELDS text: a warning for people, an error for -P."""
+    plural = "s" if len(names) > 1 else ""
+    quoted = " ".join(f"`{name}'" for name in names)
+    if style is Style.HUMAN:
+        return f"ignoring unknown output field{plural}: {quoted}"
+    return f"unknown output field{plural}: {quoted}"
+
+
+def select_fields(
+    mode: Mode, spec: str | None, style: Style
+) -> tuple[tuple[Field, ...], tuple[str, ...]]:
+    """Resolve ``-o`` into columns and the names that are no field, with ofmt's rules.
 
     Parsable output needs an explicit list (and not ``all``) because a script must not
-    break when a later release adds a field.
+    break when a later release adds a field; an unknown name stops a script (-P, -j)
+    but only draws a warning for people, as ipmpstat's main() treats OFMT_EBADFIELDS.
     """
     if style is Style.PARSABLE:
         if spec is None or spec == "":
@@ -143,19 +158,18 @@ def select_fields(mode: Mode, spec: str | None, style: Style) -> tuple[Field, ..
         if spec.lower() == ALL_FIELDS:
             raise StatUsageError("output field `all' invalid in parsable mode")
     if spec is None:
-        return default_fields(mode, style)
+        return default_fields(mode, style), ()
     if spec.lower() == ALL_FIELDS:
-        return FIELDS[mode]
+        return FIELDS[mode], ()
     by_name = {fld.name: fld for fld in FIELDS[mode]}
     names = [name for name in spec.split(",") if name.strip()]
-    if not names:
+    bad = tuple(name for name in names if name.strip().upper() not in by_name)
+    chosen = tuple(by_name[name.strip().upper()] for name in names if name not in bad)
+    if not chosen:  # ofmt_open()'s OFMT_ENOFIELDS, before any bad field: fatal always
         raise StatUsageError("no valid output fields")
-    bad = [name for name in names if name.strip().upper() not in by_name]
-    if bad:
-        plural = "s" if len(bad) > 1 else ""
-        quoted = " ".join(f"`{name}'" for name in bad)
-        raise StatUsageError(f"unknown output field{plural} for -{mode.value}: {quoted}")
-    return tuple(by_name[name.strip().upper()] for name in names)
+    if bad and style is not Style.HUMAN:
+        raise StatUsageError(unknown_fields_message(bad, style))
+    return chosen, bad
 
 
 def make_spec(
@@ -166,4 +180,5 @@ def make_spec(
         raise StatUsageError("-P and -j cannot be used together")
     mode = choose_mode(modes)
     style = Style.PARSABLE if parsable else Style.JSON if as_json else Style.HUMAN
-    return OutputSpec(mode=mode, fields=select_fields(mode, fields, style), style=style)
+    chosen, unknown = select_fields(mode, fields, style)
+    return OutputSpec(mode=mode, fields=chosen, style=style, unknown=unknown)

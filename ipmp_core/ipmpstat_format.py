@@ -46,8 +46,16 @@ def numeric(address: str) -> str:
     return address
 
 
-def flags_text(flags: IfFlags) -> str:
-    """The 7-character FLAGS column, in ipmpstat's fixed order i s m b M d h."""
+def value_text(value: object) -> str:
+    """A state as ipmpstat prints it; ``?`` when the snapshot could not say (None)."""
+    return UNKNOWN_VALUE if value is None else str(value)
+
+
+def flags_text(flags: IfFlags | None) -> str:
+    """The 7-character FLAGS column, in ipmpstat's fixed order i s m b M d h, each
+    letter from the snapshot's flag as sfunc_if_flags() sets it from ipmp_ifinfo_t."""
+    if flags is None:
+        return UNKNOWN_VALUE
     letters = (
         (flags.inactive, "i"),
         (flags.standby, "s"),
@@ -86,7 +94,7 @@ def group_row(group: GroupView) -> Row:
     return {
         "GROUP": group.name,
         "GROUPNAME": group.name,
-        "STATE": str(group.state),
+        "STATE": value_text(group.state),
         "FDT": fdt_text(group.fdt_ms),
         "INTERFACES": members_text(group),
     }
@@ -96,12 +104,12 @@ def interface_row(iface: InterfaceView) -> Row:
     """One -i row; an interface in the anonymous group has an empty GROUP."""
     return {
         "INTERFACE": iface.name,
-        "ACTIVE": "yes" if iface.active else "no",
+        "ACTIVE": UNKNOWN_VALUE if iface.active is None else "yes" if iface.active else "no",
         "GROUP": iface.group,
         "FLAGS": flags_text(iface.flags),
-        "LINK": str(iface.link),
-        "PROBE": str(iface.probe),
-        "STATE": str(iface.state),
+        "LINK": value_text(iface.link),
+        "PROBE": value_text(iface.probe),
+        "STATE": value_text(iface.state),
     }
 
 
@@ -110,7 +118,7 @@ def address_row(addr: AddressView, resolve: Resolver = numeric) -> Row:
     sending = addr.state is AddrState.UP and bool(addr.inbound)
     return {
         "ADDRESS": resolve(addr.address),
-        "STATE": str(addr.state),
+        "STATE": value_text(addr.state),
         "GROUP": addr.group,
         "INBOUND": addr.inbound,
         "OUTBOUND": " ".join(addr.outbound) if sending else "",
@@ -124,7 +132,7 @@ def target_row(iface: InterfaceView, resolve: Resolver = numeric) -> Row:
         testaddr = resolve(iface.testaddrs[0])
     return {
         "INTERFACE": iface.name,
-        "MODE": str(iface.target_mode),
+        "MODE": value_text(iface.target_mode),
         "TESTADDR": testaddr,
         "TARGETS": " ".join(resolve(target) for target in iface.targets),
     }
@@ -140,7 +148,7 @@ def target_rows(iface: InterfaceView, resolve: Resolver = numeric) -> list[Row]:
         return [target_row(iface, resolve)]
     return [{
         "INTERFACE": iface.name,
-        "MODE": str(view.mode),
+        "MODE": value_text(view.mode),
         "TESTADDR": resolve(view.testaddr),
         "TARGETS": " ".join(resolve(target) for target in view.targets),
     } for view in iface.target_families]
@@ -299,7 +307,24 @@ def format_row(spec: OutputSpec, row: Row) -> str:
     return format_human_row(spec.fields, row)
 
 
-def render_lines(spec: OutputSpec, rows: Sequence[Row]) -> list[str]:
+def with_headers(header: str, lines: Sequence[str], every: int | None) -> list[str]:
+    """``lines`` with the header before the first and again each ``every`` lines.
+
+    ofmt_print() counts the header as a line and prints it whenever the count reaches
+    a multiple of the window's rows (24 when stdout is not a terminal), so each page
+    is one header and ``every - 1`` rows; None prints it once.
+    """
+    out: list[str] = []
+    for line in lines:
+        if not out or (every is not None and len(out) % every == 0):
+            out.append(header)
+        out.append(line)
+    return out
+
+
+def render_lines(
+    spec: OutputSpec, rows: Sequence[Row], header_every: int | None = None
+) -> list[str]:
     """Every line for a snapshot mode.
 
     Like ipmpstat, the human header comes with the first row, so nothing at all is
@@ -309,14 +334,17 @@ def render_lines(spec: OutputSpec, rows: Sequence[Row]) -> list[str]:
         objects = [row_object(spec.fields, row) for row in rows]
         return json.dumps(objects, indent=2).splitlines()
     lines = [format_row(spec, row) for row in rows]
-    if spec.style is Style.HUMAN and lines:
-        lines.insert(0, format_header(spec.fields))
+    if spec.style is Style.HUMAN:
+        return with_headers(format_header(spec.fields), lines, header_every)
     return lines
 
 
-def render_snapshot(spec: OutputSpec, snapshot: Snapshot, resolve: Resolver = numeric) -> str:
+def render_snapshot(
+    spec: OutputSpec, snapshot: Snapshot, resolve: Resolver = numeric,
+    header_every: int | None = None,
+) -> str:
     """The complete output of a snapshot mode, newline-terminated ("" when empty)."""
-    lines = render_lines(spec, snapshot_rows(spec.mode, snapshot, resolve))
+    lines = render_lines(spec, snapshot_rows(spec.mode, snapshot, resolve), header_every)
     return "".join(line + "\n" for line in lines)
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
+
+E = TypeVar("E", bound=StrEnum)
 
 
 class GroupState(StrEnum):
@@ -62,10 +64,15 @@ class IfFlags:
     duphw: bool = False  # h: offlined because its hardware address duplicates another's
 
 
+# A value ipmpstat could not obtain (a newer daemon's state, a key an older one lacks) is
+# None in a view rebuilt by from_dict: ipmpstat prints ``?`` for it, as ofmt does, and the
+# rest of the row as usual.
+
+
 @dataclass
 class GroupView:
     name: str
-    state: GroupState
+    state: GroupState | None
     fdt_ms: int | None  # None when no member probes (ipmpstat prints an empty FDT)
     failback: bool
     active: list[str] = field(default_factory=list)
@@ -80,7 +87,7 @@ class TargetFamilyView:
     TARGETS: it does not vote on the interface's failure."""
 
     family: int  # 4 or 6
-    mode: TargetMode
+    mode: TargetMode | None
     testaddr: str
     targets: list[str] = field(default_factory=list)
 
@@ -89,13 +96,13 @@ class TargetFamilyView:
 class InterfaceView:
     name: str
     group: str  # "" for the anonymous group
-    active: bool
-    flags: IfFlags
-    link: LinkState
-    probe: ProbeState
-    state: IfState
+    active: bool | None
+    flags: IfFlags | None
+    link: LinkState | None
+    probe: ProbeState | None
+    state: IfState | None
     testaddrs: list[str] = field(default_factory=list)
-    target_mode: TargetMode = TargetMode.DISABLED
+    target_mode: TargetMode | None = TargetMode.DISABLED
     targets: list[str] = field(default_factory=list)
     present: bool = True
     mac: str = ""
@@ -106,7 +113,7 @@ class InterfaceView:
 class AddressView:
     address: str  # without prefix length
     prefixlen: int
-    state: AddrState
+    state: AddrState | None
     group: str
     inbound: str  # member the address is bound to, "" when unbound
     outbound: list[str] = field(default_factory=list)  # members routing its subnet
@@ -128,36 +135,49 @@ class Snapshot:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Snapshot:
         """Rebuild from JSON; keys this version does not know are ignored, so an older
-        ipmpstat keeps working against a newer daemon."""
+        ipmpstat keeps working against a newer daemon, and a value it cannot read (an
+        unknown state, a missing key) becomes None, printed ``?``."""
         groups = [
-            GroupView(**{**_known(GroupView, g), "state": GroupState(g["state"])})
+            GroupView(**{**_known(GroupView, g), "state": _enum(GroupState, g.get("state"))})
             for g in data.get("groups", [])
         ]
         interfaces = []
         for i in data.get("interfaces", []):
+            flags = i.get("flags")
             interfaces.append(
                 InterfaceView(
                     **{
                         **_known(InterfaceView, i),
-                        "flags": IfFlags(**_known(IfFlags, i["flags"])),
-                        "link": LinkState(i["link"]),
-                        "probe": ProbeState(i["probe"]),
-                        "state": IfState(i["state"]),
-                        "target_mode": TargetMode(i["target_mode"]),
+                        "active": i["active"] if isinstance(i.get("active"), bool) else None,
+                        "flags": IfFlags(**_known(IfFlags, flags))
+                        if isinstance(flags, dict) else None,
+                        "link": _enum(LinkState, i.get("link")),
+                        "probe": _enum(ProbeState, i.get("probe")),
+                        "state": _enum(IfState, i.get("state")),
+                        "target_mode": _enum(TargetMode, i.get("target_mode")),
                         "target_families": [
                             TargetFamilyView(**{**_known(TargetFamilyView, t),
-                                                "mode": TargetMode(t["mode"])})
+                                                "mode": _enum(TargetMode, t.get("mode"))})
                             for t in i.get("target_families", [])
                         ],
                     }
                 )
             )
         addresses = [
-            AddressView(**{**_known(AddressView, a), "state": AddrState(a["state"])})
+            AddressView(**{**_known(AddressView, a), "state": _enum(AddrState, a.get("state"))})
             for a in data.get("addresses", [])
         ]
         return cls(groups=groups, interfaces=interfaces, addresses=addresses,
                    state_error=str(data.get("state_error") or ""))
+
+
+def _enum(cls: type[E], raw: Any) -> E | None:
+    """The enum member for ``raw``; None (ipmpstat's ``?``) for a value this version
+    does not know, like illumos' enum2str() printing ``<N>`` instead of failing."""
+    try:
+        return cls(raw)
+    except (ValueError, TypeError):
+        return None
 
 
 def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:

@@ -3,8 +3,8 @@
 All formatting lives in ipmp_core.ipmpstat_format; this module only reads the command
 line, asks the daemon (a snapshot, or the event stream for -p), reads /etc/hosts for names,
 and turns
-every failure into one ``ipmpstat: ...`` line on stderr: exit 1 for runtime errors, 2 for
-usage errors, never a traceback.
+every failure into one ``ipmpstat: ...`` line on stderr with exit status 1 (usage errors
+included, as illumos ipmpstat's usage() and die() exit 1), never a traceback.
 """
 
 from __future__ import annotations
@@ -21,13 +21,16 @@ import click
 from ipmp_core import ipmpstat_fields
 from ipmp_core import ipmpstat_format as fmt
 from ipmp_core.control_client import ControlClient, ControlError, DaemonUnreachable
-from ipmp_core.model import Snapshot
+from ipmp_core.model import ProbeState, Snapshot
 
 PROG = "ipmpstat"
 HOSTS_FILE = "/etc/hosts"
 EXIT_OK = 0
 EXIT_FAILURE = 1
-EXIT_USAGE = 2
+EXIT_USAGE = 1  # illumos ipmpstat: usage() and die() both exit(EXIT_FAILURE)
+# ofmt_update_winsize()'s window when stdout is no terminal: the header comes back every
+# 24 lines, so a long listing piped to a pager or a file still says what each column is.
+OFMT_DEFAULT_ROWS = 24
 # The clock -p measures TIME against: the daemon stamps probes with CLOCK_MONOTONIC, which
 # every process on the host shares (tests replace it to get fixed times).
 _clock_ns = time.monotonic_ns
@@ -123,8 +126,8 @@ def _daemon_error(exc: ControlError, doing: str) -> _Failure:
     return _Failure(f"cannot {doing}: {exc.message}")
 
 
-def _print_snapshot(spec: ipmpstat_fields.OutputSpec, resolve: fmt.Resolver) -> None:
-    """Ask the daemon for one consistent snapshot and print the chosen mode of it."""
+def _take_snapshot() -> Snapshot:
+    """One consistent snapshot from the daemon, or one clear failure line."""
     try:
         data = ControlClient().snapshot()
     except ControlError as exc:
@@ -133,21 +136,33 @@ def _print_snapshot(spec: ipmpstat_fields.OutputSpec, resolve: fmt.Resolver) -> 
         snapshot = Snapshot.from_dict(data)
     except (KeyError, TypeError, ValueError) as exc:
         raise _Failure(f"cannot snapshot IPMP state: malformed reply ({exc})") from None
+    return snapshot
+
+
+def _print_snapshot(spec: ipmpstat_fields.OutputSpec, resolve: fmt.Resolver) -> None:
+    """Ask the daemon for one consistent snapshot and print the chosen mode of it."""
+    snapshot = _take_snapshot()
     if snapshot.state_error:  # on stderr: parsable output on stdout stays parsable
         _complain(f"warning: {snapshot.state_error}")
-    click.echo(fmt.render_snapshot(spec, snapshot, resolve), nl=False)
+    every = _header_every() if spec.style is ipmpstat_fields.Style.HUMAN else None
+    click.echo(fmt.render_snapshot(spec, snapshot, resolve, every), nl=False)
 
 
-def _header_every() -> int | None:
-    """Lines per screen when stdout is a terminal, for repeating the -p header.
+def _require_probing() -> None:
+    """Refuse -p when no interface probes, as illumos' probe_output() does before it
+    subscribes (probe_enabled_cbfunc() over every interface): rows would never come."""
+    if all(i.probe is ProbeState.DISABLED for i in _take_snapshot().interfaces):
+        raise _Failure("probe-based failure detection is disabled")
 
-    ipmpstat reprints the header each screenful so a scrolling probe log stays readable;
-    into a pipe or file the header is printed once.
+
+def _header_every() -> int:
+    """Lines per page for repeating the header, as ofmt_print() does in every mode.
+
+    ofmt reads the window's rows from stdout (TIOCGWINSZ) and falls back to 24 when
+    stdout is not a terminal, so a pipe or a file gets the header every 24 lines too.
     """
-    if not sys.stdout.isatty():
-        return None
-    rows = shutil.get_terminal_size().lines
-    return rows if rows > 1 else None
+    rows = shutil.get_terminal_size((0, 0)).lines if sys.stdout.isatty() else 0
+    return rows if rows > 0 else OFMT_DEFAULT_ROWS
 
 
 def _probe_lines(
@@ -228,8 +243,11 @@ def ipmpstat(
         spec = ipmpstat_fields.make_spec(_modes(counts), fields, parsable, as_json)
     except ipmpstat_fields.StatUsageError as exc:
         raise _Failure(str(exc), EXIT_USAGE) from None
+    if spec.unknown:  # people get the other fields; scripts (-P, -j) were refused above
+        _complain("warning: " + ipmpstat_fields.unknown_fields_message(spec.unknown, spec.style))
     resolve = _resolver(numeric)
     if spec.mode is ipmpstat_fields.Mode.PROBES:
+        _require_probing()
         _follow_probes(spec, resolve)
     else:
         _print_snapshot(spec, resolve)

@@ -15,6 +15,7 @@ from ipmp_core.model import (
     AddrState,
     GroupView,
     IfFlags,
+    IfState,
     InterfaceView,
     ProbeState,
     Snapshot,
@@ -24,13 +25,20 @@ from ipmp_core.model import (
 
 
 def snapshot(tables: Tables, rules: Rules, state_error: str) -> Snapshot:
-    """Groups, interfaces and addresses as ipmpstat -g / -i / -a / -t show them."""
+    """Groups, interfaces and addresses as ipmpstat -g / -i / -a / -t show them.
+
+    Rows in a stable order, walked as ipmpstat's walk_if() and walk_addr() walk them,
+    group by group: groups as created, each group's members as configured, its
+    addresses as added; interfaces in no group last (in.mpathd's anonymous group is
+    the first it creates, so its list, newest first, ends with it).
+    """
     snap = Snapshot(state_error=state_error)
+    anonymous: list[InterfaceView] = []
     for group in tables.groups.values():
         members = tables.members_of(group)
         active = [m.name for m in members if m.active]
         if group.name == ANONYMOUS:  # ipmpstat -i shows them with an empty GROUP
-            snap.interfaces += [interface_view(group, m) for m in members]
+            anonymous = [interface_view(group, m) for m in members]
             continue
         snap.groups.append(
             GroupView(
@@ -55,37 +63,39 @@ def snapshot(tables: Tables, rules: Rules, state_error: str) -> Snapshot:
                 AddressView(
                     address=str(addr.ip),
                     prefixlen=addr.network.prefixlen,
-                    state=AddrState.UP if member else AddrState.DOWN,
+                    # in.mpathd's getgraddrinfo(): the address's own IFF_UP, which
+                    # no member failing takes away (INBOUND is then empty); a data
+                    # address here is never administratively down
+                    state=AddrState.UP,
                     group=group.name,
                     inbound=member or "",
                     owner=str(group.owners.get(addr, "")),
                     outbound=outbound.get(str(addr.network), []) if member else [],
                 )
             )
+    snap.interfaces += anonymous
     return snap
 
 
 def interface_view(group: Group, m: Member) -> InterfaceView:
     """One line of ipmpstat -i / -t."""
     prober = m.prober
-    if not prober.enabled:
-        probe = ProbeState.DISABLED
-    elif prober.failed:
-        probe = ProbeState.FAILED
-    elif prober.has_targets and prober.last_success() is not None:
-        probe = ProbeState.OK
-    else:
-        probe = ProbeState.UNKNOWN
     mode, targets = firing_order(group, m)
     testaddrs = [f.source for _, f in sorted(prober.families.items())]
     testaddrs += [str(a.ip) for a in m.all_test_addresses if str(a.ip) not in testaddrs]
+    ipv6 = carries_ipv6(group, m)
+    ipv4 = carries_ipv4(group, m) or not ipv6
     flags = IfFlags(
-        inactive=not m.active and not m.is_offline and (m.usable or m.standby),
+        # in.mpathd's ifflags(): IFF_INACTIVE is a usable member kept out of use (an
+        # unneeded standby, FAILBACK=no); failing or going offline clears it
+        inactive=m.usable and not m.active,
         standby=m.standby,
-        mcast4=group.nominees["inet"] == m.name,
-        bcast4=group.nominees["inet"] == m.name,
-        mcast6=group.nominees["inet6"] == m.name,
-        down=m.present and not m.admin_up,
+        mcast4=ipv4 and group.nominees["inet"] == m.name,
+        bcast4=ipv4 and group.nominees["inet"] == m.name,
+        mcast6=ipv6 and group.nominees["inet6"] == m.name,
+        # no address of its own up (logint_upcount() == 0): admin down, or offline
+        # (if_mpadm -d brings its addresses down)
+        down=(m.present and not m.admin_up) or m.offline,
         duphw=m.duphw,
     )
     return InterfaceView(
@@ -94,7 +104,7 @@ def interface_view(group: Group, m: Member) -> InterfaceView:
         active=m.active,
         flags=flags,
         link=link_state(m),
-        probe=probe,
+        probe=probe_state(m),
         state=interface_state(m),
         testaddrs=testaddrs,
         target_mode=TargetMode(mode),
@@ -103,6 +113,39 @@ def interface_view(group: Group, m: Member) -> InterfaceView:
         mac=m.mac,
         target_families=family_views(group, m),
     )
+
+
+def probe_state(m: Member) -> ProbeState:
+    """ipmpstat -i PROBE as in.mpathd's ifprobestate(): disabled without a probing
+    family, failed whenever the interface is failed (PI_FAILED: a link failure too),
+    unknown while no family has a target, else ok (targets exist; no answer needed).
+    A failed interface whose targets all went while its link is up is PI_NOTARGETS
+    in in.mpathd (target_delete()), so unknown, though its STATE stays failed."""
+    if not m.prober.enabled:
+        return ProbeState.DISABLED
+    failed = interface_state(m) is IfState.FAILED
+    if failed and (m.prober.has_targets or not m.link_up):
+        return ProbeState.FAILED
+    return ProbeState.OK if m.prober.has_targets else ProbeState.UNKNOWN
+
+
+def carries_ipv6(group: Group, m: Member) -> bool:
+    """Whether the group has IPv6, as Solaris' IPMP interface would be plumbed for
+    inet6 (only then does the kernel nominate an M interface, gi_m6ifname): an IPv6
+    data address, IPv6 probing or test address, or an IPv6 multicast group joined."""
+    return (any(a.version == 6 for a in group.binding)
+            or group.linklocal_probes
+            or any(":" in g for g in group.multicast)
+            or any(t.version == 6 for t in m.all_test_addresses)
+            or any(f == 6 and p.enabled for f, p in m.prober.families.items()))
+
+
+def carries_ipv4(group: Group, m: Member) -> bool:
+    """Likewise for IPv4 (m and b, gi_m4ifname and gi_bcifname); a group without any
+    address is IPv4, as ``ifconfig ipmp0 ipmp`` plumbs it."""
+    return (any(a.version == 4 for a in group.binding)
+            or any("." in g for g in group.multicast)
+            or any(t.version == 4 for t in m.all_test_addresses))
 
 
 def family_views(group: Group, member: Member) -> list[TargetFamilyView]:

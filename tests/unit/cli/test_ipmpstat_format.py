@@ -295,9 +295,10 @@ def test_json_without_rows_is_empty_list() -> None:
 @pytest.mark.parametrize(
     ("modes", "fields", "parsable", "as_json", "message"),
     [
-        (["g"], "group,bogus", False, False, "unknown output field for -g: `bogus'"),
-        (["g"], "x,y", False, False, "unknown output fields for -g: `x' `y'"),
-        (["i"], "fdt", False, False, "unknown output field for -i: `fdt'"),
+        (["g"], "group,bogus", True, False, "unknown output field: `bogus'"),
+        (["g"], "group,x,y", True, False, "unknown output fields: `x' `y'"),
+        (["i"], "interface,fdt", False, True, "unknown output field: `fdt'"),
+        (["i"], "fdt", False, False, "no valid output fields"),
         (["g"], None, True, False, "output fields must be specified in parsable mode"),
         (["g"], "", True, False, "output fields must be specified in parsable mode"),
         (["g"], "all", True, False, "output field `all' invalid in parsable mode"),
@@ -568,16 +569,17 @@ def test_cli_malformed_snapshot_is_reported(client: type[FakeClient]) -> None:
         ([], "ipmpstat: an output mode is required: usage: "),
         (["-gP"], "ipmpstat: output fields must be specified in parsable mode\n"),
         (["-g", "-P", "-o", "all"], "ipmpstat: output field `all' invalid in parsable mode\n"),
-        (["-g", "-o", "nope"], "ipmpstat: unknown output field for -g: `nope'\n"),
+        (["-g", "-o", "nope"], "ipmpstat: no valid output fields\n"),
+        (["-g", "-P", "-o", "group,nope"], "ipmpstat: unknown output field: `nope'\n"),
         (["-x"], "ipmpstat: No such option"),
         (["-g", "extra"], "ipmpstat: Got unexpected extra argument (extra)"),
     ],
 )
-def test_cli_usage_errors_exit_2_one_line(
+def test_cli_usage_errors_exit_1_one_line(
     client: type[FakeClient], args: list[str], message: str
 ) -> None:
     result = run(*args)
-    assert result.exit_code == 2
+    assert result.exit_code == 1  # illumos ipmpstat's usage() and die(): EXIT_FAILURE
     assert result.stdout == ""
     assert result.stderr.startswith(message)
     assert result.stderr.count("\n") == 1
@@ -633,7 +635,7 @@ def test_cli_probe_mode_daemon_down(client: type[FakeClient]) -> None:
 def test_main_returns_exit_code(client: type[FakeClient], capsys: pytest.CaptureFixture) -> None:
     assert cli.main(["-g", "-P", "-o", "groupname"]) == 0
     assert capsys.readouterr().out == "itops0\nacctg1\nfield2\n"
-    assert cli.main(["-g", "-t"]) == 2
+    assert cli.main(["-g", "-t"]) == 1
     assert capsys.readouterr().err == "ipmpstat: only one output mode may be specified\n"
 
 

@@ -186,7 +186,10 @@ def test_no_active_member_leaves_addresses_unbound_then_binds_on_repair():
     actions = w.link("e1", up=False)
     assert len(w.unbinds(actions)) == 2
     assert set(w.where().values()) == {""}
-    assert {a.state for a in w.engine.snapshot().addresses} == {"down"}
+    # ipmpstat -a: still up (in.mpathd's getgraddrinfo() reads the address's IFF_UP),
+    # with no INBOUND and no OUTBOUND
+    views = w.engine.snapshot().addresses
+    assert {(a.state, a.inbound, tuple(a.outbound)) for a in views} == {("up", "", ())}
     actions = w.link("e1", up=True)
     assert {b.member for b in w.binds(actions)} == {"e1"}
     assert set(w.where().values()) == {"e1"}
@@ -406,6 +409,7 @@ def test_duplicate_mac_offlines_newcomer_and_unique_mac_brings_it_back():
 def test_multicast_nomination_moves_with_deactivation():
     w = World("e0", "e1")
     w.group("ipmp0", "e0", "e1")
+    w.addr("ipmp0", "198.51.100.10/24", "2001:db8:1::10/64")  # M needs IPv6 in the group
     assert flags(w, "e0") == "--mbM--"
     assert flags(w, "e1") == "-------"
     actions = w.link("e0", up=False)
