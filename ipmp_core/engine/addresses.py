@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ipmp_core import errors
-from ipmp_core.engine import placement
+from ipmp_core.engine import addrobjs, placement
 from ipmp_core.engine.actions import (
     Action,
     Announce,
@@ -73,12 +73,15 @@ class AddressRequests:
     def add_data_address(
         self, group_name: str, text: str, now: float, *, hint: str | None = None,
         owner: Owner = "", dad: bool = False, deprecated: bool = False,
+        name: str | None = None,
     ) -> list[Action]:
         """Add a data address to a group. ``hint`` is the member that already carries it
         (the daemon restarting): the binding is kept there when that member is active.
         ``owner`` names who added it (a resource), so that one owner's reconfiguration
         never removes another's addresses. ``dad``: the kernel checks that nobody else
-        uses it (IPv6 duplicate address detection) before it is announced."""
+        uses it (IPv6 duplicate address detection) before it is announced. ``name``:
+        its ipadm address object name on the group (``v4`` of ipmp0/v4), else the next
+        generated one (addrobjs.py)."""
         tables = self.tables
         group = tables.group(group_name)
         addr = parse_data_address(text)
@@ -89,6 +92,7 @@ class AddressRequests:
             raise EngineError(
                 errors.EXISTS, f"address {addr.ip} already belongs to group {taken[wanted]}"
             )
+        addrobjs.check_new(group.names, name, group.name)
         active = tables.active_names(group)
         out: list[Action] = []
         if hint is not None and hint in active:
@@ -105,6 +109,7 @@ class AddressRequests:
                 if hint:  # a restart found it in the kernel: down means off every member,
                     # as a running daemon takes it off when the last member fails
                     out.append(UnbindAddress(group.name, addr, hint))
+        group.next_name = addrobjs.claim(group.names, group.next_name, addr, name)
         if owner:
             group.owners[addr] = parse_owner(owner)
         if deprecated:
@@ -138,6 +143,13 @@ class AddressRequests:
         return out
 
     def remove_data_address(self, text: str, now: float) -> list[Action]:
+        """Remove a data address given as an address or as its object name."""
+        if addrobjs.is_object_name(text):
+            found = addrobjs.find_data(self.tables, text)
+            if found is None:
+                raise EngineError(errors.UNKNOWN_ADDRESS,
+                                  f"no data address object {text.strip()[:64]}")
+            text = str(found[1])
         ip = parse_ip(text)
         for group in self.tables.groups.values():
             for addr in group.binding:
@@ -158,6 +170,7 @@ class AddressRequests:
         member = group.binding.pop(addr)
         self.tables.unindex_address(addr)
         group.owners.pop(addr, None)
+        group.names.pop(addr, None)
         group.deprecated.discard(addr)
         out: list[Action] = []
         if member is not None:
