@@ -19,9 +19,9 @@ from ipmp_core.engine.tables import ANONYMOUS, Tables
 from ipmp_core.errors import EngineError
 from ipmp_core.values import IPInterface
 
-# show-addr's STATE values (libipadm's address states, the ones that apply here):
-# up on an interface that works; up, but its interface cannot carry it (every member
-# failed, or the member of a test address failed); administratively down (offline).
+# show-addr's STATE values (libipadm's ipadm_addr_info, the ones that apply here): up
+# on a running interface; up, but its interface is not running (no active member for a
+# data address, no link for a test address's member); administratively down (offline).
 STATE_OK = "ok"
 STATE_INACCESSIBLE = "inaccessible"
 STATE_DOWN = "down"
@@ -129,8 +129,8 @@ def address_objects(tables: Tables) -> list[dict[str, Any]]:
                 state = STATE_DISABLED
             elif m.is_offline or not m.admin_up:
                 state = STATE_DOWN
-            else:
-                state = STATE_INACCESSIBLE if m.failed else STATE_OK
+            else:  # up but not RUNNING (no link) is inaccessible (ipadm_addr_info)
+                state = STATE_OK if m.link_up else STATE_INACCESSIBLE
             for addr in m.test_addresses:
                 rows.append(_row(f"{m.name}/{m.test_names.get(addr, '?')}", "static",
                                  state, addr, m.name, m.name, True, test=True))

@@ -179,3 +179,14 @@ def test_the_state_file_refuses_bad_names_with_their_path(names: Any, problem: s
     with pytest.raises(StateFileError, match=problem) as info:
         parse_state(json.dumps(data).encode())
     assert "groups[0].names" in str(info.value)
+
+
+def test_a_test_address_is_down_on_an_offline_member_and_disabled_on_a_missing_one() -> None:
+    w = world()
+    w.record(w.engine.add_test_address("e0", "198.51.100.11/24", w.now, name="test"))
+    w.record(w.engine.add_test_address("e1", "198.51.100.12/24", w.now, name="test"))
+    w.record(w.engine.offline("e0", w.now))
+    w.record(w.engine.link_removed("e1", w.now))
+    rows = objects(w)
+    assert (rows["e0/test"]["state"], rows["e1/test"]["state"]) == ("down", "disabled")
+    assert rows["e0/test"]["current"].startswith("-")  # not up
