@@ -38,7 +38,7 @@ TOP_KEYS = ("version", "groups", "anonymous", "saved_sysctls", "pending_removals
 # generated names in the order of their addresses.
 GROUP_KEYS = ("name", "failback", "fdt_ms", "members", "data_addresses", "owners",
               "deprecated", "routes", "targets", "linklocal_probes", "multicast", "dhcp_data",
-              "attribute", "names")
+              "attribute", "names", "dhcp_names")
 ATTRIBUTE_KEYS = ("name", "multiplier", "dampen_ms")
 MEMBER_KEYS = ("name", "standby", "offline", "test_addresses", "names")
 ANONYMOUS_KEYS = ("name", "test_addresses", "names")
@@ -294,6 +294,7 @@ class _Checker:
                 self.fail(spath, f"DHCP slot {slot} is listed twice")
             else:
                 slots.add(slot)
+        self.names(g, path, [str(s) for s in slots], key="dhcp_names")
 
     def test_addresses(self, member: dict[str, Any], path: str) -> None:
         dhcp = False
@@ -337,15 +338,16 @@ class _Checker:
                 self.fail(opath, "not one of the group's data_addresses")
             self.string(owner, opath)
 
-    def names(self, parent: dict[str, Any], path: str, addresses: Any) -> None:
+    def names(self, parent: dict[str, Any], path: str, addresses: Any,
+              key: str = "names") -> None:
         """Address object names ({address: name}) of listed addresses: each a name
         ipadm allows or one it generates, once per interface."""
-        names = self.mapping(parent, "names", path)
+        names = self.mapping(parent, key, path)
         listed = {a for a in addresses if isinstance(a, str)} \
             if isinstance(addresses, list) else set()
         seen: set[str] = set()
         for addr, name in names.items():
-            npath = f"{path}.names[{addr!r}]"
+            npath = f"{path}.{key}[{addr!r}]"
             if addr not in listed:
                 self.fail(npath, "not one of the interface's addresses")
             if not self.string(name, npath):

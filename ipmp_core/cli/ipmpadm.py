@@ -183,9 +183,6 @@ def create_addr(addr_type: str, addresses: tuple[str, ...], target: str) -> None
     if addr_type == "dhcp":
         if texts:
             raise AdmError("invalid arguments for type dhcp: -a is not used")
-        if name is not None:
-            raise AdmError("a DHCP address is created without a name here (ipmpadm "
-                           f"create-addr -T dhcp {ifname}); show-addr lists it once leased")
         texts = ["dhcp"]
     elif not texts:
         raise AdmError(f"invalid arguments for type {addr_type}: -a ADDR/PREFIX is needed")

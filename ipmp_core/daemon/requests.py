@@ -193,7 +193,8 @@ class Requests:
             "add-member": Op(act(lambda a, now: e.add_member(
                 a["group"], a["interface"], now, standby=bool(a.get("standby", False))))),
             "remove-member": Op(act(lambda a, now: e.remove_member(a["interface"], now))),
-            "add-address": Op(act(lambda a, now: e.add_dhcp_data(a["group"], now)
+            "add-address": Op(act(lambda a, now: e.add_dhcp_data(a["group"], now,
+                                                                 name=_user_name(a))
                                   if str(a["address"]).strip().lower() == "dhcp"
                                   else e.add_data_address(
                 a["group"], a["address"], now, owner=str(a.get("owner") or ""),

@@ -12,9 +12,11 @@ address or by "INTERFACE/NAME".
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
 from typing import Any
 
 from ipmp_core import addrobj, errors
+from ipmp_core.engine.state import DhcpOwner
 from ipmp_core.engine.tables import ANONYMOUS, Tables
 from ipmp_core.errors import EngineError
 from ipmp_core.values import IPInterface
@@ -39,19 +41,19 @@ def is_object_name(text: Any) -> bool:
     return False
 
 
-def check_new(names: dict[IPInterface, str], name: str | None, ifname: str) -> None:
-    """Refuse a name that is no name, or that its interface already has (before anything
-    changes)."""
+def check_new(names: dict[Any, str], name: str | None, ifname: str,
+              others: Iterable[str] = ()) -> None:
+    """Refuse a name that is no name, or that its interface already has (``names``'
+    values, or ``others``: a group's DHCP slots) before anything changes."""
     if name is None:
         return
     if not addrobj.is_stored_name(name):
         addrobj.check_user_name(name)
-    if name in names.values():
+    if name in names.values() or name in others:
         raise EngineError(errors.EXISTS, f"address object {ifname}/{name} already exists")
 
 
-def claim(names: dict[IPInterface, str], next_name: int, addr: IPInterface,
-          name: str | None) -> int:
+def claim(names: dict[Any, str], next_name: int, addr: Any, name: str | None) -> int:
     """Record ``addr``'s name (the given one, else the next generated); returns the
     interface's next count."""
     if addr in names and name is None:
@@ -118,12 +120,17 @@ def address_objects(tables: Tables) -> list[dict[str, Any]]:
     for group in tables.groups.values():
         if group.name != ANONYMOUS:
             for addr, member in group.binding.items():
-                owner = str(group.owners.get(addr, ""))
+                owner = group.owners.get(addr, "")
                 rows.append(_row(f"{group.name}/{group.names.get(addr, '?')}",
-                                 "dhcp" if owner.startswith("dhcp:") else "static",
+                                 "dhcp" if isinstance(owner, DhcpOwner) else "static",
                                  STATE_OK if member else STATE_INACCESSIBLE, addr,
                                  group.name, member or "", addr in group.deprecated,
                                  test=False))
+            leased = {o.slot for o in group.owners.values() if isinstance(o, DhcpOwner)}
+            for slot, name in group.dhcp_names.items():  # not leased yet: ADDR "?"
+                if slot not in leased:
+                    rows.append(_row(f"{group.name}/{name}", "dhcp", STATE_DOWN, None,
+                                     group.name, "", False, test=False))
         for m in tables.members_of(group):
             if not m.present:
                 state = STATE_DISABLED

@@ -305,9 +305,9 @@ class Engine:
     def own_macs(self) -> set[str]:
         return self._address_requests.own_macs()
 
-    def add_dhcp_data(self, group_name: str, now: float, slot: int | None = None
-                      ) -> list[Action]:
-        return self._address_requests.add_dhcp_data(group_name, now, slot)
+    def add_dhcp_data(self, group_name: str, now: float, slot: int | None = None,
+                      name: str | None = None) -> list[Action]:
+        return self._address_requests.add_dhcp_data(group_name, now, slot, name)
 
     def dhcp_data_lease(self, group_name: str, slot: int, address: str | None,
                         now: float) -> list[Action]:

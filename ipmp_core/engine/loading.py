@@ -85,8 +85,10 @@ class Loader:
             out += self.groups.set_linklocal_probes(name, True, now)
         if g.get("multicast"):
             out += self.groups.set_multicast(name, g["multicast"], now)
+        dhcp_names = g.get("dhcp_names", {})
         for slot in g.get("dhcp_data", []):
-            out += self.addresses.add_dhcp_data(name, now, slot=int(slot))
+            out += self.addresses.add_dhcp_data(name, now, slot=int(slot),
+                                                name=dhcp_names.get(str(slot)))
         owners = g.get("owners", {})
         names = g.get("names", {})  # absent in files written before address objects
         deprecated = set(g.get("deprecated", []))

@@ -147,6 +147,7 @@ class Group:
     linklocal_probes: bool = False  # probe IPv6 from link-locals even without v6 data
     multicast: list[str] = field(default_factory=list)  # groups joined on the nominee
     dhcp_slots: dict[int, IPInterface | None] = field(default_factory=dict)  # leased data
+    dhcp_names: dict[int, str] = field(default_factory=dict)  # a slot's address object
     fdt_current: int = DEFAULT_FDT_MS  # raised above fdt_ms when targets are too slow
     fdt_raised_at: float = 0.0
     fast_since: float | None = None  # since when every target answers fast

@@ -165,6 +165,7 @@ def config_dump(tables: Tables) -> dict[str, Any]:
                 "linklocal_probes": g.linklocal_probes,
                 "multicast": list(g.multicast),
                 "dhcp_data": sorted(g.dhcp_slots),
+                "dhcp_names": {str(s): n for s, n in sorted(g.dhcp_names.items())},
                 **({"attribute": {"name": g.attribute, "multiplier": g.multiplier,
                                   "dampen_ms": g.dampen_ms}} if g.attribute else {}),
             }

@@ -5,6 +5,8 @@ IPMP and IP interfaces, and the names kept across a daemon restart."""
 from __future__ import annotations
 
 import pytest
+from test_dhcp_daemon import dhcp_node  # noqa: F401  (the fixture: a lab with dnsmasq)
+from test_dhcp_session import Dnsmasq
 
 from tests.support.node import Node
 
@@ -82,3 +84,20 @@ def test_address_object_names_survive_a_daemon_restart(node: Node) -> None:
     assert [after[k][:3] for k in sorted(after)] == [before[k][:3] for k in sorted(before)]
     node.adm("delete-addr", "ipmp0/v4")  # the name still finds it
     assert sorted(addr_objects(node)) == ["e0/test"]
+
+
+def test_a_dhcp_address_object_names_its_lease(
+        dhcp_node: tuple[Node, Dnsmasq]) -> None:  # noqa: F811
+    node, _server = dhcp_node
+    node.adm("create-ipmp", "-i", "e0,e1", "ipmp0")
+    node.adm("create-addr", "-T", "dhcp", "ipmp0/dhcp")
+
+    def leased() -> list[str]:
+        return addr_objects(node).get("ipmp0/dhcp", ["", "", "?", ""])
+
+    node.wait_for(lambda: leased()[2].startswith("203.0.113."), "the lease of ipmp0/dhcp",
+                  timeout=15)
+    kind, state, addr, member = leased()
+    assert (kind, state) == ("dhcp", "ok") and node.holders(addr.split("/")[0]) == [member]
+    node.adm("delete-addr", "ipmp0/dhcp")
+    assert addr_objects(node) == {} and '"dhcp_data": []' in node.adm("show-config").stdout

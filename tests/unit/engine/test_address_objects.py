@@ -190,3 +190,42 @@ def test_a_test_address_is_down_on_an_offline_member_and_disabled_on_a_missing_o
     rows = objects(w)
     assert (rows["e0/test"]["state"], rows["e1/test"]["state"]) == ("down", "disabled")
     assert rows["e0/test"]["current"].startswith("-")  # not up
+
+
+def test_a_dhcp_data_address_takes_the_name_of_its_object_lease_after_lease() -> None:
+    w = world()
+    w.record(w.engine.add_dhcp_data(GROUP, w.now, name="dhcp"))
+    assert {k: (v["type"], v["addr"]) for k, v in objects(w).items()} == {
+        "ipmp0/dhcp": ("dhcp", "?")}  # not leased yet: ipadm's "?"
+    w.record(w.engine.dhcp_data_lease(GROUP, 0, "192.0.2.50/24", w.now))
+    assert objects(w)["ipmp0/dhcp"]["addr"] == "192.0.2.50/24"
+    w.record(w.engine.dhcp_data_lease(GROUP, 0, "192.0.2.51/24", w.now))  # a new lease
+    assert list(objects(w)) == ["ipmp0/dhcp"] and objects(w)["ipmp0/dhcp"]["addr"] == \
+        "192.0.2.51/24"
+    with pytest.raises(EngineError, match="address object ipmp0/dhcp already exists"):
+        w.engine.add_data_address(GROUP, "192.0.2.10/24", w.now, name="dhcp")
+    saved = w.engine.config()
+    parse_state(json.dumps(saved).encode())
+    again = World("e0", "e1")
+    again.record(again.engine.load(saved, again.now))
+    assert objects(again)["ipmp0/dhcp"]["addr"] == "192.0.2.51/24"
+    w.record(w.engine.remove_data_address("ipmp0/dhcp", w.now))
+    assert objects(w) == {} and not w.engine.groups[GROUP].dhcp_slots
+
+
+def test_delete_addr_of_a_dhcp_object_not_leased_yet_ends_its_session() -> None:
+    w = world()
+    w.record(w.engine.add_dhcp_data(GROUP, w.now))  # generated: ipmp0/_a
+    assert list(objects(w)) == ["ipmp0/_a"]
+    w.record(w.engine.remove_data_address("ipmp0/_a", w.now))
+    assert objects(w) == {} and not w.engine.groups[GROUP].dhcp_slots
+    assert w.engine.config()["groups"][0]["dhcp_names"] == {}
+
+
+def test_the_state_file_refuses_a_dhcp_name_for_a_slot_it_does_not_list() -> None:
+    w = world()
+    w.record(w.engine.add_dhcp_data(GROUP, w.now, name="dhcp"))
+    data = w.engine.config()
+    data["groups"][0]["dhcp_names"] = {"7": "dhcp"}
+    with pytest.raises(StateFileError, match=r"groups\[0\]\.dhcp_names\['7'\]: not one"):
+        parse_state(json.dumps(data).encode())
