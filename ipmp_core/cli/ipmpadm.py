@@ -48,7 +48,7 @@ BATCH_S_PER_ADDRESS = 0.05
 
 
 def call(op: str, *, start: bool = True, timeout: float | None = None, **args: Any) -> Any:
-    if os.geteuid() != 0 and op not in ("snapshot", "config", "ping"):
+    if os.geteuid() != 0 and op not in ("snapshot", "config", "ping", "address-objects"):
         raise AdmError(f"permission denied: '{op}' needs root")
     client = ControlClient() if timeout is None else ControlClient(timeout=timeout)
     try:

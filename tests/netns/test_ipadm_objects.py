@@ -44,6 +44,9 @@ def test_address_objects_are_created_shown_and_deleted_by_name(node: Node) -> No
     human = node.adm("show-addr", "ipmp0/v4").stdout.splitlines()
     assert human[0].split() == ["ADDROBJ", "TYPE", "STATE", "ADDR"]
     assert human[1].split() == ["ipmp0/v4", "static", "ok", f"{DATA}/24"]
+    # queries, open to every user as ipmpstat is
+    assert node.adm("show-addr", "ipmp0/v4", user="nobody").stdout.splitlines() == human
+    assert "ipmp0" in node.adm("show-if", user="nobody").stdout
 
     assert rows(node, "show-if", "-p", "-o", "ifname,class,state,active,over") == [
         ["ipmp0", "ipmp", "ok", "yes", "e0 e1"], ["e0", "ip", "ok", "yes", ""],
