@@ -20,6 +20,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from ipmp_core import addrobj
 from ipmp_core.constants import MAX_FDT_MS, MIN_FDT_MS
 from ipmp_core.errors import EngineError
 from ipmp_core.state_json import StateFileError, decode
@@ -33,12 +34,14 @@ MAX_DHCP_SLOT = 65_535
 
 TOP_KEYS = ("version", "groups", "anonymous", "saved_sysctls", "pending_removals",
             "load_error")
+# "names" (address object names) is optional: files written before them load, and get
+# generated names in the order of their addresses.
 GROUP_KEYS = ("name", "failback", "fdt_ms", "members", "data_addresses", "owners",
               "deprecated", "routes", "targets", "linklocal_probes", "multicast", "dhcp_data",
-              "attribute", "follows_defaults")
+              "attribute", "follows_defaults", "names", "dhcp_names")
 ATTRIBUTE_KEYS = ("name", "multiplier", "dampen_ms")
-MEMBER_KEYS = ("name", "standby", "offline", "test_addresses")
-ANONYMOUS_KEYS = ("name", "test_addresses")
+MEMBER_KEYS = ("name", "standby", "offline", "test_addresses", "names")
+ANONYMOUS_KEYS = ("name", "test_addresses", "names")
 ROUTE_KEYS = ("dst", "gateway")
 REMOVAL_KEYS = ("interface", "address")
 LOAD_ERROR_KEYS = ("kept_aside", "message", "since")
@@ -109,6 +112,7 @@ class _Checker:
             if self.obj(member, path, ANONYMOUS_KEYS, required=("name",)):
                 self.interface(member.get("name"), f"{path}.name")
                 self.test_addresses(member, path)
+                self.names(member, path, member.get("test_addresses"))
         self.sysctls(data)
         for i, entry in self.items(data, "pending_removals", ""):
             path = f"pending_removals[{i}]"
@@ -254,6 +258,7 @@ class _Checker:
                 self.boolean(member, "standby", mpath)
                 self.boolean(member, "offline", mpath)
                 self.test_addresses(member, mpath)
+                self.names(member, mpath, member.get("test_addresses"))
         data: set[str] = set()
         for i, addr in self.items(g, "data_addresses", path):
             apath = f"{path}.data_addresses[{i}]"
@@ -261,6 +266,7 @@ class _Checker:
                                    "listed") is not None:
                 data.add(addr)
         self.owners(g, path, data)
+        self.names(g, path, list(data))
         for i, addr in self.items(g, "deprecated", path):
             if self.string(addr, f"{path}.deprecated[{i}]") and addr not in data:
                 self.fail(f"{path}.deprecated[{i}]", f"{_show(addr)} is not one of the "
@@ -292,6 +298,7 @@ class _Checker:
                 self.fail(spath, f"DHCP slot {slot} is listed twice")
             else:
                 slots.add(slot)
+        self.names(g, path, [str(s) for s in slots], key="dhcp_names")
 
     def test_addresses(self, member: dict[str, Any], path: str) -> None:
         dhcp = False
@@ -320,18 +327,40 @@ class _Checker:
         self.engine_rule(lambda: check_attribute(attr["name"], attr["multiplier"],
                                                  attr["dampen_ms"]), path)
 
+    def mapping(self, parent: dict[str, Any], key: str, path: str) -> dict[str, Any]:
+        """An optional object of the file (absent means empty)."""
+        value = parent.get(key, {})
+        if not isinstance(value, dict):
+            self.fail(f"{path}.{key}", _wrong(value, "an object"))
+            return {}
+        return value
+
     def owners(self, g: dict[str, Any], path: str, data: set[str]) -> None:
-        if "owners" not in g:
-            return
-        owners = g["owners"]
-        if not isinstance(owners, dict):
-            self.fail(f"{path}.owners", _wrong(owners, "an object"))
-            return
-        for addr, owner in owners.items():
+        for addr, owner in self.mapping(g, "owners", path).items():
             opath = f"{path}.owners[{addr!r}]"
             if addr not in data:
                 self.fail(opath, "not one of the group's data_addresses")
             self.string(owner, opath)
+
+    def names(self, parent: dict[str, Any], path: str, addresses: Any,
+              key: str = "names") -> None:
+        """Address object names ({address: name}) of listed addresses: each a name
+        ipadm allows or one it generates, once per interface."""
+        names = self.mapping(parent, key, path)
+        listed = {a for a in addresses if isinstance(a, str)} \
+            if isinstance(addresses, list) else set()
+        seen: set[str] = set()
+        for addr, name in names.items():
+            npath = f"{path}.{key}[{addr!r}]"
+            if addr not in listed:
+                self.fail(npath, "not one of the interface's addresses")
+            if not self.string(name, npath):
+                continue
+            if not addrobj.is_stored_name(name):
+                self.fail(npath, f"{_show(name)} is not an address object name")
+            elif name in seen:
+                self.fail(npath, f"address object name {_show(name)} is used twice")
+            seen.add(name)
 
     def unique_ips(self, g: dict[str, Any], key: str, path: str,
                    rule: Callable[[Any], str | None]) -> None:

@@ -1,12 +1,14 @@
 """ipmpadm: configure IPMP groups, modelled on Solaris 11 ipadm and if_mpadm.
 
-    ipmpadm create-ipmp -i e0 -i e1 ipmp0        ipmpadm delete-ipmp ipmp0
+    ipmpadm create-ipmp -i e0,e1 ipmp0           ipmpadm delete-ipmp ipmp0
     ipmpadm add-ipmp -i e2 ipmp0                  ipmpadm remove-ipmp -i e2 ipmp0
-    ipmpadm create-addr -a 198.51.100.10/24 ipmp0          (data address of the group)
+    ipmpadm create-addr -T static -a 192.0.2.10/24 ipmp0/v4   (data address, named)
     ipmpadm create-addr -a 198.51.100.10/24 -a 198.51.100.11/24 ipmp0   (several at once)
-    ipmpadm create-addr -T test -a 198.51.100.11/24 e0     (test address of a member)
-    ipmpadm delete-addr 198.51.100.10
-    ipmpadm set-ifprop -p standby=on e2
+    ipmpadm create-addr -T static -a 198.51.100.11/24 e0/test (test address of a member)
+    ipmpadm delete-addr ipmp0/v4                  ipmpadm delete-addr 198.51.100.10
+    ipmpadm show-addr [[-p] -o FIELD,...] [ADDROBJ | IF/]
+    ipmpadm show-if [[-p] -o FIELD,...] [IF]
+    ipmpadm set-ifprop -p standby=on -m ip e2
     ipmpadm set-ipmp -p failback=no ipmp0        ipmpadm set-ipmp -p fdt=10000 ipmp0
     ipmpadm set-ipmp -p fdt=default ipmp0   (follow /etc/default/clearview-ipmp again)
     ipmpadm offline e0                            ipmpadm online e0
@@ -27,6 +29,7 @@ from typing import Any
 
 import click
 
+from ipmp_core import addrobj
 from ipmp_core.control_client import ControlClient, ControlError, DaemonUnreachable, start_daemon
 from ipmp_core.errors import EngineError
 from ipmp_core.values import check_fdt
@@ -39,13 +42,15 @@ class AdmError(click.ClickException):
         click.echo(f"ipmpadm: {self.message}", err=True)
 
 
+# ipadm's protocol module of the standby interface property (ipadm show-ifprop: PROTO ip).
+STANDBY_MODULE = "ip"
 # A batch of addresses is answered once all are in place: allow this much per address on
 # top of the usual timeout (measured: about 3 ms each at 1,000).
 BATCH_S_PER_ADDRESS = 0.05
 
 
 def call(op: str, *, start: bool = True, timeout: float | None = None, **args: Any) -> Any:
-    if os.geteuid() != 0 and op not in ("snapshot", "config", "ping"):
+    if os.geteuid() != 0 and op not in ("snapshot", "config", "ping", "address-objects"):
         raise AdmError(f"permission denied: '{op}' needs root")
     client = ControlClient() if timeout is None else ControlClient(timeout=timeout)
     try:
@@ -83,6 +88,11 @@ def warn_interference(interfaces: tuple[str, ...]) -> None:
             click.echo(f"ipmpadm: warning: {note}", err=True)
 
 
+def under_interfaces(options: tuple[str, ...]) -> tuple[str, ...]:
+    """-i e0,e1 -i e2, as ipadm takes them (update_ipmp_common splits on commas)."""
+    return tuple(name for option in options for name in option.split(",") if name)
+
+
 def parse_props(props: tuple[str, ...]) -> dict[str, str]:
     out = {}
     for prop in props:
@@ -104,6 +114,7 @@ def cli() -> None:
 @click.argument("group")
 def create_ipmp(interfaces: tuple[str, ...], standby: tuple[str, ...], group: str) -> None:
     """Create GROUP with the given member interfaces."""
+    interfaces, standby = under_interfaces(interfaces), under_interfaces(standby)
     call("create-group", group=group)
     try:
         for ifname in interfaces:
@@ -133,6 +144,7 @@ def delete_ipmp(group: str) -> None:
 @click.argument("group")
 def add_ipmp(interfaces: tuple[str, ...], standby: bool, group: str) -> None:
     """Add interfaces to GROUP."""
+    interfaces = under_interfaces(interfaces)
     for ifname in interfaces:
         call("add-member", group=group, interface=ifname, standby=standby)
     warn_interference(interfaces)
@@ -147,38 +159,70 @@ def remove_ipmp(interfaces: tuple[str, ...], group: str) -> None:
     members = {m["name"] for g in config["groups"] if g["name"] == group for m in g["members"]}
     if not any(g["name"] == group for g in config["groups"]):
         raise AdmError(f"no such group: {group}")
-    for ifname in interfaces:
+    for ifname in under_interfaces(interfaces):
         if ifname not in members:
             raise AdmError(f"interface {ifname} is not in group {group}")
         call("remove-member", interface=ifname)
 
 
 @cli.command("create-addr")
-@click.option("-T", "addr_type", type=click.Choice(["static", "test"]), default="static",
-              show_default=True, help="static: a data address of a group; test: a test "
-              "address of a member interface.")
-@click.option("-a", "addresses", required=True, multiple=True, metavar="ADDR/PREFIX",
-              help="Repeat for several: data addresses are added in one request, all or "
-              "none.")
-@click.argument("target")
+@click.option("-T", "addr_type", type=click.Choice(["static", "dhcp", "addrconf", "test"]),
+              default="static", show_default=True, help="static: an address; on a group "
+              "a data address, on a member a test address (as ipadm on an IPMP "
+              "under-interface); dhcp: leased; test: a test address (older syntax).")
+@click.option("-a", "addresses", multiple=True, metavar="[local=]ADDR/PREFIX",
+              help="Repeat for several (without an object name): data addresses are added "
+              "in one request, all or none.")
+@click.argument("target", metavar="GROUP[/NAME] | IF[/NAME]")
 def create_addr(addr_type: str, addresses: tuple[str, ...], target: str) -> None:
-    """Add data addresses to a group, or test addresses to a member interface."""
-    if addr_type == "test":
-        for address in addresses:
-            call("add-test-address", interface=target, address=address)
-    elif len(addresses) == 1:
-        call("add-address", group=target, address=addresses[0])
+    """Add an address object: data addresses to a group (ipmp0/v4), test addresses to a
+    member interface (e0/test). Without /NAME a name is generated (ipmp0/_a)."""
+    ifname, name = _checked(addrobj.split, target) if "/" in target else (target, None)
+    texts = [_local(a) for a in addresses]
+    if addr_type == "addrconf":
+        raise AdmError("-T addrconf is not supported: IPv6 autoconfiguration is the "
+                       "kernel's (docs/design.md, ipadm compatibility)")
+    if addr_type == "dhcp":
+        if texts:
+            raise AdmError("invalid arguments for type dhcp: -a is not used")
+        texts = ["dhcp"]
+    elif not texts:
+        raise AdmError(f"invalid arguments for type {addr_type}: -a ADDR/PREFIX is needed")
+    if name is not None and len(texts) > 1:
+        raise AdmError("an address object holds one address: give one -a with a name")
+    named = {} if name is None else {"name": name}
+    config = call("config")
+    is_group = any(g["name"] == ifname for g in config["groups"])
+    members = {m["name"] for g in config["groups"] for m in g["members"]} | \
+        {m["name"] for m in config.get("anonymous", [])}
+    # neither a group nor a member: the daemon's answer to a data address says why
+    if addr_type == "test" or (not is_group and ifname in members):
+        for text in texts:
+            call("add-test-address", interface=ifname, address=text, **named)
+    elif len(texts) == 1:
+        call("add-address", group=ifname, address=texts[0], **named)
     else:
         from ipmp_core.constants import CONTROL_TIMEOUT_S
 
-        call("add-addresses", group=target, addresses=list(addresses),
-             timeout=CONTROL_TIMEOUT_S + BATCH_S_PER_ADDRESS * len(addresses))
+        call("add-addresses", group=ifname, addresses=texts,
+             timeout=CONTROL_TIMEOUT_S + BATCH_S_PER_ADDRESS * len(texts))
+
+
+def _local(text: str) -> str:
+    """ipadm's -a local=ADDR is ADDR; remote= (point-to-point) has no use here."""
+    key, sep, value = text.partition("=")
+    if not sep:
+        return text
+    if key.strip().lower() != "local":
+        raise AdmError(f"'{text}': only -a ADDR or -a local=ADDR (no point-to-point "
+                       "addresses on an IPMP group)")
+    return value.strip()
 
 
 @cli.command("delete-addr")
-@click.argument("address")
+@click.argument("address", metavar="ADDROBJ | ADDRESS")
 def delete_addr(address: str) -> None:
-    """Remove a data or test address."""
+    """Remove a data or test address, by its object name (ipmp0/v4) or its address."""
     try:
         call("remove-address", address=address)
     except AdmError as exc:
@@ -187,12 +231,60 @@ def delete_addr(address: str) -> None:
         call("remove-test-address", address=address)
 
 
+def _show(fields: Any, spec: str | None, default: str, parsable: bool,
+          rows: Callable[[], list[dict[str, str]]]) -> None:
+    """ipadm's show-* output: fields chosen as ofmt does, then the rows."""
+    from ipmp_core.cli import ipadm_show
+
+    try:
+        chosen, warning = ipadm_show.select(fields, spec, default, parsable)
+        if warning:
+            click.echo(f"ipmpadm: warning: {warning}", err=True)
+        for line in ipadm_show.render(chosen, rows(), parsable):
+            click.echo(line)
+    except ipadm_show.ShowError as exc:
+        raise AdmError(str(exc)) from None
+
+
+@cli.command("show-addr")
+@click.option("-p", "parsable", is_flag=True, help="Parsable: fields joined by ':' (needs -o).")
+@click.option("-o", "fields", metavar="FIELD,...", help="addrobj, type, state, current, "
+              "persistent, addr, inbound (the member it is on), or all.")
+@click.argument("addrobj", required=False, metavar="[ADDROBJ | IF/]")
+def show_addr(parsable: bool, fields: str | None, addrobj: str | None) -> None:
+    """List address objects (as ipadm show-addr): data addresses, then test addresses."""
+    from ipmp_core.cli import ipadm_show
+
+    _show(ipadm_show.ADDR_FIELDS, fields, ipadm_show.ADDR_DEFAULT, parsable,
+          lambda: ipadm_show.address_rows(call("address-objects", start=False), addrobj))
+
+
+@cli.command("show-if")
+@click.option("-p", "parsable", is_flag=True, help="Parsable: fields joined by ':' (needs -o).")
+@click.option("-o", "fields", metavar="FIELD,...", help="ifname, class, state, active, over, "
+              "or all.")
+@click.argument("interface", required=False)
+def show_if(parsable: bool, fields: str | None, interface: str | None) -> None:
+    """List the groups (class ipmp, over their members) and their members (class ip)."""
+    from ipmp_core.cli import ipadm_show
+    from ipmp_core.model import Snapshot
+
+    _show(ipadm_show.IF_FIELDS, fields, ipadm_show.IF_DEFAULT, parsable,
+          lambda: ipadm_show.interface_rows(
+              Snapshot.from_dict(call("snapshot", start=False)), interface))
+
+
 @cli.command("set-ifprop")
 @click.option("-p", "props", multiple=True, required=True, metavar="PROP=VALUE",
               help="standby=on|off")
+@click.option("-m", "module", metavar="ip", help="The protocol module (ipadm's -m): "
+              "standby is a property of ip.")
 @click.argument("interface")
-def set_ifprop(props: tuple[str, ...], interface: str) -> None:
+def set_ifprop(props: tuple[str, ...], module: str | None, interface: str) -> None:
     """Set a property of a member interface."""
+    if module is not None and module.strip().lower() != STANDBY_MODULE:
+        raise AdmError(f"set-ifprop: standby is a property of protocol module "
+                       f"'{STANDBY_MODULE}', not '{module}'")
     for key, value in parse_props(props).items():
         if key != "standby":
             raise AdmError(f"unknown interface property '{key}' (known: standby)")

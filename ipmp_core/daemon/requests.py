@@ -10,7 +10,7 @@ import os
 from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol
 
-from ipmp_core import errors
+from ipmp_core import addrobj, errors
 from ipmp_core.daemon.clock import now_ms
 from ipmp_core.daemon.executor import Executor
 from ipmp_core.daemon.state import StateJournal
@@ -200,17 +200,21 @@ class Requests:
             "add-member": Op(act(lambda a, now: e.add_member(
                 a["group"], a["interface"], now, standby=bool(a.get("standby", False))))),
             "remove-member": Op(act(lambda a, now: e.remove_member(a["interface"], now))),
-            "add-address": Op(act(lambda a, now: e.add_dhcp_data(a["group"], now)
+            "add-address": Op(act(lambda a, now: e.add_dhcp_data(a["group"], now,
+                                                                 name=_user_name(a))
                                   if str(a["address"]).strip().lower() == "dhcp"
                                   else e.add_data_address(
                 a["group"], a["address"], now, owner=str(a.get("owner") or ""),
-                dad=bool(a.get("dad")), deprecated=bool(a.get("deprecated"))))),
+                dad=bool(a.get("dad")), deprecated=bool(a.get("deprecated")),
+                name=_user_name(a)))),
             "add-addresses": Op(act(e.add_data_address_list)),
             "announce": Op(self._announce),
             "remove-address": Op(act(lambda a, now: e.remove_data_address(
                 a["address"], now))),
             "add-test-address": Op(act(lambda a, now: e.add_test_address(
-                a["interface"], a["address"], now))),
+                a["interface"], a["address"], now, name=_user_name(a)))),
+            "address-objects": Op(only(lambda a: e.address_objects()), privileged=False,
+                                  read_only=True),
             "remove-test-address": Op(act(lambda a, now: e.remove_test_address(
                 a["address"], a.get("interface"), now))),
             "set-standby": Op(act(lambda a, now: e.set_standby(
@@ -238,3 +242,10 @@ class Requests:
         the reply names the member it went out from."""
         again = self.engine.announce_again(args)
         return again.member, [again]
+
+
+def _user_name(args: dict[str, Any]) -> str | None:
+    """The address object name a request gives ("name"), by ipadm's rule for names an
+    administrator chooses (a generated one, "_a", is the daemon's to give)."""
+    name = args.get("name")
+    return None if name is None else addrobj.check_user_name(name)

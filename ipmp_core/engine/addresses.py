@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ipmp_core import errors
-from ipmp_core.engine import placement
+from ipmp_core.engine import addrobjs, placement
 from ipmp_core.engine.actions import (
     Action,
     Announce,
@@ -73,12 +73,15 @@ class AddressRequests:
     def add_data_address(
         self, group_name: str, text: str, now: float, *, hint: str | None = None,
         owner: Owner = "", dad: bool = False, deprecated: bool = False,
+        name: str | None = None,
     ) -> list[Action]:
         """Add a data address to a group. ``hint`` is the member that already carries it
         (the daemon restarting): the binding is kept there when that member is active.
         ``owner`` names who added it (a resource), so that one owner's reconfiguration
         never removes another's addresses. ``dad``: the kernel checks that nobody else
-        uses it (IPv6 duplicate address detection) before it is announced."""
+        uses it (IPv6 duplicate address detection) before it is announced. ``name``:
+        its ipadm address object name on the group (``v4`` of ipmp0/v4), else the next
+        generated one (addrobjs.py)."""
         tables = self.tables
         group = tables.group(group_name)
         addr = parse_data_address(text)
@@ -89,6 +92,9 @@ class AddressRequests:
             raise EngineError(
                 errors.EXISTS, f"address {addr.ip} already belongs to group {taken[wanted]}"
             )
+        slot = owner.slot if isinstance(owner := parse_owner(owner), DhcpOwner) else None
+        addrobjs.check_new(group.names, name, group.name,
+                           [n for s, n in group.dhcp_names.items() if s != slot])
         active = tables.active_names(group)
         out: list[Action] = []
         if hint is not None and hint in active:
@@ -105,6 +111,7 @@ class AddressRequests:
                 if hint:  # a restart found it in the kernel: down means off every member,
                     # as a running daemon takes it off when the last member fails
                     out.append(UnbindAddress(group.name, addr, hint))
+        group.next_name = addrobjs.claim(group.names, group.next_name, addr, name)
         if owner:
             group.owners[addr] = parse_owner(owner)
         if deprecated:
@@ -138,6 +145,12 @@ class AddressRequests:
         return out
 
     def remove_data_address(self, text: str, now: float) -> list[Action]:
+        """Remove a data address given as an address or as its object name."""
+        if addrobjs.is_object_name(text):
+            found = addrobjs.find_data(self.tables, text)
+            if found is None:
+                return self._remove_dhcp_slot(text, now)
+            text = str(found[1])
         ip = parse_ip(text)
         for group in self.tables.groups.values():
             for addr in group.binding:
@@ -147,17 +160,32 @@ class AddressRequests:
                     if isinstance(owner, DhcpOwner):
                         slot = owner.slot
                         group.dhcp_slots.pop(slot, None)
+                        group.dhcp_names.pop(slot, None)
                         out.append(DhcpData(group.name, slot, None, False))
                     out.append(ConfigChanged())
                     self.rules.refresh(group, now, out)
                     return out
         raise EngineError(errors.UNKNOWN_ADDRESS, f"no data address {ip} in any group")
 
+    def _remove_dhcp_slot(self, text: str, now: float) -> list[Action]:
+        """delete-addr GROUP/NAME of a DHCP address not leased yet: its session ends."""
+        ifname, name = text.strip().split("/", 1)
+        group = self.tables.groups.get(ifname)
+        slots = [s for s, n in (group.dhcp_names if group else {}).items() if n == name]
+        if group is None or not slots:
+            raise EngineError(errors.UNKNOWN_ADDRESS, f"no data address object {text[:64]}")
+        group.dhcp_slots.pop(slots[0], None)
+        group.dhcp_names.pop(slots[0])
+        out: list[Action] = [DhcpData(group.name, slots[0], None, False), ConfigChanged()]
+        self.rules.refresh(group, now, out)
+        return out
+
     def drop_address(self, group: Group, addr: IPInterface) -> list[Action]:
         """Take a data address out of its group (off its member, if bound)."""
         member = group.binding.pop(addr)
         self.tables.unindex_address(addr)
         group.owners.pop(addr, None)
+        group.names.pop(addr, None)
         group.deprecated.discard(addr)
         out: list[Action] = []
         if member is not None:
@@ -216,14 +244,17 @@ class AddressRequests:
                    f"someone else (remove it: ip addr del {addr} dev {ifname})")
 
     # ------------------------------------------------------------------ DHCP data
-    def add_dhcp_data(self, group_name: str, now: float, slot: int | None = None
-                      ) -> list[Action]:
+    def add_dhcp_data(self, group_name: str, now: float, slot: int | None = None,
+                      name: str | None = None) -> list[Action]:
         """A data address leased by DHCP with a client id tied to the group (not to a
-        NIC's MAC), so the lease survives failover; renewals follow the address."""
+        NIC's MAC), so the lease survives failover; renewals follow the address. ``name``:
+        its address object name, which the leased address takes (else a generated one)."""
         group = self.tables.group(group_name)
+        addrobjs.check_new(group.names, name, group.name, group.dhcp_names.values())
         if slot is None:
             slot = max(group.dhcp_slots, default=-1) + 1
         group.dhcp_slots[slot] = None
+        group.next_name = addrobjs.claim(group.dhcp_names, group.next_name, slot, name)
         member = placement.least_loaded(group.binding, self.tables.active_names(group)) \
             or any_member(group)
         self.tables.dhcp_members[(group.name, slot)] = member
@@ -251,7 +282,7 @@ class AddressRequests:
             # renewals there.
             holder = self.tables.dhcp_members.get((group.name, slot))
             out += self.add_data_address(group.name, str(new), now, owner=DhcpOwner(slot),
-                                         hint=holder)
+                                         hint=holder, name=group.dhcp_names.get(slot))
             out.append(Log("notice", f"DHCP data address {new} acquired for group "
                            f"{group.name}"))
         else:

@@ -20,7 +20,7 @@ from collections.abc import Generator, Iterable, Iterator, Mapping
 from typing import Any
 
 from ipmp_core.constants import TICK_BATCH_DIVISOR, TICK_BATCH_MAX_MS
-from ipmp_core.engine import views
+from ipmp_core.engine import addrobjs, views
 from ipmp_core.engine.actions import Action, AnnounceAgain, Log, RoutePlan
 from ipmp_core.engine.addresses import AddressRequests
 from ipmp_core.engine.batch import order_batch, ordered_batches
@@ -271,14 +271,16 @@ class Engine:
         return self._member_requests.online(ifname, now)
 
     def set_test_addresses(self, ifname: str, addresses: Iterable[str],
-                           now: float) -> list[Action]:
-        return self._member_requests.set_test_addresses(ifname, addresses, now)
+                           now: float, names: Mapping[str, str] | None = None
+                           ) -> list[Action]:
+        return self._member_requests.set_test_addresses(ifname, addresses, now, names)
 
     def dhcp_test_lease(self, ifname: str, address: str | None, now: float) -> list[Action]:
         return self._member_requests.dhcp_test_lease(ifname, address, now)
 
-    def add_test_address(self, ifname: str, address: str, now: float) -> list[Action]:
-        return self._member_requests.add_test_address(ifname, address, now)
+    def add_test_address(self, ifname: str, address: str, now: float,
+                         name: str | None = None) -> list[Action]:
+        return self._member_requests.add_test_address(ifname, address, now, name)
 
     def remove_test_address(self, address: str, interface: str | None, now: float
                             ) -> list[Action]:
@@ -290,9 +292,10 @@ class Engine:
     # ------------------------------------------------------------------ address requests
     def add_data_address(self, group_name: str, text: str, now: float, *,
                          hint: str | None = None, owner: Owner = "", dad: bool = False,
-                         deprecated: bool = False) -> list[Action]:
+                         deprecated: bool = False, name: str | None = None) -> list[Action]:
         return self._address_requests.add_data_address(group_name, text, now, hint=hint,
-                                                owner=owner, dad=dad, deprecated=deprecated)
+                                                owner=owner, dad=dad, deprecated=deprecated,
+                                                name=name)
 
     def add_data_addresses(self, group_name: str, texts: list[str], now: float, *,
                            owner: Owner = "", deprecated: bool = False) -> list[Action]:
@@ -308,9 +311,9 @@ class Engine:
     def own_macs(self) -> set[str]:
         return self._address_requests.own_macs()
 
-    def add_dhcp_data(self, group_name: str, now: float, slot: int | None = None
-                      ) -> list[Action]:
-        return self._address_requests.add_dhcp_data(group_name, now, slot)
+    def add_dhcp_data(self, group_name: str, now: float, slot: int | None = None,
+                      name: str | None = None) -> list[Action]:
+        return self._address_requests.add_dhcp_data(group_name, now, slot, name)
 
     def dhcp_data_lease(self, group_name: str, slot: int, address: str | None,
                         now: float) -> list[Action]:
@@ -357,6 +360,10 @@ class Engine:
 
     def snapshot(self) -> Snapshot:
         return views.snapshot(self.tables, self.rules, self.state_error)
+
+    def address_objects(self) -> list[dict[str, Any]]:
+        """Every address object, as `ipmpadm show-addr` lists them."""
+        return addrobjs.address_objects(self.tables)
 
     def config(self) -> dict[str, Any]:
         """The desired configuration, as persisted and as `load` reads it back."""

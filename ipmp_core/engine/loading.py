@@ -56,7 +56,7 @@ class Loader:
             for m in config.get("anonymous", []) if self.tables.track_all else []:
                 try:
                     out += self.members.set_test_addresses(
-                        m["name"], m.get("test_addresses", []), now)
+                        m["name"], m.get("test_addresses", []), now, names=m.get("names"))
                 except EngineError as exc:
                     out.append(Log("err", f"Ignoring test addresses of {m.get('name')}: "
                                    f"{exc.message}"))
@@ -83,16 +83,20 @@ class Loader:
         for m in g.get("members", []):
             out += self.members.add_member(name, m["name"], now, standby=m.get("standby", False),
                                    offline=m.get("offline", False), require_present=False)
-            out += self.members.set_test_addresses(m["name"], m.get("test_addresses", []), now)
+            out += self.members.set_test_addresses(m["name"], m.get("test_addresses", []), now,
+                                                   names=m.get("names"))
         if g.get("targets"):
             out += self.groups.set_targets(name, g["targets"], now)
         if g.get("linklocal_probes"):
             out += self.groups.set_linklocal_probes(name, True, now)
         if g.get("multicast"):
             out += self.groups.set_multicast(name, g["multicast"], now)
+        dhcp_names = g.get("dhcp_names", {})
         for slot in g.get("dhcp_data", []):
-            out += self.addresses.add_dhcp_data(name, now, slot=int(slot))
+            out += self.addresses.add_dhcp_data(name, now, slot=int(slot),
+                                                name=dhcp_names.get(str(slot)))
         owners = g.get("owners", {})
+        names = g.get("names", {})  # absent in files written before address objects
         deprecated = set(g.get("deprecated", []))
         with self.rules.refresh_once(now, out):  # one refresh for all: 1,000 cost 2.5 s each
             for n, a in enumerate(g.get("data_addresses", [])):
@@ -101,7 +105,7 @@ class Loader:
                 ip = str(parse_address(a).ip)
                 out += self.addresses.add_data_address(name, a, now, hint=hints.get(ip),
                                              owner=owners.get(a, ""),
-                                             deprecated=a in deprecated)
+                                             deprecated=a in deprecated, name=names.get(a))
         # Routes last: a gateway must be on-link, in the subnet of a data or test address.
         for r in g.get("routes", []):
             out += self.groups.add_route(name, r["dst"], r["gateway"], now)

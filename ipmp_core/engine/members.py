@@ -11,10 +11,11 @@ member (`UnplumbMember.last`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
-from ipmp_core import errors
+from ipmp_core import addrobj, errors
 from ipmp_core.constants import MIN_REDUNDANCY
+from ipmp_core.engine import addrobjs
 from ipmp_core.engine.actions import (
     Action,
     ConfigChanged,
@@ -56,10 +57,11 @@ class MemberRequests:
         anon = tables.members.get(ifname)
         if anon is not None and anon.group == ANONYMOUS:
             keep = [str(a) for a in anon.test_addresses]
+            names = {str(a): n for a, n in anon.test_names.items()}
             out = self.drop_member(anon, now)
             out += self.add_member(group_name, ifname, now, standby=standby, offline=offline,
                                    require_present=require_present)
-            return out + self.set_test_addresses(ifname, keep, now)
+            return out + self.set_test_addresses(ifname, keep, now, names=names)
         if ifname in tables.members:
             raise EngineError(
                 errors.IN_GROUP,
@@ -204,10 +206,13 @@ class MemberRequests:
 
     # ------------------------------------------------------------------ test addresses
     def set_test_addresses(self, ifname: str, addresses: Iterable[str],
-                           now: float) -> list[Action]:
+                           now: float, names: Mapping[str, str] | None = None
+                           ) -> list[Action]:
         """A member's test addresses: static ones, and/or "dhcp" for a leased one. An
         interface in no group gets one only under TRACK_INTERFACES_ONLY_WITH_GROUPS=no,
-        which makes it a member of the anonymous group (and losing them ends that)."""
+        which makes it a member of the anonymous group (and losing them ends that).
+        ``names``: address object names of some of them ({address: name}); the others
+        keep theirs or get generated ones (addrobjs.py)."""
         need_str("interface", ifname)
         if isinstance(addresses, str | bytes) or not isinstance(addresses, Iterable):
             raise EngineError(errors.INVALID, "test addresses must be a list")
@@ -222,6 +227,16 @@ class MemberRequests:
         want_dhcp = any(str(a).strip().lower() == DHCP_ENTRY for a in addresses)
         parsed = self._parse_test_addresses(
             member, [a for a in addresses if str(a).strip().lower() != DHCP_ENTRY])
+        given = addrobjs.check_names_map(names, parsed, ifname)
+        kept = {a: n for a, n in member.test_names.items() if a in parsed and a not in given}
+        taken = [n for n in given.values() if n in kept.values()]
+        if taken:
+            raise EngineError(errors.EXISTS, f"address object {ifname}/{taken[0]} already "
+                              "exists")
+        member.test_names = kept
+        for addr in parsed:
+            member.next_name = addrobjs.claim(member.test_names, member.next_name, addr,
+                                              given.get(addr))
         old, member.test_addresses = member.test_addresses, parsed
         out.append(ConfigChanged())
         out += self._set_dhcp_test(member, want_dhcp)
@@ -243,10 +258,20 @@ class MemberRequests:
         return [str(a) for a in member.test_addresses] + ([DHCP_ENTRY] if member.dhcp_test
                                                           else [])
 
-    def add_test_address(self, ifname: str, address: str, now: float) -> list[Action]:
+    def add_test_address(self, ifname: str, address: str, now: float,
+                         name: str | None = None) -> list[Action]:
+        """Add one test address, with its address object name (``test`` of e0/test)
+        or the next generated one."""
         member = self.tables.members.get(ifname) if isinstance(ifname, str) else None
         current = self.test_list(member) if member else []
-        return self.set_test_addresses(ifname, [*current, address], now)
+        names = None
+        if name is not None:
+            if isinstance(address, str) and address.strip().lower() == DHCP_ENTRY:
+                raise EngineError(errors.INVALID, "a DHCP test address has no address "
+                                  "object name (it shows as INTERFACE/?)")
+            addrobj.check_user_name(name)
+            names = {str(parse_test_address(address)): name}
+        return self.set_test_addresses(ifname, [*current, address], now, names=names)
 
     def remove_test_address(self, address: str, interface: str | None, now: float
                             ) -> list[Action]:
@@ -254,6 +279,12 @@ class MemberRequests:
         leased, stops DHCP on that member."""
         if not isinstance(address, str):
             raise EngineError(errors.INVALID, f"test address {address!r} is not a string")
+        if addrobjs.is_object_name(address):
+            found = addrobjs.find_test(self.tables, address)
+            if found is None:
+                raise EngineError(errors.UNKNOWN_ADDRESS,
+                                  f"address object {address.strip()[:64]} not found")
+            address = str(found[1].ip)
         if address.strip().lower() == DHCP_ENTRY:
             member = self.tables.members.get(interface or "")
             if member is None or not member.dhcp_test:

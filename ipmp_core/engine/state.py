@@ -77,6 +77,10 @@ class Member:
     linklocal: str | None = None  # its IPv6 link-local address, when the kernel has one
     dhcp_test: bool = False  # its test address comes from DHCP
     dhcp_lease: IPInterface | None = None  # the address currently leased
+    # ipadm address object names of its static test addresses (``e0/test`` -> "test"),
+    # and the count its next generated name takes (ipmgmtd's am_nextnum)
+    test_names: dict[IPInterface, str] = field(default_factory=dict)
+    next_name: int = 0
     joined_at: float = 0.0
     notest_logged: bool = False
     link: LinkDetector = field(init=False)
@@ -139,6 +143,10 @@ class Group:
     binding: dict[IPInterface, str | None] = field(default_factory=dict)  # data addresses
     owners: dict[IPInterface, Owner] = field(default_factory=dict)  # who added an address
     deprecated: set[IPInterface] = field(default_factory=set)  # preferred_lft 0 addresses
+    # ipadm address object names of its data addresses (``ipmp0/v4`` -> "v4"), and the
+    # count its next generated name takes (ipmgmtd's am_nextnum)
+    names: dict[IPInterface, str] = field(default_factory=dict)
+    next_name: int = 0
     routes: list[Route] = field(default_factory=list)
     state: GroupState = GroupState.FAILED  # a new group is failed until a member is usable
     nominees: dict[str, str | None] = field(
@@ -153,6 +161,7 @@ class Group:
     linklocal_probes: bool = False  # probe IPv6 from link-locals even without v6 data
     multicast: list[str] = field(default_factory=list)  # groups joined on the nominee
     dhcp_slots: dict[int, IPInterface | None] = field(default_factory=dict)  # leased data
+    dhcp_names: dict[int, str] = field(default_factory=dict)  # a slot's address object
     fdt_current: int = DEFAULT_FDT_MS  # raised above fdt_ms when targets are too slow
     fdt_raised_at: float = 0.0  # in.mpathd's last_fdt_bumpup_time
     suspect_since: float | None = None  # every member lost its targets: are they dead?

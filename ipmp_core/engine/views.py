@@ -197,17 +197,20 @@ def config_dump(tables: Tables) -> dict[str, Any]:
                         "standby": m.standby,
                         "offline": m.offline,
                         "test_addresses": _test_addresses(m),
+                        "names": {str(a): n for a, n in m.test_names.items()},
                     }
                     for m in tables.members_of(g)
                 ],
                 "data_addresses": [str(a) for a in g.binding],
                 "owners": {str(a): str(o) for a, o in g.owners.items()},
+                "names": {str(a): n for a, n in g.names.items()},  # address objects
                 "deprecated": [str(a) for a in g.binding if a in g.deprecated],
                 "routes": [{"dst": r.dst, "gateway": r.gateway} for r in g.routes],
                 "targets": list(g.explicit_targets),
                 "linklocal_probes": g.linklocal_probes,
                 "multicast": list(g.multicast),
                 "dhcp_data": sorted(g.dhcp_slots),
+                "dhcp_names": {str(s): n for s, n in sorted(g.dhcp_names.items())},
                 **({"attribute": {"name": g.attribute, "multiplier": g.multiplier,
                                   "dampen_ms": g.dampen_ms}} if g.attribute else {}),
             }
@@ -215,7 +218,8 @@ def config_dump(tables: Tables) -> dict[str, Any]:
             if g.name != ANONYMOUS
         ],
         "anonymous": [
-            {"name": m.name, "test_addresses": _test_addresses(m)}
+            {"name": m.name, "test_addresses": _test_addresses(m),
+             "names": {str(a): n for a, n in m.test_names.items()}}
             for m in tables.members.values() if m.group == ANONYMOUS
         ],
     }

@@ -40,13 +40,14 @@ SCALARS = st.one_of(
     st.sampled_from(["ipmp0", "e0", "e1", "e2", "lo", "dhcp", "default", "", "yes", "no",
                      "198.51.100.10/24", "198.51.100.10", "198.51.100.1", "fe80::1",
                      "fe80::10%e0/64", "2001:db8:1::10/64", "0.0.0.0/0", "224.0.0.1",
-                     "255.255.255.255/32", "203.0.113.0/24", "1e400", "1000"]),
+                     "255.255.255.255/32", "203.0.113.0/24", "1e400", "1000",
+                     "v4", "_a", "ipmp0/v4", "ipmp0/_a", "e0/_a", "e0/test", "9x"]),
 )
 JSON = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4)
                     | st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=8)
 KEYS = ["group", "interface", "address", "fdt_ms", "failback", "standby", "gateway", "dst",
         "enabled", "addresses", "targets", "owner", "dad", "deprecated", "count",
-        "interval_ms"]
+        "interval_ms", "name"]
 ARGS = st.dictionaries(st.sampled_from(KEYS), JSON, max_size=5)
 
 

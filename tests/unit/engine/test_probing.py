@@ -523,7 +523,8 @@ def test_anonymous_group_gives_detection_only_to_ungrouped_interfaces():
     w.run_until(lambda: w.iface("e3").state is IfState.FAILED, limit_ms=3 * FDT)
     assert "IP interface failure detected on e3" in w.logs()
     assert w.engine.config()["anonymous"] == [
-        {"name": "e3", "test_addresses": ["198.51.100.30/24"]}]
+        {"name": "e3", "test_addresses": ["198.51.100.30/24"],
+         "names": {"198.51.100.30/24": "_a"}}]
     w.record(w.engine.add_member("ipmp0", "e3", w.now))  # joining a group takes it over
     assert w.iface("e3").group == "ipmp0" and w.iface("e3").testaddrs == ["198.51.100.30"]
     assert w.engine.config()["anonymous"] == []
