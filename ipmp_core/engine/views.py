@@ -80,12 +80,12 @@ def interface_view(group: Group, m: Member) -> InterfaceView:
     testaddrs = [f.source for _, f in sorted(prober.families.items())]
     testaddrs += [str(a.ip) for a in m.all_test_addresses if str(a.ip) not in testaddrs]
     flags = IfFlags(
-        inactive=not m.active and not m.is_offline and (m.usable or m.standby),
+        inactive=m.inactive,  # IFF_INACTIVE: never on a failed or offline member
         standby=m.standby,
         mcast4=group.nominees["inet"] == m.name,
         bcast4=group.nominees["inet"] == m.name,
         mcast6=group.nominees["inet6"] == m.name,
-        down=m.present and not m.admin_up,
+        down=m.down,
         duphw=m.duphw,
     )
     return InterfaceView(
