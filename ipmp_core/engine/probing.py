@@ -95,6 +95,9 @@ class Probing:
                 if family_prober is None:
                     family_prober = FamilyProber(member.name, family, source, self.rng)
                     families[family] = family_prober
+                    # its sequence numbers start again: the old discovery probes' do not
+                    # name its replies (an onlined member's first answers were ignored)
+                    self.multicast_seqs.pop((member.name, family), None)
                     out.append(Log("notice", f"Starting {FAMILY_NAME[family]} probing on "
                                    f"{member.name}{group.log_phrase} from {source}"))
                     if member.link_up:

@@ -7,9 +7,12 @@ from __future__ import annotations
 import pytest
 
 from ipmp_core import errors
+from ipmp_core.engine.actions import ProbeKind
+from ipmp_core.engine.prober import ProbeStatus
 from ipmp_core.errors import EngineError
 from ipmp_core.model import GroupState, IfState, ProbeState
 from tests.support.engine_helpers import World
+from tests.support.probe_sim import ProbeWorld
 from tests.unit.engine.test_engine import flags
 from tests.unit.engine.test_probing import FDT, world
 
@@ -122,3 +125,22 @@ def test_now_usable_is_logged_only_after_now_unusable():
     said = [line for line in w.logs() if "usable" in line]
     assert said == ["All IP interfaces in group ipmp0 are now unusable",
                     "At least 1 IP interface (e0) in group ipmp0 is now usable"]
+
+
+def test_onlined_member_answers_count_after_multicast_discovery():
+    """Found by the netns test: an onlined member probes afresh from sequence 1, and the
+    discovery probes its earlier prober sent must not claim those answers (they made an
+    onlined member fail at once)."""
+    w = ProbeWorld("e0", "e1")
+    w.hosts[4] = [f"198.51.100.{i}" for i in range(200, 207)]
+    w.rtt.update({h: 0.5 for h in w.hosts[4]})
+    w.probing_group("ipmp0", "e0", "e1", fdt=FDT)
+    w.run(3 * FDT)
+    assert any(p.member == "e0" and p.kind is ProbeKind.MULTICAST for _, p in w.sent)
+    w.record(w.engine.offline("e0", w.now))
+    w.run(FDT)
+    w.record(w.engine.online("e0", w.now))
+    w.run(3 * FDT)
+    records = w.engine.members["e0"].prober.families[4].records
+    assert [r.seq for r in records if r.status is ProbeStatus.LOST] == []
+    assert w.iface("e0").state is IfState.OK
