@@ -171,7 +171,9 @@ class Probing:
         for name in group.members:
             member = members[name]
             for family_prober in member.prober.families.values():
-                if family_prober.next_send is not None:
+                # a disabled prober (duplicate test address) sends nothing: its stale
+                # next_send would be a deadline forever in the past (a busy loop)
+                if family_prober.enabled and family_prober.next_send is not None:
                     times.append(family_prober.next_send)
                 if family_prober.unacked:
                     loss = family_prober.next_loss_deadline(interval)

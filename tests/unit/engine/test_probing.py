@@ -443,9 +443,14 @@ def test_duplicate_test_address_disables_probing_on_every_member_sharing_it():
     said = [line for line in w.logs() if "not unique" in line]
     assert said == [f"Test address {shared.ip} is not unique in group; disabling "
                     f"probe-based failure detection on {name}" for name in ("e0", "e1")]
+    sent = len(w.sent)
+    w.run(2 * FDT)  # settles: a disabled prober's stale schedule is no deadline
+    assert {p.member for _, p in w.sent[sent:]} == {"e2"}
     w.engine.members["e1"].test_addresses = own
     w.record(w.engine.set_standby("e1", False, w.now))
-    assert w.iface("e0").probe is not ProbeState.DISABLED
+    w.run(2 * FDT)
+    assert {p.member for _, p in w.sent[sent:]} == {"e0", "e1", "e2"}
+    assert w.iface("e0").probe is ProbeState.OK
     assert "Test address now configured on interface e0; enabling probe-based failure " \
         "detection on it" in w.logs()
 
