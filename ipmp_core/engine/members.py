@@ -204,7 +204,7 @@ class MemberRequests:
         if not member.offline:
             if member.duphw:
                 raise EngineError(errors.HWADDR_DUPLICATE, f"cannot undo-offline {ifname}: "
-                                  "its hardware address is not unique in its IPMP group")
+                                  "interface has duplicate hardware address")  # libipmp
             raise EngineError(errors.NOT_OFFLINE, f"interface {ifname} is not offline")
         group = self.tables.group_of(member)
         member.offline = False

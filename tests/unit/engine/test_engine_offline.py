@@ -144,3 +144,19 @@ def test_onlined_member_answers_count_after_multicast_discovery():
     records = w.engine.members["e0"].prober.families[4].records
     assert [r.seq for r in records if r.status is ProbeStatus.LOST] == []
     assert w.iface("e0").state is IfState.OK
+
+
+def test_online_of_a_member_offlined_for_a_duplicate_mac_is_refused_with_libipmp_words():
+    """phyint_undo_offline() answers IPMP_EHWADDRDUP while the MAC is still shared."""
+    w = World("e0", "e1")
+    w.group("ipmp0", "e0", "e1")
+    w.advance(10)
+    w.link("e1", up=True, mac=w.engine.members["e0"].mac)
+    with pytest.raises(EngineError) as info:
+        w.engine.online("e1", w.now)
+    assert info.value.code == errors.HWADDR_DUPLICATE
+    assert info.value.message == ("cannot undo-offline e1: interface has duplicate hardware "
+                                  "address")
+    with pytest.raises(EngineError) as info:
+        w.engine.offline("e1", w.now)  # IFF_OFFLINE is set: if_mpadm -d says so
+    assert info.value.message == "interface e1 is already offline"
