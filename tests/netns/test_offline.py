@@ -93,3 +93,19 @@ def test_offline_is_allowed_in_a_failed_group_so_a_nic_can_be_replaced(node: Nod
     node.wait_for(lambda: node.group_state() == "ok", "group ok with e0 back")
     assert node.iface("e0")["active"]
     assert lab.client_ping(V4)
+
+
+def test_failed_standby_is_not_flagged_inactive(node: Node) -> None:
+    """in.mpathd clears IFF_INACTIVE on a failure: ipmpstat -i shows -s-----."""
+    lab = node.lab
+    node.adm("create-ipmp", "-i", "e0", "ipmp0")
+    node.adm("add-ipmp", "-s", "-i", "e1", "ipmp0")
+
+    def flags() -> str:
+        rows = node.stat("-i", "-P", "-o", "interface,state,flags").split()
+        return dict((r.split(":")[0], ":".join(r.split(":")[1:])) for r in rows)["e1"]
+
+    node.wait_for(lambda: flags() == "ok:is-----", "e1 an inactive standby")
+    lab.pull_cable("e1")
+    node.wait_for(lambda: flags().startswith("failed:"), "e1 failed")
+    assert flags() == "failed:-s-----"
