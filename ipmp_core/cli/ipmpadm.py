@@ -338,14 +338,17 @@ _route_command("delete-route", "remove-route", "Remove a route declared on the g
 @cli.command("offline")
 @click.argument("interface")
 def offline(interface: str) -> None:
-    """Take a member out of service (if_mpadm -d), e.g. before replacing its NIC."""
+    """Take a member out of service (if_mpadm -d), e.g. before replacing its NIC: its
+    data addresses move, it stops probing, ipmpstat flags it d. Refused (exit 1) when it
+    is offline already or no other functioning member would remain."""
     call("offline", interface=interface)
 
 
 @cli.command("online")
 @click.argument("interface")
 def online(interface: str) -> None:
-    """Put an offlined member back in service (if_mpadm -r)."""
+    """Put an offlined member back in service (if_mpadm -r), in use at once even with
+    FAILBACK=no. Refused (exit 1) when it is not offline."""
     call("online", interface=interface)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ipmp_core import errors
+from ipmp_core.engine import activation
 from ipmp_core.engine.actions import (
     Action,
     ConfigChanged,
@@ -22,7 +23,7 @@ from ipmp_core.engine.actions import (
 from ipmp_core.engine.addresses import AddressRequests
 from ipmp_core.engine.members import MemberRequests
 from ipmp_core.engine.probing import Probing
-from ipmp_core.engine.rules import Rules, release_holds
+from ipmp_core.engine.rules import Rules
 from ipmp_core.engine.state import FROM_DEFAULTS, FromDefaults, Group, Route
 from ipmp_core.engine.tables import Tables
 from ipmp_core.errors import EngineError
@@ -191,7 +192,15 @@ class GroupRequests:
     def _failback(self, group: Group, failback: bool, now: float) -> list[Action]:
         group.failback = failback
         if failback:
-            release_holds(self.tables.members_of(group))
+            # As after in.mpathd re-reads FAILBACK: members held inactive by FAILBACK=no
+            # are used again, and an active standby steps back if the group is above
+            # capacity (phyint_transition_to_running's case 2).
+            members = self.tables.members_of(group)
+            for member in members:
+                if member.usable and member.inactive and not member.standby:
+                    activation.transition_to_running(
+                        members, member, onlining=True, initial=False, failback=True,
+                        group_failed=False)
         return self._refreshed(group, now)
 
     def _fdt(self, group: Group, fdt: int) -> list[Action]:

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 
 from ipmp_core import addrobj, errors
 from ipmp_core.constants import MIN_REDUNDANCY
-from ipmp_core.engine import addrobjs
+from ipmp_core.engine import activation, addrobjs
 from ipmp_core.engine.actions import (
     Action,
     ConfigChanged,
@@ -26,10 +26,11 @@ from ipmp_core.engine.actions import (
     SetTestAddresses,
     UnplumbMember,
 )
-from ipmp_core.engine.rules import Rules, hold_back_on_return, release_holds
+from ipmp_core.engine.rules import Rules
 from ipmp_core.engine.state import Group, Member
 from ipmp_core.engine.tables import ANONYMOUS, DHCP_ENTRY, Tables, need_str
 from ipmp_core.errors import EngineError
+from ipmp_core.model import GroupState
 from ipmp_core.values import (
     IPInterface,
     check_name,
@@ -110,8 +111,14 @@ class MemberRequests:
         """Take the member out of its group (its addresses move away first)."""
         group = self.tables.group_of(member)
         out: list[Action] = []
-        # Take it out of service first so that its addresses move away before it leaves.
-        member.offline = True
+        # Take it out of service first so that its addresses move away before it leaves;
+        # another member is brought into use if it was an active standby or the last
+        # active member (mpd_tables.c's phyint_delete).
+        members = self.tables.members_of(group)
+        if member.active and (member.standby or not any(
+                m.active for m in members if m is not member)):
+            activation.activate_another(members, member)
+        member.offline, member.in_service, member.inactive = True, False, False
         self.rules.refresh(group, now, out)
         group.members.remove(member.name)
         del self.tables.members[member.name]
@@ -159,41 +166,50 @@ class MemberRequests:
 
     # ------------------------------------------------------------------ service
     def set_standby(self, ifname: str, value: bool | str, now: float) -> list[Action]:
+        """STANDBY on: inactive if the group is above capacity (in.mpathd's
+        phyint_standby_refresh_inactive); off: an ordinary member, in use when usable."""
         member = self.tables.member(ifname)
         member.standby = parse_bool(value)
+        members = self.tables.members_of(self.tables.group_of(member))
         if member.standby:
-            release_holds([member])
+            activation.refresh_standby(members, member)
+        else:
+            member.inactive = False
         out: list[Action] = [ConfigChanged()]
         self.rules.refresh(self.tables.group_of(member), now, out)
         return out
 
     def offline(self, ifname: str, now: float) -> list[Action]:
-        """if_mpadm -d: take a member out of service, e.g. before replacing the NIC."""
+        """if_mpadm -d: take a member out of service, e.g. before replacing the NIC
+        (mpd_tables.c's phyint_offline): it stops probing, its addresses move away and
+        one inactive member takes its place. Refused, with if_mpadm's words, when it is
+        offline already or no other functioning member would remain; in a group that
+        has failed, any other member not offline will do (the NIC can be replaced)."""
         member = self.tables.member(ifname)
-        if member.offline:
-            return []
+        if member.is_offline:
+            raise EngineError(errors.INVALID, f"interface {ifname} is already offline")
         group = self.tables.group_of(member)
-        members = self.tables.members_of(group)
-        others = [m for m in members if m is not member and m.usable]
+        failed = group.state is GroupState.FAILED
+        others = [m for m in self.tables.members_of(group) if m is not member and (
+            m.usable or (failed and not m.is_offline))]
         if len(others) < MIN_REDUNDANCY:
-            raise EngineError(
-                errors.MIN_REDUNDANCY,
-                f"cannot offline {ifname}: minimum redundancy of group {group.name} "
-                f"would not be met (no other usable interface)",
-            )
+            raise EngineError(errors.MIN_REDUNDANCY, f"cannot offline {ifname}: no other "
+                              "functioning interfaces are in its IPMP group")
         member.offline = True
-        release_holds(members)
         return self._noted(group, now, f"IP interface {ifname} in group {group.name} "
                            "is now offline")
 
     def online(self, ifname: str, now: float) -> list[Action]:
-        """if_mpadm -r: undo offline."""
+        """if_mpadm -r: undo offline (phyint_undo_offline); the member is in use again at
+        once, FAILBACK=no or not (phyint_transition_to_running's "onlining" case)."""
         member = self.tables.member(ifname)
         if not member.offline:
-            return []
+            if member.duphw:
+                raise EngineError(errors.HWADDR_DUPLICATE, f"cannot undo-offline {ifname}: "
+                                  "interface has duplicate hardware address")  # libipmp
+            raise EngineError(errors.NOT_OFFLINE, f"interface {ifname} is not offline")
         group = self.tables.group_of(member)
         member.offline = False
-        hold_back_on_return(group, member)
         return self._noted(group, now, f"IP interface {ifname} in group {group.name} "
                            "is back online")
 

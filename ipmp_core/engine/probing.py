@@ -35,6 +35,7 @@ from ipmp_core.engine.prober import (
 )
 from ipmp_core.engine.state import Group, Member
 from ipmp_core.engine.tables import Tables
+from ipmp_core.engine.testaddr_unique import shared_sources, uniqueness_logs
 
 # Multicast probe sequence numbers remembered per family to recognise discovery replies.
 MULTICAST_SEQS_KEPT = 8
@@ -77,9 +78,14 @@ class Probing:
     def sync(self, group: Group, now: float, out: list[Action]) -> None:
         """Create, restart or drop each member's per-family probers to match the config."""
         self._deadlines.pop(group.name, None)
-        seen: dict[str, str] = {}
-        for member in self.tables.members_of(group):
-            wanted = self.wanted_sources(group, member) if member.present else {}
+        members = self.tables.members_of(group)
+        # An offline member is not probed (mpd_main.c's stop_probing); a test address
+        # two members share disables probing on both (check_addr_unique).
+        wanted_by = {m.name: self.wanted_sources(group, m) if m.present and not m.is_offline
+                     else {} for m in members}
+        dups = shared_sources(wanted_by) if group.name else set()
+        for member in members:
+            wanted = wanted_by[member.name]
             families = member.prober.families
             for family in list(families):
                 if family not in wanted or families[family].source != wanted[family]:
@@ -89,23 +95,17 @@ class Probing:
                 if family_prober is None:
                     family_prober = FamilyProber(member.name, family, source, self.rng)
                     families[family] = family_prober
+                    # its sequence numbers start again: the old discovery probes' do not
+                    # name its replies (an onlined member's first answers were ignored)
+                    self.multicast_seqs.pop((member.name, family), None)
                     out.append(Log("notice", f"Starting {FAMILY_NAME[family]} probing on "
                                    f"{member.name}{group.log_phrase} from {source}"))
                     if member.link_up:
                         family_prober.start(now, group.probe_interval)
                     else:
                         family_prober.settled = False  # see link_changed
-                owner = seen.get(source)
-                if owner is not None and owner != member.name:
-                    if family_prober.enabled:
-                        out.append(Log("err", f"Test address {source} of {member.name} "
-                                       f"duplicates {owner}'s in group {group.name}; "
-                                       f"disabling probe-based failure detection on "
-                                       f"{member.name}"))
-                    family_prober.enabled = False
-                else:
-                    seen[source] = member.name
-                    family_prober.enabled = True
+                family_prober.enabled = source not in dups
+            out += uniqueness_logs(member, [s for s in wanted.values() if s in dups])
             if not member.prober.enabled:
                 member.prober.failed = False
         self._sync_targets(group, now, out)
@@ -171,7 +171,9 @@ class Probing:
         for name in group.members:
             member = members[name]
             for family_prober in member.prober.families.values():
-                if family_prober.next_send is not None:
+                # a disabled prober (duplicate test address) sends nothing: its stale
+                # next_send would be a deadline forever in the past (a busy loop)
+                if family_prober.enabled and family_prober.next_send is not None:
                     times.append(family_prober.next_send)
                 if family_prober.unacked:
                     loss = family_prober.next_loss_deadline(interval)

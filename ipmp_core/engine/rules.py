@@ -14,6 +14,9 @@ Rules of this module (after h11's _state.py):
   network: they append actions to ``out``, in the order they must be carried out.
 
 The rules that live beside this file, each in one place:
+- which usable members are inactive (IFF_INACTIVE: standby, FAILBACK=no, one member
+  activated per member lost): activation.py (in.mpathd's phyint_transition_to_running,
+  phyint_activate_another); a test address two members share: testaddr_unique.py;
 - where addresses go: placement.py (the kernel's ipmp_illgrp_* rules);
 - what a member's probes say: judgement.py (in.mpathd's failure_state()), and the one
   place that acts on it, Probing.act in probing.py, which also says which members
@@ -40,7 +43,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from ipmp_core.engine import placement
+from ipmp_core.engine import activation, placement
 from ipmp_core.engine.actions import (
     Action,
     BindAddress,
@@ -85,19 +88,6 @@ def _failure(group: Group, member: Member) -> Log:
     return Log("err", f"IP interface failure detected on {member.name} of group {group.name}")
 
 
-def release_holds(members: list[Member]) -> None:
-    """FAILBACK=no: a repaired member stays inactive "unless another member fails"."""
-    for m in members:
-        m.held_by_no_failback = False
-
-
-def hold_back_on_return(group: Group, member: Member) -> None:
-    """FAILBACK=no: a member brought back online (if_mpadm -r) is held back like a
-    repaired one while the group works without it; a standby member never is."""
-    if not group.failback and group.state is not GroupState.FAILED and not member.standby:
-        member.held_by_no_failback = True
-
-
 class Rules:
     """Owns the derivation of every group's state from its records (refresh) and the
     flags that govern when it runs: during a start-up load, and within a batch."""
@@ -123,8 +113,6 @@ class Rules:
             member.failed, member.verdict_given, changed = failed, True, True
         if active is not None and active != member.active:
             member.active, changed = active, True
-            if active:
-                member.held_by_no_failback = False
         if duphw is not None and duphw != member.duphw:
             member.duphw, changed = duphw, True
         if not changed:
@@ -146,31 +134,27 @@ class Rules:
         members = self.tables.members_of(group)
         self.probing.sync(group, now, out)
         self._check_duplicate_mac(group, members, out)
+        first: set[str] = set()
+        repaired: set[str] = set()
         for member in members:
             functioning = member.functioning()
             if not member.verdict_given:
                 # First verdict: a member that joins healthy is not "repaired", but one
                 # whose link is already down at start is a failure (a transition).
+                first.add(member.name)
                 self.set_member_state(member, out, failed=not functioning, log=_failure(
                     group, member) if member.present and not functioning else None)
             elif member.failed and functioning:
-                if not group.failback and was_usable and not self.starting \
-                        and not member.standby and not member.active:
-                    member.held_by_no_failback = True
+                repaired.add(member.name)
                 self.set_member_state(member, out, failed=False, log=Log(
                     "notice", f"IP interface repair detected on {member.name} "
                     f"of group {group.name}"))
             elif not member.failed and not functioning:
-                release_holds(members)
                 self.set_member_state(member, out, failed=True, log=_failure(group, member))
 
         before = self.tables.active_names(group)
-        if any(not self.tables.members[n].usable for n in before):
-            # An active member left service (failed, offline, admin down, leaving the
-            # group): FAILBACK=no holds a repaired member back only "unless another
-            # member fails" (in.mpathd's phyint_activate_another()).
-            release_holds(members)
-        active = self._choose_active(group, members)
+        self._activation(group, members, first, repaired, was_usable)
+        active = [m.name for m in members if m.usable and not m.inactive]
         for member in members:
             self.set_member_state(member, out, active=member.name in active)
         newly = [m for m in active if m not in before]
@@ -213,20 +197,29 @@ class Rules:
                 self.refresh(group, now, out)
 
     # ------------------------------------------------------------------ the active set
-    def _choose_active(self, group: Group, members: list[Member]) -> list[str]:
-        """in.mpathd's goal: as many active members as non-standby members, at least one.
-
-        Usable non-standby members are active; the rest of the goal is filled from
-        currently active members first (no needless moves), then standby members, in
-        configured order. A member held back by FAILBACK=no is not used to fill the goal
-        until another member fails (release_holds)."""
-        want = max(1, sum(1 for m in members if not m.standby))
-        usable = [m for m in members if m.usable and not m.held_by_no_failback]
-        chosen = [m for m in usable if not m.standby]
-        spare = [m for m in usable if m not in chosen]
-        spare.sort(key=lambda m: (not m.active, not m.standby, group.members.index(m.name)))
-        chosen += spare[: max(0, want - len(chosen))]
-        return [m.name for m in members if m in chosen]  # keep configured order
+    def _activation(self, group: Group, members: list[Member], first: set[str],
+                    repaired: set[str], was_usable: bool) -> None:
+        """IFF_INACTIVE moved as in.mpathd moves it (engine/activation.py): members that
+        left service first (each active one brings one inactive member into use), then
+        members that came into service (joined, repaired, onlined)."""
+        for member in members:
+            if member.in_service and not member.usable:
+                member.in_service = False
+                if member.active:
+                    activation.activate_another(members, member)
+            if not member.usable:
+                member.inactive = False  # a member out of service is never inactive
+        for member in members:
+            if member.in_service or not member.usable:
+                continue
+            member.in_service = True
+            initial = member.name in first
+            activation.transition_to_running(
+                members, member, onlining=not initial and member.name not in repaired,
+                initial=initial, failback=group.failback, group_failed=not was_usable)
+            if member.standby and initial:
+                activation.refresh_standby(members, member)
+        activation.keep_one_active(members)
 
     def _check_duplicate_mac(self, group: Group, members: list[Member],
                              out: list[Action]) -> None:
@@ -362,11 +355,14 @@ class Rules:
         if state is group.state:
             return
         old, group.state = group.state, state
+        # "now usable" only after "now unusable" (mpd_tables.c's pg_failmsg_printed): a
+        # new group's first usable member is not news.
         if state is GroupState.FAILED and members:
             out.append(Log("err", f"All IP interfaces in group {group.name} are now unusable"))
-        elif old is GroupState.FAILED and usable:
-            names = " ".join(m.name for m in usable)
-            out.append(Log("notice", f"At least 1 IP interface ({names}) in group "
+            group.failmsg_printed = True
+        elif group.failmsg_printed and usable:
+            group.failmsg_printed = False
+            out.append(Log("notice", f"At least 1 IP interface ({usable[0].name}) in group "
                            f"{group.name} is now usable"))
         out.append(Publish({"type": "group-state", "group": group.name, "state": str(state),
                             "previous": str(old)}))

@@ -72,7 +72,9 @@ class Member:
     failed: bool = True
     verdict_given: bool = False  # failure state evaluated once (no 'repair' at join)
     active: bool = False
-    held_by_no_failback: bool = False  # FAILBACK=no kept it inactive after its repair
+    inactive: bool = False  # IFF_INACTIVE: usable but kept out of use (engine/activation.py)
+    in_service: bool = False  # usable when the rules last ran: what changed since then
+    duptaddr_logged: bool = False  # "Test address ... is not unique in group" was logged
     test_addresses: list[IPInterface] = field(default_factory=list)
     linklocal: str | None = None  # its IPv6 link-local address, when the kernel has one
     dhcp_test: bool = False  # its test address comes from DHCP
@@ -117,6 +119,12 @@ class Member:
     def usable(self) -> bool:
         return not self.failed and not self.is_offline and self.admin_up
 
+    @property
+    def down(self) -> bool:
+        """ipmpstat's flag d (no address of it up): administratively down, or offlined
+        by if_mpadm -d, which brings every address of the interface down."""
+        return self.present and (not self.admin_up or self.offline)
+
 
 @dataclass
 class Route:
@@ -149,6 +157,7 @@ class Group:
     next_name: int = 0
     routes: list[Route] = field(default_factory=list)
     state: GroupState = GroupState.FAILED  # a new group is failed until a member is usable
+    failmsg_printed: bool = False  # "... are now unusable" logged; "now usable" may follow
     nominees: dict[str, str | None] = field(
         default_factory=lambda: {"inet": None, "inet6": None}
     )

@@ -86,16 +86,12 @@ def interface_view(group: Group, m: Member) -> InterfaceView:
     ipv6 = carries_ipv6(group, m)
     ipv4 = carries_ipv4(group, m) or not ipv6
     flags = IfFlags(
-        # in.mpathd's ifflags(): IFF_INACTIVE is a usable member kept out of use (an
-        # unneeded standby, FAILBACK=no); failing or going offline clears it
-        inactive=m.usable and not m.active,
+        inactive=m.inactive,  # IFF_INACTIVE: never on a failed or offline member
         standby=m.standby,
         mcast4=ipv4 and group.nominees["inet"] == m.name,
         bcast4=ipv4 and group.nominees["inet"] == m.name,
         mcast6=ipv6 and group.nominees["inet6"] == m.name,
-        # no address of its own up (logint_upcount() == 0): admin down, or offline
-        # (if_mpadm -d brings its addresses down)
-        down=(m.present and not m.admin_up) or m.offline,
+        down=m.down,  # no address of its own up: admin down, or offline (if_mpadm -d)
         duphw=m.duphw,
     )
     return InterfaceView(

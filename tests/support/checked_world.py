@@ -71,6 +71,9 @@ def check(w: CheckedWorld) -> None:
     for m in members:
         if m.is_offline:
             assert m.name not in bound.values(), f"offline {m.name} holds an address"
+            assert not m.prober.enabled, f"offline {m.name} still probes"
+        if not m.usable:  # in.mpathd clears IFF_INACTIVE on failure and offline
+            assert not m.inactive, f"{m.name} is out of service but flagged inactive"
     if not usable:
         assert group.state is GroupState.FAILED
     elif len(usable) == len(members):

@@ -4,7 +4,8 @@ addresses added and removed. After every single engine call the invariants of IP
 
 Invariants (issue 10): every data address is bound to exactly one member when a usable
 member exists, and that member is active (so usable: not failed, not offline); an
-offline member holds nothing; the addresses the actions put in the "kernel" are exactly
+offline member holds nothing and sends no probe; a member out of service is never
+inactive (in.mpathd's IFF_INACTIVE); the addresses the actions put in the "kernel" are exactly
 the binding (make before break, nothing left behind); a probe repair never happens
 without NUM_PROBE_REPAIRS answered probes in a row; the group state matches its usable
 members (none: failed, all: ok, else degraded).

@@ -471,12 +471,31 @@ def test_single_member_group_with_probing_fails_when_its_path_dies():
     w.run_until(lambda: w.iface("e0").state is IfState.FAILED, limit_ms=4 * FDT)
 
 
-def test_duplicate_test_address_disables_probing_on_one_member():
-    w = world("e0", "e1")
-    w.engine.members["e1"].test_addresses = list(w.engine.members["e0"].test_addresses)
+def test_duplicate_test_address_disables_probing_on_every_member_sharing_it():
+    """in.mpathd's check_addr_unique() marks the address on every member that has it,
+    and check_testconfig() logs once per member; the fix is logged once too."""
+    w = world("e0", "e1", "e2")
+    own = list(w.engine.members["e1"].test_addresses)
+    shared = w.engine.members["e0"].test_addresses[0]
+    w.engine.members["e1"].test_addresses = [shared]
     w.record(w.engine.set_standby("e1", False, w.now))  # any refresh re-syncs probers
+    w.record(w.engine.set_standby("e1", False, w.now))  # and says nothing new
+    assert w.iface("e0").probe is ProbeState.DISABLED
     assert w.iface("e1").probe is ProbeState.DISABLED
-    assert any("duplicates e0's" in line and "disabling probe" in line for line in w.logs())
+    assert w.iface("e2").probe is not ProbeState.DISABLED
+    said = [line for line in w.logs() if "not unique" in line]
+    assert said == [f"Test address {shared.ip} is not unique in group; disabling "
+                    f"probe-based failure detection on {name}" for name in ("e0", "e1")]
+    sent = len(w.sent)
+    w.run(2 * FDT)  # settles: a disabled prober's stale schedule is no deadline
+    assert {p.member for _, p in w.sent[sent:]} == {"e2"}
+    w.engine.members["e1"].test_addresses = own
+    w.record(w.engine.set_standby("e1", False, w.now))
+    w.run(2 * FDT)
+    assert {p.member for _, p in w.sent[sent:]} == {"e0", "e1", "e2"}
+    assert w.iface("e0").probe is ProbeState.OK
+    assert "Test address now configured on interface e0; enabling probe-based failure " \
+        "detection on it" in w.logs()
 
 
 def test_ten_second_fdt_scenario_replays_on_the_fake_clock():
