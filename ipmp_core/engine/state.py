@@ -142,9 +142,6 @@ class Group:
     fdt_current: int = DEFAULT_FDT_MS  # raised above fdt_ms when targets are too slow
     fdt_raised_at: float = 0.0
     fast_since: float | None = None  # since when every target answers fast
-    suspect_since: float | None = None  # every member lost its targets: are they dead?
-    suspect_until: float = 0.0
-    suspected: list[tuple[int, str]] = field(default_factory=list)  # routers marked dead
     # the node attribute for the cluster (None: not published), see Engine.set_attribute
     attribute: str | None = None
     multiplier: int = 1
