@@ -26,8 +26,9 @@ MIN_ADDRESS_PREFIX = {4: 8, 6: 16}
 
 # --- link-based detection ---------------------------------------------------------------
 # A link that came up more than this many times within LINK_FLAP_WINDOW_MS is flapping:
-# in.mpathd does not repair an interface on a flapping link until it is stable again, so
-# that addresses do not bounce back and forth with a bad cable or a rebooting switch.
+# in.mpathd does not repair an interface without test addresses on a flapping link until
+# it is stable again (phyint_repaired()), so that addresses do not bounce back and forth
+# with a bad cable or a rebooting switch. An interface that probes waits for its probes.
 LINK_UP_PERMIN = 2
 LINK_FLAP_WINDOW_MS = 60_000
 
@@ -166,8 +167,9 @@ LOWER_FDT_TRIGGER = 4
 # older one is no longer worth a sample (it could only raise the estimate, which RTT
 # probes never do).
 RTT_PROBES_KEPT = 4
-# Losses are ignored for this long after an interface starts probing while its link is up:
-# a switch port may still be in spanning-tree learning. The first reply ends it early.
+# Losses are ignored for this long after a family's prober is created (in.mpathd's
+# FAILURE_DETECTION_QP, set once in phyint_inst_create(), not on a link-up): a switch port
+# may still be in spanning-tree learning. The first reply ends it early.
 PROBE_QUIET_PERIOD_MS = 40_000
 # Probe records kept per interface and family: enough to see a repair across all targets.
 PROBE_STATS_COUNT = NUM_PROBE_REPAIRS * MAX_PROBE_TARGETS + 2

@@ -1,16 +1,15 @@
 """Judging a member by its probes (in.mpathd's failure_state() and its helpers), sans I/O.
 
 `failure_verdict` only reads: it says whether a member's probes repaired it, failed it
-alone, or fail with every other member (then the targets are suspect first). The one
-place that acts on a verdict is `Probing.act` (in.mpathd's
-phyint_inst_check_for_failure). The target rules beside it: a target that alone stops
-answering is bad, not the interface; all targets silent at once are suspected (routers
-marked dead, hosts flushed, rediscovery for one FDT) before the group is failed.
+alone, or failed the whole group (nobody else got an answer since). The one place that
+acts on a verdict is `Probing.act` (in.mpathd's phyint_inst_check_for_failure). The
+target rules beside it: a target that alone stops answering is bad, not the interface;
+a group failure flushes the host targets (`fail_group`, in.mpathd's
+phyint_group_chstate(PG_FAILED) -> target_flush_hosts()), routers are kept.
 """
 
 from __future__ import annotations
 
-import math
 from enum import Enum
 
 from ipmp_core.constants import NUM_PROBE_FAILS
@@ -28,8 +27,7 @@ class ProbeVerdict(Enum):
     UNCHANGED = "unchanged"
     REPAIRED = "repaired"  # NUM_PROBE_REPAIRS answers in a row after a failure
     INTERFACE_FAILURE = "interface-failure"  # lost while another member got answers
-    ALL_FAILING = "all-failing"  # every member lost its targets: suspect the targets
-    GROUP_FAILURE = "group-failure"  # the suspicion ended and nobody answered anything
+    GROUP_FAILURE = "group-failure"  # lost, and no other member got an answer since
 
 
 def voters(group: Group, member: Member) -> set[int]:
@@ -55,13 +53,13 @@ def failure_verdict(tables: Tables, group: Group, member: Member,
         return ProbeVerdict.UNCHANGED  # spanning-tree quiet period: losses do not count yet
     if others_alive(tables, group, member, first_fail):
         return ProbeVerdict.INTERFACE_FAILURE
-    return ProbeVerdict.ALL_FAILING
+    return ProbeVerdict.GROUP_FAILURE
 
 
 def others_alive(tables: Tables, group: Group, member: Member, first_fail: float) -> bool:
     """in.mpathd's failure_state(): an interface failure when another usable member
     answered a probe after our first loss, or cannot be judged by probes at all
-    (link-based only, link up); otherwise every member is failing together."""
+    (link-based only, link up); otherwise the whole group has failed."""
     if not group.name:  # the anonymous group: every interface stands alone
         return True
     for other in tables.members_of(group):
@@ -103,48 +101,23 @@ def drop_target(group: Group, family_prober: FamilyProber, target: Target, now: 
     family_prober.rtt.pop(target.address, None)
 
 
-def suspect_targets(tables: Tables, group: Group, now: float, out: list[Action]) -> None:
-    """Every probing member lost its targets at once: first suspect the targets."""
-    if group.suspect_since is not None:
-        return
-    group.suspect_since = now
-    # Looking for other targets takes one FDT; configured targets leave none to find
-    # (no rediscovery), so the suspicion ends at the next tick: a group whose paths
-    # are all dark fails within one FDT, as the cluster relies on (docs/design.md).
-    group.suspect_until = now + (0 if group.explicit_targets else group.fdt_current)
-    out.append(Log("warning", f"No probe target{group.log_phrase} answers on any "
-                   "interface; looking for other targets"))
-    group.suspected = []
-    for targets in group.targets.values():
-        for t in list(targets.targets):
-            if t.kind == "router" and t.state is TargetState.ACTIVE:
-                targets.mark(t.address, TargetState.DEAD, now)
-                group.suspected.append((targets.family, t.address))
-        targets.flush_hosts()
-    for member in tables.members_of(group):
-        for family_prober in member.prober.families.values():
-            family_prober.clear()
+def fail_group(tables: Tables, group: Group) -> list[Member]:
+    """in.mpathd's GROUP_FAILURE: every probing member fails at once, its RTT estimates
+    reset (reset_crtt_all()); the host targets are flushed so that the next probes
+    multicast for others (target_flush_hosts(): new hosts may have replaced the old
+    ones), the routers are kept (the routing table still names them). Returns the
+    members newly failed; "All IP interfaces in group ... are now unusable" is logged
+    by the group's state (Rules._group_state)."""
+    failed: list[Member] = []
+    for other in tables.members_of(group):
+        prober = other.prober
+        if not prober.enabled or other.is_offline:
+            continue
+        for family_prober in prober.families.values():
             family_prober.rtt.clear()
-
-
-def end_suspicion(tables: Tables, group: Group, now: float, out: list[Action]) -> bool:
-    """The suspicion's time is up: True when nobody answered anything (a group failure:
-    the caller fails every probing member); the suspected routers are probed again."""
-    since = group.suspect_since
-    group.suspect_since = None
-    members = tables.members_of(group)
-    answered = any((m.prober.last_success() or -math.inf) > (since or 0)
-                   for m in members if m.prober.enabled)
-    if answered:
-        out.append(Log("notice", f"Probes{group.log_phrase} answered by new targets"))
-        return False
+        if not prober.failed:
+            prober.failed = True
+            failed.append(other)
     for targets in group.targets.values():
         targets.flush_hosts()
-    # Nobody answers anything: the fault is ours, not the routers'. Keep probing them
-    # so that the group is repaired as soon as a path is back.
-    for family, address in group.suspected:
-        group.targets[family].mark(address, TargetState.ACTIVE, now)
-    group.suspected = []
-    out.append(Log("err", f"All probe targets{group.log_phrase} unreachable from "
-                   "every interface"))
-    return True
+    return failed

@@ -26,7 +26,6 @@ from ipmp_core.constants import (
     MIN_RANDOM_FACTOR,
     NUM_PROBE_FAILS,
     NUM_PROBE_REPAIRS,
-    PROBE_QUIET_PERIOD_MS,
     PROBE_STATS_COUNT,
     RTT_PROBES_KEPT,
     SEQ_MODULO,
@@ -98,11 +97,11 @@ class FamilyProber:
 
     # ------------------------------------------------------------------ schedule
     def start(self, now: float, interval: float) -> None:
-        """Start (or restart) probing: the first probe is spread over one interval."""
+        """Start (or restart) probing: the first probe is spread over one interval. The
+        quiet period is not restarted: it began when the prober was created."""
         self.base = now + self.rng.uniform(0, interval)
         self.next_send = self.base
         self.fd_base = self.base
-        self.quiet_until = now + PROBE_QUIET_PERIOD_MS
 
     def stop(self) -> None:
         self.next_send = None

@@ -13,16 +13,15 @@ from __future__ import annotations
 import ipaddress
 import random
 
-from ipmp_core.constants import NUM_PROBE_FAILS, TESTADDR_CONF_MS
+from ipmp_core.constants import NUM_PROBE_FAILS, PROBE_QUIET_PERIOD_MS, TESTADDR_CONF_MS
 from ipmp_core.engine.actions import Action, Log, ProbeKind, SendProbe
 from ipmp_core.engine.adaptive_fdt import adapt_fdt, rtt_probe_reply, rtt_sample
 from ipmp_core.engine.judgement import (
     ProbeVerdict,
     bad_target,
     drop_target,
-    end_suspicion,
+    fail_group,
     failure_verdict,
-    suspect_targets,
 )
 from ipmp_core.engine.probe_events import probe_event
 from ipmp_core.engine.prober import (
@@ -36,6 +35,7 @@ from ipmp_core.engine.prober import (
 from ipmp_core.engine.state import Group, Member
 from ipmp_core.engine.tables import Tables
 from ipmp_core.engine.testaddr_unique import shared_sources, uniqueness_logs
+from ipmp_core.model import LinkState
 
 # Multicast probe sequence numbers remembered per family to recognise discovery replies.
 MULTICAST_SEQS_KEPT = 8
@@ -87,6 +87,7 @@ class Probing:
         for member in members:
             wanted = wanted_by[member.name]
             families = member.prober.families
+            was_probing = member.prober.enabled
             for family in list(families):
                 if family not in wanted or families[family].source != wanted[family]:
                     del families[family]
@@ -94,6 +95,9 @@ class Probing:
                 family_prober = families.get(family)
                 if family_prober is None:
                     family_prober = FamilyProber(member.name, family, source, self.rng)
+                    # in.mpathd's phyint_inst_create(): the quiet period starts once,
+                    # with the instance, never again on a link-up.
+                    family_prober.quiet_until = now + PROBE_QUIET_PERIOD_MS
                     families[family] = family_prober
                     # its sequence numbers start again: the old discovery probes' do not
                     # name its replies (an onlined member's first answers were ignored)
@@ -108,6 +112,12 @@ class Probing:
             out += uniqueness_logs(member, [s for s in wanted.values() if s in dups])
             if not member.prober.enabled:
                 member.prober.failed = False
+            elif member.link.state is LinkState.DOWN or (
+                    not was_probing and member.verdict_given and member.failed):
+                # A failed interface that probes is repaired by its probes only
+                # (phyint_repaired()): the latch holds it until NUM_PROBE_REPAIRS answers.
+                member.prober.failed = True
+            member.link.probing = member.prober.enabled
         self._sync_targets(group, now, out)
         self._update_has_targets(group)
 
@@ -181,8 +191,6 @@ class Probing:
                         times.append(loss)
             if not member.notest_logged and member.present:
                 times.append(member.joined_at + TESTADDR_CONF_MS)
-        if group.suspect_since is not None:
-            times.append(group.suspect_until)
         for targets in group.targets.values():
             t = targets.next_deadline()
             if t is not None:
@@ -214,9 +222,6 @@ class Probing:
                     # configured interval), then what kind of probe goes out now
                     family_prober.schedule_next(now, group.user_probe_interval)
                     self._send(group, member, family_prober, now, out)
-        if group.suspect_since is not None and now >= group.suspect_until:
-            self._end_suspicion(group, now, out)
-            changed = targets_changed = True
         if targets_changed:
             self._update_has_targets(group)
         return changed
@@ -274,8 +279,12 @@ class Probing:
     # ------------------------------------------------------------------ link events
     def link_changed(self, group: Group, member: Member, now: float) -> None:
         """in.mpathd clears probe statistics on link down (a repair must not rely on
-        probes answered before it) and restarts the timers on link up."""
+        probes answered before it) and restarts the timers on link up. A link failure
+        of an interface that probes is repaired only by NUM_PROBE_REPAIRS answers
+        (phyint_repaired()): link up is necessary, not sufficient."""
         self._deadlines.pop(group.name, None)
+        if not member.link_up and member.prober.enabled:
+            member.prober.failed = True
         for family_prober in member.prober.families.values():
             if member.link_up:
                 if family_prober.next_send is None:
@@ -393,8 +402,8 @@ class Probing:
     def act(self, group: Group, member: Member, verdict: ProbeVerdict, now: float,
             out: list[Action]) -> bool:
         """The one place a probe verdict changes anything (in.mpathd's
-        phyint_inst_check_for_failure): the member's probe latch, or the group's
-        suspicion of its targets. True when the latch changed."""
+        phyint_inst_check_for_failure): the member's probe latch, or every probing
+        member's at once (GROUP_FAILURE). True when a latch changed."""
         prober = member.prober
         if verdict is ProbeVerdict.REPAIRED:
             prober.failed = False
@@ -405,18 +414,10 @@ class Probing:
                            f"unanswered {NUM_PROBE_FAILS} times in a row"))
             return True
         if verdict is ProbeVerdict.GROUP_FAILURE:
-            prober.failed = True
-            return True
-        if verdict is ProbeVerdict.ALL_FAILING:
-            suspect_targets(self.tables, group, now, out)
+            changed = bool(fail_group(self.tables, group))
+            self._update_has_targets(group)  # the host targets are gone
+            return changed
         return False
-
-    def _end_suspicion(self, group: Group, now: float, out: list[Action]) -> None:
-        if not end_suspicion(self.tables, group, now, out):
-            return
-        for member in self.tables.members_of(group):
-            if member.prober.enabled and not member.prober.failed:
-                self.act(group, member, ProbeVerdict.GROUP_FAILURE, now, out)
 
     # ------------------------------------------------------------------ events
     def _probe_event(self, member: Member, family_prober: FamilyProber, record: ProbeRecord,

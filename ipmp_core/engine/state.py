@@ -173,9 +173,6 @@ class Group:
     dhcp_names: dict[int, str] = field(default_factory=dict)  # a slot's address object
     fdt_current: int = DEFAULT_FDT_MS  # raised above fdt_ms when targets are too slow
     fdt_raised_at: float = 0.0  # in.mpathd's last_fdt_bumpup_time
-    suspect_since: float | None = None  # every member lost its targets: are they dead?
-    suspect_until: float = 0.0
-    suspected: list[tuple[int, str]] = field(default_factory=list)  # routers marked dead
     # the node attribute for the cluster (None: not published), see Engine.set_attribute
     attribute: str | None = None
     multiplier: int = 1

@@ -24,6 +24,7 @@ class CheckedWorld(ProbeWorld):
         self.checking = False
         super().__init__(*NICS, seed=7)
         self.was_failed: dict[str, bool] = {}
+        self.member_was_failed: dict[str, bool] = {}
         self.checking = True
 
     def record(self, actions: list[Action]) -> list[Action]:
@@ -87,6 +88,14 @@ def check(w: CheckedWorld) -> None:
             assert max(runs, default=0) >= NUM_PROBE_REPAIRS, \
                 f"{m.name} repaired by probes after only {runs} answers"
         w.was_failed[m.name] = m.prober.failed and m.prober.enabled
-    for name in list(w.was_failed):
-        if name not in e.members:
-            del w.was_failed[name]
+        # in.mpathd's phyint_repaired(): whatever failed a member that probes (its link
+        # included), only NUM_PROBE_REPAIRS answers in a row repair it.
+        if w.member_was_failed.get(m.name) and not m.failed and m.prober.enabled:
+            runs = [fp.success_run() for fp in m.prober.families.values() if fp.enabled]
+            assert max(runs, default=0) >= NUM_PROBE_REPAIRS, \
+                f"{m.name} repaired after only {runs} answers"
+        w.member_was_failed[m.name] = m.failed and m.present
+    for seen in (w.was_failed, w.member_was_failed):
+        for name in list(seen):
+            if name not in e.members:
+                del seen[name]

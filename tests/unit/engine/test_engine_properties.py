@@ -7,7 +7,9 @@ member exists, and that member is active (so usable: not failed, not offline); a
 offline member holds nothing and sends no probe; a member out of service is never
 inactive (in.mpathd's IFF_INACTIVE); the addresses the actions put in the "kernel" are exactly
 the binding (make before break, nothing left behind); a probe repair never happens
-without NUM_PROBE_REPAIRS answered probes in a row; the group state matches its usable
+without NUM_PROBE_REPAIRS answered probes in a row, nor does the repair of a member that
+probes after any failure, its link's included (in.mpathd's phyint_repaired()); the
+group state matches its usable
 members (none: failed, all: ok, else degraded).
 """
 
