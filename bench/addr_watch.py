@@ -7,8 +7,10 @@ commands on stdin, one per line:
 
 <trigger> is "down:<nic>" (the notification that <nic> lost carrier), "up:<nic>" (that it
 regained it) or "now" (the moment the command is read). The helper answers
-``DONE <ms>``: the time from the trigger to the notification that left <count> watched
-addresses on <to> and none of them on <from>; ``TIMEOUT`` after TIMEOUT_S.
+``DONE <ms> <first_ms>``: the time from the trigger to the notification that left <count>
+watched addresses on <to> and none of them on <from>, and to the first watched address
+added on <to> (when the daemon started moving: after a link-up, a member that probes is
+repaired only by 10 answered probes first); ``TIMEOUT`` after TIMEOUT_S.
 
 Raw netlink with struct: pyroute2's decoding of a burst of 2,000 notifications would lag
 behind the kernel and time the helper, not the move. The receive buffer is large
@@ -108,7 +110,7 @@ def main() -> None:
         on_src = len(watched)
         on_dst = sum(1 for a in watched if dst in where[a])
         deadline = time.monotonic() + TIMEOUT_S
-        result = None
+        result = first = None
         while result is None and time.monotonic() < deadline:
             if not select.select([sock], [], [], 0.5)[0]:
                 continue
@@ -137,9 +139,12 @@ def main() -> None:
                         on_src += step
                     elif index == dst:
                         on_dst += step
+                        if first is None and t0 is not None and step > 0:
+                            first = (now - t0) * 1000.0
                     if t0 is not None and on_dst >= count and on_src == 0:
                         result = (now - t0) * 1000.0
-        print(f"DONE {result:.1f}" if result is not None else "TIMEOUT", flush=True)
+        print(f"DONE {result:.1f} {first if first is not None else result:.1f}"
+              if result is not None else "TIMEOUT", flush=True)
 
 
 if __name__ == "__main__":

@@ -78,6 +78,8 @@ def print_report(r: Results) -> None:
         print(line)
     print(f"single add-address at {r.addresses}: median "
           f"{statistics.median(r.single_ms):.1f} ms, max {max(r.single_ms):.1f} ms")
+    print(f"failback: e0 repaired (first move) {statistics.median(r.failback_repair_ms):.0f}"
+          " ms after its link-up (median; 10 answered probes, in.mpathd's repair rule)")
     print(f"restart: {restart_text(r.restart)}")
     print(f"RSS: {', '.join(f'{x:.1f}' for x in r.rss)} MB")
     print("\nTargets:")
@@ -95,11 +97,16 @@ def markdown_section(r: Results, command: str) -> str:
         f"{r.addresses} data addresses (198 IPv4, the rest IPv6), all on e0, against "
         "`ip -batch` doing the same kernel work in a second lab in the same run. *Create*: "
         "one `ipmpadm create-addr -a A -a B ... ipmp0` (its interpreter start included) "
-        "against one `ip -batch` adding them. *Failover*/*failback*: from e0's carrier loss "
-        "(return) as the kernel notifies it to the notification that left every address on "
-        "the other NIC and none on the old one (`bench/addr_watch.py`, raw rtnetlink in the "
-        "node namespace), against one `ip -batch` that adds them to the other NIC and "
-        "deletes them from the old one. *Restart*: SIGTERM (the addresses stay), then a "
+        "against one `ip -batch` adding them. *Failover*: from e0's carrier loss as the "
+        "kernel notifies it to the notification that left every address on the other NIC "
+        "and none on the old one (`bench/addr_watch.py`, raw rtnetlink in the node "
+        "namespace), against one `ip -batch` that adds them to the other NIC and deletes "
+        "them from the old one. *Failback*: the same, from the first address the daemon "
+        "puts back on e0: e0 probes (the group has IPv6 data addresses), so after its "
+        "link-up it is repaired by 10 answered probes first, as in.mpathd repairs it "
+        "(median wait: "
+        f"{statistics.median(r.failback_repair_ms) / 1000:.1f} s, not part of the ratio). "
+        "*Restart*: SIGTERM (the addresses stay), then a "
         "new ipmpd while a client pings the control socket every 10 ms and asks for a "
         "snapshot every 10th ping: time from the spawn to the first ping that says the "
         "start-up is over (ping answers during it, saying `starting`), slowest ping (a "

@@ -113,6 +113,7 @@ class Results:
     single_ms: list[float] = field(default_factory=list)
     failover_ms: list[float] = field(default_factory=list)
     failback_ms: list[float] = field(default_factory=list)
+    failback_repair_ms: list[float] = field(default_factory=list)  # link-up to first move
     failover_base_ms: list[float] = field(default_factory=list)
     failback_base_ms: list[float] = field(default_factory=list)
     restart: dict[str, float] = field(default_factory=dict)

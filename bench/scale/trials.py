@@ -54,10 +54,15 @@ class Watch:
         self.proc.stdin.flush()
 
     def result(self) -> float:
+        return self.parts()[0]
+
+    def parts(self) -> tuple[float, float]:
+        """(ms from the trigger to the end of the move, ms to its first address)."""
         line = self.lines.wait_for(lambda s: s.startswith(("DONE", "TIMEOUT")), MOVE_S)
         if line == "TIMEOUT":
             raise BenchError("the addresses did not all move within 60 s")
-        return float(line.split()[1])
+        _done, total, first = line.split()
+        return float(total), float(first)
 
     def close(self) -> None:
         self.lines.close()
@@ -213,7 +218,12 @@ def run_benchmark(count: int) -> Results:
                     time.sleep(PAUSE_S)
                     watch.arm("up:e0", "e1", "e0", count)
                     ours.plug_cable("e0")
-                    res.failback_ms.append(watch.result())
+                    # From the repair (the daemon's first move) on: e0 probes (the group
+                    # has IPv6 data addresses), so it is repaired by 10 answered probes
+                    # after its link-up, as in.mpathd does; that wait is reported apart.
+                    total, repaired = watch.parts()
+                    res.failback_ms.append(total - repaired)
+                    res.failback_repair_ms.append(repaired)
                     res.failback_base_ms.append(ip_batch(
                         base, add_lines(addrs, "e0") + del_lines(addrs, "e1")))
                     print(f"cycle {cycle + 1}: failover ipmpd {res.failover_ms[-1]:.0f} ms, "
