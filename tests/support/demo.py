@@ -22,6 +22,9 @@ DATA6 = "2001:db8:1::10"
 # The client pings every 10 ms: fine-grained enough to see a failover of a few ms.
 PING_INTERVAL_S = 0.01
 SETTLE_S = 5.0
+# A member that probes is repaired 10 answered probes after its link-up: about 14 s at
+# the default FDT of 10 s; twice that is plenty.
+REPAIR_S = 30.0
 
 
 class Demo:
@@ -65,6 +68,20 @@ class Demo:
                 return member
             time.sleep(0.02)
         raise SystemExit(f"demo: {addr} did not move away from {not_on}")
+
+    def wait_repaired(self, member: str) -> float:
+        """Seconds until ``member`` is repaired: it probes, so after its link-up it needs
+        10 answered probes first, as in.mpathd repairs it (about 14 s at FDT 10 s)."""
+        started = time.monotonic()
+        while time.monotonic() < started + REPAIR_S:
+            res = subprocess.run(
+                ["ip", "netns", "exec", self.lab.node, sys.executable, "-m",
+                 "ipmp_core.cli.ipmpstat", "-i", "-P", "-o", "interface,state"],
+                env=self.env, capture_output=True, text=True, timeout=60)
+            if f"{member}:ok" in res.stdout.split():
+                return time.monotonic() - started
+            time.sleep(0.2)
+        raise SystemExit(f"demo: {member} was not repaired within {REPAIR_S:.0f} s")
 
     def settle(self) -> None:
         """Wait (bounded) until IPv6 probing from the members' link-locals has found its
@@ -135,11 +152,13 @@ def run() -> None:
             demo.show("ipmpstat", "-an")
             print(f"\n{DATA4} moved from {member} to {new}.", flush=True)
 
-            banner(f"Plug {member} back in: it is repaired and takes its address back "
-                   "(FAILBACK=yes)")
+            banner(f"Plug {member} back in: it probes, so it is repaired after 10 answered "
+                   "probes, then takes its address back (FAILBACK=yes)")
             print(f"switch# ip link set {lab.peer(member)} up", flush=True)
             lab.plug_cable(member)
-            time.sleep(1.0)
+            took = demo.wait_repaired(member)
+            print(f"({member} repaired {took:.1f} s after its link came up)", flush=True)
+            time.sleep(0.5)
             demo.show("ipmpstat", "-an")
             demo.show("ipmpstat", "-g")
 
