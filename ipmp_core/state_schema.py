@@ -20,7 +20,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from ipmp_core import addrobj
+from ipmp_core import aobjname
 from ipmp_core.constants import MAX_FDT_MS, MIN_FDT_MS
 from ipmp_core.errors import EngineError
 from ipmp_core.state_json import StateFileError, decode
@@ -356,7 +356,7 @@ class _Checker:
                 self.fail(npath, "not one of the interface's addresses")
             if not self.string(name, npath):
                 continue
-            if not addrobj.is_stored_name(name):
+            if not aobjname.is_stored_name(name):
                 self.fail(npath, f"{_show(name)} is not an address object name")
             elif name in seen:
                 self.fail(npath, f"address object name {_show(name)} is used twice")

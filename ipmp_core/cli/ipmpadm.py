@@ -29,7 +29,7 @@ from typing import Any
 
 import click
 
-from ipmp_core import addrobj
+from ipmp_core import aobjname
 from ipmp_core.control_client import ControlClient, ControlError, DaemonUnreachable, start_daemon
 from ipmp_core.errors import EngineError
 from ipmp_core.values import check_fdt
@@ -177,7 +177,7 @@ def remove_ipmp(interfaces: tuple[str, ...], group: str) -> None:
 def create_addr(addr_type: str, addresses: tuple[str, ...], target: str) -> None:
     """Add an address object: data addresses to a group (ipmp0/v4), test addresses to a
     member interface (e0/test). Without /NAME a name is generated (ipmp0/_a)."""
-    ifname, name = _checked(addrobj.split, target) if "/" in target else (target, None)
+    ifname, name = _checked(aobjname.split, target) if "/" in target else (target, None)
     texts = [_local(a) for a in addresses]
     if addr_type == "addrconf":
         raise AdmError("-T addrconf is not supported: IPv6 autoconfiguration is the "

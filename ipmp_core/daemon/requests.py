@@ -10,7 +10,7 @@ import os
 from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol
 
-from ipmp_core import addrobj, errors
+from ipmp_core import aobjname, errors
 from ipmp_core.daemon.clock import now_ms
 from ipmp_core.daemon.executor import Executor
 from ipmp_core.daemon.state import StateJournal
@@ -248,4 +248,4 @@ def _user_name(args: dict[str, Any]) -> str | None:
     """The address object name a request gives ("name"), by ipadm's rule for names an
     administrator chooses (a generated one, "_a", is the daemon's to give)."""
     name = args.get("name")
-    return None if name is None else addrobj.check_user_name(name)
+    return None if name is None else aobjname.check_user_name(name)

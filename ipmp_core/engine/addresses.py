@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ipmp_core import errors
-from ipmp_core.engine import addrobjs, placement
+from ipmp_core.engine import address_objects, placement
 from ipmp_core.engine.actions import (
     Action,
     Announce,
@@ -81,7 +81,7 @@ class AddressRequests:
         never removes another's addresses. ``dad``: the kernel checks that nobody else
         uses it (IPv6 duplicate address detection) before it is announced. ``name``:
         its ipadm address object name on the group (``v4`` of ipmp0/v4), else the next
-        generated one (addrobjs.py)."""
+        generated one (address_objects.py)."""
         tables = self.tables
         group = tables.group(group_name)
         addr = parse_data_address(text)
@@ -93,7 +93,7 @@ class AddressRequests:
                 errors.EXISTS, f"address {addr.ip} already belongs to group {taken[wanted]}"
             )
         slot = owner.slot if isinstance(owner := parse_owner(owner), DhcpOwner) else None
-        addrobjs.check_new(group.names, name, group.name,
+        address_objects.check_new(group.names, name, group.name,
                            [n for s, n in group.dhcp_names.items() if s != slot])
         active = tables.active_names(group)
         out: list[Action] = []
@@ -111,7 +111,7 @@ class AddressRequests:
                 if hint:  # a restart found it in the kernel: down means off every member,
                     # as a running daemon takes it off when the last member fails
                     out.append(UnbindAddress(group.name, addr, hint))
-        group.next_name = addrobjs.claim(group.names, group.next_name, addr, name)
+        group.next_name = address_objects.claim(group.names, group.next_name, addr, name)
         if owner:
             group.owners[addr] = parse_owner(owner)
         if deprecated:
@@ -146,8 +146,8 @@ class AddressRequests:
 
     def remove_data_address(self, text: str, now: float) -> list[Action]:
         """Remove a data address given as an address or as its object name."""
-        if addrobjs.is_object_name(text):
-            found = addrobjs.find_data(self.tables, text)
+        if address_objects.is_object_name(text):
+            found = address_objects.find_data(self.tables, text)
             if found is None:
                 return self._remove_dhcp_slot(text, now)
             text = str(found[1])
@@ -250,11 +250,11 @@ class AddressRequests:
         NIC's MAC), so the lease survives failover; renewals follow the address. ``name``:
         its address object name, which the leased address takes (else a generated one)."""
         group = self.tables.group(group_name)
-        addrobjs.check_new(group.names, name, group.name, group.dhcp_names.values())
+        address_objects.check_new(group.names, name, group.name, group.dhcp_names.values())
         if slot is None:
             slot = max(group.dhcp_slots, default=-1) + 1
         group.dhcp_slots[slot] = None
-        group.next_name = addrobjs.claim(group.dhcp_names, group.next_name, slot, name)
+        group.next_name = address_objects.claim(group.dhcp_names, group.next_name, slot, name)
         member = placement.least_loaded(group.binding, self.tables.active_names(group)) \
             or any_member(group)
         self.tables.dhcp_members[(group.name, slot)] = member

@@ -20,7 +20,7 @@ from collections.abc import Generator, Iterable, Iterator, Mapping
 from typing import Any
 
 from ipmp_core.constants import TICK_BATCH_DIVISOR, TICK_BATCH_MAX_MS
-from ipmp_core.engine import addrobjs, views
+from ipmp_core.engine import address_objects, views
 from ipmp_core.engine.actions import Action, AnnounceAgain, Log, RoutePlan
 from ipmp_core.engine.addresses import AddressRequests
 from ipmp_core.engine.batch import order_batch, ordered_batches
@@ -363,7 +363,7 @@ class Engine:
 
     def address_objects(self) -> list[dict[str, Any]]:
         """Every address object, as `ipmpadm show-addr` lists them."""
-        return addrobjs.address_objects(self.tables)
+        return address_objects.address_objects(self.tables)
 
     def config(self) -> dict[str, Any]:
         """The desired configuration, as persisted and as `load` reads it back."""

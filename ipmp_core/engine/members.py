@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from ipmp_core import addrobj, errors
+from ipmp_core import aobjname, errors
 from ipmp_core.constants import MIN_REDUNDANCY
-from ipmp_core.engine import activation, addrobjs
+from ipmp_core.engine import activation, address_objects
 from ipmp_core.engine.actions import (
     Action,
     ConfigChanged,
@@ -228,7 +228,7 @@ class MemberRequests:
         interface in no group gets one only under TRACK_INTERFACES_ONLY_WITH_GROUPS=no,
         which makes it a member of the anonymous group (and losing them ends that).
         ``names``: address object names of some of them ({address: name}); the others
-        keep theirs or get generated ones (addrobjs.py)."""
+        keep theirs or get generated ones (address_objects.py)."""
         need_str("interface", ifname)
         if isinstance(addresses, str | bytes) or not isinstance(addresses, Iterable):
             raise EngineError(errors.INVALID, "test addresses must be a list")
@@ -243,7 +243,7 @@ class MemberRequests:
         want_dhcp = any(str(a).strip().lower() == DHCP_ENTRY for a in addresses)
         parsed = self._parse_test_addresses(
             member, [a for a in addresses if str(a).strip().lower() != DHCP_ENTRY])
-        given = addrobjs.check_names_map(names, parsed, ifname)
+        given = address_objects.check_names_map(names, parsed, ifname)
         kept = {a: n for a, n in member.test_names.items() if a in parsed and a not in given}
         taken = [n for n in given.values() if n in kept.values()]
         if taken:
@@ -251,7 +251,7 @@ class MemberRequests:
                               "exists")
         member.test_names = kept
         for addr in parsed:
-            member.next_name = addrobjs.claim(member.test_names, member.next_name, addr,
+            member.next_name = address_objects.claim(member.test_names, member.next_name, addr,
                                               given.get(addr))
         old, member.test_addresses = member.test_addresses, parsed
         out.append(ConfigChanged())
@@ -285,7 +285,7 @@ class MemberRequests:
             if isinstance(address, str) and address.strip().lower() == DHCP_ENTRY:
                 raise EngineError(errors.INVALID, "a DHCP test address has no address "
                                   "object name (it shows as INTERFACE/?)")
-            addrobj.check_user_name(name)
+            aobjname.check_user_name(name)
             names = {str(parse_test_address(address)): name}
         return self.set_test_addresses(ifname, [*current, address], now, names=names)
 
@@ -295,8 +295,8 @@ class MemberRequests:
         leased, stops DHCP on that member."""
         if not isinstance(address, str):
             raise EngineError(errors.INVALID, f"test address {address!r} is not a string")
-        if addrobjs.is_object_name(address):
-            found = addrobjs.find_test(self.tables, address)
+        if address_objects.is_object_name(address):
+            found = address_objects.find_test(self.tables, address)
             if found is None:
                 raise EngineError(errors.UNKNOWN_ADDRESS,
                                   f"address object {address.strip()[:64]} not found")

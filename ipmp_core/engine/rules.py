@@ -32,6 +32,9 @@ The rules that live beside this file, each in one place:
   addresses.py;
 - the test-address list with its "dhcp" entry (and a test address DAD refused), the
   namespace-wide sysctls restored with the last member: members.py;
+- address object names (ipadm's ipmp0/v4, e0/test): address_objects.py; the event
+  stream's signatures and version: signatures.py, probe events: probe_events.py; the
+  settings that follow the defaults file (SIGHUP): groups.py (set_defaults);
 - refusals of bad requests: the validators of ipmp_core/values.py and the checks in
   groups.py, members.py (minimum redundancy, test-address subnets) and addresses.py
   (among them the 'add-addresses' request's list).

@@ -244,7 +244,7 @@ def test_anonymous_group_tracks_ungrouped_interface(node: Node) -> None:
                                              f"FAILURE_DETECTION_TIME={FDT}\n")
     assert node.daemon is not None
     os.kill(node.daemon.pid, signal.SIGHUP)
-    node.wait_for(lambda: "re-read" in node.log(), "SIGHUP")
+    node.wait_for(lambda: "SIGHUP: rereading" in node.log(), "SIGHUP")
     node.adm("create-addr", "-T", "test", "-a", f"{TEST['e2']}/24", "e2")
     node.wait_for(lambda: "e2::ok:ok" in node.stat("-i", "-P", "-o",
                                                    "interface,group,probe,state"),

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ipmp_core import addrobj
+from ipmp_core import aobjname
 from ipmp_core.errors import EngineError
 from ipmp_core.state_json import StateFileError
 from ipmp_core.state_schema import parse_state
@@ -34,7 +34,7 @@ def objects(w: World) -> dict[str, dict[str, Any]]:
 
 @pytest.mark.parametrize("name", ["v4", "test", "a", "Data1", "x" * 31])
 def test_user_aobjname_valid_accepts_a_letter_then_letters_and_digits(name: str) -> None:
-    assert addrobj.check_user_name(name) == name
+    assert aobjname.check_user_name(name) == name
 
 
 @pytest.mark.parametrize("name", ["", "1v4", "_a", "v-4", "v.4", "v 4", "x" * 32, "vé",
@@ -42,21 +42,21 @@ def test_user_aobjname_valid_accepts_a_letter_then_letters_and_digits(name: str)
 def test_user_aobjname_valid_refuses_other_names_with_the_rule(name: str) -> None:
     with pytest.raises(EngineError, match="starts with a letter, has only letters and "
                        "digits, and at most 31 characters"):
-        addrobj.check_user_name(name)
+        aobjname.check_user_name(name)
 
 
 def test_num2priv_aobjname_counts_in_letters_like_ipmgmtd() -> None:
     expected = {0: "_a", 1: "_b", 25: "_z", 26: "_aa", 27: "_ab", 52: "_ba", 701: "_zz",
                 702: "_aaa"}
-    assert {n: addrobj.generated_name(n) for n in expected} == expected
-    assert all(addrobj.generated_number(name) == n for n, name in expected.items())
-    assert addrobj.generated_number("v4") is None and addrobj.generated_number("_") is None
+    assert {n: aobjname.generated_name(n) for n in expected} == expected
+    assert all(aobjname.generated_number(name) == n for n, name in expected.items())
+    assert aobjname.generated_number("v4") is None and aobjname.generated_number("_") is None
 
 
 @pytest.mark.parametrize("text", ["ipmp0", "ipmp0/", "/v4"])
 def test_an_address_object_needs_an_interface_and_a_name(text: str) -> None:
     with pytest.raises(EngineError, match="invalid address object name"):
-        addrobj.split(text)
+        aobjname.split(text)
 
 
 # ---------------------------------------------------------------- the engine

@@ -15,7 +15,7 @@ import ipaddress
 from collections.abc import Iterable
 from typing import Any
 
-from ipmp_core import addrobj, errors
+from ipmp_core import aobjname, errors
 from ipmp_core.engine.state import DhcpOwner
 from ipmp_core.engine.tables import ANONYMOUS, Tables
 from ipmp_core.errors import EngineError
@@ -32,7 +32,7 @@ STATE_DISABLED = "disabled"  # configured on an interface that is not there
 
 def is_object_name(text: Any) -> bool:
     """"ipmp0/v4" is an object name; "198.51.100.10/24" or "2001:db8::1/64" is not."""
-    if not isinstance(text, str) or addrobj.SEPARATOR not in text:
+    if not isinstance(text, str) or aobjname.SEPARATOR not in text:
         return False
     try:
         ipaddress.ip_interface(text.strip())
@@ -47,8 +47,8 @@ def check_new(names: dict[Any, str], name: str | None, ifname: str,
     values, or ``others``: a group's DHCP slots) before anything changes."""
     if name is None:
         return
-    if not addrobj.is_stored_name(name):
-        addrobj.check_user_name(name)
+    if not aobjname.is_stored_name(name):
+        aobjname.check_user_name(name)
     if name in names.values() or name in others:
         raise EngineError(errors.EXISTS, f"address object {ifname}/{name} already exists")
 
@@ -59,11 +59,11 @@ def claim(names: dict[Any, str], next_name: int, addr: Any, name: str | None) ->
     if addr in names and name is None:
         return next_name  # kept (a test address list set again)
     if name is None:
-        names[addr] = addrobj.generated_name(next_name)
+        names[addr] = aobjname.generated_name(next_name)
         return next_name + 1
     names[addr] = name
-    number = addrobj.generated_number(name)
-    return next_name if number is None else addrobj.next_free(next_name, number)
+    number = aobjname.generated_number(name)
+    return next_name if number is None else aobjname.next_free(next_name, number)
 
 
 def check_names_map(names: Any, addresses: list[IPInterface], ifname: str
@@ -95,14 +95,14 @@ def _canonical(text: Any) -> str:
 
 def find_data(tables: Tables, text: str) -> tuple[str, IPInterface] | None:
     """(group, address) of the data address named "GROUP/NAME"; None when unknown."""
-    ifname, name = addrobj.split(text.strip())
+    ifname, name = aobjname.split(text.strip())
     group = tables.groups.get(ifname) if ifname != ANONYMOUS else None
     return None if group is None else _named(group.name, group.names, name)
 
 
 def find_test(tables: Tables, text: str) -> tuple[str, IPInterface] | None:
     """(member, address) of the test address named "MEMBER/NAME"; None when unknown."""
-    ifname, name = addrobj.split(text.strip())
+    ifname, name = aobjname.split(text.strip())
     member = tables.members.get(ifname)
     return None if member is None else _named(member.name, member.test_names, name)
 
