@@ -169,12 +169,11 @@ def _probe_lines(
     spec: ipmpstat_fields.OutputSpec, events: Iterable[dict[str, Any]], start_ns: int,
     resolve: fmt.Resolver,
 ) -> Iterator[str]:
-    """The -p output lines for a stream of events, header included for people."""
+    """The -p output lines for a stream of events, header included for people: with the
+    first row, not before it, and again every screenful, as ofmt_print() does."""
     every = _header_every() if spec.style is ipmpstat_fields.Style.HUMAN else None
     header = fmt.format_header(spec.fields)
-    if spec.style is ipmpstat_fields.Style.HUMAN:
-        yield header
-    printed = 1
+    printed = 0
     for event in events:
         warning = fmt.probe_event_warning(event)
         if warning is not None:
