@@ -213,3 +213,7 @@ MCAST_SWEEP_S = 5.0
 # a process the daemon may not borrow sockets from) is not searched for again for this
 # long: each search walks /proc/*/fd.
 MCAST_UNMOVABLE_RETRY_S = 60.0
+
+# The group settings the defaults file provides (FAILBACK, FAILURE_DETECTION_TIME), by
+# their names in the state file: a group follows the file for those it did not set.
+DEFAULTED_SETTINGS = ("failback", "fdt_ms")

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ipmp_core import aobjname
-from ipmp_core.constants import MAX_FDT_MS, MIN_FDT_MS
+from ipmp_core.constants import DEFAULTED_SETTINGS, MAX_FDT_MS, MIN_FDT_MS
 from ipmp_core.errors import EngineError
 from ipmp_core.state_json import StateFileError, decode
 from ipmp_core.values import check_name, parse_address, parse_ip, parse_network
@@ -248,9 +248,9 @@ class _Checker:
                 self.fail(f"{path}.fdt_ms", f"{fdt} is out of range ({MIN_FDT_MS} to "
                           f"{MAX_FDT_MS} ms)")
         for i, setting in self.items(g, "follows_defaults", path):
-            if setting not in ("failback", "fdt_ms"):
+            if setting not in DEFAULTED_SETTINGS:
                 self.fail(f"{path}.follows_defaults[{i}]",
-                          _wrong(setting, "'failback' or 'fdt_ms'"))
+                          _wrong(setting, " or ".join(map(repr, DEFAULTED_SETTINGS))))
         for i, member in self.items(g, "members", path):
             mpath = f"{path}.members[{i}]"
             if self.obj(member, mpath, MEMBER_KEYS, required=("name",)):

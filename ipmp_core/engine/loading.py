@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Any
 
-from ipmp_core.constants import LOAD_CHUNK
+from ipmp_core.constants import DEFAULTED_SETTINGS, LOAD_CHUNK
 from ipmp_core.engine.actions import Action, ConfigChanged, Log
 from ipmp_core.engine.groups import GroupRequests
-from ipmp_core.engine.state import DEFAULTED_SETTINGS, FROM_DEFAULTS
+from ipmp_core.engine.state import FROM_DEFAULTS
 from ipmp_core.errors import EngineError
 from ipmp_core.values import parse_address
 

@@ -23,8 +23,6 @@ class FromDefaults(Enum):
 
 
 FROM_DEFAULTS = FromDefaults.VALUE
-# The group settings the defaults file provides, by their name in the state file.
-DEFAULTED_SETTINGS = ("failback", "fdt_ms")
 
 
 @dataclass(frozen=True)
