@@ -41,9 +41,23 @@ def probe_states(node: Node) -> dict[str, tuple[str, str]]:
     return {r.split(":")[0]: tuple(r.split(":")[1:]) for r in rows}
 
 
+# Waits for one answered probe per member named in argv, from the daemon's event stream.
+_ANSWERED = ("import sys\nfrom ipmp_core.control_client import ControlClient\n"
+             "want = set(sys.argv[1:])\n"
+             "for ev in ControlClient().subscribe():\n"
+             "    if ev.get('type') == 'probe' and ev.get('status') == 'acked':\n"
+             "        want.discard(ev.get('interface'))\n"
+             "    if not want:\n"
+             "        break\n")
+
+
 def wait_probing(node: Node, *members: str) -> None:
+    """PROBE ok (targets exist, as ipmpstat shows it) and one answer on each member: the
+    first answer ends the 40 s quiet period, so losses count from then on."""
     node.wait_for(lambda: all(probe_states(node)[m] == ("ok", "ok") for m in members),
                   "probing to be ok on every member")
+    res = node.exec(sys.executable, "-c", _ANSWERED, *members)
+    assert res.returncode == 0, res.stderr
 
 
 def test_dropped_probe_path_fails_member_with_link_up(node: Node) -> None:
