@@ -36,6 +36,17 @@ class SendProbe:
 
 
 @dataclass(frozen=True)
+class SendTransitive:
+    """Send one transitive probe (Solaris 11's probing without test addresses): a layer-2
+    frame from ``member`` to ``target``, a member of the same group that carries a data
+    address and answers it; ``seq`` names the probe in the answer."""
+
+    member: str
+    target: str
+    seq: int
+
+
+@dataclass(frozen=True)
 class PlumbMember:
     """An interface joined a group: bring it up and make it answer ARP only for its own
     addresses (arp_ignore/arp_announce), so each data address has exactly one owner."""
@@ -275,6 +286,7 @@ class ResyncRoutes:
 
 Action = (
     SendProbe
+    | SendTransitive
     | PlumbMember
     | UnplumbMember
     | SetTestAddresses

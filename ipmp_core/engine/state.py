@@ -165,6 +165,9 @@ class Group:
         default_factory=lambda: {4: TargetList(4), 6: TargetList(6)}
     )
     explicit_targets: list[str] = field(default_factory=list)
+    # Solaris 11's transitive probing: members without a test address probe anyway
+    # (active ones from a data address bound to them, the others at layer 2)
+    transitive_probing: bool = False
     linklocal_probes: bool = False  # probe IPv6 from link-locals even without v6 data
     multicast: list[str] = field(default_factory=list)  # groups joined on the nominee
     dhcp_slots: dict[int, IPInterface | None] = field(default_factory=dict)  # leased data
