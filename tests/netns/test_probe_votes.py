@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from tests.netns.test_probe_detection import wait_probing
 from tests.support.node import Node
 
 pytestmark = pytest.mark.netns
@@ -51,6 +52,9 @@ def test_member_fails_by_ipv6_probes_when_ipv4_has_no_target(node: Node) -> None
         node.inbound()  # stays on e1: placement moves nothing to a member coming back
     assert node.inbound()[V4] == "e1" or node.inbound()[V6] == "e1"
     on_e1 = [a for a, m in node.inbound().items() if m == "e1"]
+    # PROBE ok comes with the targets; e1's losses count only once an answer has ended
+    # its quiet period (and e0 must be answering to make it e1's failure alone)
+    wait_probing(node, "e0", "e1")
 
     lab.drop_icmp("e1", keep_nd=False)  # cut off: carrier up, no probe gets through
     start = time.monotonic()
