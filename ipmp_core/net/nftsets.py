@@ -10,42 +10,54 @@ against the group, in a chain of that table, cover every member:
     nft add rule inet clearview_ipmp input iifname @ipmp0_members tcp dport 23 drop
 
 The daemon only ever touches its sets: never a chain or rule. It drives the nft command
-(nftables' own front end; pyroute2's nftables support does not cover sets).
+(nftables' own front end; pyroute2's nftables support does not cover sets) with JSON
+input (`nft -j -f -`): names are passed as they are, so each group's set is named after
+it one to one (the text syntax forbids some characters of group names, and replacing
+them made `ipmp-0` and `ipmp_0` share one set).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-import re
 import shutil
+from typing import Any
 
 log = logging.getLogger("ipmpd")
 
-TABLE = "inet clearview_ipmp"
-_UNSAFE = re.compile(r"[^A-Za-z0-9_]")
+FAMILY = "inet"
+TABLE_NAME = "clearview_ipmp"
+TABLE = f"{FAMILY} {TABLE_NAME}"
 
 
 def set_name(group: str) -> str:
-    """nft set names allow letters, digits and _ only."""
-    return _UNSAFE.sub("_", group) + "_members"
+    """The group's set: its name as it is (group names are checked by values.check_name),
+    so two groups never share one."""
+    return group + "_members"
 
 
-def script(groups: dict[str, list[str]], gone: list[str]) -> str:
-    """An nft script that makes each group's set hold exactly its members."""
-    lines = [f"add table {TABLE}"]
+def _set(group: str) -> dict[str, str]:
+    return {"family": FAMILY, "table": TABLE_NAME, "name": set_name(group)}
+
+
+def commands(groups: dict[str, list[str]], gone: list[str]) -> dict[str, Any]:
+    """nft's JSON commands that make each group's set hold exactly its members."""
+    cmds: list[dict[str, Any]] = [{"add": {"table": {"family": FAMILY, "name": TABLE_NAME}}}]
     for group, members in groups.items():
-        name = set_name(group)
-        lines.append(f"add set {TABLE} {name} {{ type ifname; }}")
-        lines.append(f"flush set {TABLE} {name}")
+        cmds.append({"add": {"set": {**_set(group), "type": "ifname"}}})
+        cmds.append({"flush": {"set": _set(group)}})
         if members:
-            elements = ", ".join(f'"{m}"' for m in members)
-            lines.append(f"add element {TABLE} {name} {{ {elements} }}")
+            cmds.append({"add": {"element": {**_set(group), "elem": list(members)}}})
     for group in gone:
         # A set still used by an operator's rule cannot be deleted: emptying it first
         # keeps the rule harmless either way.
-        lines.append(f"flush set {TABLE} {set_name(group)}")
-    return "\n".join(lines) + "\n"
+        cmds.append({"flush": {"set": _set(group)}})
+    return {"nftables": cmds}
+
+
+def _json(cmds: dict[str, Any]) -> bytes:
+    return json.dumps(cmds).encode()
 
 
 class MemberSets:
@@ -64,9 +76,9 @@ class MemberSets:
             return
         gone = [g for g in self.applied if g not in groups]
         proc = await asyncio.create_subprocess_exec(
-            nft, "-f", "-", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE)
-        _, err = await proc.communicate(script(groups, gone).encode())
+            nft, "-j", "-f", "-", stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+        _, err = await proc.communicate(_json(commands(groups, gone)))
         if proc.returncode != 0:
             log.error("cannot update the group member sets: %s", err.decode().strip())
             return
@@ -77,6 +89,7 @@ class MemberSets:
     @staticmethod
     async def _delete(nft: str, group: str) -> None:
         proc = await asyncio.create_subprocess_exec(
-            nft, "delete", "set", *TABLE.split(), set_name(group),
+            nft, "-j", "-f", "-", stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-        await proc.wait()  # fails while a rule uses it: then it stays, empty
+        # fails while a rule uses it: then it stays, empty
+        await proc.communicate(_json({"nftables": [{"delete": {"set": _set(group)}}]}))

@@ -412,3 +412,30 @@ def test_firewall_rules_follow_the_group_members(node: Node) -> None:
     elements = lab.run(node.ns, "nft", "list", "set", "inet", "clearview_ipmp",
                        "ipmp0_members").stdout
     assert '"e1"' not in elements and '"e2"' not in elements
+
+
+def _member_sets(node: Node) -> dict[str, list[str]]:
+    out = node.lab.run(node.ns, "nft", "-j", "list", "sets", "inet").stdout
+    sets = [o["set"] for o in json.loads(out)["nftables"] if "set" in o]
+    return {s["name"]: sorted(s.get("elem", [])) for s in sets if s["table"] == "clearview_ipmp"}
+
+
+def test_groups_differing_only_in_dash_and_underscore_keep_their_own_sets(node: Node) -> None:
+    """ipmp-0 and ipmp_0 once shared the set ipmp_0_members: whichever synced last won,
+    and the other group's rules silently covered the wrong interfaces."""
+    lab = node.lab
+    node.adm("create-ipmp", "-i", "e0", "ipmp-0")
+    node.adm("create-ipmp", "-i", "e1", "-i", "e2", "ipmp_0")
+    node.wait_for(lambda: _member_sets(node) == {"ipmp-0_members": ["e0"],
+                                                  "ipmp_0_members": ["e1", "e2"]},
+                  "a set per group")
+    # an operator's rule names the set after its group, in nft's own syntax
+    lab.run(node.ns, "nft", "add chain inet clearview_ipmp input "
+            "{ type filter hook input priority 0; }")
+    lab.run(node.ns, "nft", "add rule inet clearview_ipmp input iifname @ipmp-0_members "
+            "tcp dport 7777 drop")
+    node.adm("remove-ipmp", "-i", "e0", "ipmp-0")
+    node.adm("add-ipmp", "-i", "e0", "ipmp_0")
+    node.wait_for(lambda: _member_sets(node) == {"ipmp-0_members": [],
+                                                  "ipmp_0_members": ["e0", "e1", "e2"]},
+                  "e0 to move to ipmp_0's set")
