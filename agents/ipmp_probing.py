@@ -7,8 +7,6 @@ config/transitive-probing: no test address needed). Unset, the choice follows th
 test_addresses parameter, as before the parameter existed. The combinations that
 contradict themselves are configuration errors (OCF_ERR_CONFIGURED: wrong for every node
 that would run the group); the ones that merely add nothing are warned about.
-
-Standard library only: Plan is built on the monitor path too.
 """
 
 from __future__ import annotations
@@ -30,8 +28,8 @@ HELP = (
     f"Unset: {TEST_ADDRESSES} when test_addresses gives the node some, else {LINK}. "
     "The group's own setting: the node's TRANSITIVE_PROBING (defaults file) does not "
     f"apply to it. Refused: {LINK} with test_addresses, {TEST_ADDRESSES} without. IPv6 "
-    "data addresses are probed from the members' link-local addresses whatever the "
-    "choice (as in Solaris)."
+    "data addresses also turn on probing from the members' IPv6 link-local addresses "
+    "(as in Solaris, where those are the IPv6 test addresses)."
 )
 
 
