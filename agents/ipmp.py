@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from agents import daemon_link, ipmp_plan, per_node
+from agents import daemon_link, ipmp_plan, ipmp_probing, per_node
 from agents.ipmp_plan import NodeNotCovered, plan_for
 from ipmp_core import values
 from ocf import Agent, OCFCode, OCFError, Parameter
@@ -34,7 +34,8 @@ agent = Agent(
     "An IPMP group (Solaris-style IP multipathing) on each node",
     "Configures an IPMP group of network interfaces on the node: data addresses belong "
     "to the group and are bound to its healthy members, failures are detected by link "
-    "state and, with test addresses, by ICMP probes within the failure detection time, "
+    "state and by probes within the failure detection time (from test addresses, or "
+    "without them by transitive probing: see probing), "
     "and addresses move between members within milliseconds. Usually cloned on every "
     "node. The daemon sets the node attribute (default ipmp-<group>) to the number of "
     "usable members times the multiplier the moment it changes, for location rules of "
@@ -74,6 +75,8 @@ for param in (
               "are detected by link state only. " + per_node.PER_NODE_HELP,
               unique_group="test_addresses", reloadable=True,
               validator=ipmp_plan.per_node_validator(ipmp_plan.parse_test_addresses)),
+    Parameter("probing", "select", "Probe-based failure detection", ipmp_probing.HELP,
+              choices=ipmp_probing.CHOICES, reloadable=True),
     Parameter("data_addresses", "string", "Fixed data addresses",
               "Space-separated ADDRESS/PREFIX data addresses of this node's group (for "
               "floating addresses use ocf:clearview:ipmp-address). "
@@ -135,7 +138,8 @@ def validate(ctx) -> int:  # noqa: ANN001
     has_default = any(per_node.node_entries(p.get(n) or "")[0] for n in ipmp_plan.MEMBER_PARAMS)
     for node in nodes or [None]:
         try:
-            plan_for(ctx, node)
+            for note in plan_for(ctx, node).notes():
+                ctx.log.warning(note)
         except NodeNotCovered as exc:
             ctx.log.warning(exc.reason)
     if nodes and has_default:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import os
 
-from agents import daemon_link, per_node
+from agents import daemon_link, ipmp_probing, per_node
 from ipmp_core import values
 from ocf import OCFCode, OCFError
 
@@ -167,8 +167,10 @@ class Plan:
         if not self.members and not self.standby:
             raise NodeNotCovered(node, p)
         tests = parse_test_addresses(per_node.for_node(p.get("test_addresses") or "", node))
+        self.node = node
         self.linklocal = tests == "link-local"
         self.tests: dict[str, str] = tests if isinstance(tests, dict) else {}
+        self.probing = ipmp_probing.chosen(p.get("probing"), self.tests, self.linklocal)
         self.data = parse_addresses(per_node.for_node(p.get("data_addresses") or "", node))
         self.gateway = per_node.for_node(p.get("gateway") or "", node).strip()
         self.fdt: int = p["failure_detection_time"]
@@ -194,6 +196,7 @@ class Plan:
             if ifname not in everyone:
                 raise OCFError(OCFCode.ERR_CONFIGURED,
                                f"test_addresses: {ifname} is not a member of the group")
+        ipmp_probing.check(self.probing, self.node, self.tests, self.linklocal)
         static = [a for a in self.tests.values() if a != "dhcp"]
         tests = {ipaddress.ip_interface(a).ip for a in static}
         if len(tests) != len(static):
@@ -211,6 +214,15 @@ class Plan:
             values.parse_targets(self.targets, own=own)
         except ValueError as exc:
             raise OCFError(OCFCode.ERR_CONFIGURED, str(exc)) from None
+
+    @property
+    def transitive(self) -> bool:
+        return self.probing == ipmp_probing.TRANSITIVE
+
+    def notes(self) -> list[str]:
+        """Warnings about the plan (ipmp_probing.notes): logged, never refused."""
+        return ipmp_probing.notes(self.probing, self.members + self.standby, self.tests,
+                                  self.linklocal, self.data)
 
     def check_host(self, log=None) -> None:  # noqa: ANN001
         """Level 10: this host has the interfaces (OCF_ERR_INSTALLED); warn about network
@@ -249,6 +261,8 @@ def named_nodes(ctx) -> list[str]:  # noqa: ANN001
 
 def reconcile(plan: Plan, ctx) -> None:  # noqa: ANN001
     """Make the daemon's group match the plan, touching only what differs."""
+    for note in plan.notes():
+        ctx.log.warning(note)
     call = daemon_link.call
     config = call("config")
     group = next((g for g in config["groups"] if g["name"] == plan.group), None)
@@ -256,15 +270,21 @@ def reconcile(plan: Plan, ctx) -> None:  # noqa: ANN001
                  "dampen_ms": dampen_ms(plan.dampen)}
     if group is None:
         call("create-group", group=plan.group, fdt_ms=plan.fdt, failback=plan.failback,
-             **attribute)
+             transitive_probing=plan.transitive, **attribute)
         group = {"members": [], "data_addresses": [], "routes": [], "targets": [],
                  "owners": {}, "fdt_ms": plan.fdt, "failback": plan.failback,
+                 "transitive_probing": plan.transitive,
                  "attribute": {"name": plan.attribute, "multiplier": plan.multiplier,
                                "dampen_ms": attribute["dampen_ms"]}}
     if group["fdt_ms"] != plan.fdt:
         call("set-fdt", group=plan.group, fdt_ms=plan.fdt)
     if group["failback"] != plan.failback:
         call("set-failback", group=plan.group, failback=plan.failback)
+    # Set even when equal while it follows the defaults file (a group made before the
+    # parameter existed): the parameter, not the node's file, decides.
+    if group.get("transitive_probing") != plan.transitive or \
+            "transitive_probing" in group.get("follows_defaults", ()):
+        call("set-transitive-probing", group=plan.group, enabled=plan.transitive)
     wanted = {m: False for m in plan.members} | {m: True for m in plan.standby}
     have = {m["name"]: m for m in group["members"]}
     for name in have:

@@ -32,6 +32,11 @@ MIN_ADDRESS_PREFIX = {4: 8, 6: 16}
 LINK_UP_PERMIN = 2
 LINK_FLAP_WINDOW_MS = 60_000
 
+# --- transitive probing -------------------------------------------------------------------
+# Off, as Solaris 11's config/transitive-probing (false): a group without test addresses
+# keeps link-based detection only, as it had before the setting existed.
+DEFAULT_TRANSITIVE_PROBING = False
+
 # --- failback -----------------------------------------------------------------------------
 # in.mpathd's default FAILBACK=yes: a repaired interface takes its share of addresses back.
 DEFAULT_FAILBACK = True
@@ -214,6 +219,7 @@ MCAST_SWEEP_S = 5.0
 # long: each search walks /proc/*/fd.
 MCAST_UNMOVABLE_RETRY_S = 60.0
 
-# The group settings the defaults file provides (FAILBACK, FAILURE_DETECTION_TIME), by
-# their names in the state file: a group follows the file for those it did not set.
-DEFAULTED_SETTINGS = ("failback", "fdt_ms")
+# The group settings the defaults file provides (FAILBACK, FAILURE_DETECTION_TIME,
+# TRANSITIVE_PROBING), by their names in the state file: a group follows the file for
+# those it did not set.
+DEFAULTED_SETTINGS = ("failback", "fdt_ms", "transitive_probing")

@@ -13,6 +13,8 @@ values are logged and ignored: a typo must not stop failure detection.
     ANNOUNCE_REPEAT=5000           # ms until the second burst; 0 = no second burst
     TRACK_INTERFACES_ONLY_WITH_GROUPS=yes   # no: interfaces in no group that have a
                                    # test address get failure detection (no failover)
+    TRANSITIVE_PROBING=no          # yes: members without a test address probe anyway
+                                   # (Solaris 11's config/transitive-probing)
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from ipmp_core.constants import (
     DEFAULT_ANNOUNCE_REPEAT_MS,
     DEFAULT_FAILBACK,
     DEFAULT_FDT_MS,
+    DEFAULT_TRANSITIVE_PROBING,
     MAX_ANNOUNCE_COUNT,
     MAX_ANNOUNCE_INTERVAL_MS,
     MAX_ANNOUNCE_REPEAT_MS,
@@ -48,6 +51,7 @@ class Defaults:
     announce_interval_ms: int = DEFAULT_ANNOUNCE_INTERVAL_MS
     announce_repeat_ms: int = DEFAULT_ANNOUNCE_REPEAT_MS
     track_only_groups: bool = True
+    transitive_probing: bool = DEFAULT_TRANSITIVE_PROBING
     notes: list[str] = field(default_factory=list)  # log lines about ignored values
 
 
@@ -97,7 +101,8 @@ def _apply(result: Defaults, key: str, value: str) -> None:
 
 # key -> (attribute, the attribute's value when the key says yes)
 _BOOLEANS = {"FAILBACK": ("failback", True),
-             "TRACK_INTERFACES_ONLY_WITH_GROUPS": ("track_only_groups", True)}
+             "TRACK_INTERFACES_ONLY_WITH_GROUPS": ("track_only_groups", True),
+             "TRANSITIVE_PROBING": ("transitive_probing", True)}
 _BOUNDED = {"ANNOUNCE_COUNT": ("announce_count", 0, MAX_ANNOUNCE_COUNT),
             "ANNOUNCE_INTERVAL": ("announce_interval_ms", 1, MAX_ANNOUNCE_INTERVAL_MS),
             "ANNOUNCE_REPEAT": ("announce_repeat_ms", 0, MAX_ANNOUNCE_REPEAT_MS)}

@@ -38,7 +38,7 @@ TOP_KEYS = ("version", "groups", "anonymous", "saved_sysctls", "pending_removals
 # generated names in the order of their addresses.
 GROUP_KEYS = ("name", "failback", "fdt_ms", "members", "data_addresses", "owners",
               "deprecated", "routes", "targets", "linklocal_probes", "multicast", "dhcp_data",
-              "attribute", "follows_defaults", "names", "dhcp_names")
+              "attribute", "follows_defaults", "names", "dhcp_names", "transitive_probing")
 ATTRIBUTE_KEYS = ("name", "multiplier", "dampen_ms")
 MEMBER_KEYS = ("name", "standby", "offline", "test_addresses", "names")
 ANONYMOUS_KEYS = ("name", "test_addresses", "names")
@@ -238,6 +238,7 @@ class _Checker:
                 self.group_names[name] = f"{path}.name"
         self.boolean(g, "failback", path)
         self.boolean(g, "linklocal_probes", path)
+        self.boolean(g, "transitive_probing", path)  # absent (older files): the default
         if "attribute" in g:
             self.attribute(g["attribute"], f"{path}.attribute")
         if "fdt_ms" in g:

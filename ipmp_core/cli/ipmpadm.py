@@ -11,6 +11,7 @@
     ipmpadm set-ifprop -p standby=on -m ip e2
     ipmpadm set-ipmp -p failback=no ipmp0        ipmpadm set-ipmp -p fdt=10000 ipmp0
     ipmpadm set-ipmp -p fdt=default ipmp0   (follow /etc/default/clearview-ipmp again)
+    ipmpadm set-ipmp -p transitive-probing=on ipmp0   (probe without test addresses)
     ipmpadm offline e0                            ipmpadm online e0
     ipmpadm create-route -g 198.51.100.1 ipmp0   ipmpadm delete-route -g 198.51.100.1 ipmp0
     ipmpadm refresh      (read /etc/default/clearview-ipmp again: the same as SIGHUP)
@@ -25,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import click
@@ -32,7 +34,7 @@ import click
 from ipmp_core import aobjname
 from ipmp_core.control_client import ControlClient, ControlError, DaemonUnreachable, start_daemon
 from ipmp_core.errors import EngineError
-from ipmp_core.values import check_fdt
+from ipmp_core.values import check_fdt, parse_bool
 
 
 class AdmError(click.ClickException):
@@ -77,6 +79,12 @@ def _checked(rule: Callable[[Any], Any], value: Any) -> Any:
         return rule(value)
     except EngineError as exc:
         raise AdmError(exc.message) from None
+
+
+def _or_default(rule: Callable[[Any], Any], value: str) -> Any:
+    """A group setting's value as set-ipmp passes it: "default" (follow the defaults
+    file again) as it is, anything else checked by its rule."""
+    return value if value == "default" else _checked(rule, value)
 
 
 def warn_interference(interfaces: tuple[str, ...]) -> None:
@@ -291,32 +299,40 @@ def set_ifprop(props: tuple[str, ...], module: str | None, interface: str) -> No
         call("set-standby", interface=interface, standby=value)
 
 
+def _list(value: str) -> list[str]:
+    return [t.strip() for t in value.split(",") if t.strip()]
+
+
+# set-ipmp's properties: NAME -> (the control request, its argument, the value passed).
+# failback and linklocal go as typed: the daemon's own rule names a bad value.
+GROUP_PROPERTIES: dict[str, tuple[str, str, Callable[[str], Any]]] = {
+    "failback": ("set-failback", "failback", str),
+    "fdt": ("set-fdt", "fdt_ms", partial(_or_default, check_fdt)),
+    "targets": ("set-targets", "targets", _list),
+    "linklocal": ("set-linklocal-probes", "enabled", str),
+    "multicast": ("set-multicast", "addresses", _list),
+    "transitive-probing": ("set-transitive-probing", "enabled",
+                           partial(_or_default, parse_bool)),
+}
+
+
 @cli.command("set-ipmp")
 @click.option("-p", "props", multiple=True, required=True, metavar="PROP=VALUE",
               help="failback=yes|no|default, fdt=MILLISECONDS|default (default: the "
               "defaults file's, also after it is re-read), targets=ADDR[,ADDR...] (empty: "
               "discover), linklocal=yes|no (probe IPv6 from link-locals), "
-              "multicast=GROUP[,GROUP...] (received on the nominated member)")
+              "multicast=GROUP[,GROUP...] (received on the nominated member), "
+              "transitive-probing=on|off|default (members without a test address probe "
+              "too: Solaris 11's transitive probing)")
 @click.argument("group")
 def set_ipmp(props: tuple[str, ...], group: str) -> None:
     """Set a property of GROUP."""
     for key, value in parse_props(props).items():
-        if key == "failback":
-            call("set-failback", group=group, failback=value)
-        elif key == "fdt":
-            call("set-fdt", group=group,
-                 fdt_ms=value if value == "default" else _checked(check_fdt, value))
-        elif key == "multicast":
-            call("set-multicast", group=group,
-                 addresses=[t.strip() for t in value.split(",") if t.strip()])
-        elif key == "linklocal":
-            call("set-linklocal-probes", group=group, enabled=value)
-        elif key == "targets":
-            call("set-targets", group=group,
-                 targets=[t.strip() for t in value.split(",") if t.strip()])
-        else:
+        if key not in GROUP_PROPERTIES:
             raise AdmError(f"unknown group property '{key}' "
-                           "(known: failback, fdt, targets, linklocal, multicast)")
+                           f"(known: {', '.join(GROUP_PROPERTIES)})")
+        op, arg, convert = GROUP_PROPERTIES[key]
+        call(op, group=group, **{arg: convert(value)})
 
 
 def _route_command(name: str, op: str, summary: str) -> None:

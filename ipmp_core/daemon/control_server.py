@@ -175,7 +175,7 @@ _ARG_TYPES: dict[str, tuple[str, Callable[[Any], bool]]] = {
        for name in ("group", "interface", "address", "owner", "dst", "gateway")},
     **{name: ("true or false", lambda v: isinstance(v, bool)) for name in ("dad", "deprecated")},
     **{name: ("a boolean or a string", lambda v: isinstance(v, bool | str))
-       for name in ("standby", "failback", "enabled")},
+       for name in ("standby", "failback", "enabled", "transitive_probing")},
     **{name: ("a number", _is_number) for name in ("count", "interval_ms", "dad_wait_ms")},
     "fdt_ms": ('a number or "default"', lambda v: _is_number(v) or v == "default"),
     **{name: ("a list of strings", _is_str_list) for name in ("addresses", "targets")},

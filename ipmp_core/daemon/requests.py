@@ -191,7 +191,8 @@ class Requests:
                 failback=_setting(a.get("failback", "default")),
                 fdt_ms=_setting(a.get("fdt_ms", "default")),
                 attribute=a.get("attribute"), multiplier=int(a.get("multiplier", 1)),
-                dampen_ms=int(a.get("dampen_ms", 0))))),
+                dampen_ms=int(a.get("dampen_ms", 0)),
+                transitive_probing=_setting(a.get("transitive_probing", "default"))))),
             "set-attribute": Op(act(lambda a, now: e.set_attribute(
                 a["group"], a.get("attribute"), now, multiplier=int(a.get("multiplier", 1)),
                 dampen_ms=int(a.get("dampen_ms", 0))))),
@@ -229,6 +230,8 @@ class Requests:
                 a["group"], a.get("dst", "default"), a["gateway"], now))),
             "set-linklocal-probes": Op(act(lambda a, now: e.set_linklocal_probes(
                 a["group"], a["enabled"], now))),
+            "set-transitive-probing": Op(act(lambda a, now: e.set_transitive_probing(
+                a["group"], _setting(a["enabled"]), now))),
             "set-multicast": Op(act(lambda a, now: e.set_multicast(
                 a["group"], a.get("addresses") or [], now))),
             "set-targets": Op(act(lambda a, now: e.set_targets(

@@ -160,6 +160,7 @@ class Daemon:
             self.engine.track_all = not self.defaults.track_only_groups
             self.engine.default_fdt = self.defaults.fdt_ms
             self.engine.default_failback = self.defaults.failback
+            self.engine.default_transitive = self.defaults.transitive_probing
             await self._load_state(addresses, now, stepped=True)
             self.schedule()
             self.started = True
@@ -245,7 +246,8 @@ class Daemon:
         """The re-read file: for the groups that follow it, and the tracking of
         interfaces in no group."""
         d = self.defaults
-        actions = self.engine.set_defaults(d.fdt_ms, d.failback, now)
+        actions = self.engine.set_defaults(d.fdt_ms, d.failback, now,
+                                           transitive_probing=d.transitive_probing)
         track_all = not d.track_only_groups
         if track_all != self.engine.track_all:
             actions += self.engine.set_track_all(track_all, now)

@@ -40,6 +40,7 @@ ORDERED_ENTRY_POINTS = (
     "add_dhcp_data", "dhcp_data_lease", "remove_data_address", "add_data_addresses",
     "add_data_address_list", "add_test_address", "remove_test_address", "load",
     "load_steps", "removed_by_someone", "republish_attribute",
+    "set_transitive_probing",
 )
 # The tail's actions, rebuilt by every order_batch.
 _TAIL = (RemoveOldCopy, FollowDhcp, AwaitDad, ClearStrayCopies, Announce)

@@ -19,12 +19,16 @@ import random
 from collections.abc import Generator, Iterable, Iterator, Mapping
 from typing import Any
 
-from ipmp_core.constants import TICK_BATCH_DIVISOR, TICK_BATCH_MAX_MS
+from ipmp_core.constants import (
+    DEFAULT_TRANSITIVE_PROBING,
+    TICK_BATCH_DIVISOR,
+    TICK_BATCH_MAX_MS,
+)
 from ipmp_core.engine import address_objects, views
 from ipmp_core.engine.actions import Action, AnnounceAgain, Log, RoutePlan
 from ipmp_core.engine.addresses import AddressRequests
 from ipmp_core.engine.batch import order_batch, ordered_batches
-from ipmp_core.engine.groups import GroupRequests
+from ipmp_core.engine.groups import GroupRequests, with_transitive_probing
 from ipmp_core.engine.loading import Loader, run_steps
 from ipmp_core.engine.member_links import MemberLinks
 from ipmp_core.engine.members import MemberRequests
@@ -87,6 +91,7 @@ class Engine:
     track_all = _table_setting("track_all")
     default_fdt = _table_setting("default_fdt")
     default_failback = _table_setting("default_failback")
+    default_transitive = _table_setting("default_transitive")
 
     # ------------------------------------------------------------------ observations
     def link_observed(self, name: str, now: float, *, ifindex: int, mac: str,
@@ -210,11 +215,14 @@ class Engine:
     # ------------------------------------------------------------------ group requests
     def create_group(self, name: str, now: float, *,
                      failback: bool | str | FromDefaults = FROM_DEFAULTS,
-                     fdt_ms: int | FromDefaults = FROM_DEFAULTS, attribute: str | None = None,
-                     multiplier: int = 1, dampen_ms: int = 0) -> list[Action]:
+                     fdt_ms: int | FromDefaults = FROM_DEFAULTS,
+                     transitive_probing: bool | str | FromDefaults = FROM_DEFAULTS,
+                     attribute: str | None = None, multiplier: int = 1,
+                     dampen_ms: int = 0) -> list[Action]:
         return self._group_requests.create_group(name, now, failback=failback, fdt_ms=fdt_ms,
                                          attribute=attribute, multiplier=multiplier,
-                                         dampen_ms=dampen_ms)
+                                         dampen_ms=dampen_ms,
+                                         transitive_probing=transitive_probing)
 
     def delete_group(self, name: str, now: float) -> list[Action]:
         return self._group_requests.delete_group(name, now)
@@ -234,8 +242,14 @@ class Engine:
     def set_fdt(self, name: str, fdt_ms: int | FromDefaults, now: float) -> list[Action]:
         return self._group_requests.set_fdt(name, fdt_ms, now)
 
-    def set_defaults(self, fdt_ms: int, failback: bool, now: float) -> list[Action]:
-        return self._group_requests.set_defaults(fdt_ms, failback, now)
+    def set_defaults(self, fdt_ms: int, failback: bool, now: float, *,
+                     transitive_probing: bool = DEFAULT_TRANSITIVE_PROBING) -> list[Action]:
+        return self._group_requests.set_defaults(fdt_ms, failback, now,
+                                                 transitive_probing=transitive_probing)
+
+    def set_transitive_probing(self, name: str, value: bool | str | FromDefaults,
+                               now: float) -> list[Action]:
+        return self._group_requests.set_transitive_probing(name, value, now)
 
     def add_route(self, name: str, dst: str, gateway: str, now: float) -> list[Action]:
         return self._group_requests.add_route(name, dst, gateway, now)
@@ -367,7 +381,7 @@ class Engine:
 
     def config(self) -> dict[str, Any]:
         """The desired configuration, as persisted and as `load` reads it back."""
-        return views.config_dump(self.tables)
+        return with_transitive_probing(views.config_dump(self.tables), self.tables)
 
     # ------------------------------------------------------------------ start-up
     def load(self, config: dict[str, Any], now: float,

@@ -6,9 +6,11 @@ the group's configuration, and lets the rules (engine/rules.py) derive the rest.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from ipmp_core import errors
+from ipmp_core.constants import DEFAULT_TRANSITIVE_PROBING
 from ipmp_core.engine import activation
 from ipmp_core.engine.actions import (
     Action,
@@ -77,7 +79,9 @@ class GroupRequests:
     def create_group(self, name: str, now: float, *,
                      failback: bool | str | FromDefaults = FROM_DEFAULTS,
                      fdt_ms: int | FromDefaults = FROM_DEFAULTS, attribute: str | None = None,
-                     multiplier: int = 1, dampen_ms: int = 0) -> list[Action]:
+                     multiplier: int = 1, dampen_ms: int = 0,
+                     transitive_probing: bool | str | FromDefaults = FROM_DEFAULTS
+                     ) -> list[Action]:
         check_name("group", name)
         if attribute:
             check_attribute(attribute, multiplier, dampen_ms)
@@ -86,13 +90,17 @@ class GroupRequests:
             raise EngineError(errors.EXISTS, f"group {name} already exists")
         if name in tables.observed or name in tables.members:
             raise EngineError(errors.EXISTS, f"{name} is an interface; a group needs its own name")
-        follows = {key for key, value in (("failback", failback), ("fdt_ms", fdt_ms))
+        follows = {key for key, value in (("failback", failback), ("fdt_ms", fdt_ms),
+                                          ("transitive_probing", transitive_probing))
                    if value is FROM_DEFAULTS}
         fdt = tables.default_fdt if fdt_ms is FROM_DEFAULTS else check_fdt(fdt_ms)
         back = tables.default_failback if failback is FROM_DEFAULTS else parse_bool(failback)
+        transitive = tables.default_transitive if transitive_probing is FROM_DEFAULTS \
+            else parse_bool(transitive_probing)
         tables.groups[name] = Group(name=name, failback=back, fdt_ms=fdt, fdt_current=fdt,
                                     follows_defaults=follows, attribute=attribute or None,
-                                    multiplier=int(multiplier), dampen_ms=int(dampen_ms))
+                                    multiplier=int(multiplier), dampen_ms=int(dampen_ms),
+                                    transitive_probing=transitive)
         self.probing.invalidate(name)
         return [Log("notice", f"Group {name} created"),
                 Publish({"type": "group-added", "group": name}),
@@ -157,23 +165,33 @@ class GroupRequests:
                      now: float) -> list[Action]:
         """FAILBACK for this group; FROM_DEFAULTS: the defaults file's, from now on."""
         group = self.tables.group(name)
-        failback = self.tables.default_failback if value is FROM_DEFAULTS else parse_bool(value)
-        _follow(group, "failback", value is FROM_DEFAULTS)
+        failback = _chosen(group, "failback", value, self.tables.default_failback, parse_bool)
         return self._failback(group, failback, now)
 
     def set_fdt(self, name: str, fdt_ms: int | FromDefaults, now: float) -> list[Action]:
         """The FDT for this group; FROM_DEFAULTS: the defaults file's, from now on."""
         group = self.tables.group(name)
-        fdt = self.tables.default_fdt if fdt_ms is FROM_DEFAULTS else check_fdt(fdt_ms)
-        _follow(group, "fdt_ms", fdt_ms is FROM_DEFAULTS)
-        return self._fdt(group, fdt)
+        return self._fdt(group, _chosen(group, "fdt_ms", fdt_ms, self.tables.default_fdt,
+                                        check_fdt))
 
-    def set_defaults(self, fdt_ms: int, failback: bool, now: float) -> list[Action]:
+    def set_transitive_probing(self, name: str, value: bool | str | FromDefaults,
+                               now: float) -> list[Action]:
+        """Transitive probing for this group (Solaris 11's config/transitive-probing,
+        per group here); FROM_DEFAULTS: the defaults file's TRANSITIVE_PROBING, from now
+        on."""
+        group = self.tables.group(name)
+        on = _chosen(group, "transitive_probing", value, self.tables.default_transitive,
+                     parse_bool)
+        return self._transitive(group, on, now)
+
+    def set_defaults(self, fdt_ms: int, failback: bool, now: float, *,
+                     transitive_probing: bool = DEFAULT_TRANSITIVE_PROBING) -> list[Action]:
         """The defaults file was read again (SIGHUP): every group that follows it takes
         its values, as in.mpathd's groups do when it re-executes itself; a group whose
         setting was set keeps it."""
         tables = self.tables
         tables.default_fdt, tables.default_failback = check_fdt(fdt_ms), bool(failback)
+        tables.default_transitive = bool(transitive_probing)
         out: list[Action] = []
         for group in tables.groups.values():
             changed = []
@@ -184,6 +202,11 @@ class GroupRequests:
             if "fdt_ms" in follows and group.fdt_ms != tables.default_fdt:
                 out += self._fdt(group, tables.default_fdt)
                 changed.append(f"FAILURE_DETECTION_TIME={tables.default_fdt}")
+            if "transitive_probing" in follows and \
+                    group.transitive_probing != tables.default_transitive:
+                out += self._transitive(group, tables.default_transitive, now)
+                changed.append("TRANSITIVE_PROBING="
+                               f"{'yes' if tables.default_transitive else 'no'}")
             if changed:
                 out.append(Log("notice", f"Group {group.name or '--'} takes "
                                f"{' '.join(changed)} from the defaults file"))
@@ -208,6 +231,13 @@ class GroupRequests:
         group.fdt_current = fdt
         self.probing.invalidate(group.name)
         return [ConfigChanged()]
+
+    def _transitive(self, group: Group, on: bool, now: float) -> list[Action]:
+        """The one place the setting changes: the probe schedule is worked out again
+        and the rules see the group anew."""
+        group.transitive_probing = on
+        self.probing.invalidate(group.name)
+        return self._refreshed(group, now)
 
     def add_route(self, name: str, dst: str, gateway: str, now: float) -> list[Action]:
         group = self.tables.group(name)
@@ -262,6 +292,23 @@ class GroupRequests:
         group.explicit_targets = parse_targets(targets, own=self.tables.own_ips(),
                                                on_link=self.tables.group_addresses(group))
         return self._refreshed(group, now)
+
+
+def with_transitive_probing(config: dict[str, Any], tables: Tables) -> dict[str, Any]:
+    """The persisted configuration (views.config_dump) with each group's transitive
+    probing setting, which Engine.load gives back to create_group."""
+    for g in config["groups"]:
+        g["transitive_probing"] = tables.groups[g["name"]].transitive_probing
+    return config
+
+
+def _chosen(group: Group, setting: str, value: Any, default: Any,
+            rule: Callable[[Any], Any]) -> Any:
+    """The value a request gives one of DEFAULTED_SETTINGS (checked by ``rule`` before
+    anything changes): FROM_DEFAULTS is the defaults file's, followed from now on."""
+    chosen = default if value is FROM_DEFAULTS else rule(value)
+    _follow(group, setting, value is FROM_DEFAULTS)
+    return chosen
 
 
 def _follow(group: Group, setting: str, follows: bool) -> None:

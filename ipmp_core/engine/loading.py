@@ -79,7 +79,9 @@ class Loader:
                                 fdt_ms=given.get("fdt_ms", FROM_DEFAULTS),
                                 attribute=attr.get("name"),
                                 multiplier=attr.get("multiplier", 1),
-                                dampen_ms=attr.get("dampen_ms", 0))
+                                dampen_ms=attr.get("dampen_ms", 0),
+                                transitive_probing=given.get("transitive_probing",
+                                                             FROM_DEFAULTS))
         for m in g.get("members", []):
             out += self.members.add_member(name, m["name"], now, standby=m.get("standby", False),
                                    offline=m.get("offline", False), require_present=False)

@@ -13,7 +13,7 @@ import ipaddress
 from typing import Any
 
 from ipmp_core import errors
-from ipmp_core.constants import DEFAULT_FAILBACK, DEFAULT_FDT_MS
+from ipmp_core.constants import DEFAULT_FAILBACK, DEFAULT_FDT_MS, DEFAULT_TRANSITIVE_PROBING
 from ipmp_core.engine.signatures import Signatures
 from ipmp_core.engine.state import Group, Member
 from ipmp_core.errors import EngineError
@@ -69,6 +69,7 @@ class Tables:
         # The defaults file's values, for the groups that follow them (FROM_DEFAULTS).
         self.default_fdt = DEFAULT_FDT_MS
         self.default_failback = DEFAULT_FAILBACK
+        self.default_transitive = DEFAULT_TRANSITIVE_PROBING
         self.signatures = Signatures()  # the group list's and each group's (events)
         # Every data address by key: which group has it, under which interface (kernel
         # events name addresses by IP alone, one event per address of a move).

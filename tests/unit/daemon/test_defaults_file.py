@@ -78,5 +78,20 @@ def test_sample_defaults_file_reads_cleanly_and_states_the_built_in_values(
                 if line.startswith("#") and "=" in line and line[1:2].isupper()]
     assert {s.split("=")[0] for s in settings} == {
         "FAILURE_DETECTION_TIME", "FAILBACK", "TRACK_INTERFACES_ONLY_WITH_GROUPS",
-        "ANNOUNCE_COUNT", "ANNOUNCE_INTERVAL", "ANNOUNCE_REPEAT"}
+        "TRANSITIVE_PROBING", "ANNOUNCE_COUNT", "ANNOUNCE_INTERVAL", "ANNOUNCE_REPEAT"}
     assert _read(tmp_path, "\n".join(settings) + "\n") == Defaults()  # uncommented
+
+
+@pytest.mark.parametrize(("line", "expected"), [("TRANSITIVE_PROBING=yes", True),
+                                                ('transitive_probing="no"', False),
+                                                ("export TRANSITIVE_PROBING=on", True)])
+def test_defaults_file_transitive_probing(tmp_path: Path, line: str, expected: bool) -> None:
+    d = _read(tmp_path, line + "\n")
+    assert (d.transitive_probing, d.notes) == (expected, [])
+
+
+def test_defaults_file_bad_transitive_probing_is_ignored_with_a_note(tmp_path: Path) -> None:
+    d = _read(tmp_path, "TRANSITIVE_PROBING=sometimes\n")
+    assert d.transitive_probing is Defaults().transitive_probing is False
+    assert d.notes == [f"{tmp_path / 'defaults'}:1: Invalid value for TRANSITIVE_PROBING "
+                       "sometimes; ignoring 'TRANSITIVE_PROBING=sometimes'"]

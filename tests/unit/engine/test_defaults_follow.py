@@ -73,8 +73,8 @@ def test_state_file_keeps_which_settings_follow_the_defaults_file():
     config = w.engine.config()
     plain = next(g for g in config["groups"] if g["name"] == "plain")
     own = next(g for g in config["groups"] if g["name"] == "own")
-    assert plain["follows_defaults"] == ["failback", "fdt_ms"]
-    assert "follows_defaults" not in own
+    assert plain["follows_defaults"] == ["failback", "fdt_ms", "transitive_probing"]
+    assert own["follows_defaults"] == ["transitive_probing"]  # not set when created
     fresh = Engine()  # a restart with a changed defaults file
     fresh.default_fdt, fresh.default_failback = 4000, False
     fresh.load(config, 0.0)
