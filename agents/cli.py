@@ -20,6 +20,7 @@ from typing import Any
 
 import click
 
+from ipmp_core import __version__
 from ocf import Agent, describe
 
 PROVIDER = "clearview"
@@ -112,15 +113,30 @@ class AgentGroup(click.Group):
             return "run", run_action, args
         return super().resolve_command(ctx, args)
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """--help lists the agents and their actions after the subcommands, from the
+        agents' declarations (the meta-data's)."""
+        super().format_commands(ctx, formatter)
+        with formatter.section("Agents (ipmp-ocf AGENT ACTION)"):
+            formatter.write_dl(agent_rows())
+
+
+def agent_rows() -> list[tuple[str, str]]:
+    """(name, "shortdesc; actions: ...") of each agent, for --help and the man page."""
+    return [(name, f"ocf:{PROVIDER}:{name}: {agent.shortdesc}. Actions: "
+             + " ".join(agent.action_names()))
+            for name, agent in agents().items()]
+
 
 @click.group(cls=AgentGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ipmp-ocf")
 @click.option("--trace", is_flag=True, help="Show what the agent did (HA_debug=1).")
 @click.pass_context
 def cli(ctx: click.Context, trace: bool) -> None:
     """Run the clearview OCF agents outside Pacemaker: ipmp-ocf AGENT ACTION [key=value...]
 
-    AGENT is ipmp or ipmp-address; ACTION is start, stop, monitor, validate-all,
-    meta-data, reload (ipmp) ..."""
+    Parameters are key=value arguments, else OCF_RESKEY_* variables; the exit status is
+    the OCF code. The agents and their actions are listed below."""
     ctx.obj = {"trace": trace}
 
 

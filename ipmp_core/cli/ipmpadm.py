@@ -29,7 +29,7 @@ from typing import Any
 
 import click
 
-from ipmp_core import aobjname
+from ipmp_core import __version__, aobjname
 from ipmp_core.control_client import ControlClient, ControlError, DaemonUnreachable, start_daemon
 from ipmp_core.errors import EngineError
 from ipmp_core.values import check_fdt
@@ -104,6 +104,7 @@ def parse_props(props: tuple[str, ...]) -> dict[str, str]:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ipmpadm")
 def cli() -> None:
     """Configure IP multipathing groups (Solaris ipadm/if_mpadm style)."""
 
