@@ -74,4 +74,4 @@ bench: venv
 	cd $(REPO) && $(PY) -m bench.cluster_failover --trials 6
 
 docs: venv
-	$(VENV)/bin/ipmp-ocf docs -o docs/agents.md
+	$(VENV)/bin/ipmp-ocf docs --tree $(REPO)

@@ -200,8 +200,19 @@ def reference() -> str:
 @cli.command("docs")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
               help="Write to this file instead of standard output.")
-def docs_cmd(output: str | None) -> None:
-    """Print (or write) the agent reference in Markdown."""
+@click.option("--tree", type=click.Path(file_okay=False), default=None,
+              help="Write every generated file (the agent reference, the manual pages, "
+              "the bash completion) under this checkout (make docs).")
+def docs_cmd(output: str | None, tree: str | None) -> None:
+    """Print (or write) the agent reference in Markdown, or every generated file."""
+    if tree:
+        from agents.generated import generated
+
+        for rel, text in generated(sys.modules[__name__]).items():
+            path = Path(tree) / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        return
     text = reference()
     if output:
         Path(output).write_text(text)

@@ -14,6 +14,8 @@ declare -A NEEDED=(
   [xmllint]=libxml2-utils
   [dnsmasq]=dnsmasq-base
   [nsenter]=util-linux
+  [groff]=groff-base
+  [man]=man-db
 )
 missing=()
 for cmd in "${!NEEDED[@]}"; do

@@ -30,6 +30,7 @@ from typing import Any
 import click
 
 from ipmp_core import __version__, aobjname
+from ipmp_core.cli.complete_names import complete_names
 from ipmp_core.control_client import ControlClient, ControlError, DaemonUnreachable, start_daemon
 from ipmp_core.errors import EngineError
 from ipmp_core.values import check_fdt
@@ -383,6 +384,9 @@ def accept_empty_state() -> None:
     """Go on without a state file the daemon could not load (it stays kept aside)."""
     kept = call("accept-empty-state", start=False)
     click.echo(f"ipmpd accepts changes again; the unloadable state file stays at {kept}")
+
+
+cli.add_command(complete_names)  # hidden: the names bash completion offers
 
 
 def main() -> None:
