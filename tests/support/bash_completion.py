@@ -32,11 +32,13 @@ def comp_words(line: str) -> list[str]:
     return words
 
 
-def completion_script(line: str, script: Path = SCRIPT) -> str:
+def completion_script(line: str, setup: str | None = None) -> str:
+    """The bash that completes ``line``; ``setup`` loads the completion (default: source
+    the generated script from the checkout)."""
     words = comp_words(line)
     command = line.split()[0]
     return "\n".join([
-        f"source {shlex.quote(str(script))}",
+        setup if setup is not None else f"source {shlex.quote(str(SCRIPT))}",
         f"COMP_LINE={shlex.quote(line)}",
         f"COMP_POINT={len(line)}",
         "COMP_WORDS=(" + " ".join(shlex.quote(w) for w in words) + ")",
@@ -51,13 +53,13 @@ def completion_script(line: str, script: Path = SCRIPT) -> str:
 
 
 def complete(line: str, *, prefix: Sequence[str] = (), path: Sequence[str] = (),
-             env: Mapping[str, str] | None = None) -> list[str]:
+             env: Mapping[str, str] | None = None, setup: str | None = None) -> list[str]:
     """The words bash would offer for ``line`` (run under ``prefix``, e.g. ip netns exec;
     ``path``: directories searched before this venv's bin)."""
     environ = dict(env if env is not None else os.environ)
     environ["PATH"] = ":".join([*path, VENV_BIN, environ.get("PATH", "/usr/bin:/bin")])
     proc = subprocess.run([*prefix, "bash", "--norc", "--noprofile", "-c",
-                           completion_script(line)],
+                           completion_script(line, setup)],
                           capture_output=True, text=True, env=environ, timeout=TIMEOUT_S,
                           stdin=subprocess.DEVNULL)
     assert (proc.returncode, proc.stderr) == (0, ""), (line, proc.returncode, proc.stderr)
