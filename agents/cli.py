@@ -172,6 +172,7 @@ def run_action(ctx: click.Context, agent_name: str, action: str, params: tuple[s
 
 @cli.command("install")
 @click.option("--ocf-root", default=os.environ.get("OCF_ROOT", DEFAULT_OCF_ROOT),
+              type=click.Path(file_okay=False),
               show_default=True, help="Install under OCF_ROOT/resource.d/clearview/.")
 def install_cmd(ocf_root: str) -> None:
     """Install the agents as ocf:clearview:ipmp and ocf:clearview:ipmp-address."""

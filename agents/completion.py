@@ -31,8 +31,7 @@ KIND_CODE = {
 # listed (a new group's name, a number) offers nothing.
 PARAM_KINDS = {"group": "groups", "interface": "members", "address": "addresses",
                "addrobj": "addresses", "target": "targets", "interfaces": "netifs",
-               "standby": "netifs", "defaults_path": "files", "output": "files",
-               "ocf_root": "dirs"}
+               "standby": "netifs", "defaults_path": "files", "output": "files"}
 OVERRIDES: dict[tuple[str, str], str | None] = {
     ("create-ipmp", "group"): None,  # a new group
     ("remove-ipmp", "interfaces"): "members",

@@ -29,6 +29,22 @@ STATE = "/var/lib/clearview-ipmp"
 DEFAULTS = "/etc/default/clearview-ipmp"
 EXIT_ONE = "0 on success; 1 when the command failed (one line on standard error says why)."
 
+# page -> what DESCRIPTION says after the command's help: the command in context.
+ABOUT = {
+    "ipmpd": "ipmpd is the IPMP daemon of one network namespace, Solaris' in.mpathd: it "
+             "keeps the groups configured with ipmpadm(8) or the ocf:clearview agents, "
+             "detects failed members by link state and ICMP probes within the failure "
+             "detection time, moves data addresses to working members and announces "
+             "them. ipmpadm and the agents start it when it is not running; it logs to "
+             "standard error unless told otherwise.",
+    "ipmpadm": "Solaris 11's ipadm(8) and if_mpadm(8) for IPMP groups. Every change goes "
+               "to the daemon of the current network namespace, ipmpd(8), which is "
+               "started when it is not running, and is kept across its restarts. Changes "
+               "need root; show-addr, show-if and show-config do not.",
+    "ipmpstat": "Solaris' ipmpstat(8): the state of the groups, their members, data "
+                "addresses, probe targets and probes, as the daemon of the current "
+                "network namespace sees them, in Solaris' columns. Any user may run it.",
+}
 # page -> section -> text: what the declarations do not say.
 EXTRAS: dict[str, dict[str, str]] = {
     "ipmpd": {
@@ -71,12 +87,13 @@ def command_page(name: str, command: click.Command,
     page = Page(name, ADMIN_SECTION, SOURCE, MANUAL)
     help_text = inspect.cleandoc(command.help or "")
     page.section("Name")
-    page.raw(f"{literal(name)} \\- {escape(help_text.split(chr(10))[0].rstrip('.'))}")
+    page.raw(f"{literal(name)} \\- {escape(summary(help_text))}")
     page.section("Synopsis")
     page.raw(f".B {literal(name)}")
     page.raw(literal(" ".join(command.collect_usage_pieces(ctx))))
     page.section("Description")
     page.para(help_text)
+    page.para(ABOUT.get(name, ""))
     _options(page, command, ctx)
     if isinstance(command, click.Group):
         page.section("Commands")
@@ -101,6 +118,13 @@ def _records(command: click.Command, ctx: click.Context) -> list[tuple[str, str]
     """The options' (tag, text) as --help prints them; arguments are in the synopsis."""
     return [r for p in command.get_params(ctx)
             if isinstance(p, click.Option) and (r := p.get_help_record(ctx))]
+
+
+def summary(help_text: str) -> str:
+    """The NAME line's description: the help's first line, lower case as man pages begin
+    it (unless it begins with an acronym such as IPMP), without the full stop."""
+    first = help_text.split("\n")[0].rstrip(".")
+    return first[:1].lower() + first[1:] if first[1:2].islower() else first
 
 
 def _options(page: Page, command: click.Command, ctx: click.Context) -> None:
