@@ -41,6 +41,9 @@ def test_names_come_from_the_running_daemon(node: Node) -> None:
     assert sorted(complete("ipmpadm show-if ", prefix=prefix)) == [
         "e0", "e1", "e2", "ipmp0", "ipmp1"]
     assert complete("ipmp-ocf ipmp monitor group=ipmp1", prefix=prefix) == ["ipmp1"]
+    # an administrator without root completes too: the names are read-only requests
+    as_nobody = [*prefix, "setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+    assert sorted(complete("ipmpadm offline ", prefix=as_nobody)) == ["e0", "e1", "e2"]
     node.adm("delete-ipmp", "ipmp1")
     assert complete("ipmpadm delete-ipmp ", prefix=prefix) == ["ipmp0"]
 

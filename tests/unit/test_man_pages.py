@@ -86,6 +86,10 @@ def test_the_defaults_page_lists_every_key_the_parser_takes_with_its_default(
     sample.write_text("".join(f"{k.name}={k.default}\n" for k in KEYS))
     loaded = load_defaults(sample)
     assert loaded.notes == [] and loaded == load_defaults(None)
+    from ipmp_core import defaults_file
+
+    parsed = {"FAILURE_DETECTION_TIME", *defaults_file._BOOLEANS, *defaults_file._BOUNDED}
+    assert parsed <= {k.name for k in KEYS}, "a key the parser takes is not in KEYS"
     shipped = (ROOT / "etc/default/clearview-ipmp").read_text()
     for key in KEYS:
         assert f"#{key.name}={key.default}\n" in shipped, key.name
