@@ -20,6 +20,7 @@ from typing import Any
 
 import click
 
+from ipmp_core import __version__
 from ocf import Agent, describe
 
 PROVIDER = "clearview"
@@ -112,15 +113,30 @@ class AgentGroup(click.Group):
             return "run", run_action, args
         return super().resolve_command(ctx, args)
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """--help lists the agents and their actions after the subcommands, from the
+        agents' declarations (the meta-data's)."""
+        super().format_commands(ctx, formatter)
+        with formatter.section("Agents (ipmp-ocf AGENT ACTION)"):
+            formatter.write_dl(agent_rows())
+
+
+def agent_rows() -> list[tuple[str, str]]:
+    """(name, "shortdesc; actions: ...") of each agent, for --help and the man page."""
+    return [(name, f"ocf:{PROVIDER}:{name}: {agent.shortdesc}. Actions: "
+             + " ".join(agent.action_names()))
+            for name, agent in agents().items()]
+
 
 @click.group(cls=AgentGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ipmp-ocf")
 @click.option("--trace", is_flag=True, help="Show what the agent did (HA_debug=1).")
 @click.pass_context
 def cli(ctx: click.Context, trace: bool) -> None:
     """Run the clearview OCF agents outside Pacemaker: ipmp-ocf AGENT ACTION [key=value...]
 
-    AGENT is ipmp or ipmp-address; ACTION is start, stop, monitor, validate-all,
-    meta-data, reload (ipmp) ..."""
+    Parameters are key=value arguments, else OCF_RESKEY_* variables; the exit status is
+    the OCF code. The agents and their actions are listed below."""
     ctx.obj = {"trace": trace}
 
 
@@ -156,6 +172,7 @@ def run_action(ctx: click.Context, agent_name: str, action: str, params: tuple[s
 
 @cli.command("install")
 @click.option("--ocf-root", default=os.environ.get("OCF_ROOT", DEFAULT_OCF_ROOT),
+              type=click.Path(file_okay=False),
               show_default=True, help="Install under OCF_ROOT/resource.d/clearview/.")
 def install_cmd(ocf_root: str) -> None:
     """Install the agents as ocf:clearview:ipmp and ocf:clearview:ipmp-address."""
@@ -184,8 +201,19 @@ def reference() -> str:
 @cli.command("docs")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
               help="Write to this file instead of standard output.")
-def docs_cmd(output: str | None) -> None:
-    """Print (or write) the agent reference in Markdown."""
+@click.option("--tree", type=click.Path(file_okay=False), default=None,
+              help="Write every generated file (the agent reference, the manual pages, "
+              "the bash completion) under this checkout (make docs).")
+def docs_cmd(output: str | None, tree: str | None) -> None:
+    """Print (or write) the agent reference in Markdown, or every generated file."""
+    if tree:
+        from agents.generated import generated
+
+        for rel, text in generated(sys.modules[__name__]).items():
+            path = Path(tree) / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        return
     text = reference()
     if output:
         Path(output).write_text(text)

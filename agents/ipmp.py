@@ -19,7 +19,7 @@ from functools import partial
 
 from agents import daemon_link, ipmp_plan, ipmp_probing, per_node
 from agents.ipmp_plan import NodeNotCovered, plan_for
-from ipmp_core import values
+from ipmp_core import __version__, values
 from ocf import Agent, OCFCode, OCFError, Parameter
 
 DEFAULT_FDT_MS = 10_000
@@ -30,7 +30,7 @@ DEFAULT_DAMPEN = "0s"
 
 agent = Agent(
     "ipmp",
-    "1.0",
+    __version__,
     "An IPMP group (Solaris-style IP multipathing) on each node",
     "Configures an IPMP group of network interfaces on the node: data addresses belong "
     "to the group and are bound to its healthy members, failures are detected by link "

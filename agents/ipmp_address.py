@@ -18,7 +18,7 @@ import time
 from functools import partial
 
 from agents import daemon_link
-from ipmp_core import values
+from ipmp_core import __version__, values
 from ocf import Agent, OCFCode, OCFError, Parameter
 
 DEFAULT_ARP_COUNT = 3
@@ -37,7 +37,7 @@ DEFAULT_FAILED_GRACE_S = 10
 
 agent = Agent(
     "ipmp-address",
-    "1.0",
+    __version__,
     "A floating IP address on an IPMP group",
     "An IPv4 or IPv6 address that belongs to an IPMP group (ocf:clearview:ipmp) on the "
     "node where it runs. The group's daemon binds it to a healthy member, moves it "

@@ -33,6 +33,8 @@ from ipmp_core.constants import (
     MAX_ANNOUNCE_COUNT,
     MAX_ANNOUNCE_INTERVAL_MS,
     MAX_ANNOUNCE_REPEAT_MS,
+    MAX_FDT_MS,
+    MIN_FDT_MS,
 )
 from ipmp_core.errors import EngineError
 from ipmp_core.values import normalize_fdt, parse_bool
@@ -106,6 +108,48 @@ _BOOLEANS = {"FAILBACK": ("failback", True),
 _BOUNDED = {"ANNOUNCE_COUNT": ("announce_count", 0, MAX_ANNOUNCE_COUNT),
             "ANNOUNCE_INTERVAL": ("announce_interval_ms", 1, MAX_ANNOUNCE_INTERVAL_MS),
             "ANNOUNCE_REPEAT": ("announce_repeat_ms", 0, MAX_ANNOUNCE_REPEAT_MS)}
+
+
+
+@dataclass(frozen=True)
+class Key:
+    """A key of the file as an administrator reads about it: clearview-ipmp(5) is
+    generated from KEYS, and tests/unit/docs checks that KEYS and the parser agree."""
+
+    name: str
+    default: str
+    meaning: str
+
+
+def _yes(value: bool) -> str:
+    return "yes" if value else "no"
+
+
+KEYS = (
+    Key("FAILURE_DETECTION_TIME", str(DEFAULT_FDT_MS),
+        f"Time in milliseconds in which a failed interface is detected by probes "
+        f"({MIN_FDT_MS} to {MAX_FDT_MS}; a smaller value is raised, a larger one lowered, "
+        f"0 or less means the default). Every group created without its own failure "
+        f"detection time (ipmpadm set-ipmp -p fdt=...) uses it, and takes a new value on "
+        f"SIGHUP. Groups of the ocf:clearview:ipmp agent use its failure_detection_time "
+        f"parameter instead."),
+    Key("FAILBACK", _yes(DEFAULT_FAILBACK),
+        "yes: a repaired interface takes its data addresses back. no: it stays inactive "
+        "until another interface fails. Applies, like the failure detection time, to "
+        "groups without their own value (ipmpadm set-ipmp -p failback=...)."),
+    Key("TRACK_INTERFACES_ONLY_WITH_GROUPS", _yes(Defaults.track_only_groups),
+        "no: interfaces in no group that have a test address are probed too, for failure "
+        "detection only (ipmpstat -i shows them in group \"--\")."),
+    Key("ANNOUNCE_COUNT", str(DEFAULT_ANNOUNCE_COUNT),
+        f"How many gratuitous ARPs (IPv4) or unsolicited neighbour advertisements (IPv6) "
+        f"are sent when a data address moves (0 to {MAX_ANNOUNCE_COUNT})."),
+    Key("ANNOUNCE_INTERVAL", str(DEFAULT_ANNOUNCE_INTERVAL_MS),
+        f"Milliseconds between the announcements of a burst (1 to "
+        f"{MAX_ANNOUNCE_INTERVAL_MS})."),
+    Key("ANNOUNCE_REPEAT", str(DEFAULT_ANNOUNCE_REPEAT_MS),
+        f"Milliseconds after which the burst is sent once more, for neighbours and "
+        f"switches that missed it (0: not repeated; at most {MAX_ANNOUNCE_REPEAT_MS})."),
+)
 
 
 def load_defaults(path: str | Path | None = DEFAULTS_FILE) -> Defaults:

@@ -14,11 +14,15 @@ declare -A NEEDED=(
   [xmllint]=libxml2-utils
   [dnsmasq]=dnsmasq-base
   [nsenter]=util-linux
+  [groff]=groff-base
+  [man]=man-db
 )
 missing=()
 for cmd in "${!NEEDED[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${NEEDED[$cmd]}")
 done
+# bash-completion has no command: its loader, which the completion tests use.
+[ -e /usr/share/bash-completion/bash_completion ] || missing+=(bash-completion)
 # python3-venv provides ensurepip for /usr/bin/python3.
 /usr/bin/python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 

@@ -31,7 +31,8 @@ from typing import Any
 
 import click
 
-from ipmp_core import aobjname
+from ipmp_core import __version__, aobjname
+from ipmp_core.cli.complete_names import complete_names
 from ipmp_core.control_client import ControlClient, ControlError, DaemonUnreachable, start_daemon
 from ipmp_core.errors import EngineError
 from ipmp_core.values import check_fdt, parse_bool
@@ -112,6 +113,7 @@ def parse_props(props: tuple[str, ...]) -> dict[str, str]:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ipmpadm")
 def cli() -> None:
     """Configure IP multipathing groups (Solaris ipadm/if_mpadm style)."""
 
@@ -398,6 +400,9 @@ def accept_empty_state() -> None:
     """Go on without a state file the daemon could not load (it stays kept aside)."""
     kept = call("accept-empty-state", start=False)
     click.echo(f"ipmpd accepts changes again; the unloadable state file stays at {kept}")
+
+
+cli.add_command(complete_names)  # hidden: the names bash completion offers
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ from typing import NoReturn
 
 import click
 
+from ipmp_core import __version__
 from ipmp_core.constants import CONTROL_SOCKET_NAME
 from ipmp_core.daemon.control_server import StartError, require_root
 from ipmp_core.defaults_file import DEFAULTS_FILE
@@ -46,6 +47,7 @@ def setup_logging(log_file: str | None, use_syslog: bool, debug: bool) -> None:
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ipmpd")
 @click.option("--state-dir", type=click.Path(file_okay=False), default=None,
               help=f"Where the configuration is kept (default ${STATE_DIR_ENV} or "
               f"{state_dir()}).")

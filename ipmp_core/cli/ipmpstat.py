@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from ipmp_core import ipmpstat_fields
+from ipmp_core import __version__, ipmpstat_fields
 from ipmp_core import ipmpstat_format as fmt
 from ipmp_core.control_client import ControlClient, ControlError, DaemonUnreachable
 from ipmp_core.model import ProbeState, Snapshot
@@ -216,6 +216,7 @@ def _follow_probes(spec: ipmpstat_fields.OutputSpec, resolve: fmt.Resolver) -> N
     options_metavar=ipmpstat_fields.SYNOPSIS.removeprefix(f"{PROG} "),
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+@click.version_option(__version__, prog_name=PROG)
 @click.option("-n", "numeric", is_flag=True, help="Display IP addresses numerically.")
 @click.option("-o", "fields", metavar="FIELD[,...]", help="Only these fields, in order; 'all'.")
 @click.option("-P", "parsable", is_flag=True, help="Machine-parsable output (needs -o).")
