@@ -110,7 +110,6 @@ _BOUNDED = {"ANNOUNCE_COUNT": ("announce_count", 0, MAX_ANNOUNCE_COUNT),
             "ANNOUNCE_REPEAT": ("announce_repeat_ms", 0, MAX_ANNOUNCE_REPEAT_MS)}
 
 
-
 @dataclass(frozen=True)
 class Key:
     """A key of the file as an administrator reads about it: clearview-ipmp(5) is
@@ -137,6 +136,12 @@ KEYS = (
         "yes: a repaired interface takes its data addresses back. no: it stays inactive "
         "until another interface fails. Applies, like the failure detection time, to "
         "groups without their own value (ipmpadm set-ipmp -p failback=...)."),
+    Key("TRANSITIVE_PROBING", _yes(DEFAULT_TRANSITIVE_PROBING),
+        "yes: interfaces without a test address probe anyway (Oracle Solaris 11's "
+        "transitive probing): the interface that carries a data address probes the "
+        "targets from it, the others send transitive probes to it. Applies to groups "
+        "without their own value (ipmpadm set-ipmp -p transitive-probing=...). Groups of "
+        "the ocf:clearview:ipmp agent use its probing parameter instead."),
     Key("TRACK_INTERFACES_ONLY_WITH_GROUPS", _yes(Defaults.track_only_groups),
         "no: interfaces in no group that have a test address are probed too, for failure "
         "detection only (ipmpstat -i shows them in group \"--\")."),
