@@ -150,6 +150,7 @@ class MemberRequests:
         tables.observe_link(member, seen.carrier, now)
         tables.members[ifname] = member
         tables.groups[ANONYMOUS].members.append(ifname)
+        tables.groups[ANONYMOUS].member_targets.pop(ifname, None)  # none of a former stay
         return [Log("notice", f"Tracking IP interface {ifname} (in no group): failure "
                     "detection only"), PlumbMember(ANONYMOUS, ifname)]
 
