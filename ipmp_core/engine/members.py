@@ -172,7 +172,8 @@ class MemberRequests:
         member = self.tables.member(ifname)
         member.standby = parse_bool(value)
         members = self.tables.members_of(self.tables.group_of(member))
-        if member.standby:
+        # in the anonymous group every interface stands alone: active, standby or not
+        if member.standby and member.group != ANONYMOUS:
             activation.refresh_standby(members, member)
         else:
             member.inactive = False
@@ -191,8 +192,9 @@ class MemberRequests:
             raise EngineError(errors.INVALID, f"interface {ifname} is already offline")
         group = self.tables.group_of(member)
         failed = group.state is GroupState.FAILED
+        # phyint_offline(): none counts in the anonymous group (no interface stands in)
         others = [m for m in self.tables.members_of(group) if m is not member and (
-            m.usable or (failed and not m.is_offline))]
+            m.usable or (failed and not m.is_offline)) and group.name != ANONYMOUS]
         if len(others) < MIN_REDUNDANCY:
             raise EngineError(errors.MIN_REDUNDANCY, f"cannot offline {ifname}: no other "
                               "functioning interfaces are in its IPMP group")

@@ -4,9 +4,12 @@ targets, failing and repaired alone, and shown in ipmpstat -g as the "--" row.""
 
 from __future__ import annotations
 
+import pytest
+
 from ipmp_core import ipmpstat_fields
 from ipmp_core import ipmpstat_format as fmt
 from ipmp_core.engine.actions import ProbeKind
+from ipmp_core.errors import EngineError
 from ipmp_core.model import GroupState, IfState, ProbeState
 from tests.support.probe_sim import ProbeWorld
 
@@ -121,3 +124,26 @@ def test_ipmpstat_g_shows_the_anonymous_group_as_the_dash_row_even_without_membe
     fields = "group,groupname,state,fdt,interfaces"
     parsable = fmt.render_snapshot(ipmpstat_fields.make_spec(["g"], fields, True, False), snap)
     assert parsable.splitlines()[-1] == f"::ok:{FDT / 1000:.2f}s:e3"
+
+
+def test_an_ungrouped_interface_stays_active_when_made_standby():
+    """phyint_standby_refresh_inactive(): "All phyints in the anonymous group are
+    effectively in their own group and thus active regardless of whether they're marked
+    standby" (IFF_INACTIVE cleared). Counted with the other ungrouped interfaces, e3
+    was made inactive (flag i) while ipmpstat still said ACTIVE yes."""
+    w = ungrouped()
+    w.run(3 * FDT)
+    w.record(w.engine.set_standby("e3", True, w.now))
+    view = w.iface("e3")
+    assert view.active and view.flags.standby and not view.flags.inactive
+
+
+def test_an_ungrouped_interface_cannot_be_offlined():
+    """phyint_offline() counts no usable interface in the anonymous group, so if_mpadm -d
+    (minimum redundancy 1) is refused there: nothing would take over its traffic. The
+    other ungrouped interface was counted as a stand-in."""
+    w = ungrouped()
+    w.run(3 * FDT)
+    with pytest.raises(EngineError, match="no other functioning interfaces"):
+        w.engine.offline("e3", w.now)
+    assert w.iface("e3").state is IfState.OK
