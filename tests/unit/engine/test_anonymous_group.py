@@ -147,3 +147,19 @@ def test_an_ungrouped_interface_cannot_be_offlined():
     with pytest.raises(EngineError, match="no other functioning interfaces"):
         w.engine.offline("e3", w.now)
     assert w.iface("e3").state is IfState.OK
+
+
+def test_an_ungrouped_interface_probes_only_the_ipv6_routers_through_it():
+    """IPv6 targets are link-local next hops; in the anonymous group only those of routes
+    through the interface itself (in.mpathd's ire_process_v6() passes each route's own
+    interface to router_add_common()). Shared, e3 probed fe80::2, reachable only via e4."""
+    w = ProbeWorld("e3", "e4")
+    w.engine.track_all = True
+    w.rtt.update({"fe80::1": 1.0, "fe80::2": 1.0})
+    w.record(w.engine.routers_observed(6, [("fe80::1", "e3"), ("fe80::2", "e4")], w.now))
+    w.record(w.engine.set_test_addresses("e3", ["fe80::30/64"], w.now))
+    w.record(w.engine.set_test_addresses("e4", ["fe80::40/64"], w.now))
+    w.run(3 * FDT)
+    assert [v.targets for v in w.iface("e3").target_families] == [["fe80::1"]]
+    assert [v.targets for v in w.iface("e4").target_families] == [["fe80::2"]]
+    assert unicast_targets(w, "e3") == {"fe80::1"}
