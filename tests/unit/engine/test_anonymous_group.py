@@ -124,6 +124,8 @@ def test_ipmpstat_g_shows_the_anonymous_group_as_the_dash_row_even_without_membe
     fields = "group,groupname,state,fdt,interfaces"
     parsable = fmt.render_snapshot(ipmpstat_fields.make_spec(["g"], fields, True, False), snap)
     assert parsable.splitlines()[-1] == f"::ok:{FDT / 1000:.2f}s:e3"
+    w.record(w.engine.set_track_all(False, w.now))  # SIGHUP with the default again
+    assert [g.name for g in w.engine.snapshot().groups] == []
 
 
 def test_an_ungrouped_interface_stays_active_when_made_standby():
