@@ -165,3 +165,24 @@ def test_an_ungrouped_interface_probes_only_the_ipv6_routers_through_it():
     assert [v.targets for v in w.iface("e3").target_families] == [["fe80::1"]]
     assert [v.targets for v in w.iface("e4").target_families] == [["fe80::2"]]
     assert unicast_targets(w, "e3") == {"fe80::1"}
+
+
+def test_a_dead_router_of_one_ungrouped_interface_is_marked_dead_in_its_own_list():
+    """phyint_inst_probe_failure_state(): a router that alone stops answering is marked
+    TG_DEAD in the list of the interface that probed it, not the interface failed; in the
+    anonymous group that list is the interface's own, and the other's is untouched."""
+    second = "198.51.100.2"
+    w = ProbeWorld("e3", "e4")
+    w.engine.track_all = True
+    w.rtt.update({ROUTER_A: 1.0, second: 1.0, ROUTER_B: 1.0})
+    w.record(w.engine.routers_observed(
+        4, [(ROUTER_A, "e3"), (second, "e3"), (ROUTER_B, "e4")], w.now))
+    w.record(w.engine.set_test_addresses("e3", [TEST_A], w.now))
+    w.record(w.engine.set_test_addresses("e4", [TEST_B], w.now))
+    w.run(3 * FDT)
+    del w.rtt[second]
+    w.run(8 * FDT)
+    assert w.iface("e3").state is IfState.OK and w.iface("e3").targets == [ROUTER_A]
+    assert f"Probe target {second} on e3 stopped answering; marked dead" in w.logs()
+    assert str(w.engine.groups[""].member_targets["e3"][4].get(second).state) == "dead"
+    assert w.iface("e4").targets == [ROUTER_B]
