@@ -192,9 +192,10 @@ class MemberRequests:
             raise EngineError(errors.INVALID, f"interface {ifname} is already offline")
         group = self.tables.group_of(member)
         failed = group.state is GroupState.FAILED
-        # phyint_offline(): none counts in the anonymous group (no interface stands in)
         others = [m for m in self.tables.members_of(group) if m is not member and (
-            m.usable or (failed and not m.is_offline)) and group.name != ANONYMOUS]
+            m.usable or (failed and not m.is_offline))]
+        if group.name == ANONYMOUS:  # phyint_offline(): no interface there stands in
+            others = []
         if len(others) < MIN_REDUNDANCY:
             raise EngineError(errors.MIN_REDUNDANCY, f"cannot offline {ifname}: no other "
                               "functioning interfaces are in its IPMP group")
