@@ -64,7 +64,9 @@ def test_ungrouped_interfaces_on_two_subnets_probe_their_own_router_and_fail_alo
     assert "e1::failed:failed" in node.stat("-i", "-P", "-o", "interface,group,probe,state")
     assert _anonymous_row(node) == ":ok:e0 [e1]"
     human = node.stat("-g").splitlines()[-1].split()
-    assert human == ["--", "--", "ok", f"{FDT / 1000:.2f}s", "e0", "[e1]"]
+    # FDT: the configured one, unless a slow answer on a busy machine raised it
+    assert human[:3] + human[4:] == ["--", "--", "ok", "e0", "[e1]"]
+    assert float(human[3].rstrip("s")) >= FDT / 1000
     log = node.log()
     assert any(line.endswith("IP interface failure detected on e1")
                for line in log.splitlines())
