@@ -73,7 +73,7 @@ def snapshot_for_monitor(ctx) -> tuple[dict | None, str | None]:  # noqa: ANN001
     except ControlError as exc:
         raise OCFError(OCFCode.ERR_GENERIC, f"{why}, and it could not be restarted: "
                        f"{exc.message}") from None
-    if not snapshot["groups"] and not snapshot["interfaces"]:
+    if not named_groups(snapshot) and not snapshot["interfaces"]:
         # Its state had nothing: nothing was running here (stopped cleanly), not a crash.
         try:
             restarted.call("shutdown")
@@ -83,6 +83,12 @@ def snapshot_for_monitor(ctx) -> tuple[dict | None, str | None]:  # noqa: ANN001
     note = f"{why}; restarted it (pid {pid})"
     ctx.log.warning(note)
     return snapshot, note
+
+
+def named_groups(snapshot: dict) -> list[dict]:
+    """The groups of a snapshot but the anonymous one (TRACK_INTERFACES_ONLY_WITH_GROUPS=no
+    lists it, named "", with or without members): what the daemon runs for someone."""
+    return [g for g in snapshot["groups"] if g["name"]]
 
 
 def find_group(snapshot: dict | None, name: str) -> dict | None:

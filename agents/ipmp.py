@@ -197,7 +197,8 @@ def stop(ctx) -> int:  # noqa: ANN001
         ctx.log.info(f"group {name} removed")
     daemon_link.delete_attribute(attribute, ctx.log)  # and so do we: the daemon may be gone
     snapshot = daemon_link.snapshot_or_none()
-    if snapshot is not None and not snapshot["groups"] and not snapshot["interfaces"]:
+    if snapshot is not None and not daemon_link.named_groups(snapshot) and \
+            not snapshot["interfaces"]:
         try:
             daemon_link.client().call("shutdown")
         except Exception:  # noqa: BLE001 (stop must not fail for this)

@@ -96,6 +96,8 @@ def interface_rows(snapshot: Snapshot, wanted: str | None) -> list[Row]:
         members.setdefault(iface.group, []).append(iface)
     rows: list[Row] = []
     for group in snapshot.groups:
+        if not group.name:  # the anonymous group: no IPMP interface; its members below
+            continue
         rows.append({"IFNAME": group.name, "CLASS": CLASS_IPMP,
                      "STATE": "failed" if group.state is GroupState.FAILED else "ok",
                      "ACTIVE": "yes" if group.active else "no",

@@ -34,6 +34,7 @@ from ipmp_core.daemon.state import StateJournal, run_steps
 from ipmp_core.defaults_file import DEFAULTS_FILE, Defaults, load_defaults
 from ipmp_core.engine.actions import Action, PublishAttribute, SendProbe
 from ipmp_core.engine.engine import Engine
+from ipmp_core.engine.state import target_lists
 from ipmp_core.errors import EngineError
 from ipmp_core.net.announce import Announcer
 from ipmp_core.net.attrd import AttributePublisher
@@ -275,10 +276,11 @@ class Daemon:
         for group in self.engine.groups.values():
             log.info("group %s: failure detection time %d ms (configured %d ms)", group.name,
                      group.fdt_current, group.fdt_ms)
-            for family, targets in group.targets.items():
+            for owner, targets in target_lists(group):  # the anonymous group's per member
                 for t in targets.targets:
-                    log.info("group %s target %s (%s, inet%s): %s", group.name, t.address,
-                             t.kind, "6" if family == 6 else "", t.state)
+                    log.info("group %s target %s (%s, inet%s%s): %s", group.name, t.address,
+                             t.kind, "6" if targets.family == 6 else "",
+                             f", {owner}" if owner else "", t.state)
         for member in self.engine.members.values():
             for family, fp in member.prober.families.items():
                 acked = sum(1 for r in fp.records if r.status.value == "acked")

@@ -25,7 +25,7 @@ from ipmp_core.constants import (
 from ipmp_core.engine.actions import Action, Log
 from ipmp_core.engine.prober import FAMILY_NAME, FamilyProber, ProbeRecord, ProbeStatus
 from ipmp_core.engine.rtt import RttEstimator
-from ipmp_core.engine.state import Group, Member
+from ipmp_core.engine.state import Group, Member, target_phrase, targets_for
 from ipmp_core.engine.targets import TargetState
 from ipmp_core.model import GroupState
 
@@ -72,7 +72,7 @@ def adapt_fdt(group: Group, members: list[Member], member: Member,
     True when a host target was deleted: the caller looks for another by multicast."""
     interval = group.probe_interval
     crtt = family_prober.rtt[target].crtt
-    targets = group.targets[family_prober.family]
+    targets = targets_for(group, member.name, family_prober.family)
     if crtt > interval:
         if not _exception_target(family_prober, target, targets.active(), interval):
             _raise_fdt(group, member, family_prober.family, crtt, now, out)
@@ -84,9 +84,9 @@ def adapt_fdt(group: Group, members: list[Member], member: Member,
         else:
             targets.mark(target, TargetState.SLOW, now)
         family_prober.rtt.pop(target, None)
-        out.append(Log("notice", f"Probe target {target}{group.log_phrase} is too slow "
-                       f"({crtt:.0f} ms); " + ("looking for another" if host
-                                               else "not used for a while")))
+        out.append(Log("notice", f"Probe target {target}{target_phrase(group, member.name)} "
+                       f"is too slow ({crtt:.0f} ms); " + ("looking for another" if host
+                                                           else "not used for a while")))
         return host
     if crtt < interval / LOWER_FDT_TRIGGER:
         lower_fdt(group, members, member, family_prober.family, now, "info", out)
@@ -98,7 +98,7 @@ def rtt_probe_reply(group: Group, members: list[Member], member: Member,
                     out: list[Action]) -> None:
     """An answered PROBE_RTT probe (incoming_rtt_reply()): it may only lower its
     target's estimate, then lower the FDT like a fast failure-detection answer."""
-    if rtt < 0 or group.targets[family_prober.family].get(target) is None:
+    if rtt < 0 or targets_for(group, member.name, family_prober.family).get(target) is None:
         return
     if not _may_sample(group, member, family_prober):
         return
@@ -170,7 +170,7 @@ def crtt_improved(group: Group, members: list[Member]) -> bool:
         for family, family_prober in member.prober.families.items():
             if not family_prober.enabled:
                 continue
-            for target in group.targets[family].active():
+            for target in targets_for(group, member.name, family).active():
                 est = family_prober.rtt.get(target)
                 if est is not None and est.crtt > limit:
                     return False

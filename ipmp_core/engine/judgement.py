@@ -15,7 +15,7 @@ from enum import Enum
 from ipmp_core.constants import NUM_PROBE_FAILS
 from ipmp_core.engine.actions import Action, Log
 from ipmp_core.engine.prober import FamilyProber, ProbeStatus
-from ipmp_core.engine.state import Group, Member
+from ipmp_core.engine.state import Group, Member, target_lists, target_phrase, targets_for
 from ipmp_core.engine.tables import Tables
 from ipmp_core.engine.targets import Target, TargetState
 
@@ -33,7 +33,7 @@ class ProbeVerdict(Enum):
 def voters(group: Group, member: Member) -> set[int]:
     """The member's families that have a target to probe: only they judge it."""
     return {f for f, family_prober in member.prober.families.items()
-            if family_prober.enabled and group.targets[f].active()}
+            if family_prober.enabled and targets_for(group, member.name, f).active()}
 
 
 def failure_verdict(tables: Tables, group: Group, member: Member,
@@ -83,20 +83,21 @@ def bad_target(group: Group, family_prober: FamilyProber) -> Target | None:
     if family_prober.loss_run()[0] >= NUM_PROBE_FAILS or \
             family_prober.target_loss_run(last.target) < NUM_PROBE_FAILS:
         return None
-    return group.targets[family_prober.family].get(last.target)
+    return targets_for(group, family_prober.member, family_prober.family).get(last.target)
 
 
 def drop_target(group: Group, family_prober: FamilyProber, target: Target, now: float,
                 out: list[Action]) -> None:
     """A bad target: a host is forgotten (another is looked for), a router marked dead."""
-    targets = group.targets[family_prober.family]
+    targets = targets_for(group, family_prober.member, family_prober.family)
+    phrase = target_phrase(group, family_prober.member)
     if target.kind == "host":
         targets.remove(target.address)
-        out.append(Log("notice", f"Probe target {target.address}{group.log_phrase} "
+        out.append(Log("notice", f"Probe target {target.address}{phrase} "
                        "stopped answering; looking for another"))
     else:
         targets.mark(target.address, TargetState.DEAD, now)
-        out.append(Log("notice", f"Probe target {target.address}{group.log_phrase} "
+        out.append(Log("notice", f"Probe target {target.address}{phrase} "
                        "stopped answering; marked dead"))
     family_prober.rtt.pop(target.address, None)
 
@@ -118,6 +119,6 @@ def fail_group(tables: Tables, group: Group) -> list[Member]:
         if not prober.failed:
             prober.failed = True
             failed.append(other)
-    for targets in group.targets.values():
+    for _, targets in target_lists(group):
         targets.flush_hosts()
     return failed

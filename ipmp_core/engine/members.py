@@ -150,6 +150,7 @@ class MemberRequests:
         tables.observe_link(member, seen.carrier, now)
         tables.members[ifname] = member
         tables.groups[ANONYMOUS].members.append(ifname)
+        tables.groups[ANONYMOUS].member_targets.pop(ifname, None)  # none of a former stay
         return [Log("notice", f"Tracking IP interface {ifname} (in no group): failure "
                     "detection only"), PlumbMember(ANONYMOUS, ifname)]
 
@@ -171,7 +172,8 @@ class MemberRequests:
         member = self.tables.member(ifname)
         member.standby = parse_bool(value)
         members = self.tables.members_of(self.tables.group_of(member))
-        if member.standby:
+        # in the anonymous group every interface stands alone: active, standby or not
+        if member.standby and member.group != ANONYMOUS:
             activation.refresh_standby(members, member)
         else:
             member.inactive = False
@@ -192,6 +194,8 @@ class MemberRequests:
         failed = group.state is GroupState.FAILED
         others = [m for m in self.tables.members_of(group) if m is not member and (
             m.usable or (failed and not m.is_offline))]
+        if group.name == ANONYMOUS:  # phyint_offline(): no interface there stands in
+            others = []
         if len(others) < MIN_REDUNDANCY:
             raise EngineError(errors.MIN_REDUNDANCY, f"cannot offline {ifname}: no other "
                               "functioning interfaces are in its IPMP group")

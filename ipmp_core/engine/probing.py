@@ -32,7 +32,14 @@ from ipmp_core.engine.prober import (
     ProbeStatus,
     is_link_local,
 )
-from ipmp_core.engine.state import Group, Member
+from ipmp_core.engine.state import (
+    Group,
+    Member,
+    sync_member_targets,
+    target_lists,
+    target_phrase,
+    targets_for,
+)
 from ipmp_core.engine.tables import Tables
 from ipmp_core.engine.testaddr_unique import shared_sources, uniqueness_logs
 from ipmp_core.model import LinkState
@@ -124,25 +131,28 @@ class Probing:
     def _update_has_targets(self, group: Group) -> None:
         for member in self.tables.members_of(group):
             member.prober.has_targets = any(
-                group.targets[f].active()
+                targets_for(group, member.name, f).active()
                 for f, family_prober in member.prober.families.items() if family_prober.enabled
             )
 
     def _sync_targets(self, group: Group, now: float, out: list[Action]) -> None:
-        for family, targets in group.targets.items():
+        sync_member_targets(group)
+        for owner, targets in target_lists(group):
+            family = targets.family
             explicit = [t for t in group.explicit_targets
                         if ipaddress.ip_address(t).version == family]
             if explicit != targets.explicit:
                 targets.set_explicit(explicit)
-            if targets.set_routers(self._routers_for(group, family), now):
+            if targets.set_routers(self._routers_for(group, family, owner), now):
                 routers = " ".join(t.address for t in targets.targets) or "none"
                 out.append(Log("notice", f"Probe targets ({FAMILY_NAME[family]})"
-                               f"{group.log_phrase}: routers {routers}"))
+                               f"{target_phrase(group, owner or '')}: routers {routers}"))
 
-    def _routers_for(self, group: Group, family: int) -> list[str]:
+    def _routers_for(self, group: Group, family: int, owner: str | None = None) -> list[str]:
         """Next hops of routes that lie in the subnet of the group's test addresses
-        (IPv6: link-local next hops through a member), never our own addresses."""
-        members = self.tables.members_of(group)
+        (IPv6: link-local next hops through a member), never our own addresses; with
+        ``owner`` (an interface of the anonymous group), of its own addresses only."""
+        members = [self.tables.members[owner]] if owner else self.tables.members_of(group)
         nets = [a.network for m in members for a in m.all_test_addresses
                 if a.version == family]
         found: list[str] = []
@@ -157,7 +167,7 @@ class Probing:
                 continue
             ip = ipaddress.ip_address(gateway)
             if family == 6:
-                if ip.is_link_local and oif in group.members:
+                if ip.is_link_local and oif in ([owner] if owner else group.members):
                     found.append(gateway)
             elif any(ip in net for net in nets):
                 found.append(gateway)
@@ -191,7 +201,7 @@ class Probing:
                         times.append(loss)
             if not member.notest_logged and member.present:
                 times.append(member.joined_at + TESTADDR_CONF_MS)
-        for targets in group.targets.values():
+        for _, targets in target_lists(group):
             t = targets.next_deadline()
             if t is not None:
                 times.append(t)
@@ -202,7 +212,7 @@ class Probing:
         self._deadlines.pop(group.name, None)
         changed = False
         targets_changed = False
-        for targets in group.targets.values():
+        for _, targets in target_lists(group):
             if targets.tick(now):
                 changed = targets_changed = True
         for member in self.tables.members_of(group):
@@ -238,7 +248,7 @@ class Probing:
 
     def _send(self, group: Group, member: Member, family_prober: FamilyProber, now: float,
               out: list[Action]) -> None:
-        targets = group.targets[family_prober.family]
+        targets = targets_for(group, member.name, family_prober.family)
         active = targets.active()
         if not active:
             family_prober.fd_base = family_prober.base
@@ -332,7 +342,7 @@ class Probing:
         changed = late is not None and late <= now and \
             self._expire(group, member, family_prober, now, out)
         if seq in self.multicast_seqs.get((member.name, family), []):
-            return self._discovered(group, family, source, now, out) or changed
+            return self._discovered(group, member, family, source, now, out) or changed
         rtt_probe = family_prober.find_rtt(seq)
         if rtt_probe is not None:
             if source != rtt_probe.target:
@@ -371,15 +381,16 @@ class Probing:
             return changed  # an answer can neither fail a member nor make a target bad
         return self.judge(group, member, now, out) or changed
 
-    def _discovered(self, group: Group, family: int, source: str, now: float,
-                    out: list[Action]) -> bool:
+    def _discovered(self, group: Group, member: Member, family: int, source: str,
+                    now: float, out: list[Action]) -> bool:
         if source in self.tables.local_addresses:
             return False
         if family == 6 and not is_link_local(source):
             return False
-        if group.targets[family].add_host(source, now):
+        if targets_for(group, member.name, family).add_host(source, now):
+            found_for = f"for group {group.name}" if group.name else f"on {member.name}"
             out.append(Log("notice", f"Probe target {source} ({FAMILY_NAME[family]}) found "
-                           f"by multicast for group {group.name}"))
+                           f"by multicast {found_for}"))
             self._update_has_targets(group)
             return True
         return False

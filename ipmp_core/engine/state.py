@@ -164,6 +164,9 @@ class Group:
     targets: dict[int, TargetList] = field(
         default_factory=lambda: {4: TargetList(4), 6: TargetList(6)}
     )
+    # The anonymous group's targets, per member: its interfaces need not share a subnet
+    # (in.mpathd's router_add_common()); read through targets_for() / target_lists()
+    member_targets: dict[str, dict[int, TargetList]] = field(default_factory=dict)
     explicit_targets: list[str] = field(default_factory=list)
     # Solaris 11's transitive probing: members without a test address probe anyway
     # (active ones from a data address bound to them, the others at layer 2)
@@ -195,3 +198,44 @@ class Group:
         """in.mpathd's user_probe_interval: probes (failure-detection or, while the FDT
         is raised, PROBE_RTT) go out this often, from the configured FDT."""
         return self.fdt_ms / PROBE_INTERVAL_DIVISOR
+
+
+def _new_lists() -> dict[int, TargetList]:
+    return {4: TargetList(4), 6: TargetList(6)}
+
+
+def targets_for(group: Group, member: str, family: int) -> TargetList:
+    """The probe targets ``member`` uses in ``family``: its group's, shared by every
+    member (they are on one link), except in the anonymous group, where each interface
+    has its own (in.mpathd adds a router or a host that answered to that interface only:
+    "other phyints in the anongroup may not be on the same subnet")."""
+    if group.name:
+        return group.targets[family]
+    lists = group.member_targets.get(member)
+    if lists is None:
+        lists = group.member_targets[member] = _new_lists()
+    return lists[family]
+
+
+def sync_member_targets(group: Group) -> None:
+    """The anonymous group: a list pair for each interface, none kept for one gone."""
+    if group.name:
+        return
+    for gone in set(group.member_targets) - set(group.members):
+        del group.member_targets[gone]
+    for name in group.members:
+        group.member_targets.setdefault(name, _new_lists())
+
+
+def target_lists(group: Group) -> list[tuple[str | None, TargetList]]:
+    """Every target list of the group with the member it belongs to (None: shared by
+    the whole group), for what walks them all (timers, a group failure's flush)."""
+    if group.name:
+        return [(None, t) for t in group.targets.values()]
+    return [(m, t) for m in group.members for t in group.member_targets.get(m, {}).values()]
+
+
+def target_phrase(group: Group, member: str) -> str:
+    """Whose targets a log line speaks of: " of group NAME", or " on IFNAME" for an
+    interface of the anonymous group (its targets are its own)."""
+    return group.log_phrase if group.name else f" on {member}"

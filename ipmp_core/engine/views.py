@@ -8,11 +8,12 @@ from __future__ import annotations
 from typing import Any
 
 from ipmp_core.engine.rules import Rules, interface_state, link_state
-from ipmp_core.engine.state import Group, Member
+from ipmp_core.engine.state import Group, Member, targets_for
 from ipmp_core.engine.tables import ANONYMOUS, Tables
 from ipmp_core.model import (
     AddressView,
     AddrState,
+    GroupState,
     GroupView,
     IfFlags,
     IfState,
@@ -40,19 +41,7 @@ def snapshot(tables: Tables, rules: Rules, state_error: str) -> Snapshot:
         if group.name == ANONYMOUS:  # ipmpstat -i shows them with an empty GROUP
             anonymous = [interface_view(group, m) for m in members]
             continue
-        snap.groups.append(
-            GroupView(
-                name=group.name,
-                state=group.state,
-                # empty when nobody probes (link-based detection only), as in ipmpstat
-                fdt_ms=group.fdt_current if any(m.prober.enabled for m in members)
-                else None,
-                failback=group.failback,
-                active=active,
-                inactive=[m.name for m in members if m.usable and not m.active],
-                unusable=[m.name for m in members if not m.usable],
-            )
-        )
+        snap.groups.append(group_view(group, members, group.state))
         for m in members:
             snap.interfaces.append(interface_view(group, m))
         # OUTBOUND: the members that carry the route to the address's subnet.
@@ -74,7 +63,33 @@ def snapshot(tables: Tables, rules: Rules, state_error: str) -> Snapshot:
                 )
             )
     snap.interfaces += anonymous
+    if tables.track_all:
+        snap.groups.append(anonymous_view(tables))
     return snap
+
+
+def group_view(group: Group, members: list[Member], state: GroupState) -> GroupView:
+    """One line of ipmpstat -g (in.mpathd's getgroupinfo())."""
+    return GroupView(
+        name=group.name,
+        state=state,
+        # empty when nobody probes (link-based detection only), as in ipmpstat
+        fdt_ms=group.fdt_current if any(m.prober.enabled for m in members) else None,
+        failback=group.failback,
+        active=[m.name for m in members if m.active],
+        inactive=[m.name for m in members if m.usable and not m.active],
+        unusable=[m.name for m in members if not m.usable],
+    )
+
+
+def anonymous_view(tables: Tables) -> GroupView:
+    """The anonymous group's -g line, shown whenever TRACK_INTERFACES_ONLY_WITH_GROUPS=no,
+    members or not (phyint_init() puts it in the group list for good; ipmpstat prints its
+    empty name as "--"). Its state is always ok: in.mpathd creates it PG_OK and
+    phyint_group_refresh_state() never changes it (its interfaces stand alone)."""
+    group = tables.groups.get(ANONYMOUS) or Group(name=ANONYMOUS, fdt_ms=tables.default_fdt,
+                                                  fdt_current=tables.default_fdt)
+    return group_view(group, tables.members_of(group), GroupState.OK)
 
 
 def interface_view(group: Group, m: Member) -> InterfaceView:
@@ -150,7 +165,7 @@ def family_views(group: Group, member: Member) -> list[TargetFamilyView]:
     for family, family_prober in sorted(member.prober.families.items()):
         if not family_prober.enabled:
             continue
-        targets = group.targets[family]
+        targets = targets_for(group, member.name, family)
         active = targets.active()
         i = family_prober.target_index % len(active) if active else 0
         views.append(TargetFamilyView(family, targets.mode, family_prober.source,
@@ -164,7 +179,7 @@ def firing_order(group: Group, member: Member) -> tuple[str, list[str]]:
         family_prober = member.prober.families.get(family)
         if family_prober is None or not family_prober.enabled:
             continue
-        targets = group.targets[family]
+        targets = targets_for(group, member.name, family)
         active = targets.active()
         i = family_prober.target_index % len(active) if active else 0
         return str(targets.mode), active[i:] + active[:i]

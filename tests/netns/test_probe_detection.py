@@ -263,7 +263,9 @@ def test_anonymous_group_tracks_ungrouped_interface(node: Node) -> None:
     node.wait_for(lambda: "e2::ok:ok" in node.stat("-i", "-P", "-o",
                                                    "interface,group,probe,state"),
                   "e2 probing in the anonymous group")
-    assert "e2" not in node.stat("-g", "-P", "-o", "interfaces")
+    # ipmpstat -g: e2 in the anonymous group's row (empty name), not in ipmp0's
+    assert node.stat("-g", "-P", "-o", "group,interfaces").splitlines() == [
+        "ipmp0:e0 e1", ":e2"]
     lab.drop_icmp("e2")
     node.wait_for(lambda: "e2::failed:failed" in node.stat(
         "-i", "-P", "-o", "interface,group,probe,state"), "e2 failure")

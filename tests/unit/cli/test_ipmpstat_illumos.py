@@ -207,7 +207,7 @@ def test_rows_walk_group_by_group_in_creation_then_configured_order():
     w.addr("zeta", "198.51.100.12/24", "198.51.100.11/24")
     w.addr("alpha", "198.51.100.10/24")
     snap = w.engine.snapshot()
-    assert [g.name for g in snap.groups] == ["zeta", "alpha"]
+    assert [g.name for g in snap.groups] == ["zeta", "alpha", ""]  # the anonymous one last
     assert [(i.name, i.group) for i in snap.interfaces] == [
         ("e2", "zeta"), ("e0", "zeta"), ("e1", "alpha"), ("e3", "")]
     assert [a.address for a in snap.addresses] == [

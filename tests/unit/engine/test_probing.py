@@ -541,7 +541,7 @@ def test_anonymous_group_gives_detection_only_to_ungrouped_interfaces():
     w.run(3 * FDT)
     view = w.iface("e3")
     assert view.group == "" and view.probe is ProbeState.OK and view.active
-    assert [g.name for g in w.engine.snapshot().groups] == ["ipmp0"]
+    assert [g.name for g in w.engine.snapshot().groups] == ["ipmp0", ""]  # ipmpstat -g: --
     w.dropped.add("e3")
     w.run_until(lambda: w.iface("e3").state is IfState.FAILED, limit_ms=3 * FDT)
     assert "IP interface failure detected on e3" in w.logs()
