@@ -162,6 +162,8 @@ class Rules:
             self.set_member_state(member, out, active=member.name in active)
         newly = [m for m in active if m not in before]
         self._place(group, active, newly, out)
+        if group.transitive_probing:  # who probes from a data address follows them
+            self.probing.sync(group, now, out)
         self._nominate(group, active, out)
         self._routes(group, active, out)
         self._group_state(group, members, out)
