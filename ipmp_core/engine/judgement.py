@@ -90,13 +90,18 @@ def transitive_verdict(tables: Tables, member: Member, now: float) -> ProbeVerdi
 def others_alive(tables: Tables, group: Group, member: Member, first_fail: float) -> bool:
     """in.mpathd's failure_state(): an interface failure when another usable member
     answered a probe after our first loss, or cannot be judged by probes at all
-    (link-based only, link up); otherwise the whole group has failed."""
+    (link-based only, link up); otherwise the whole group has failed. A transitive
+    member that is not failed cannot be judged by probes to the targets either: it
+    counts as a link-based one, so that the data addresses move to it and its own
+    probes from them say whether it reaches the targets."""
     if not group.name:  # the anonymous group: every interface stands alone
         return True
     for other in tables.members_of(group):
         if other is member or not other.link_up or other.is_offline:
             continue
         if not other.prober.enabled:
+            return True
+        if other.prober.transitive_only and not other.prober.failed:
             return True
         last = other.prober.last_success()
         if last is not None and last > first_fail and not other.prober.failed:

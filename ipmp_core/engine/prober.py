@@ -315,12 +315,7 @@ class Prober:
         return min(t for _, t in runs.values() if t is not None)
 
     def last_success(self) -> float | None:
-        """The latest answer; a transitive member's answers count (see
-        judgement.others_alive): they are the only proof it has that it is alive."""
         times = [f.last_success for f in self.families.values() if f.last_success is not None]
-        if self.transitive_only and self.transitive is not None \
-                and self.transitive.last_success is not None:
-            times.append(self.transitive.last_success)
         return max(times, default=None)
 
     def targets_answered_since(self, since: float) -> bool:

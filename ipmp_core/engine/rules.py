@@ -62,6 +62,7 @@ from ipmp_core.engine.actions import (
 from ipmp_core.engine.probing import Probing
 from ipmp_core.engine.state import Group, Member
 from ipmp_core.engine.tables import ANONYMOUS, Tables
+from ipmp_core.engine.transitive import probing_seat
 from ipmp_core.model import GroupState, IfState, LinkState
 from ipmp_core.values import parse_ip
 
@@ -253,7 +254,9 @@ class Rules:
     # ------------------------------------------------------------------ what follows it
     def _place(self, group: Group, active: list[str], newly: list[str],
                out: list[Action]) -> None:
-        new = placement.rebalance(group.binding, active, newly)
+        # a failed group probing transitively keeps its addresses on one member
+        seat = active or probing_seat(self.tables.members_of(group), group)
+        new = placement.rebalance(group.binding, seat, newly)
         for addr, member in new.items():
             old = group.binding[addr]
             if old == member:

@@ -87,6 +87,22 @@ def choose_target(members: list[Member], group: Group, member: Member) -> str | 
     return names[0] if names else None
 
 
+def probing_seat(members: list[Member], group: Group) -> list[str]:
+    """Where a failed group's data addresses stay (Rules._place): with no active
+    member they would go down, and with them the only probes that reach the targets,
+    so nothing would ever see the path come back. They stay on the member that carries
+    them while its link is up, else go to the first member with its link up (the
+    probes of a member without link prove nothing). Empty without transitive probing:
+    in.mpathd's rule, the addresses have no member."""
+    if not group.transitive_probing or not group.name:
+        return []
+    candidates = [m for m in members if m.link_up and not m.is_offline]
+    carrying = set(group.binding.values())
+    seat = next((m for m in candidates if m.name in carrying), None) or \
+        next(iter(candidates), None)
+    return [seat.name] if seat is not None else []
+
+
 class TransitiveProbes:
     """Keeps each member's transitive records in step (`sync_member`) and sends them.
     It also keeps one quiet period per member (in.mpathd's phyint_inst_create():
