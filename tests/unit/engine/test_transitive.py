@@ -9,7 +9,8 @@ import pytest
 
 from ipmp_core.constants import NUM_PROBE_FAILS, NUM_PROBE_REPAIRS
 from ipmp_core.engine.actions import BindAddress, ProbeKind, Publish, SendTransitive
-from ipmp_core.engine.prober import TRANSITIVE
+from ipmp_core.engine.judgement import ProbeVerdict, transitive_verdict
+from ipmp_core.engine.prober import TRANSITIVE, ProbeStatus
 from ipmp_core.engine.state import Group, Member
 from ipmp_core.engine.transitive import choose_target
 from ipmp_core.ipmpstat_format import probe_row, target_rows
@@ -282,3 +283,72 @@ def test_transitive_records_are_the_transitive_family():
     assert prober.prober_for(TRANSITIVE) is prober.transitive and prober.transitive_only
     assert prober.transitive.success_run() >= NUM_PROBE_REPAIRS
     assert not prober.families or not any(f.enabled for f in prober.families.values())
+
+
+def test_losses_fail_a_transitive_member_only_while_its_target_reaches_the_targets():
+    """judgement.transitive_verdict on records set by hand at the fake clock: the same
+    NUM_PROBE_FAILS losses are the member's fault only when the target member's own
+    probes were answered after the first of them."""
+    w = transitive_world("e0", "e1")
+    e0, e1 = w.engine.members["e0"], w.engine.members["e1"]
+    transitive = e1.prober.transitive
+    first_loss = w.now + 1000
+    for i in range(NUM_PROBE_FAILS):
+        record = transitive.sent(transitive.next_seq(), "e0", first_loss + i * 1000)
+        record.status = ProbeStatus.LOST
+    now = first_loss + NUM_PROBE_FAILS * 1000
+    e0_icmp = e0.prober.families[4]
+    e0_icmp.last_success = first_loss - 1  # e0's own probes stopped before: its fault
+    assert transitive_verdict(w.engine.tables, e1, now) is ProbeVerdict.UNCHANGED
+    e0_icmp.last_success = first_loss + 500  # e0 still reaches the targets: e1's fault
+    assert transitive_verdict(w.engine.tables, e1, now) is ProbeVerdict.INTERFACE_FAILURE
+    e0.failed = True  # a failed target judges nobody
+    assert transitive_verdict(w.engine.tables, e1, now) is ProbeVerdict.UNCHANGED
+
+
+def test_a_new_target_needs_its_own_ten_answers():
+    """Retargeting clears the records: answers from the old target do not count toward
+    a repair on the path to the new one."""
+    w = transitive_world("e0", "e1", standby=("e2",),
+                         addresses=(DATA + "/24", "198.51.100.11/24"))
+    old = w.engine.members["e2"].prober.transitive_target
+    new = next(m for m in ("e0", "e1") if m != old)
+    w.deaf.add("e2")
+    w.run_until(lambda: failed(w, "e2"), limit_ms=3 * FDT)
+    w.deaf.clear()
+    w.run_until(lambda: w.engine.members["e2"].prober.transitive.success_run()
+                >= NUM_PROBE_REPAIRS - 2, limit_ms=3 * FDT, step_ms=1)
+    w.link(old, up=False)  # the target fails: its addresses move, e2 retargets
+    assert w.engine.members["e2"].prober.transitive_target == new
+    start = w.now
+    took = w.run_until(lambda: not failed(w, "e2"), limit_ms=4 * FDT)
+    assert len(w.from_member("e2", start)) >= NUM_PROBE_REPAIRS
+    assert took >= (NUM_PROBE_REPAIRS - 1) * 500
+
+
+def test_link_down_stops_transitive_probes_and_link_up_alone_does_not_repair():
+    """As for classic probes (in.mpathd clears the statistics on link down): a
+    transitive member whose link went down is repaired only by answers after it."""
+    w = transitive_world("e0", "e1")
+    w.link("e1", up=False)
+    down = w.now
+    w.run(2 * FDT)
+    assert failed(w, "e1") and not w.from_member("e1", down)
+    w.deaf.add("e1")
+    w.link("e1", up=True)
+    w.run(3 * FDT)
+    assert failed(w, "e1")  # link up, but its probes are still lost
+    w.deaf.clear()
+    w.run_until(lambda: not failed(w, "e1"), limit_ms=3 * FDT)
+
+
+def test_an_offline_member_sends_no_transitive_probes():
+    w = transitive_world("e0", "e1")
+    w.record(w.engine.offline("e1", w.now))
+    since = w.now
+    w.run(2 * FDT)
+    assert not w.from_member("e1", since)
+    assert w.iface("e1").probe is ProbeState.DISABLED
+    w.record(w.engine.online("e1", w.now))
+    w.run(2 * FDT)
+    assert w.from_member("e1", since) and w.iface("e1").state is IfState.OK
