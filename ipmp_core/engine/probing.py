@@ -421,9 +421,13 @@ class Probing:
         prober = member.prober
         if verdict is ProbeVerdict.REPAIRED:
             prober.failed = False
+            if not prober.transitive_only:  # its own probes reach the targets again
+                self.transitive.failed_on_targets.discard(member.name)
             return True
         if verdict is ProbeVerdict.INTERFACE_FAILURE:
             prober.failed = True
+            if group.transitive_probing and not prober.transitive_only:
+                self.transitive.failed_on_targets.add(member.name)
             what = f"Transitive probes from {member.name} to {prober.transitive_target}" \
                 if prober.transitive_only else f"Probes on {member.name}"
             out.append(Log("err", f"{what}{group.log_phrase} "

@@ -220,9 +220,10 @@ class Rules:
                 continue
             member.in_service = True
             initial = member.name in first
+            failback = group.failback and not self.probing.transitive.holds_back(member)
             activation.transition_to_running(
                 members, member, onlining=not initial and member.name not in repaired,
-                initial=initial, failback=group.failback, group_failed=not was_usable)
+                initial=initial, failback=failback, group_failed=not was_usable)
             if member.standby and initial:
                 activation.refresh_standby(members, member)
         activation.keep_one_active(members)

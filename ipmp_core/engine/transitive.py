@@ -114,6 +114,21 @@ class TransitiveProbes:
     def __init__(self, probing: Probing) -> None:
         self.probing = probing
         self.quiet_until: dict[str, float] = {}
+        # Members that failed on their own probes to the targets (as carriers) and have
+        # not been repaired by them since: see holds_back.
+        self.failed_on_targets: set[str] = set()
+
+    def holds_back(self, member: Member) -> bool:
+        """Whether ``member``, coming back into service now, is kept inactive as with
+        FAILBACK=no (asked once per return: the mark is consumed). So is a member that
+        failed on its own probes to the targets and was repaired by transitive probes:
+        those prove only the layer-2 path to the carrier, and giving it the addresses
+        back to find out would, where it reaches the other members but not the
+        router, fail it again every two FDTs. It is used again, and judged by its own
+        probes, as soon as an active member fails (activation.activate_another)."""
+        marked = member.name in self.failed_on_targets
+        self.failed_on_targets.discard(member.name)
+        return marked and member.prober.transitive_only
 
     def sync_member(self, group: Group, member: Member, now: float,
                     out: list[Action]) -> None:
@@ -124,6 +139,7 @@ class TransitiveProbes:
         if not applies(group, member):
             prober.transitive, prober.transitive_target = None, None
             self.quiet_until.pop(member.name, None)
+            self.failed_on_targets.discard(member.name)
             return
         quiet = self.quiet_until.setdefault(member.name, now + PROBE_QUIET_PERIOD_MS)
         for family_prober in prober.families.values():

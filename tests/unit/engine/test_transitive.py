@@ -352,3 +352,26 @@ def test_an_offline_member_sends_no_transitive_probes():
     w.record(w.engine.online("e1", w.now))
     w.run(2 * FDT)
     assert w.from_member("e1", since) and w.iface("e1").state is IfState.OK
+
+
+@pytest.mark.parametrize("failback", [True, False])
+def test_a_carrier_repaired_by_transitive_probes_comes_back_inactive(failback):
+    """A carrier that failed on its own probes and is repaired by transitive probes does
+    not take the addresses back (transitive.holds_back): where it reaches the other
+    member but not the router, that would fail it again every two FDTs. It takes over,
+    and is judged by its own probes, when the active member fails."""
+    w = transitive_world("e0", "e1", failback=failback,
+                         addresses=(DATA + "/24", "198.51.100.11/24"))
+    w.dropped.add("e0")  # its uplink: the frames to e1 still pass
+    w.run_until(lambda: failed(w, "e0"), limit_ms=3 * FDT)
+    w.run_until(lambda: not failed(w, "e0"), limit_ms=4 * FDT)
+    moves = sum(isinstance(a, BindAddress) for a in w.actions)
+    w.run(6 * FDT)
+    assert sum(isinstance(a, BindAddress) for a in w.actions) == moves  # no flapping
+    assert set(w.where().values()) == {"e1"} and not failed(w, "e1")
+    assert not w.iface("e0").active and w.iface("e0").flags.inactive
+    w.dropped.clear()
+    w.link("e1", up=False)  # the active member goes: e0 takes over
+    assert set(w.where().values()) == {"e0"}
+    w.run(3 * FDT)
+    assert not failed(w, "e0") and w.iface("e0").active
