@@ -3,6 +3,7 @@ network with a fake clock: who probes what, the verdicts, the entry points, the 
 
 from __future__ import annotations
 
+import json
 from ipaddress import IPv4Interface
 
 import pytest
@@ -14,7 +15,7 @@ from ipmp_core.engine.prober import TRANSITIVE, ProbeStatus
 from ipmp_core.engine.state import Group, Member
 from ipmp_core.engine.transitive import choose_target
 from ipmp_core.ipmpstat_format import probe_row, target_rows
-from ipmp_core.model import GroupState, IfState, LinkState, ProbeState, TargetMode
+from ipmp_core.model import GroupState, IfState, LinkState, ProbeState, Snapshot, TargetMode
 from tests.support.probe_sim import ROUTER
 from tests.support.transitive_sim import transitive_world
 
@@ -375,3 +376,15 @@ def test_a_carrier_repaired_by_transitive_probes_comes_back_inactive(failback):
     assert set(w.where().values()) == {"e0"}
     w.run(3 * FDT)
     assert not failed(w, "e0") and w.iface("e0").active
+
+
+def test_the_transitive_rows_survive_the_trip_to_ipmpstat():
+    """ipmpstat reads the snapshot as JSON through the control socket: the mode
+    `transitive` and the <member> names come back as the engine gave them."""
+    w = transitive_world("e0", "e1")
+    snap = w.engine.snapshot()
+    back = Snapshot.from_dict(json.loads(json.dumps(snap.to_dict())))
+    lines = [r for i in back.interfaces for r in target_rows(i)]
+    assert lines == [r for i in snap.interfaces for r in target_rows(i)]
+    assert {"INTERFACE": "e1", "MODE": "transitive", "TESTADDR": "<e1>",
+            "TARGETS": "<e0>"} in lines
