@@ -388,3 +388,18 @@ def test_the_transitive_rows_survive_the_trip_to_ipmpstat():
     assert lines == [r for i in snap.interfaces for r in target_rows(i)]
     assert {"INTERFACE": "e1", "MODE": "transitive", "TESTADDR": "<e1>",
             "TARGETS": "<e0>"} in lines
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_standby_whose_port_drops_everything_fails_within_the_fdt(seed):
+    """The issue's first case: the inactive member (a standby here, with no address)
+    proves its path only by transitive probes."""
+    w = transitive_world("e0", standby=("e1",), seed=seed)
+    assert w.iface("e1").flags.inactive and rows(w, "e1")[0]["MODE"] == "transitive"
+    w.run(seed * 211.0)
+    w.deaf.add("e1")
+    took = w.run_until(lambda: failed(w, "e1"), limit_ms=3 * FDT)
+    assert took <= FDT and not failed(w, "e0")
+    w.deaf.clear()
+    w.run_until(lambda: not failed(w, "e1"), limit_ms=3 * FDT)
+    assert w.iface("e1").flags.inactive  # back as the standby it was
