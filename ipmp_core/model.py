@@ -43,6 +43,7 @@ class ProbeState(StrEnum):
 class TargetMode(StrEnum):
     ROUTES = "routes"
     MULTICAST = "multicast"
+    TRANSITIVE = "transitive"  # Solaris 11: layer-2 probes to another member
     DISABLED = "disabled"
 
 
@@ -86,7 +87,7 @@ class TargetFamilyView:
     ipmp_targinfo_t). A family that probes but has no target shows its mode with no
     TARGETS: it does not vote on the interface's failure."""
 
-    family: int  # 4 or 6
+    family: int  # 4 or 6; 0 for transitive probes (no IP family)
     mode: TargetMode | None
     testaddr: str
     targets: list[str] = field(default_factory=list)

@@ -32,7 +32,7 @@ from ipmp_core.engine.groups import GroupRequests, with_transitive_probing
 from ipmp_core.engine.loading import Loader, run_steps
 from ipmp_core.engine.member_links import MemberLinks
 from ipmp_core.engine.members import MemberRequests
-from ipmp_core.engine.prober import is_link_local
+from ipmp_core.engine.prober import TRANSITIVE, is_link_local
 from ipmp_core.engine.probing import Probing
 from ipmp_core.engine.rules import Rules
 from ipmp_core.engine.state import FROM_DEFAULTS, FromDefaults, Group, Member, Owner
@@ -169,6 +169,21 @@ class Engine:
         if member is not None:
             self.probing.sent_at(member, family, seq, sent_at, out)
         return out
+
+    def transitive_sent(self, member: str, seq: int, sent_at: float) -> list[Action]:
+        """When transitive probe ``seq`` of ``member`` really left (ms, engine clock), as
+        probe_sent; returns its "sent" event (only while someone listens)."""
+        return self.probe_sent(member, TRANSITIVE, seq, sent_at)
+
+    def transitive_reply(self, member: str, target: str, seq: int, now: float,
+                         processed_at: float | None = None) -> list[Action]:
+        """A validated answer from member ``target`` to ``member``'s transitive probe
+        ``seq``, received at ``now`` (the kernel's stamp), processed at
+        ``processed_at`` (default ``now``). Judged as probe_reply judges an echo reply
+        (its records are a FamilyProber of family TRANSITIVE): an answer from another
+        member than the one probed, a duplicate or an unknown ``seq`` is counted in
+        the records' ``ignored`` and changes nothing."""
+        return self.probe_reply(member, TRANSITIVE, seq, target, now, processed_at)
 
     # ------------------------------------------------------------------ time
     def tick(self, now: float) -> list[Action]:

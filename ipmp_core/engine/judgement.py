@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from ipmp_core.constants import NUM_PROBE_FAILS
+from ipmp_core.constants import NUM_PROBE_FAILS, NUM_PROBE_REPAIRS
 from ipmp_core.engine.actions import Action, Log
 from ipmp_core.engine.prober import FamilyProber, ProbeStatus
 from ipmp_core.engine.state import Group, Member, target_lists, target_phrase, targets_for
@@ -42,6 +42,8 @@ def failure_verdict(tables: Tables, group: Group, member: Member,
     prober = member.prober
     if not prober.enabled:
         return ProbeVerdict.UNCHANGED
+    if prober.transitive_only:
+        return transitive_verdict(tables, member, now)
     if prober.failed:
         if member.link_up and prober.repaired():
             return ProbeVerdict.REPAIRED
@@ -56,16 +58,50 @@ def failure_verdict(tables: Tables, group: Group, member: Member,
     return ProbeVerdict.GROUP_FAILURE
 
 
+def transitive_verdict(tables: Tables, member: Member, now: float) -> ProbeVerdict:
+    """A member judged by its transitive probes (docs/design.md, "Who probes what"):
+    NUM_PROBE_FAILS lost in a row fail it only while the member they go to still
+    reaches the targets (its own probes were answered since the first loss): otherwise
+    the fault is that member's, which its own probes judge. Repaired by
+    NUM_PROBE_REPAIRS answers in a row, again only while that member is not failed:
+    answers from a member that reaches nothing prove nothing about the targets. Never a
+    group failure: only probes to the targets can say that nobody reaches them."""
+    prober = member.prober
+    transitive = prober.transitive
+    target = tables.members.get(prober.transitive_target or "")
+    if transitive is None or target is None:
+        return ProbeVerdict.UNCHANGED
+    if prober.failed:
+        if member.link_up and not target.failed and \
+                transitive.success_run() >= NUM_PROBE_REPAIRS:
+            return ProbeVerdict.REPAIRED
+        return ProbeVerdict.UNCHANGED
+    count, first_fail = transitive.loss_run()
+    if count < NUM_PROBE_FAILS or first_fail is None:
+        return ProbeVerdict.UNCHANGED
+    if member.link_up and now < transitive.quiet_until:
+        return ProbeVerdict.UNCHANGED  # spanning-tree quiet period, as for classic probes
+    if not target.failed and not target.prober.failed and \
+            target.prober.targets_answered_since(first_fail):
+        return ProbeVerdict.INTERFACE_FAILURE
+    return ProbeVerdict.UNCHANGED
+
+
 def others_alive(tables: Tables, group: Group, member: Member, first_fail: float) -> bool:
     """in.mpathd's failure_state(): an interface failure when another usable member
     answered a probe after our first loss, or cannot be judged by probes at all
-    (link-based only, link up); otherwise the whole group has failed."""
+    (link-based only, link up); otherwise the whole group has failed. A transitive
+    member that is not failed cannot be judged by probes to the targets either: it
+    counts as a link-based one, so that the data addresses move to it and its own
+    probes from them say whether it reaches the targets."""
     if not group.name:  # the anonymous group: every interface stands alone
         return True
     for other in tables.members_of(group):
         if other is member or not other.link_up or other.is_offline:
             continue
         if not other.prober.enabled:
+            return True
+        if other.prober.transitive_only and not other.prober.failed:
             return True
         last = other.prober.last_success()
         if last is not None and last > first_fail and not other.prober.failed:

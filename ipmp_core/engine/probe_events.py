@@ -14,7 +14,13 @@ from typing import Any
 
 from ipmp_core.constants import EVENT_VERSION
 from ipmp_core.engine.actions import Publish
-from ipmp_core.engine.prober import FAMILY_NAME, FamilyProber, ProbeRecord, ProbeStatus
+from ipmp_core.engine.prober import (
+    FAMILY_NAME,
+    TRANSITIVE,
+    FamilyProber,
+    ProbeRecord,
+    ProbeStatus,
+)
 
 # in.mpathd's probestate(): an unanswered probe is reported as sent.
 PROBE_EVENT_STATUS = {ProbeStatus.UNACKED: "sent", ProbeStatus.ACKED: "acked",
@@ -41,7 +47,9 @@ def probe_event(member: str, family_prober: FamilyProber, record: ProbeRecord,
         "family": FAMILY_NAME[family_prober.family],
         "probe": record.seq,
         "status": PROBE_EVENT_STATUS[record.status],
-        "target": record.target,
+        # a transitive probe's target is a member, named as ipmpstat -t names it
+        "target": f"<{record.target}>" if family_prober.family == TRANSITIVE
+        else record.target,
         "start_ns": _ns(record.started),
         "sent_ns": _ns(record.start),
         "ackrecv_ns": _ns(record.done) if acked else None,

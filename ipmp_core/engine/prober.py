@@ -34,7 +34,11 @@ from ipmp_core.engine.detector import Verdict
 from ipmp_core.engine.rtt import RttEstimator
 
 MULTICAST_DEST = {4: "224.0.0.1", 6: "ff02::1"}
-FAMILY_NAME = {4: "inet", 6: "inet6"}
+# The "family" of transitive probes (engine/transitive.py): layer-2 frames, no IP family,
+# kept in a FamilyProber of their own so that they count losses and repairs as the
+# classic probes do.
+TRANSITIVE = 0
+FAMILY_NAME = {4: "inet", 6: "inet6", TRANSITIVE: "transitive"}
 
 
 class ProbeStatus(StrEnum):
@@ -253,10 +257,19 @@ class Prober:
     failed: bool = False  # the latch: set by the group logic, cleared by repairs
     has_targets: bool = False  # set by the engine each refresh
     name: str = "probe"
+    # Transitive probing (engine/transitive.py): the layer-2 probe records, enabled only
+    # while no family probes, and the member they go to.
+    transitive: FamilyProber | None = None
+    transitive_target: str | None = None
+
+    @property
+    def transitive_only(self) -> bool:
+        """Judged by its transitive probes: no IP family probes on this member."""
+        return self.transitive is not None and self.transitive.enabled
 
     @property
     def enabled(self) -> bool:
-        return any(f.enabled for f in self.families.values())
+        return any(f.enabled for f in self.families.values()) or self.transitive_only
 
     def verdict(self) -> Verdict:
         if not self.enabled:
@@ -264,6 +277,16 @@ class Prober:
         if self.failed:
             return Verdict.FAILED
         return Verdict.OK if self.has_targets else Verdict.UNKNOWN
+
+    def probers(self) -> list[FamilyProber]:
+        """The records that probe: every family, and the transitive ones when enabled."""
+        found = list(self.families.values())
+        if self.transitive is not None and self.transitive.enabled:
+            found.append(self.transitive)
+        return found
+
+    def prober_for(self, family: int) -> FamilyProber | None:
+        return self.transitive if family == TRANSITIVE else self.families.get(family)
 
     def next_deadline(self) -> float | None:
         return None  # the engine schedules probing itself (it needs the group's interval)
@@ -294,6 +317,11 @@ class Prober:
     def last_success(self) -> float | None:
         times = [f.last_success for f in self.families.values() if f.last_success is not None]
         return max(times, default=None)
+
+    def targets_answered_since(self, since: float) -> bool:
+        """Whether an IP family's probe to the targets was answered after ``since``."""
+        return any(f.enabled and f.last_success is not None and f.last_success > since
+                   for f in self.families.values())
 
 
 def is_link_local(address: str) -> bool:

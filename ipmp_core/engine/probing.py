@@ -27,6 +27,7 @@ from ipmp_core.engine.probe_events import probe_event
 from ipmp_core.engine.prober import (
     FAMILY_NAME,
     MULTICAST_DEST,
+    TRANSITIVE,
     FamilyProber,
     ProbeRecord,
     ProbeStatus,
@@ -42,6 +43,7 @@ from ipmp_core.engine.state import (
 )
 from ipmp_core.engine.tables import Tables
 from ipmp_core.engine.testaddr_unique import shared_sources, uniqueness_logs
+from ipmp_core.engine.transitive import TransitiveProbes, data_source
 from ipmp_core.model import LinkState
 
 # Multicast probe sequence numbers remembered per family to recognise discovery replies.
@@ -65,6 +67,7 @@ class Probing:
         # change goes through a method below, which drops it): the daemon asks after
         # every packet, and recomputing it walked every member and target.
         self._deadlines: dict[str, float | None] = {}
+        self.transitive = TransitiveProbes(self)
 
     # ------------------------------------------------------------------ configuration
     def wanted_sources(self, group: Group, member: Member) -> dict[int, str]:
@@ -80,6 +83,9 @@ class Probing:
         if 6 not in wanted and member.linklocal and (
                 group.linklocal_probes or any(a.version == 6 for a in group.binding)):
             wanted[6] = member.linklocal
+        source = data_source(group, member) if 4 not in wanted else None
+        if source is not None:  # transitive probing: from a data address bound to it
+            wanted[4] = source
         return wanted
 
     def sync(self, group: Group, now: float, out: list[Action]) -> None:
@@ -116,6 +122,7 @@ class Probing:
                     else:
                         family_prober.settled = False  # see link_changed
                 family_prober.enabled = source not in dups
+            self.transitive.sync_member(group, member, now, out)
             out += uniqueness_logs(member, [s for s in wanted.values() if s in dups])
             if not member.prober.enabled:
                 member.prober.failed = False
@@ -133,7 +140,7 @@ class Probing:
             member.prober.has_targets = any(
                 targets_for(group, member.name, f).active()
                 for f, family_prober in member.prober.families.items() if family_prober.enabled
-            )
+            ) or (member.prober.transitive_only and member.prober.transitive_target is not None)
 
     def _sync_targets(self, group: Group, now: float, out: list[Action]) -> None:
         sync_member_targets(group)
@@ -155,6 +162,8 @@ class Probing:
         members = [self.tables.members[owner]] if owner else self.tables.members_of(group)
         nets = [a.network for m in members for a in m.all_test_addresses
                 if a.version == family]
+        if group.transitive_probing:  # members probe from data addresses too
+            nets += [a.network for a in group.binding if a.version == family]
         found: list[str] = []
         # The group's own declared routes count even while they are not installed (no
         # active member): otherwise a failed group would lose the very targets that
@@ -190,7 +199,7 @@ class Probing:
         members = self.tables.members
         for name in group.members:
             member = members[name]
-            for family_prober in member.prober.families.values():
+            for family_prober in member.prober.probers():
                 # a disabled prober (duplicate test address) sends nothing: its stale
                 # next_send would be a deadline forever in the past (a busy loop)
                 if family_prober.enabled and family_prober.next_send is not None:
@@ -223,10 +232,10 @@ class Probing:
                     out.append(Log("notice", f"No test address configured on interface "
                                    f"{member.name}; disabling probe-based failure "
                                    f"detection on it"))
-            for family_prober in member.prober.families.values():
+            for family_prober in member.prober.probers():
                 if family_prober.unacked and self._expire(group, member, family_prober, now, out):
                     changed = True
-            for family_prober in member.prober.families.values():
+            for family_prober in member.prober.probers():
                 if family_prober.enabled and member.link_up and family_prober.due(now):
                     # in.mpathd's phyint_inst_timer(): the next send time first (every
                     # configured interval), then what kind of probe goes out now
@@ -248,6 +257,9 @@ class Probing:
 
     def _send(self, group: Group, member: Member, family_prober: FamilyProber, now: float,
               out: list[Action]) -> None:
+        if family_prober.family == TRANSITIVE:
+            self.transitive.send(member, family_prober, now, out)
+            return
         targets = targets_for(group, member.name, family_prober.family)
         active = targets.active()
         if not active:
@@ -295,7 +307,7 @@ class Probing:
         self._deadlines.pop(group.name, None)
         if not member.link_up and member.prober.enabled:
             member.prober.failed = True
-        for family_prober in member.prober.families.values():
+        for family_prober in member.prober.probers():
             if member.link_up:
                 if family_prober.next_send is None:
                     family_prober.start(now, group.probe_interval)
@@ -306,7 +318,7 @@ class Probing:
 
     def sent_at(self, member: Member, family: int, seq: int, sent_at: float,
                 out: list[Action]) -> None:
-        family_prober = member.prober.families.get(family)
+        family_prober = member.prober.prober_for(family)
         if family_prober is None:
             return
         record = family_prober.find(seq)
@@ -328,7 +340,7 @@ class Probing:
         change."""
         group = self.tables.groups[member.group]
         self._deadlines.pop(group.name, None)
-        family_prober = member.prober.families.get(family)
+        family_prober = member.prober.prober_for(family)
         if family_prober is None:
             return False
         if family == 6 and not is_link_local(source):
@@ -370,7 +382,9 @@ class Probing:
         family_prober.last_success = now
         # the first reply ends the quiet period
         family_prober.quiet_until = min(family_prober.quiet_until, now)
-        sampled = rtt_sample(group, member, family_prober, record)
+        self.transitive.answered(member, now)
+        # transitive probes keep no RTT: their loss waits one probe interval
+        sampled = family != TRANSITIVE and rtt_sample(group, member, family_prober, record)
         self._probe_event(member, family_prober, record, out,
                           now if processed_at is None else processed_at)
         if sampled and adapt_fdt(group, self.tables.members_of(group), member,
@@ -418,10 +432,16 @@ class Probing:
         prober = member.prober
         if verdict is ProbeVerdict.REPAIRED:
             prober.failed = False
+            if not prober.transitive_only:  # its own probes reach the targets again
+                self.transitive.failed_on_targets.discard(member.name)
             return True
         if verdict is ProbeVerdict.INTERFACE_FAILURE:
             prober.failed = True
-            out.append(Log("err", f"Probes on {member.name}{group.log_phrase} "
+            if group.transitive_probing and not prober.transitive_only:
+                self.transitive.failed_on_targets.add(member.name)
+            what = f"Transitive probes from {member.name} to {prober.transitive_target}" \
+                if prober.transitive_only else f"Probes on {member.name}"
+            out.append(Log("err", f"{what}{group.log_phrase} "
                            f"unanswered {NUM_PROBE_FAILS} times in a row"))
             return True
         if verdict is ProbeVerdict.GROUP_FAILURE:

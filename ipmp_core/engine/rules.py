@@ -62,6 +62,7 @@ from ipmp_core.engine.actions import (
 from ipmp_core.engine.probing import Probing
 from ipmp_core.engine.state import Group, Member
 from ipmp_core.engine.tables import ANONYMOUS, Tables
+from ipmp_core.engine.transitive import probing_seat
 from ipmp_core.model import GroupState, IfState, LinkState
 from ipmp_core.values import parse_ip
 
@@ -162,6 +163,8 @@ class Rules:
             self.set_member_state(member, out, active=member.name in active)
         newly = [m for m in active if m not in before]
         self._place(group, active, newly, out)
+        if group.transitive_probing:  # who probes from a data address follows them
+            self.probing.sync(group, now, out)
         self._nominate(group, active, out)
         self._routes(group, active, out)
         self._group_state(group, members, out)
@@ -217,9 +220,10 @@ class Rules:
                 continue
             member.in_service = True
             initial = member.name in first
+            failback = group.failback and not self.probing.transitive.holds_back(member)
             activation.transition_to_running(
                 members, member, onlining=not initial and member.name not in repaired,
-                initial=initial, failback=group.failback, group_failed=not was_usable)
+                initial=initial, failback=failback, group_failed=not was_usable)
             if member.standby and initial:
                 activation.refresh_standby(members, member)
         activation.keep_one_active(members)
@@ -251,7 +255,9 @@ class Rules:
     # ------------------------------------------------------------------ what follows it
     def _place(self, group: Group, active: list[str], newly: list[str],
                out: list[Action]) -> None:
-        new = placement.rebalance(group.binding, active, newly)
+        # a failed group probing transitively keeps its addresses on one member
+        seat = active or probing_seat(self.tables.members_of(group), group)
+        new = placement.rebalance(group.binding, seat, newly)
         for addr, member in new.items():
             old = group.binding[addr]
             if old == member:

@@ -10,6 +10,7 @@ from typing import Any
 from ipmp_core.engine.rules import Rules, interface_state, link_state
 from ipmp_core.engine.state import Group, Member, targets_for
 from ipmp_core.engine.tables import ANONYMOUS, Tables
+from ipmp_core.engine.transitive import label
 from ipmp_core.model import (
     AddressView,
     AddrState,
@@ -97,6 +98,8 @@ def interface_view(group: Group, m: Member) -> InterfaceView:
     prober = m.prober
     mode, targets = firing_order(group, m)
     testaddrs = [f.source for _, f in sorted(prober.families.items())]
+    if prober.transitive_only:  # Solaris 11 shows the member itself: <net1>
+        testaddrs.append(label(m.name))
     testaddrs += [str(a.ip) for a in m.all_test_addresses if str(a.ip) not in testaddrs]
     ipv6 = carries_ipv6(group, m)
     ipv4 = carries_ipv4(group, m) or not ipv6
@@ -162,6 +165,9 @@ def carries_ipv4(group: Group, m: Member) -> bool:
 def family_views(group: Group, member: Member) -> list[TargetFamilyView]:
     """Per probing family: mode, test address, targets in firing order."""
     views = []
+    if member.prober.transitive_only:
+        return [TargetFamilyView(0, TargetMode.TRANSITIVE, label(member.name),
+                                 transitive_targets(member))]
     for family, family_prober in sorted(member.prober.families.items()):
         if not family_prober.enabled:
             continue
@@ -175,6 +181,8 @@ def family_views(group: Group, member: Member) -> list[TargetFamilyView]:
 
 def firing_order(group: Group, member: Member) -> tuple[str, list[str]]:
     """(target mode, targets in the order this member will probe them)."""
+    if member.prober.transitive_only:
+        return str(TargetMode.TRANSITIVE), transitive_targets(member)
     for family in (4, 6):
         family_prober = member.prober.families.get(family)
         if family_prober is None or not family_prober.enabled:
@@ -184,6 +192,12 @@ def firing_order(group: Group, member: Member) -> tuple[str, list[str]]:
         i = family_prober.target_index % len(active) if active else 0
         return str(targets.mode), active[i:] + active[:i]
     return "disabled", []
+
+
+def transitive_targets(member: Member) -> list[str]:
+    """The member a transitive member probes, as Solaris 11 names it: ``<net0>``."""
+    target = member.prober.transitive_target
+    return [label(target)] if target is not None else []
 
 
 def _test_addresses(m: Member) -> list[str]:

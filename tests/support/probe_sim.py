@@ -58,6 +58,11 @@ class ProbeWorld(World):
                 heapq.heappush(self.pending, (self.now + self.rtt[source], next(self._tie),
                                               probe.member, probe.family, probe.seq, source))
 
+    def reply(self, member: str, family: int, seq: int, source: str, at: float
+              ) -> list[Action]:
+        """Hand one answer to the engine (a subclass may route some elsewhere)."""
+        return self.engine.probe_reply(member, family, seq, source, at)
+
     def run(self, ms: float) -> None:
         """Advance the fake clock by ``ms``, delivering replies and timer ticks in order."""
         if self.batched:
@@ -75,7 +80,7 @@ class ProbeWorld(World):
             self.wakes += 1
             if reply_at is not None and reply_at <= self.now:
                 _, _, member, family, seq, source = heapq.heappop(self.pending)
-                self.record(self.engine.probe_reply(member, family, seq, source, self.now))
+                self.record(self.reply(member, family, seq, source, self.now))
             else:
                 self.record(self.engine.tick(self.now))
         raise AssertionError("simulation did not settle")
@@ -91,7 +96,7 @@ class ProbeWorld(World):
             self.wakes += 1
             while self.pending and self.pending[0][0] <= self.now:
                 at, _, member, family, seq, source = heapq.heappop(self.pending)
-                self.record(self.engine.probe_reply(member, family, seq, source, at))
+                self.record(self.reply(member, family, seq, source, at))
             self.record(self.engine.tick(self.now))
         raise AssertionError("simulation did not settle")
 
