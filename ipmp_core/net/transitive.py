@@ -46,8 +46,8 @@ __all__ = [
 ]
 
 # sockaddr_ll's pkttype (linux/if_packet.h): only frames addressed to this interface's
-# own MAC count; a packet socket also sees its interface's outgoing frames
-# (PACKET_OUTGOING) and, in promiscuous mode, other hosts' (PACKET_OTHERHOST).
+# own MAC count, not broadcast or multicast ones, nor, in promiscuous mode (tcpdump),
+# other hosts' (PACKET_OTHERHOST): one request makes one member answer.
 PACKET_HOST = 0
 # Requests remembered per socket for their answers: in.mpathd sends NUM_PROBE_FAILS + 2
 # probes per failure detection time, so 64 covers many FDTs of late answers; the oldest
