@@ -12,21 +12,11 @@ is counted in :attr:`TransitiveSocket.ignored`. Kernel receive stamps as in
 from __future__ import annotations
 
 import collections
-import errno
 import socket
 import time
 from typing import NamedTuple
 
-# The kernel-stamp helpers of the ICMP probe sockets, shared so that both kinds of
-# probe are timed alike.
-from ipmp_core.net.icmp import (
-    _ANC_BUFSIZE,
-    _SO_TIMESTAMPNS_NEW,
-    _SO_TIMESTAMPNS_OLD,
-    MAX_DRAIN,
-    _kernel_stamp,
-    realtime_to_monotonic,
-)
+from ipmp_core.net.packet_rx import MAX_DRAIN, OwnedSocket, RxStamps, drain, enable_rx_timestamps
 from ipmp_core.net.transitive_frames import (
     ETHERTYPE,
     FRAME_LEN,
@@ -79,7 +69,7 @@ class _Request(NamedTuple):
     sent_ns: int
 
 
-class TransitiveSocket:
+class TransitiveSocket(OwnedSocket):
     """An AF_PACKET socket bound to one interface and :data:`ETHERTYPE`, holding
     ``key`` (the daemon's HMAC key). It answers every valid request that reaches it and
     returns the valid answers to its own requests. The constructor raises OSError if
@@ -91,24 +81,17 @@ class TransitiveSocket:
         self._key = key
         self.ignored: collections.Counter[str] = collections.Counter()
         self.last_error: OSError | None = None
-        self.sent = self.send_errors = self.answered = 0
+        self.answered = 0
         self._outstanding: collections.OrderedDict[int, _Request] = collections.OrderedDict()
         sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETHERTYPE))
         try:
             sock.setblocking(False)
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS_NEW, 1)
-            except OSError:  # kernel < 5.1
-                sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS_OLD, 1)
+            enable_rx_timestamps(sock)
             sock.bind((ifname, ETHERTYPE))
         except BaseException:
             sock.close()
             raise
-        self._sock: socket.socket | None = sock
-
-    def fileno(self) -> int:
-        """The socket's descriptor for select/poll/asyncio; -1 once closed."""
-        return self._sock.fileno() if self._sock is not None else -1
+        self._sock = sock
 
     def send(self, src_mac: bytes, dst_mac: bytes, seq: int, peer: str) -> int:
         """Send request ``seq`` from ``src_mac`` (this interface's MAC) to ``dst_mac``
@@ -116,21 +99,13 @@ class TransitiveSocket:
         the kernel took the frame: a failed send is a lost probe (:attr:`last_error`)."""
         sent_ns = time.monotonic_ns()
         nonce = new_nonce()
-        try:
-            if self._sock is None:
-                raise OSError(errno.EBADF, "transitive probe socket is closed")
-            frame = build_frame(self._key, dst_mac, src_mac, FrameType.REQUEST, seq, nonce,
-                                sent_ns)
+
+        def send(sock: socket.socket) -> None:
+            sock.send(build_frame(self._key, dst_mac, src_mac, FrameType.REQUEST, seq, nonce,
+                                  sent_ns))
             self._remember(seq, _Request(nonce, dst_mac, peer, sent_ns))
-            self._sock.send(frame)
-        except OSError as exc:
-            self.last_error = exc
-            self.send_errors += 1
-        except (ValueError, TypeError, OverflowError) as exc:  # a MAC not yet known
-            self.last_error = OSError(errno.EINVAL, f"bad transitive probe: {exc}")
-            self.send_errors += 1
-        else:
-            self.sent += 1
+
+        self._transmit(send, "transitive probe")
         return sent_ns
 
     def _remember(self, seq: int, request: _Request) -> None:
@@ -144,20 +119,9 @@ class TransitiveSocket:
         requests, return the valid answers to our requests, count the rest by reason in
         :attr:`ignored`. Never blocks, never raises."""
         replies: list[TransitiveReply] = []
-        sock = self._sock
-        if sock is None:
-            return replies
-        offset: int | None = None  # MONOTONIC - REALTIME, taken once per drain
-        for _ in range(min(limit, MAX_DRAIN)):
-            try:
-                data, ancdata, flags, addr = sock.recvmsg(_RECV_BUFSIZE, _ANC_BUFSIZE)
-            except (BlockingIOError, InterruptedError):
-                break
-            except OSError as exc:
-                self.last_error = exc
-                break
-            now = time.monotonic_ns()
-            if addr[2] != PACKET_HOST:  # our own outgoing frames, other hosts' frames
+        stamps = RxStamps()
+        for data, ancdata, flags, addr, now in drain(self, _RECV_BUFSIZE, limit):
+            if addr[2] != PACKET_HOST:  # broadcast, multicast, other hosts' frames
                 self.ignored["not-for-us"] += 1
                 continue
             if flags & _MSG_TRUNC:
@@ -168,25 +132,17 @@ class TransitiveSocket:
                 self.ignored[frame] += 1
                 continue
             if frame.type is FrameType.REQUEST:
-                self._answer(sock, frame)
+                self._answer(frame)
                 continue
-            real = _kernel_stamp(ancdata)
-            if real is not None and offset is None:
-                offset = realtime_to_monotonic(0)
-            stamp = real + offset if real is not None and offset is not None else now
-            reply = self._match(frame, stamp, now)
+            reply = self._match(frame, stamps.monotonic(ancdata, now), now)
             if reply is not None:
                 replies.append(reply)
         return replies
 
-    def _answer(self, sock: socket.socket, request: Frame) -> None:
-        try:
-            sock.send(reply_to(self._key, request))
-        except OSError as exc:
-            self.last_error = exc
-            self.send_errors += 1
-        else:
-            self.answered += 1
+    def _answer(self, request: Frame) -> None:
+        """Answered on the socket it came in on: the path back is the one it proved."""
+        if self._transmit(lambda sock: sock.send(reply_to(self._key, request)), "answer"):
+            self.answered += 1  # of the frames :attr:`sent`, the answers
 
     def _match(self, frame: Frame, stamp: int, now: int) -> TransitiveReply | None:
         """The answer to an outstanding request, consumed (a replay finds it gone)."""
@@ -202,18 +158,6 @@ class TransitiveSocket:
         # [sent, now], the interval the answer certainly arrived in.
         recv_ns = min(max(stamp, request.sent_ns), now)
         return TransitiveReply(request.peer, frame.seq, request.sent_ns, recv_ns)
-
-    def close(self) -> None:
-        """Close the socket; safe to call twice. send() then only records EBADF."""
-        sock, self._sock = self._sock, None
-        if sock is not None:
-            sock.close()
-
-    def __enter__(self) -> TransitiveSocket:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"<TransitiveSocket {self.ifname}#{self.ifindex} fd={self.fileno()}>"
