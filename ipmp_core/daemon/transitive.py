@@ -110,7 +110,10 @@ class TransitiveIO:
             return []
         self._socket(action.target)
         member = self.engine.members[action.member]
-        sent_ns = sock.send(mac_bytes(member.mac), mac_bytes(target.mac), action.seq,
+        # A MAC the kernel has not told yet is no MAC (not all zeros): the socket refuses
+        # to build the frame, and the probe is lost rather than sent to nobody.
+        sent_ns = sock.send(mac_bytes(member.mac) if member.mac else b"",
+                            mac_bytes(target.mac) if target.mac else b"", action.seq,
                             action.target)
         return self.engine.transitive_sent(action.member, action.seq, sent_ns / 1e6)
 

@@ -119,3 +119,17 @@ def test_sockets_follow_the_group_setting_and_the_members(make_lab: Callable[...
         assert engine.sent == []
     finally:
         io.close()
+
+
+def test_a_target_mac_not_yet_known_is_a_lost_probe(make_lab: Callable[..., Lab]) -> None:
+    """Not a frame to 00:00:00:00:00:00: the send fails, and the engine still learns
+    that the probe left (its loss is the engine's to count)."""
+    lab, engine, io = setup(make_lab)
+    try:
+        in_netns(lab.node, io.sync)
+        engine.members["e0"].mac = ""
+        io.send(SendTransitive("e1", "e0", 4))
+        assert [(m, s) for m, s, _ in engine.sent] == [("e1", 4)]
+        assert io.sockets["e1"].send_errors == 1 and io.sockets["e1"].sent == 0
+    finally:
+        io.close()
