@@ -121,7 +121,8 @@ class TransitiveIO:
         """Every answer that came since the last call, given to the engine in the order
         the kernel received them, with the time each is processed."""
         for name, sock in list(self.sockets.items()):
-            self._readable(name, sock)
+            if sock.fileno() not in self._watched:  # the loop reads the others at once
+                self._readable(name, sock)
         pending, self.pending = self.pending, []
         if len(pending) > 1:
             pending.sort(key=lambda item: item[1].recv_ns)
