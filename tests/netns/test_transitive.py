@@ -3,7 +3,7 @@ detection without test addresses): two NICs, one data address, no test address.
 
 The member carrying the data address probes the router from it; the standby member
 proves its path with transitive probes to it over layer 2. A standby whose switch port
-drops everything (its link up) fails; the carrier's dead uplink moves the
+drops everything (its link up) fails within the FDT; the carrier's dead uplink moves the
 data address; forged or replayed answers never repair a failed member; a group of one
 member probes from its data address and fails as a group, as in.mpathd's does."""
 
