@@ -27,6 +27,7 @@ from ipmp_core.daemon.multicast import MulticastFollower
 from ipmp_core.daemon.probes import ProbeIO
 from ipmp_core.daemon.routes import Routes
 from ipmp_core.daemon.state import GLOBAL_KEY, StateJournal
+from ipmp_core.daemon.transitive import TransitiveIO
 from ipmp_core.engine.actions import (
     Action,
     Announce,
@@ -48,6 +49,7 @@ from ipmp_core.engine.actions import (
     RestoreAddress,
     ResyncRoutes,
     SendProbe,
+    SendTransitive,
     SetRoutes,
     SetTestAddresses,
     UnbindAddress,
@@ -84,11 +86,13 @@ class Executor:
     def __init__(self, engine: Engine, netlink: Netlink, *, journal: StateJournal,
                  probes: ProbeIO, bursts: Bursts, routes: Routes, dhcp: DhcpSessions,
                  multicast: MulticastFollower, attributes: AttributePublisher,
-                 member_sets: MemberSets, subscribers: set[Any]) -> None:
+                 member_sets: MemberSets, subscribers: set[Any],
+                 transitive: TransitiveIO | None = None) -> None:
         self.engine = engine
         self.netlink = netlink
         self.journal = journal
         self.probes = probes
+        self.transitive = transitive if transitive is not None else TransitiveIO(engine)
         self.bursts = bursts
         self.routes = routes
         self.dhcp = dhcp
@@ -112,6 +116,7 @@ class Executor:
         # not wait for the local failover's netlink work.
         self.now_ops: dict[type, Callable[[Any], None]] = {
             SendProbe: self._send_probe,
+            SendTransitive: self._send_transitive,
             Log: self._log,
             Publish: self._publish,
             PublishAttribute: self._publish_attribute,
@@ -228,6 +233,7 @@ class Executor:
                 name: list(g.members) for name, g in self.engine.groups.items() if name
             })
         self.probes.close_stale()
+        self.transitive.sync()
 
     # ------------------------------------------------------------------ immediate
     def _log(self, action: Log) -> None:
@@ -235,6 +241,10 @@ class Executor:
 
     def _send_probe(self, action: SendProbe) -> None:
         for published in self.probes.send(action):  # its "sent" event, if anyone listens
+            self.apply_now(published)
+
+    def _send_transitive(self, action: SendTransitive) -> None:
+        for published in self.transitive.send(action):  # its "sent" event, if anyone listens
             self.apply_now(published)
 
     def _publish(self, action: Publish) -> None:

@@ -31,8 +31,9 @@ from ipmp_core.daemon.probes import ProbeIO
 from ipmp_core.daemon.requests import Requests
 from ipmp_core.daemon.routes import Routes
 from ipmp_core.daemon.state import StateJournal, run_steps
+from ipmp_core.daemon.transitive import TransitiveIO
 from ipmp_core.defaults_file import DEFAULTS_FILE, Defaults, load_defaults
-from ipmp_core.engine.actions import Action, PublishAttribute, SendProbe
+from ipmp_core.engine.actions import Action, PublishAttribute, SendProbe, SendTransitive
 from ipmp_core.engine.engine import Engine
 from ipmp_core.engine.state import target_lists
 from ipmp_core.errors import EngineError
@@ -87,6 +88,7 @@ class Daemon:
         self.started = False  # _start is over (ping says so)
         self.journal = StateJournal(state, self.engine)
         self.probes = ProbeIO(self.engine)
+        self.transitive = TransitiveIO(self.engine)
         self.bursts = Bursts(self.engine, Announcer(), self.defaults)
         self.attributes = AttributePublisher()
         self.multicast = MulticastFollower(self.engine, self.lock, self.stopping)
@@ -96,7 +98,7 @@ class Daemon:
             routes=Routes(self.engine, self.netlink, lambda: self.kernel.routes_changed()),
             dhcp=DhcpSessions(self.engine, self.locked_call), multicast=self.multicast,
             attributes=self.attributes, member_sets=MemberSets(),
-            subscribers=self.subscribers)
+            subscribers=self.subscribers, transitive=self.transitive)
         self.kernel = KernelFollower(self.engine, self.netlink, self.lock, self.executor,
                                      schedule=self.schedule, stopping=self.stopping,
                                      on_deaf=self._stop_deaf)
@@ -134,6 +136,7 @@ class Daemon:
         self.bursts.cancel_all()
         self.server.close()
         self.probes.close()
+        self.transitive.close()
         await self.executor.dhcp.stop_all()
         await self.attributes.flush()  # e.g. the deletion of a deleted group's attribute
         self.attributes.close()
@@ -291,6 +294,8 @@ class Daemon:
                 for target, est in fp.rtt.items():
                     log.info("probes %s -> %s: rtt avg %.2f ms dev %.2f ms crtt %.2f ms",
                              member.name, target, est.average, est.deviation, est.crtt)
+        for name, reasons in self.transitive.ignored().items():
+            log.info("transitive probes %s: ignored frames %s", name, reasons)
 
     def _subscribed(self, anyone: bool) -> None:
         """Probe events are produced only while someone listens."""
@@ -320,6 +325,7 @@ class Daemon:
         self.timer = self.timer_at = None
         self.last_tick = now_ms()
         self.run_now_or_queue(self.probes.read_replies())
+        self.run_now_or_queue(self.transitive.read_replies())
         self.run_now_or_queue(self.engine.tick(now_ms()))
         self.schedule()
 
@@ -339,7 +345,7 @@ class Daemon:
         # by a probe (test addresses are never changed by a timer).
         rest: list[Action] = []
         for action in actions:
-            if isinstance(action, SendProbe | PublishAttribute):
+            if isinstance(action, SendProbe | SendTransitive | PublishAttribute):
                 executor.apply_now(action)
             else:
                 rest.append(action)

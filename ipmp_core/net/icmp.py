@@ -10,7 +10,6 @@ never raise out of send/receive: docs/design.md, "Probe sockets".
 from __future__ import annotations
 
 import collections
-import errno
 import os
 import socket
 import struct
@@ -26,6 +25,18 @@ from ipmp_core.net.icmp_packets import (
     probe_ident,
 )
 
+# kernel_stamp and realtime_to_monotonic: re-exported, the ICMP probe sockets' helpers
+# before they were shared with the transitive ones.
+from ipmp_core.net.packet_rx import (
+    MAX_DRAIN,
+    OwnedSocket,
+    RxStamps,
+    drain,
+    enable_rx_timestamps,
+    realtime_to_monotonic,
+)
+from ipmp_core.net.packet_rx import kernel_stamp as _kernel_stamp  # noqa: F401
+
 __all__ = [
     "MAX_DRAIN",
     "PROBE_TTL",
@@ -40,67 +51,13 @@ _ICMP_FILTER = 1
 # ICMP6_FILTER (netinet/icmp6.h), level IPPROTO_ICMPV6: struct icmp6_filter, 8 x u32 in host
 # order, a set bit blocks that type (ICMP6_FILTER_SETBLOCKALL, then SETPASS clears a bit).
 _ICMP6_FILTER = 1
-# SO_TIMESTAMPNS_NEW (asm-generic/socket.h, Linux >= 5.1) delivers a 64-bit
-# __kernel_timespec on every architecture; SO_TIMESTAMPNS_OLD (35) is the fallback, whose
-# timespec is the native one (64-bit on x86_64/arm64). The cmsg type equals the option.
-_SO_TIMESTAMPNS_NEW = 64
-_SO_TIMESTAMPNS_OLD = 35
-_TIMESPEC64 = struct.Struct("=qq")
-_TIMESPEC_NATIVE = struct.Struct("@ll")
-
 # Probes never leave the link (in.mpathd sends with TTL / hop limit 1 for the same reason).
 PROBE_TTL = 1
 # Receive buffer per datagram: our replies are 20..60 + 24 bytes; anything longer is not
 # ours, and MSG_TRUNC tells us so without reading it whole.
 _RECV_BUFSIZE = 512
-# At most this many datagrams per receive() call, so that a flood cannot pin the event
-# loop; what is left is still readable and the loop calls us again.
-MAX_DRAIN = 256
 _MSG_TRUNC = int(socket.MSG_TRUNC)  # a plain int: IntFlag's & is slow, and this runs per packet
-# A timespec carried as ancillary data: room for the 64-bit layout.
-_ANC_BUFSIZE = socket.CMSG_SPACE(_TIMESPEC64.size)
-
-
-def _kernel_stamp(ancdata: list[tuple[int, int, bytes]]) -> int | None:
-    """The kernel's receive timestamp (CLOCK_REALTIME ns) from recvmsg's ancillary data;
-    None if the kernel sent none (or an all-zero one: the skb was never stamped)."""
-    for level, ctype, cdata in ancdata:
-        if level != socket.SOL_SOCKET:
-            continue
-        if ctype == _SO_TIMESTAMPNS_NEW and len(cdata) >= _TIMESPEC64.size:
-            sec, nsec = _TIMESPEC64.unpack_from(cdata)
-        elif ctype == _SO_TIMESTAMPNS_OLD and len(cdata) >= _TIMESPEC_NATIVE.size:
-            sec, nsec = _TIMESPEC_NATIVE.unpack_from(cdata)
-        else:
-            continue
-        stamp = int(sec) * 1_000_000_000 + int(nsec)
-        return stamp if stamp > 0 else None
-    return None
-
-
-def realtime_to_monotonic(realtime_ns: int) -> int:
-    """Convert a CLOCK_REALTIME stamp taken moments ago to the CLOCK_MONOTONIC scale.
-
-    Why SO_TIMESTAMPNS and this conversion: the kernel stamps every received skb with
-    CLOCK_REALTIME (skb->tstamp), and no receive-timestamp option reports CLOCK_MONOTONIC.
-    SO_TIMESTAMPING's software RX stamp is the very same skb->tstamp, so it would only add
-    a more complex cmsg (three timespecs); hardware stamps come from a NIC's PHC clock,
-    which veth and most NICs do not have. So: offset = MONOTONIC - REALTIME, sampled now,
-    with time_ns() bracketed by two monotonic reads and the midpoint taken.
-
-    The error: the few hundred nanoseconds between the clock reads, plus whatever the
-    realtime clock was slewed or stepped between the packet's arrival and now (receive()
-    runs microseconds to milliseconds after arrival). NTP slews by at most 500 ppm, under
-    1 us per ms of delay, far below the RTTs that matter; only a step (settimeofday, NTP
-    step) is large, and receive() clamps converted stamps into [sent, now] for that.
-    """
-    mono_before = time.monotonic_ns()
-    real = time.time_ns()
-    mono_after = time.monotonic_ns()
-    return realtime_ns + (mono_before + mono_after) // 2 - real
-
-
-class ProbeSocket:
+class ProbeSocket(OwnedSocket):
     """A raw ICMP (AF_INET) or ICMPv6 (AF_INET6) socket that probes from one test address
     on one interface and returns only the replies to its own probes.
 
@@ -146,10 +103,7 @@ class ProbeSocket:
     def _setup(self, sock: socket.socket) -> None:
         sock.setblocking(False)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, self.ifname.encode())
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS_NEW, 1)
-        except OSError:  # kernel < 5.1
-            sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS_OLD, 1)
+        enable_rx_timestamps(sock)
         if self.family == socket.AF_INET:
             sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, PROBE_TTL)
             sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, PROBE_TTL)
@@ -176,10 +130,6 @@ class ProbeSocket:
 
     # ------------------------------------------------------------------ I/O
 
-    def fileno(self) -> int:
-        """The socket's descriptor for select/poll/asyncio; -1 once closed."""
-        return self._sock.fileno() if self._sock is not None else -1
-
     def send(self, dest: str, seq: int, kind: ProbeKind) -> int:
         """Send probe ``seq`` of ``kind`` to ``dest`` (a unicast target, 224.0.0.1 or ff02::1).
 
@@ -196,19 +146,8 @@ class ProbeSocket:
         else:
             addr = (dest, 0, 0, self.ifindex)
         sent_ns = time.monotonic_ns()
-        try:
-            if self._sock is None:
-                raise OSError(errno.EBADF, "probe socket is closed")
-            packet = build_echo(self.family, self.ident, seq, kind, sent_ns)
-            self._sock.sendto(packet, addr)
-        except OSError as exc:
-            self.last_error = exc
-            self.send_errors += 1
-        except (ValueError, TypeError, OverflowError) as exc:  # unparsable destination
-            self.last_error = OSError(errno.EINVAL, f"bad probe destination {dest!r}: {exc}")
-            self.send_errors += 1
-        else:
-            self.sent += 1
+        packet = build_echo(self.family, self.ident, seq, kind, sent_ns)
+        self._transmit(lambda sock: sock.sendto(packet, addr), f"probe destination {dest!r}")
         return sent_ns
 
     def receive(self, limit: int = MAX_DRAIN) -> list[Reply]:
@@ -220,28 +159,14 @@ class ProbeSocket:
         Everything else is counted in :attr:`ignored` by reason. Never blocks, never raises.
         """
         replies: list[Reply] = []
-        sock = self._sock
-        if sock is None:
-            return replies
-        offset: int | None = None  # MONOTONIC - REALTIME, taken once per drain
-        for _ in range(min(limit, MAX_DRAIN)):
-            try:
-                data, ancdata, flags, addr = sock.recvmsg(_RECV_BUFSIZE, _ANC_BUFSIZE)
-            except (BlockingIOError, InterruptedError):
-                break
-            except OSError as exc:
-                self.last_error = exc
-                break
-            now = time.monotonic_ns()
+        stamps = RxStamps()
+        for data, ancdata, flags, addr, now in drain(self, _RECV_BUFSIZE, limit):
             if flags & _MSG_TRUNC:
                 # Longer than any reply to our probes: not ours, whatever it is (someone
                 # else's big ping). "truncated" is for packets too *short* to be checked.
                 self.ignored["not-ours"] += 1
                 continue
-            real = _kernel_stamp(ancdata)
-            if real is not None and offset is None:
-                offset = realtime_to_monotonic(0)
-            stamp = real + offset if real is not None and offset is not None else now
+            stamp = stamps.monotonic(ancdata, now)
             result = inspect_reply(self.family, data, str(addr[0]), stamp, self.ifindex)
             if isinstance(result, str):
                 self.ignored[result] += 1
@@ -259,18 +184,6 @@ class ProbeSocket:
                 result = result._replace(recv_ns=min(max(stamp, result.sent_ns), now))
             replies.append(result)
         return replies
-
-    def close(self) -> None:
-        """Close the socket; safe to call twice. send() then only records EBADF."""
-        sock, self._sock = self._sock, None
-        if sock is not None:
-            sock.close()
-
-    def __enter__(self) -> ProbeSocket:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         fam = "inet" if self.family == socket.AF_INET else "inet6"

@@ -392,8 +392,27 @@ class Lab(LabViews, Started):
         self._nft(script)
         self._nft_tables.add(table)
 
+    def drop_port(self, nic: str) -> None:
+        """Drop every frame the switch receives from ``nic``'s port (ARP, IP, anything,
+        any EtherType); the link stays up. A port gone deaf while its carrier stays: what
+        only a probe through the switch finds. ``undrop_icmp(nic)`` undoes it (one drop
+        table per port)."""
+        port = self._port(nic)
+        table = self._drop_table(port)
+        self._nft(
+            f"add table bridge {table}\n"
+            f"delete table bridge {table}\n"
+            f"table bridge {table} {{\n"
+            "  chain filt {\n"
+            "    type filter hook forward priority 0; policy accept;\n"
+            f'    iifname "{port}" drop\n'
+            "  }\n"
+            "}\n"
+        )
+        self._nft_tables.add(table)
+
     def undrop_icmp(self, nic: str) -> None:
-        """Undo drop_icmp(nic); a no-op if nothing is dropped."""
+        """Undo drop_icmp(nic) or drop_port(nic); a no-op if nothing is dropped."""
         table = self._drop_table(self._port(nic))
         if table in self._nft_tables:
             self._nft(f"delete table bridge {table}\n")

@@ -1,0 +1,154 @@
+"""Transitive probe I/O: the engine's SendTransitive actions on the wire, the answers to
+other members' requests, and the valid answers handed back to the engine.
+
+Every present member of a group with transitive probing on gets one socket
+(``net/transitive.py``): the members that probe send from theirs, the members probed
+answer on theirs. Requests are answered the moment they arrive (the asyncio loop watches
+each socket), so the requester's round trip does not include the daemon's timer; the
+answers to our own requests wait for the timer like ICMP replies, with the kernel's
+receive stamp (see ProbeIO). One random HMAC key per daemon, in memory only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from ipmp_core.daemon.bursts import mac_bytes
+from ipmp_core.daemon.clock import now_ms
+from ipmp_core.engine.actions import Action, SendTransitive
+from ipmp_core.engine.engine import Engine
+from ipmp_core.net.transitive import TransitiveReply, TransitiveSocket
+from ipmp_core.net.transitive_frames import new_key
+
+log = logging.getLogger("ipmpd")
+
+
+class TransitiveIO:
+    """Owns the transitive sockets by member name (re-opened when the ifindex changes,
+    closed when the member leaves, goes absent or its group stops transitive probing),
+    the daemon's key, and the answers read between two timer ticks."""
+
+    def __init__(self, engine: Engine, key: bytes | None = None) -> None:
+        self.engine = engine
+        self._key = key if key is not None else new_key()
+        self.sockets: dict[str, TransitiveSocket] = {}
+        self.errors: set[str] = set()  # members whose socket could not be opened
+        self.pending: list[tuple[str, TransitiveReply]] = []
+        self._watched: set[int] = set()  # descriptors the event loop watches
+
+    # ------------------------------------------------------------------ sockets
+    def wanted(self) -> dict[str, int]:
+        """Member name -> ifindex of every present member of a transitive group."""
+        members = self.engine.members
+        out: dict[str, int] = {}
+        for group in self.engine.groups.values():
+            if not group.transitive_probing:
+                continue
+            for name in group.members:
+                member = members.get(name)
+                if member is not None and member.present and member.ifindex > 0:
+                    out[name] = member.ifindex
+        return out
+
+    def sync(self) -> None:
+        """Open the sockets wanted, close the others (after every batch)."""
+        wanted = self.wanted()
+        for name, sock in list(self.sockets.items()):
+            if wanted.get(name) != sock.ifindex:
+                self.close_socket(name)
+        for name, ifindex in wanted.items():
+            if name not in self.sockets:
+                self._open(name, ifindex)
+
+    def _open(self, name: str, ifindex: int) -> TransitiveSocket | None:
+        try:
+            sock = TransitiveSocket(name, ifindex, self._key)
+        except OSError as exc:
+            level = logging.DEBUG if name in self.errors else logging.WARNING
+            self.errors.add(name)
+            log.log(level, "cannot send or answer transitive probes on %s: %s", name,
+                    exc.strerror or exc)
+            return None
+        self.errors.discard(name)
+        self.sockets[name] = sock
+        self._watch(name, sock)
+        return sock
+
+    def _watch(self, name: str, sock: TransitiveSocket) -> None:
+        """Answer requests as they come: the event loop reads the socket when readable
+        (no loop, e.g. in tests: the timer's read_replies() reads it)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        fd = sock.fileno()
+        loop.add_reader(fd, self._readable, name, sock)
+        self._watched.add(fd)
+
+    def _readable(self, name: str, sock: TransitiveSocket) -> None:
+        self.pending += [(name, reply) for reply in sock.receive()]
+
+    def _socket(self, name: str) -> TransitiveSocket | None:
+        member = self.engine.members.get(name)
+        if member is None or not member.present or member.ifindex <= 0:
+            return None
+        sock = self.sockets.get(name)
+        if sock is not None and sock.ifindex != member.ifindex:
+            self.close_socket(name)
+            sock = None
+        return sock if sock is not None else self._open(name, member.ifindex)
+
+    # ------------------------------------------------------------------ I/O
+    def send(self, action: SendTransitive) -> list[Action]:
+        """Send it from ``member`` to ``target``'s MAC; the engine's actions for its
+        send time come back. The target's socket is opened too, so that it answers."""
+        target = self.engine.members.get(action.target)
+        sock = self._socket(action.member)
+        if sock is None or target is None:
+            return []
+        self._socket(action.target)
+        member = self.engine.members[action.member]
+        # A MAC the kernel has not told yet is no MAC (not all zeros): the socket refuses
+        # to build the frame, and the probe is lost rather than sent to nobody.
+        sent_ns = sock.send(mac_bytes(member.mac) if member.mac else b"",
+                            mac_bytes(target.mac) if target.mac else b"", action.seq,
+                            action.target)
+        return self.engine.transitive_sent(action.member, action.seq, sent_ns / 1e6)
+
+    def read_replies(self) -> list[Action]:
+        """Every answer that came since the last call, given to the engine in the order
+        the kernel received them, with the time each is processed."""
+        for name, sock in list(self.sockets.items()):
+            if sock.fileno() not in self._watched:  # the loop reads the others at once
+                self._readable(name, sock)
+        pending, self.pending = self.pending, []
+        if len(pending) > 1:
+            pending.sort(key=lambda item: item[1].recv_ns)
+        actions: list[Action] = []
+        for member, reply in pending:
+            actions += self.engine.transitive_reply(member, reply.peer, reply.seq,
+                                                    reply.recv_ns / 1e6,
+                                                    processed_at=now_ms())
+        return actions
+
+    def ignored(self) -> dict[str, dict[str, int]]:
+        """Refused frames by member and reason (for the statistics dump)."""
+        return {name: dict(sock.ignored) for name, sock in self.sockets.items()
+                if sock.ignored}
+
+    def close_socket(self, name: str) -> None:
+        sock = self.sockets.pop(name, None)
+        if sock is None:
+            return
+        fd = sock.fileno()
+        if fd in self._watched:
+            self._watched.discard(fd)
+            with contextlib.suppress(RuntimeError, ValueError, OSError):
+                asyncio.get_running_loop().remove_reader(fd)
+        sock.close()
+
+    def close(self) -> None:
+        for name in list(self.sockets):
+            self.close_socket(name)

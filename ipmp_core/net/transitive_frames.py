@@ -1,0 +1,140 @@
+"""Transitive probes' wire format: layer-2 frames on an EtherType of our own, signed.
+
+Solaris 11's transitive probing (in.mpathd(8)) lets a member without a test address prove
+its path by a probe to another member of its group, at layer 2. Oracle does not document
+its frame, so this one is ours: an Ethernet header with :data:`ETHERTYPE`, then
+
+    magic "CVtp" | version u8 | type u8 | reserved u16 | seq u32 | nonce 16s |
+    sent_ns u64 | HMAC-SHA256 32s                                  (big-endian)
+
+The HMAC covers everything before it, the Ethernet header included (so a frame cannot be
+re-addressed), keyed with a random per-daemon key that never leaves the host: only our
+own daemon can make a request we answer or an answer we accept. Pure and standard-library
+only; the sockets are in ``net/transitive.py``. Why: docs/design.md, "Wire format and
+sockets".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import struct
+from enum import IntEnum
+from typing import NamedTuple
+
+from ipmp_core.net.mac import check_mac
+
+__all__ = [
+    "ETHERTYPE",
+    "FRAME_LEN",
+    "KEY_LEN",
+    "NONCE_LEN",
+    "TRANSITIVE_MAGIC",
+    "WIRE_VERSION",
+    "Frame",
+    "FrameType",
+    "build_frame",
+    "new_key",
+    "new_nonce",
+    "parse_frame",
+    "reply_to",
+]
+
+# IEEE Std 802's "Local Experimental EtherType 1" (88-B6 is its twin): set aside for
+# private protocols, so no stack on the link interprets or answers it.
+ETHERTYPE = 0x88B5
+# Tells our frames from anyone else's experiment on the same EtherType.
+TRANSITIVE_MAGIC = b"CVtp"
+# Bumped when the layout changes; a daemon drops frames of another version.
+WIRE_VERSION = 1
+# SHA-256's block size: the longest key HMAC uses as it is.
+KEY_LEN = 32
+# 128 random bits per probe: an answer cannot be guessed or taken from an older probe.
+NONCE_LEN = 16
+
+_ETH = struct.Struct("!6s6sH")
+_BODY = struct.Struct(f"!4sBBHI{NONCE_LEN}sQ")
+_TAG_LEN = hashlib.sha256().digest_size
+_SIGNED_LEN = _ETH.size + _BODY.size
+FRAME_LEN = _SIGNED_LEN + _TAG_LEN
+_SEQ_MASK = 0xFFFF_FFFF
+_NS_MASK = 0xFFFF_FFFF_FFFF_FFFF
+
+
+class FrameType(IntEnum):
+    """Request (member -> member it probes) or reply (the other way)."""
+
+    REQUEST = 1
+    REPLY = 2
+
+
+_TYPES = {t.value: t for t in FrameType}
+
+
+class Frame(NamedTuple):
+    """A frame whose HMAC checked out. ``dst``/``src`` are the Ethernet addresses;
+    ``sent_ns`` is the requester's send time (CLOCK_MONOTONIC), echoed in the reply."""
+
+    dst: bytes
+    src: bytes
+    type: FrameType
+    seq: int
+    nonce: bytes
+    sent_ns: int
+
+
+def new_key() -> bytes:
+    """A fresh per-daemon HMAC key (kept in memory only, never written or sent)."""
+    return os.urandom(KEY_LEN)
+
+
+def new_nonce() -> bytes:
+    return os.urandom(NONCE_LEN)
+
+
+def _sign(key: bytes, signed: bytes) -> bytes:
+    return hmac.digest(key, signed, "sha256")
+
+
+def build_frame(key: bytes, dst: bytes, src: bytes, ftype: FrameType, seq: int,
+                nonce: bytes, sent_ns: int) -> bytes:
+    """The whole frame, Ethernet header first, ready for an AF_PACKET SOCK_RAW socket.
+    ValueError for a MAC that is not 6 bytes or a nonce that is not NONCE_LEN."""
+    check_mac(dst)
+    check_mac(src)
+    if len(nonce) != NONCE_LEN:
+        raise ValueError(f"nonce must be {NONCE_LEN} bytes, got {len(nonce)}")
+    signed = _ETH.pack(dst, src, ETHERTYPE) + _BODY.pack(
+        TRANSITIVE_MAGIC, WIRE_VERSION, int(ftype), 0, seq & _SEQ_MASK, nonce,
+        sent_ns & _NS_MASK)
+    return signed + _sign(key, signed)
+
+
+def reply_to(key: bytes, request: Frame) -> bytes:
+    """The answer to a valid request: back to its sender, same seq, nonce and send time."""
+    return build_frame(key, request.src, request.dst, FrameType.REPLY, request.seq,
+                       request.nonce, request.sent_ns)
+
+
+def parse_frame(key: bytes, data: bytes) -> Frame | str:
+    """The :class:`Frame` in ``data`` (Ethernet header included, trailing padding
+    allowed), or why it was refused: "truncated", "not-ours" (other EtherType, magic,
+    version or type) or "bad-hmac" (not made with ``key``: forged, altered, or another
+    daemon's). Never raises."""
+    if len(data) < _ETH.size + len(TRANSITIVE_MAGIC):
+        return "truncated"
+    dst, src, ethertype = _ETH.unpack_from(data)
+    if ethertype != ETHERTYPE or data[_ETH.size:_ETH.size + 4] != TRANSITIVE_MAGIC:
+        return "not-ours"
+    if len(data) < FRAME_LEN:
+        return "truncated"
+    _magic, version, ftype, _reserved, seq, nonce, sent_ns = _BODY.unpack_from(data, _ETH.size)
+    frame_type = _TYPES.get(ftype)
+    if version != WIRE_VERSION or frame_type is None:
+        return "not-ours"
+    tag = data[_SIGNED_LEN:FRAME_LEN]
+    if not hmac.compare_digest(tag, _sign(key, bytes(data[:_SIGNED_LEN]))):
+        return "bad-hmac"
+    return Frame(dst=dst, src=src, type=frame_type, seq=seq, nonce=nonce, sent_ns=sent_ns)
+

@@ -1,0 +1,199 @@
+"""Transitive probe sockets against the real kernel: two node NICs on the lab's switch, a
+request from one is answered by the other and the answer validated; answers forged or
+replayed from another namespace with scapy are refused; a port that drops everything
+gets no answer; another daemon's requests are not answered.
+
+Sockets are made in the lab's namespaces by a thread that joined them (netns_thread.py),
+then used from the test's own thread."""
+
+from __future__ import annotations
+
+import select
+import socket
+import sys
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from netns_thread import in_netns
+
+from ipmp_core.net.mac import parse_mac
+from ipmp_core.net.transitive import TransitiveReply, TransitiveSocket
+from ipmp_core.net.transitive_frames import (
+    ETHERTYPE,
+    FRAME_LEN,
+    FrameType,
+    build_frame,
+    new_key,
+    new_nonce,
+)
+from tests.support.lab import Lab
+
+pytestmark = pytest.mark.netns
+
+# An address no NIC of the lab has: requests to it stay outstanding for forgers to aim at.
+GHOST_MAC = parse_mac("02:00:00:00:53:99")
+# How long a quiet socket is watched to show that nothing arrives (the lab's bridge
+# forwards in well under a millisecond).
+QUIET_S = 0.5
+
+
+@pytest.fixture
+def pair(make_lab: Callable[..., Lab]) -> Iterator[tuple[Lab, TransitiveSocket, TransitiveSocket]]:
+    """A lab with e0 and e1 and no router, each NIC with a socket holding one key."""
+    lab = make_lab(nics=2, with_router=False)
+    key = new_key()
+    socks = [in_netns(lab.node, lambda nic=nic: TransitiveSocket(nic, lab.ifindex(nic), key))
+             for nic in ("e0", "e1")]
+    yield lab, socks[0], socks[1]
+    for sock in socks:
+        sock.close()
+
+
+def mac(lab: Lab, nic: str) -> bytes:
+    return parse_mac(lab.mac(nic))
+
+
+def exchange(socks: list[TransitiveSocket], want: int, timeout: float = 2.0
+             ) -> list[TransitiveReply]:
+    """Let every socket receive (and answer) until ``want`` answers came or ``timeout``."""
+    replies: list[TransitiveReply] = []
+    deadline = time.monotonic() + timeout
+    for _ in range(int(timeout / 0.01) + 10):
+        for sock in socks:
+            replies += sock.receive()
+        left = deadline - time.monotonic()
+        if len(replies) >= want or left <= 0:
+            break
+        select.select(socks, [], [], min(left, 0.05))
+    return replies
+
+
+def test_request_is_answered_and_the_answer_validated(pair: tuple[Lab, TransitiveSocket,
+                                                                  TransitiveSocket]) -> None:
+    lab, s0, s1 = pair
+    before = time.monotonic_ns()
+    sent = [s1.send(mac(lab, "e1"), mac(lab, "e0"), seq, "e0") for seq in range(10, 15)]
+    replies = exchange([s0, s1], want=5)
+    after = time.monotonic_ns()
+    assert sorted(r.seq for r in replies) == list(range(10, 15))
+    assert {r.peer for r in replies} == {"e0"}
+    assert sorted(r.sent_ns for r in replies) == sent
+    assert all(before <= r.sent_ns <= r.recv_ns <= after for r in replies)
+    assert s0.answered == 5 and s1.sent == 5 and s1.send_errors == 0
+    # the other way round, and each socket saw its own outgoing frames only as such
+    s0.send(mac(lab, "e0"), mac(lab, "e1"), 99, "e1")
+    assert [(r.peer, r.seq) for r in exchange([s0, s1], want=1)] == [("e1", 99)]
+    assert s1.answered == 1
+    assert set(s1.ignored) <= {"not-for-us"} and set(s0.ignored) <= {"not-for-us"}
+
+
+def sniff_replies(lab: Lab, nic: str, run: Callable[[], object]) -> list[bytes]:
+    """The transitive frames of type reply that ``nic`` receives while ``run`` runs."""
+    sniffer = in_netns(lab.node, lambda: socket.socket(socket.AF_PACKET, socket.SOCK_RAW,
+                                                       socket.htons(ETHERTYPE)))
+    try:
+        sniffer.bind((nic, ETHERTYPE))
+        sniffer.setblocking(False)
+        run()
+        frames = []
+        for _ in range(64):
+            try:
+                data, addr = sniffer.recvfrom(FRAME_LEN + 64)
+            except BlockingIOError:
+                break
+            if addr[2] == 0 and data[19] == FrameType.REPLY:  # PACKET_HOST
+                frames.append(data)
+        return frames
+    finally:
+        sniffer.close()
+
+
+def inject(lab: Lab, frames: list[bytes]) -> None:
+    """Send raw frames with scapy's sendp from the client namespace, through the switch
+    (a process of its own there: scapy learns its interfaces when imported)."""
+    code = ("import sys\nfrom scapy.all import Ether, sendp\n"
+            "sendp([Ether(bytes.fromhex(h)) for h in sys.argv[1:]], iface='eth0', verbose=0)\n")
+    res = lab.run(lab.client or "", sys.executable, "-c", code, *(f.hex() for f in frames),
+                  check=False)
+    assert res.returncode == 0, res.stderr
+
+
+def test_forged_and_replayed_answers_are_refused(pair: tuple[Lab, TransitiveSocket,
+                                                             TransitiveSocket]) -> None:
+    lab, s0, s1 = pair
+    e0, e1 = mac(lab, "e0"), mac(lab, "e1")
+
+    def genuine() -> None:
+        s1.send(e1, e0, 1, "e0")
+        assert len(exchange([s0, s1], want=1)) == 1
+
+    captured = sniff_replies(lab, "e1", genuine)
+    assert len(captured) == 1
+    # outstanding requests for the forgers: to a MAC that answers nothing
+    for seq in (2, 3, 4):
+        s1.send(e1, GHOST_MAC, seq, "ghost")
+    stranger = new_key()  # another daemon's key, or an attacker's guess
+    forged = [build_frame(stranger, e1, GHOST_MAC, FrameType.REPLY, seq, new_nonce(),
+                          time.monotonic_ns()) for seq in (2, 3)]
+    forged.append(captured[0][:-1] + bytes([captured[0][-1] ^ 1]))  # an altered tag
+    inject(lab, [captured[0], captured[0], *forged])
+    assert exchange([s0, s1], want=1, timeout=QUIET_S) == []
+    assert s1.ignored["not-outstanding"] == 2  # the replays of seq 1
+    assert s1.ignored["bad-hmac"] == 3
+    assert s0.answered == 1  # nothing in there was a request
+    # the socket still takes a genuine answer
+    s1.send(e1, e0, 5, "e0")
+    assert [r.seq for r in exchange([s0, s1], want=1)] == [5]
+
+
+def test_port_dropping_everything_gets_no_answer(pair: tuple[Lab, TransitiveSocket,
+                                                              TransitiveSocket]) -> None:
+    lab, s0, s1 = pair
+    e0, e1 = mac(lab, "e0"), mac(lab, "e1")
+    s1.send(e1, e0, 1, "e0")
+    assert len(exchange([s0, s1], want=1)) == 1
+    lab.drop_port("e1")
+    for seq in range(2, 7):
+        s1.send(e1, e0, seq, "e0")
+    assert exchange([s0, s1], want=1, timeout=QUIET_S) == []
+    assert s0.answered == 1  # the requests never reached e0
+    assert lab.carrier("e1")
+    lab.undrop_icmp("e1")
+    s1.send(e1, e0, 7, "e0")
+    assert [r.seq for r in exchange([s0, s1], want=1)] == [7]
+
+
+def test_another_daemons_requests_are_not_answered(make_lab: Callable[..., Lab]) -> None:
+    lab = make_lab(nics=2, with_router=False, with_client=False)
+    ours = in_netns(lab.node, lambda: TransitiveSocket("e0", lab.ifindex("e0"), new_key()))
+    theirs = in_netns(lab.node, lambda: TransitiveSocket("e1", lab.ifindex("e1"), new_key()))
+    with ours, theirs:
+        theirs.send(mac(lab, "e1"), mac(lab, "e0"), 1, "e0")
+        assert exchange([ours, theirs], want=1, timeout=QUIET_S) == []
+        assert ours.ignored["bad-hmac"] == 1 and ours.answered == 0
+
+
+def test_send_errors_are_lost_probes_not_exceptions(pair: tuple[Lab, TransitiveSocket,
+                                                                TransitiveSocket]) -> None:
+    lab, s0, s1 = pair
+    before = time.monotonic_ns()
+    assert s1.send(b"\x02", mac(lab, "e0"), 1, "e0") >= before  # a MAC not yet known
+    s1.close()
+    assert s1.send(mac(lab, "e1"), mac(lab, "e0"), 2, "e0") >= before
+    assert s1.send_errors == 2 and s1.sent == 0 and s1.receive() == []
+    assert s1.fileno() == -1
+    with pytest.raises(OSError):
+        in_netns(lab.node, lambda: TransitiveSocket("nosuch0", 999, new_key()))
+
+
+def test_only_frames_to_the_members_own_mac_are_answered(
+        pair: tuple[Lab, TransitiveSocket, TransitiveSocket]) -> None:
+    """A request must name the member's MAC: a broadcast one, or (in promiscuous mode,
+    e.g. while tcpdump runs) one flooded to another MAC, is not answered."""
+    lab, s0, s1 = pair
+    lab.run(lab.node, "ip", "link", "set", "e1", "promisc", "on")
+    s0.send(mac(lab, "e0"), b"\xff" * 6, 1, "everyone")
+    s0.send(mac(lab, "e0"), GHOST_MAC, 2, "ghost")  # unknown to the switch: flooded
+    assert exchange([s0, s1], want=1, timeout=QUIET_S) == []
+    assert s1.answered == 0 and s1.ignored["not-for-us"] == 2
