@@ -97,12 +97,14 @@ demo: venv
 	cd $(REPO) && $(PY) -m tests.support.demo
 
 # Every benchmark; each prints ratios against a baseline measured in the same run and
-# rewrites its section of docs/performance.md. The probing benchmarks take ~30 minutes;
-# the cluster failover benchmark (both scenarios, one two-node cluster per stack) ~8.
+# rewrites its section of docs/performance.md. The probing benchmarks take ~30 minutes,
+# the transitive probing ones ~35; the cluster failover benchmark (both scenarios, one
+# two-node cluster per stack) ~8.
 bench: venv
 	cd $(REPO) && $(PY) -m bench.failover
 	cd $(REPO) && $(PY) -m bench.monitor
 	cd $(REPO) && $(PY) -m bench.probing
+	cd $(REPO) && $(PY) -m bench.transitive
 	cd $(REPO) && $(PY) -m bench.scale
 	cd $(REPO) && $(PY) -m bench.cluster_failover --trials 6
 

@@ -43,13 +43,17 @@ class CleanResult:
         return max(self.failed_events, self.failure_lines) <= TARGET_FALSE_FAILURES
 
 
-def run_clean(minutes: float) -> CleanResult:
+def run_clean(minutes: float, transitive: bool = False) -> CleanResult:
+    """``transitive``: no test addresses, transitive probing on (one member probes the
+    router from the data address, the others probe it)."""
     result = CleanResult(minutes)
-    with probing_lab("bpclean", CLEAN_NICS, CLEAN_FDT_MS) as (lab, daemon, stack):
+    with probing_lab("bptclean" if transitive else "bpclean", CLEAN_NICS, CLEAN_FDT_MS,
+                     transitive) as (lab, daemon, stack):
         log_before = daemon.log()
         stream = stack.enter_context(contextlib.closing(EventStream(lab, minutes * 60 + 120)))
         say(f"clean run: {minutes:g} min at FDT {CLEAN_FDT_MS / 1000:g} s, "
-            f"{len(lab.nics)} probing members, nothing wrong")
+            f"{len(lab.nics)} probing members"
+            f"{' (transitive probing)' if transitive else ''}, nothing wrong")
         stats0 = stream.fresh_stats(0.0, 15.0)
         pid = daemon.pid
         u0, s0 = cpu_ticks(pid)

@@ -183,12 +183,30 @@ class CpuResult:
         return self.ours is not None and self.ours.rss_mb <= TARGET_RSS_MB
 
 
-def run_cpu_ours(minutes: float) -> tuple[CpuSample, int, list[str]]:
+def check_targets(daemon: Daemon, transitive: bool) -> None:
+    """Every member probes its group's router; with transitive probing, the member that
+    carries the group's data address does, and the others probe that member."""
+    rows = daemon.stat("-t", "-P", "-o", "interface,targets").splitlines()
+    for name, router, _, _, members in cpu_layout():
+        names = [m for m, _ in members]
+        probing_router = [m for m in names if f"{m}:{router}" in rows]
+        if not transitive and len(probing_router) == len(names):
+            continue
+        if transitive and len(probing_router) == 1 and all(
+                f"{m}:<{probing_router[0]}>" in rows for m in names if m != probing_router[0]):
+            continue
+        raise BenchError(f"{name} does not probe as expected:\n" + "\n".join(rows))
+
+
+def run_cpu_ours(minutes: float, transitive: bool = False) -> tuple[CpuSample, int, list[str]]:
+    """ipmpd probing the 16 members; ``transitive``: no test addresses, transitive probing
+    (per group one member probes the router from the data address, three probe it)."""
     notes: list[str] = []
     layout = cpu_layout()
     with (
         tempfile.TemporaryDirectory(prefix="bench-probing-") as state_dir,
-        Lab(prefix="bpcpu", nics=CPU_GROUPS * CPU_MEMBERS, with_client=False, ipv6=False) as lab,
+        Lab(prefix="bpcpt" if transitive else "bpcpu", nics=CPU_GROUPS * CPU_MEMBERS,
+            with_client=False, ipv6=False) as lab,
     ):
         add_router_addresses(lab)
         daemon = Daemon(lab, state_dir)
@@ -197,22 +215,22 @@ def run_cpu_ours(minutes: float) -> tuple[CpuSample, int, list[str]]:
             for name, router, data, route, members in layout:
                 daemon.adm("create-ipmp", *[a for m, _ in members for a in ("-i", m)], name)
                 daemon.adm("set-ipmp", "-p", f"fdt={CPU_FDT_MS}", name)
-                for member, addr in members:
+                if transitive:
+                    daemon.adm("set-ipmp", "-p", "transitive-probing=on", name)
+                for member, addr in members if not transitive else []:
                     daemon.adm("create-addr", "-T", "test", "-a", addr, member)
                 daemon.adm("create-addr", "-a", data, name)
                 daemon.adm("create-route", "-g", router, "-d", route, name)
             daemon.wait_probing_ok(lab.nics)
-            targets = daemon.stat("-t", "-P", "-o", "interface,targets")
-            for name, router, _, _, members in layout:
-                for member, _ in members:
-                    if f"{member}:{router}" not in targets.splitlines():
-                        raise BenchError(f"{member} of {name} does not probe {router}:\n{targets}")
+            check_targets(daemon, transitive)
             log_before = daemon.log()
-            say(f"cpu: ipmpd, {CPU_GROUPS} groups x {CPU_MEMBERS} members at FDT "
+            kind = "transitive probing" if transitive else "test addresses"
+            say(f"cpu: ipmpd ({kind}), {CPU_GROUPS} groups x {CPU_MEMBERS} members at FDT "
                 f"{CPU_FDT_MS / 1000:g} s; warm-up {WARMUP_S:g} s, then {minutes:g} min")
             time.sleep(WARMUP_S)
             assert daemon.daemon is not None
-            sample = measure_cpu("ipmpd", [daemon.daemon], lab, minutes * 60)
+            sample = measure_cpu("ipmpd (transitive)" if transitive else "ipmpd",
+                                 [daemon.daemon], lab, minutes * 60)
             new_log = daemon.log()[len(log_before) :]
             failures = new_log.count("IP interface failure detected")
             for key, pattern in WARNING_PATTERNS.items():

@@ -99,6 +99,7 @@ def detection_phase(
     )
     stream.sleep(2 * interval)  # the next probes use the new interval
     daemon.wait_probing_ok(nics, timeout=max(PROBING_OK_S, 4 * fdt))
+    stream.wait_answered(nics, timeout=max(PROBING_OK_S, 4 * fdt))
     stream.sleep(fdt)
     say(f"detection at FDT {fdt:g} s (probe interval {interval * 1000:.0f} ms), {trials} trials")
     for i in range(trials):

@@ -112,6 +112,22 @@ class EventStream:
                 return event
         raise BenchError("event stream: too many lines")
 
+    def wait_answered(self, nics: Sequence[str], timeout: float) -> None:
+        """Until each of ``nics`` has had a probe answered from now on: ipmpstat's PROBE
+        ok only says targets exist, and a prober's 40 s quiet period ends with its first
+        answer (losses before it do not count)."""
+        start = time.monotonic()
+        want = set(nics)
+
+        def answered(ev: Event) -> bool:
+            d = ev.data
+            if ev.t >= start and d.get("type") == "probe" and d.get("status") == "acked":
+                want.discard(str(d.get("interface")))
+            return not want
+
+        if self.pump(start + timeout, answered) is None:
+            raise BenchError(f"no probe answered within {timeout:g} s on {sorted(want)}")
+
     def sleep(self, seconds: float) -> None:
         """Wait, draining the stream (the daemon's queue for us must not grow)."""
         self.pump(time.monotonic() + seconds)
@@ -175,12 +191,16 @@ def test_addr(i: int) -> str:
     return f"198.51.100.{TEST_BASE + i}/24"
 
 
-def probing_group(daemon: Daemon, nics: Sequence[str], fdt_ms: int) -> None:
+def probing_group(daemon: Daemon, nics: Sequence[str], fdt_ms: int,
+                  transitive: bool = False) -> None:
     """One group of ``nics`` (all active), a test address each, a data address, the router
-    as target through a declared default route: the setup of tests/netns/test_probing.py."""
+    as target through a declared default route: the setup of tests/netns/test_probing.py.
+    ``transitive``: no test addresses, transitive probing on instead."""
     daemon.adm("create-ipmp", *[a for n in nics for a in ("-i", n)], GROUP)
     daemon.adm("set-ipmp", "-p", f"fdt={fdt_ms}", GROUP)
-    for i, nic in enumerate(nics):
+    if transitive:
+        daemon.adm("set-ipmp", "-p", "transitive-probing=on", GROUP)
+    for i, nic in enumerate(nics if not transitive else []):
         daemon.adm("create-addr", "-T", "test", "-a", test_addr(i), nic)
     daemon.adm("create-addr", "-a", DATA_ADDR, GROUP)
     daemon.adm("create-route", "-g", ROUTER, GROUP)
@@ -189,8 +209,8 @@ def probing_group(daemon: Daemon, nics: Sequence[str], fdt_ms: int) -> None:
 
 
 @contextlib.contextmanager
-def probing_lab(prefix: str, nics: int, fdt_ms: int) -> Iterator[tuple[Lab, Daemon,
-                                                                      contextlib.ExitStack]]:
+def probing_lab(prefix: str, nics: int, fdt_ms: int, transitive: bool = False
+                ) -> Iterator[tuple[Lab, Daemon, contextlib.ExitStack]]:
     """A lab whose ipmpd probes from all ``nics`` members of one group at ``fdt_ms``, all
     of them probing ``ok``: (lab, daemon, stack). What the caller opens on ``stack``
     (event streams) is closed before the daemon shuts down; on failure the daemon's log
@@ -203,7 +223,7 @@ def probing_lab(prefix: str, nics: int, fdt_ms: int) -> Iterator[tuple[Lab, Daem
         try:
             with contextlib.ExitStack() as stack:
                 daemon.start()
-                probing_group(daemon, lab.nics, fdt_ms)
+                probing_group(daemon, lab.nics, fdt_ms, transitive)
                 daemon.wait_probing_ok(lab.nics)
                 yield lab, daemon, stack
         except BaseException:
