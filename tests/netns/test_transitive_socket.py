@@ -142,7 +142,10 @@ def test_forged_and_replayed_answers_are_refused(pair: tuple[Lab, TransitiveSock
     assert s1.ignored["not-outstanding"] == 2  # the replays of seq 1
     assert s1.ignored["bad-hmac"] == 3
     assert s0.answered == 1  # nothing in there was a request
-    # the socket still takes a genuine answer
+    # the socket still takes a genuine answer. The replays carried e0's source MAC from
+    # the client's port, so the switch may now send e0's frames there (MAC learning):
+    # e0 speaks first, as the real owner does, and the switch learns its port again.
+    s0.send(e0, GHOST_MAC, 9, "ghost")
     s1.send(e1, e0, 5, "e0")
     assert [r.seq for r in exchange([s0, s1], want=1)] == [5]
 
