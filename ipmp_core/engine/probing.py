@@ -3,14 +3,14 @@
 Per group: which members probe and from which test address, the shared probe targets,
 when each probe goes out, and what each reply or loss means. The judgement (an
 interface failure, a bad target, or every member at once) is engine/judgement.py,
-the adaptive FDT engine/adaptive_fdt.py; `Probing.act` is the one place a verdict
+the adaptive FDT engine/adaptive_fdt.py, the target lists engine/target_sync.py,
+transitive probes engine/transitive.py; `Probing.act` is the one place a verdict
 changes anything. The engine calls this with its tables; it returns nothing but
 appends actions, like the rest of the engine.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import random
 
 from ipmp_core.constants import NUM_PROBE_FAILS, PROBE_QUIET_PERIOD_MS, TESTADDR_CONF_MS
@@ -33,15 +33,9 @@ from ipmp_core.engine.prober import (
     ProbeStatus,
     is_link_local,
 )
-from ipmp_core.engine.state import (
-    Group,
-    Member,
-    sync_member_targets,
-    target_lists,
-    target_phrase,
-    targets_for,
-)
+from ipmp_core.engine.state import Group, Member, target_lists, targets_for
 from ipmp_core.engine.tables import Tables
+from ipmp_core.engine.target_sync import sync_targets, update_has_targets
 from ipmp_core.engine.testaddr_unique import shared_sources, uniqueness_logs
 from ipmp_core.engine.transitive import TransitiveProbes, data_source
 from ipmp_core.model import LinkState
@@ -132,55 +126,11 @@ class Probing:
                 # (phyint_repaired()): the latch holds it until NUM_PROBE_REPAIRS answers.
                 member.prober.failed = True
             member.link.probing = member.prober.enabled
-        self._sync_targets(group, now, out)
-        self._update_has_targets(group)
+        sync_targets(self.tables, self.routers, group, now, out)
+        update_has_targets(self.tables, group)
 
     def _update_has_targets(self, group: Group) -> None:
-        for member in self.tables.members_of(group):
-            member.prober.has_targets = any(
-                targets_for(group, member.name, f).active()
-                for f, family_prober in member.prober.families.items() if family_prober.enabled
-            ) or (member.prober.transitive_only and member.prober.transitive_target is not None)
-
-    def _sync_targets(self, group: Group, now: float, out: list[Action]) -> None:
-        sync_member_targets(group)
-        for owner, targets in target_lists(group):
-            family = targets.family
-            explicit = [t for t in group.explicit_targets
-                        if ipaddress.ip_address(t).version == family]
-            if explicit != targets.explicit:
-                targets.set_explicit(explicit)
-            if targets.set_routers(self._routers_for(group, family, owner), now):
-                routers = " ".join(t.address for t in targets.targets) or "none"
-                out.append(Log("notice", f"Probe targets ({FAMILY_NAME[family]})"
-                               f"{target_phrase(group, owner or '')}: routers {routers}"))
-
-    def _routers_for(self, group: Group, family: int, owner: str | None = None) -> list[str]:
-        """Next hops of routes that lie in the subnet of the group's test addresses
-        (IPv6: link-local next hops through a member), never our own addresses; with
-        ``owner`` (an interface of the anonymous group), of its own addresses only."""
-        members = [self.tables.members[owner]] if owner else self.tables.members_of(group)
-        nets = [a.network for m in members for a in m.all_test_addresses
-                if a.version == family]
-        if group.transitive_probing:  # members probe from data addresses too
-            nets += [a.network for a in group.binding if a.version == family]
-        found: list[str] = []
-        # The group's own declared routes count even while they are not installed (no
-        # active member): otherwise a failed group would lose the very targets that
-        # would tell it the path is back.
-        declared = [(r.gateway, oif) for r in group.routes for oif in group.members[:1]]
-        for gateway, oif in [*self.routers.get(family, []), *declared]:
-            if ipaddress.ip_address(gateway).version != family:
-                continue
-            if gateway in found or gateway in self.tables.local_addresses:
-                continue
-            ip = ipaddress.ip_address(gateway)
-            if family == 6:
-                if ip.is_link_local and oif in ([owner] if owner else group.members):
-                    found.append(gateway)
-            elif any(ip in net for net in nets):
-                found.append(gateway)
-        return found
+        update_has_targets(self.tables, group)
 
     # ------------------------------------------------------------------ time
     def invalidate(self, group_name: str) -> None:
