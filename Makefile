@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 # is not installed).
 REPO := $(dir $(abspath $(lastword $(MAKEFILE_LIST))))
 
-.PHONY: all deps venv install dev test lint unit netns cluster fuzz demo bench docs
+.PHONY: all deps venv install dev test lint unit netns cluster fuzz demo bench docs deb
 
 all: venv
 
@@ -72,6 +72,14 @@ bench: venv
 	cd $(REPO) && $(PY) -m bench.probing
 	cd $(REPO) && $(PY) -m bench.scale
 	cd $(REPO) && $(PY) -m bench.cluster_failover --trials 6
+
+# The Debian package, clearview-ipmp_<version>_<arch>.deb in the checkout, with its own
+# venv in /opt/clearview-ipmp/runtime (docs/operations.md, "Install the package");
+# lintian must find no error in it.
+deb: deps
+	@bash packaging/build-deb.sh $(REPO) > $(REPO)/.deb-built
+	@lintian --fail-on error $$(cat $(REPO)/.deb-built)
+	@cat $(REPO)/.deb-built && rm -f $(REPO)/.deb-built
 
 docs: venv
 	$(VENV)/bin/ipmp-ocf docs -o docs/agents.md

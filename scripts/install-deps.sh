@@ -14,6 +14,9 @@ declare -A NEEDED=(
   [xmllint]=libxml2-utils
   [dnsmasq]=dnsmasq-base
   [nsenter]=util-linux
+  # make deb and its tests: the package's checker, the units' checker
+  [lintian]=lintian
+  [systemd-analyze]=systemd
 )
 missing=()
 for cmd in "${!NEEDED[@]}"; do
