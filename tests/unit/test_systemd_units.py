@@ -105,3 +105,53 @@ def test_capabilities_and_system_calls_are_what_the_daemon_uses() -> None:
         assert service[option] == "yes", option
     assert service["ProtectSystem"] == "strict"
     assert service["StateDirectory"] == "clearview-ipmp"  # /var/lib/clearview-ipmp
+
+
+def _bounding_set() -> str:
+    """The unit's CapabilityBoundingSet as setpriv's --bounding-set argument."""
+    caps = _settings(TEMPLATE)["Service"]["CapabilityBoundingSet"].split()
+    return "-all," + ",".join("+" + c.removeprefix("CAP_").lower() for c in caps)
+
+
+BORROW = """
+import os, socket, sys
+from ipmp_core.net.mcast import pidfd_getfd
+pidfd = os.pidfd_open(int(sys.argv[1]))
+try:
+    fd = pidfd_getfd(pidfd, int(sys.argv[2]))
+except OSError as exc:
+    print(exc.errno)
+else:
+    print(socket.socket(fileno=fd).family.name)
+"""
+
+
+@pytest.mark.parametrize("without_ptrace", [False, True], ids=["unit", "no-sys-ptrace"])
+def test_the_units_capabilities_let_the_multicast_mover_borrow_a_socket(
+        without_ptrace: bool) -> None:
+    """pidfd_getfd on a root application's socket, run with the unit's bounding set: it
+    works, and fails with EPERM once CAP_SYS_PTRACE is taken away (why it is there)."""
+    import errno
+    import os
+
+    bounding = _bounding_set()
+    if without_ptrace:
+        bounding = bounding.replace(",+sys_ptrace", "")
+    app = subprocess.Popen([sys.executable, "-c", "import socket, sys, time; "
+                            "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
+                            "print(s.fileno(), flush=True); time.sleep(60)"],
+                           stdout=subprocess.PIPE, text=True)
+    try:
+        assert app.stdout is not None
+        fd = app.stdout.readline().strip()
+        res = subprocess.run(
+            ["setpriv", "--inh-caps=-all", f"--bounding-set={bounding}", "--no-new-privs",
+             sys.executable, "-c", BORROW, str(app.pid), fd],
+            capture_output=True, text=True, timeout=VERIFY_TIMEOUT_S,
+            cwd=str(UNITS.parent), env={**os.environ, "PYTHONPATH": str(UNITS.parent)})
+    finally:
+        app.kill()
+        app.wait()
+    assert res.returncode == 0, res.stderr
+    expected = str(errno.EPERM) if without_ptrace else "AF_INET"
+    assert res.stdout.strip() == expected
