@@ -7,7 +7,6 @@ change); tests/netns/test_deb_package.py verifies the installed units as they ar
 
 from __future__ import annotations
 
-import configparser
 import re
 import shutil
 import subprocess
@@ -16,9 +15,8 @@ from pathlib import Path
 
 import pytest
 
-UNITS = Path(__file__).resolve().parents[2] / "systemd"
-TEMPLATE = UNITS / "ipmpd@.service"
-HOST_DROPIN = UNITS / "ipmpd@default.service.d" / "host-namespace.conf"
+from tests.support.systemd_unit import HOST_DROPIN, TEMPLATE, UNITS, bounding_set, settings
+
 PACKAGE_IPMPD = "/usr/sbin/ipmpd"
 # verify answers in well under a second; bounded all the same.
 VERIFY_TIMEOUT_S = 60
@@ -66,28 +64,20 @@ def test_the_verify_check_sees_a_bad_setting(tmp_path: Path) -> None:
     assert "not absolute" in complaints
 
 
-def _settings(path: Path) -> configparser.ConfigParser:
-    parser = configparser.ConfigParser(strict=False, interpolation=None,
-                                       delimiters=("=",), comment_prefixes=("#",))
-    parser.optionxform = str  # type: ignore[assignment,method-assign]
-    parser.read_string(path.read_text())
-    return parser
-
-
 def test_the_unit_is_a_notify_service_restarted_on_failure_in_its_namespace() -> None:
-    service = _settings(TEMPLATE)["Service"]
+    service = settings(TEMPLATE)["Service"]
     assert service["Type"] == "notify"
     assert service["Restart"] == "on-failure"
     assert service["ExecStart"] == PACKAGE_IPMPD  # no --log-file: the journal has it
     assert service["NetworkNamespacePath"] == "/run/netns/%I"
     assert not any(k.startswith("Standard") for k in service)  # output to the journal
-    assert _settings(HOST_DROPIN)["Service"]["NetworkNamespacePath"] == ""
+    assert settings(HOST_DROPIN)["Service"]["NetworkNamespacePath"] == ""
 
 
 def test_capabilities_and_system_calls_are_what_the_daemon_uses() -> None:
     """NET_ADMIN and NET_RAW, plus SYS_PTRACE for pidfd_getfd, which the multicast mover
     calls (and which @system-service lacks: systemd puts it in @debug)."""
-    service = _settings(TEMPLATE)["Service"]
+    service = settings(TEMPLATE)["Service"]
     assert service["CapabilityBoundingSet"].split() == ["CAP_NET_ADMIN", "CAP_NET_RAW",
                                                         "CAP_SYS_PTRACE"]
     assert "AmbientCapabilities" not in service  # root: ipmpd refuses anything else
@@ -105,12 +95,6 @@ def test_capabilities_and_system_calls_are_what_the_daemon_uses() -> None:
         assert service[option] == "yes", option
     assert service["ProtectSystem"] == "strict"
     assert service["StateDirectory"] == "clearview-ipmp"  # /var/lib/clearview-ipmp
-
-
-def _bounding_set() -> str:
-    """The unit's CapabilityBoundingSet as setpriv's --bounding-set argument."""
-    caps = _settings(TEMPLATE)["Service"]["CapabilityBoundingSet"].split()
-    return "-all," + ",".join("+" + c.removeprefix("CAP_").lower() for c in caps)
 
 
 BORROW = """
@@ -134,7 +118,7 @@ def test_the_units_capabilities_let_the_multicast_mover_borrow_a_socket(
     import errno
     import os
 
-    bounding = _bounding_set()
+    bounding = bounding_set()
     if without_ptrace:
         bounding = bounding.replace(",+sys_ptrace", "")
     app = subprocess.Popen([sys.executable, "-c", "import socket, sys, time; "
