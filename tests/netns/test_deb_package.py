@@ -79,6 +79,13 @@ def test_the_package_holds_the_product_and_no_test_tools(deb: Path) -> None:
                             capture_output=True, text=True, check=True).stdout
     assert "iproute2" in fields and "nftables" in fields and "python3" in fields
     assert "Recommends: pacemaker, resource-agents" in fields
+    # Man pages and completion files of the checkout are all shipped where Debian
+    # looks for them.
+    for page in sorted((REPO / "man").glob("*.[1-8]")):
+        section = page.suffix[1:]
+        assert f"./usr/share/man/man{section}/{page.name}.gz\n" in listing + "\n", page
+    for comp in sorted((REPO / "completion").glob("*")):
+        assert f"./usr/share/bash-completion/completions/{comp.name}" in listing, comp
     conffiles = subprocess.run(["dpkg-deb", "-I", str(deb), "conffiles"],
                                capture_output=True, text=True, check=True).stdout
     assert conffiles.split() == ["/etc/default/clearview-ipmp"]
