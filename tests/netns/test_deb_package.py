@@ -12,6 +12,7 @@ clearview-ipmp. Takes about two minutes (the build installs the venv with pip).
 from __future__ import annotations
 
 import configparser
+import hashlib
 import os
 import subprocess
 import time
@@ -92,11 +93,16 @@ def test_the_package_holds_the_product_and_no_test_tools(deb: Path) -> None:
 
 
 def _host_view() -> list[str]:
-    """What the test suite runs from on this machine: must be the same afterwards."""
+    """What the test suite runs from on this machine, which the package would replace:
+    the names under /opt/clearview-ipmp (the package's venv would add runtime/), the
+    agents' and the defaults file's contents. The same afterwards."""
     out = []
-    for root in ("/opt/clearview-ipmp", AGENTS, "/etc/default"):
-        if os.path.isdir(root):
-            out += sorted(f"{p}:{p.stat().st_mtime_ns}" for p in Path(root).iterdir())
+    if os.path.isdir("/opt/clearview-ipmp"):
+        out += sorted(p.name for p in Path("/opt/clearview-ipmp").iterdir())
+    files = [*Path(AGENTS).glob("*")] if os.path.isdir(AGENTS) else []
+    for path in [*sorted(files), Path("/etc/default/clearview-ipmp")]:
+        if path.is_file():
+            out.append(f"{path}:{hashlib.sha256(path.read_bytes()).hexdigest()}")
     return out
 
 
