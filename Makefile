@@ -77,9 +77,7 @@ bench: venv
 # venv in /opt/clearview-ipmp/runtime (docs/operations.md, "Install the package");
 # lintian must find no error in it.
 deb: deps
-	@bash packaging/build-deb.sh $(REPO) > $(REPO)/.deb-built
-	@lintian --fail-on error $$(cat $(REPO)/.deb-built)
-	@cat $(REPO)/.deb-built && rm -f $(REPO)/.deb-built
+	@deb=$$(bash packaging/build-deb.sh $(REPO)) && lintian --fail-on error "$$deb" && echo "$$deb"
 
 docs: venv
 	$(VENV)/bin/ipmp-ocf docs -o docs/agents.md

@@ -7,6 +7,7 @@
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${1:-$REPO}
+OUT=${OUT%/}
 PKG=clearview-ipmp
 # The package's venv; not make's /opt/clearview-ipmp/venv, which holds the test tools
 # and which the test suite runs from (docs/operations.md, "Install the package").
