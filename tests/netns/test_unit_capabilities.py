@@ -6,6 +6,8 @@ the daemon needs."""
 
 from __future__ import annotations
 
+import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -73,3 +75,32 @@ def test_the_daemon_works_with_the_units_capabilities_only(unit_node: Node) -> N
     assert all(lab.client_ping(a) for a in on_e0)  # announced (AF_PACKET, NET_RAW)
     log = node.log()
     assert "not permitted" not in log.lower() and "Traceback" not in log, log[-3000:]
+
+
+# The daemon adopts a one-group state file in well under a second; bounded.
+READY_TIMEOUT_S = 10.0
+
+
+def test_ready_comes_once_the_state_is_adopted_and_stopping_at_sigterm(
+        lab: Lab, tmp_path: Path) -> None:
+    """The real ipmpd as systemd's Type=notify runs it: restarted over a state file with a
+    group, it sends READY=1 only when that group is in place, STOPPING=1 on SIGTERM."""
+    node = UnitNode(lab, tmp_path / "state")
+    node.start()
+    node.adm("create-ipmp", "-i", "e0", "-i", "e1", "ipmp0")
+    node.adm("create-addr", "-a", "198.51.100.10/24", "ipmp0")
+    node.kill(signal.SIGTERM)
+    manager = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    manager.bind(str(tmp_path / "notify"))
+    manager.settimeout(READY_TIMEOUT_S)
+    try:
+        node.env["NOTIFY_SOCKET"] = str(tmp_path / "notify")
+        node.spawn()
+        ready = manager.recv(4096).decode()
+        assert ready.splitlines()[:2] == ["READY=1", "STATUS=1 group(s) adopted"]
+        assert node.inbound() == {"198.51.100.10": "e0"}  # in place when READY came
+        node.kill(signal.SIGTERM)
+        assert manager.recv(4096).decode() == "STOPPING=1"
+    finally:
+        manager.close()
+        node.shutdown()
