@@ -10,7 +10,8 @@ OUT=${1:-$REPO}
 OUT=${OUT%/}
 PKG=clearview-ipmp
 # The package's venv; not make's /opt/clearview-ipmp/venv, which holds the test tools
-# and which the test suite runs from (docs/operations.md, "Install the package").
+# and which the test suite runs from (docs/operations.md, "The Debian package and
+# systemd").
 RUNTIME=/opt/clearview-ipmp/runtime
 PYTHON=/usr/bin/python3
 PYVER=$($PYTHON -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
