@@ -19,7 +19,7 @@ OCF_ROOT ?= /usr/lib/ocf
 COMMANDS := ipmpd ipmpadm ipmpstat ipmp-ocf
 
 .PHONY: all deps venv install install-docs uninstall uninstall-docs dev test lint unit netns \
-	cluster fuzz demo bench docs
+	cluster fuzz demo bench docs deb
 
 all: venv
 
@@ -107,6 +107,12 @@ bench: venv
 	cd $(REPO) && $(PY) -m bench.transitive
 	cd $(REPO) && $(PY) -m bench.scale
 	cd $(REPO) && $(PY) -m bench.cluster_failover --trials 6
+
+# The Debian package, clearview-ipmp_<version>_<arch>.deb in the checkout, with its own
+# venv in /opt/clearview-ipmp/runtime (docs/operations.md, "Install the package");
+# lintian must find no error in it.
+deb: deps
+	@deb=$$(bash packaging/build-deb.sh $(REPO)) && lintian --fail-on error "$$deb" && echo "$$deb"
 
 docs: venv
 	$(VENV)/bin/ipmp-ocf docs --tree $(REPO)

@@ -183,15 +183,20 @@ class ControlClient:
 
 def start_daemon(client: ControlClient | None = None,
                  timeout: float = DAEMON_START_TIMEOUT_S) -> None:
-    """Start ipmpd in this network namespace, detached, logging next to its state file;
-    return once it answers. Raises DaemonUnreachable when it does not come up."""
+    """Start ipmpd in this network namespace: through systemd where it runs (the unit
+    ipmpd@NS), else by itself, detached, logging next to its state file; return once
+    it answers. Raises DaemonUnreachable when it does not come up."""
     import subprocess
     import sys
     import time
 
     from ipmp_core.persist import netns_name, state_dir
+    from ipmp_core.service_manager import systemd_unit_for
 
     client = client or ControlClient()
+    unit = systemd_unit_for(netns_name())
+    if unit is not None and _started_by_systemd(unit, client, timeout):
+        return
     directory = state_dir()
     directory.mkdir(parents=True, exist_ok=True)
     log_path = directory / f"{netns_name()}.log"
@@ -210,6 +215,30 @@ def start_daemon(client: ControlClient | None = None,
             return
         time.sleep(_START_POLL_S)
     raise DaemonUnreachable(f"it did not start within {timeout:.0f} s; see {log_path}")
+
+
+def _started_by_systemd(unit: str, client: ControlClient, timeout: float) -> bool:
+    """``systemctl start UNIT``; False when the unit is not installed (start by
+    yourself), True once the daemon answers; DaemonUnreachable with systemctl's words
+    when systemd could not start it."""
+    import subprocess
+
+    from ipmp_core.service_manager import SYSTEMCTL_NO_SUCH_UNIT, systemctl_start_argv
+
+    argv = systemctl_start_argv(unit)
+    try:
+        res = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                             timeout=timeout, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise DaemonUnreachable(f"{' '.join(argv)}: {exc}") from None
+    if res.returncode == SYSTEMCTL_NO_SUCH_UNIT:
+        return False
+    if res.returncode != 0:
+        why = res.stderr.strip().splitlines()[-1:] or [f"exit status {res.returncode}"]
+        raise DaemonUnreachable(f"{' '.join(argv)} failed: {why[0]}; see journalctl -u {unit}")
+    if not client.ping():  # READY=1 came, so it answers: unless it died since
+        raise DaemonUnreachable(f"{unit} started but does not answer; see journalctl -u {unit}")
+    return True
 
 
 def ensure_daemon(client: ControlClient | None = None) -> ControlClient:

@@ -16,6 +16,9 @@ declare -A NEEDED=(
   [nsenter]=util-linux
   [groff]=groff-base
   [man]=man-db
+  # make deb and its tests: the package's checker, the units' checker
+  [lintian]=lintian
+  [systemd-analyze]=systemd
 )
 missing=()
 for cmd in "${!NEEDED[@]}"; do

@@ -27,6 +27,7 @@ from ipmp_core.daemon.dhcp_sessions import DhcpSessions, EngineCall
 from ipmp_core.daemon.executor import Executor
 from ipmp_core.daemon.kernel import KernelFollower
 from ipmp_core.daemon.multicast import MulticastFollower
+from ipmp_core.daemon.notify import Notifier
 from ipmp_core.daemon.probes import ProbeIO
 from ipmp_core.daemon.requests import Requests
 from ipmp_core.daemon.routes import Routes
@@ -103,6 +104,7 @@ class Daemon:
                                      schedule=self.schedule, stopping=self.stopping,
                                      on_deaf=self._stop_deaf)
         self.requests = Requests(self)
+        self.notifier = Notifier.from_environ()  # systemd's Type=notify (none by hand)
 
     # ------------------------------------------------------------------ life cycle
     async def run(self) -> None:
@@ -124,10 +126,12 @@ class Daemon:
             loop.add_signal_handler(sig, handler)
         await self._start()
         log.info("ipmpd started (pid %d, state %s)", os.getpid(), self.journal.state.path)
+        self.notifier.ready(f"{len(self.engine.groups)} group(s) adopted")
         events = asyncio.create_task(self.kernel.follow())
         events.add_done_callback(self.kernel.ended)
         self.multicast.start()
         await self.stopping.wait()
+        self.notifier.stopping()
         log.info("ipmpd exiting; the network stays as configured")
         events.cancel()
         self.multicast.stop()
