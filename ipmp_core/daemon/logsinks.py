@@ -1,0 +1,131 @@
+"""Where ipmpd's log lines go: the journal, syslog, a file or stderr.
+
+in.mpathd logs to syslog (LOG_DAEMON) with a priority per message (logerr, logwarn,
+logtrace: LOG_ERR, LOG_WARNING, LOG_INFO); the engine's Log actions carry the same
+priorities. Under systemd the journal's native socket is used instead of /dev/log so
+that the group and interface of a message become fields an admin can filter on
+(``journalctl GROUP=ipmp0``). The journal protocol is simple enough to speak with the
+standard library: one datagram of ``KEY=value`` lines, or ``KEY``, a 64-bit
+little-endian length and the raw value for a value that contains a newline.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import os
+import socket
+import struct
+import sys
+
+# syslog's LOG_NOTICE has no logging level of its own: between INFO and WARNING, so that
+# a logger set to INFO keeps it and "warning" stays above it.
+NOTICE = 25
+logging.addLevelName(NOTICE, "NOTICE")
+
+JOURNAL_SOCKET = "/run/systemd/journal/socket"
+SYSLOG_SOCKET = "/dev/log"
+# Tests (and an admin with a relay) point the daemon at their own sockets with these.
+JOURNAL_SOCKET_ENV = "IPMP_JOURNAL_SOCKET"
+SYSLOG_SOCKET_ENV = "IPMP_SYSLOG_SOCKET"
+IDENTIFIER = "ipmpd"
+# LOG_DAEMON, as in.mpathd opens its log (openlog("in.mpathd", LOG_PID, LOG_DAEMON)).
+FACILITY_DAEMON = 3
+
+# logging level -> syslog priority (RFC 5424 severities)
+_PRIORITIES = ((logging.CRITICAL, 2), (logging.ERROR, 3), (logging.WARNING, 4),
+               (NOTICE, 5), (logging.INFO, 6))
+LOG_DEBUG = 7
+
+# Record attributes (logging's ``extra``) that become the journal's GROUP= / INTERFACE=.
+GROUP_ATTR = "ipmp_group"
+INTERFACE_ATTR = "ipmp_interface"
+
+
+def priority(levelno: int) -> int:
+    """The syslog priority of a logging level."""
+    return next((prio for level, prio in _PRIORITIES if levelno >= level), LOG_DEBUG)
+
+
+def journal_socket() -> str:
+    return os.environ.get(JOURNAL_SOCKET_ENV) or JOURNAL_SOCKET
+
+
+def syslog_socket() -> str:
+    return os.environ.get(SYSLOG_SOCKET_ENV) or SYSLOG_SOCKET
+
+
+def journal_field(name: str, value: str) -> bytes:
+    """One field in the native protocol; a value with a newline goes length-prefixed
+    (a plain KEY=value line would end at its first newline)."""
+    data = value.encode("utf-8", errors="replace")
+    if b"\n" in data:
+        return name.encode() + b"\n" + struct.pack("<Q", len(data)) + data + b"\n"
+    return name.encode() + b"=" + data + b"\n"
+
+
+class JournalHandler(logging.Handler):
+    """Sends each record to journald's native socket as one datagram, with MESSAGE,
+    PRIORITY, SYSLOG_IDENTIFIER, SYSLOG_FACILITY, SYSLOG_PID and, where the record
+    names them, GROUP and INTERFACE."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+
+    def fields(self, record: logging.LogRecord) -> bytes:
+        items = [("MESSAGE", self.format(record)), ("PRIORITY", str(priority(record.levelno))),
+                 ("SYSLOG_IDENTIFIER", IDENTIFIER), ("SYSLOG_FACILITY", str(FACILITY_DAEMON)),
+                 ("SYSLOG_PID", str(os.getpid()))]
+        for key, attr in (("GROUP", GROUP_ATTR), ("INTERFACE", INTERFACE_ATTR)):
+            value = getattr(record, attr, "")
+            if value:
+                items.append((key, value))
+        return b"".join(journal_field(k, v) for k, v in items)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.sock.sendto(self.fields(record), self.path)
+        except Exception:  # journald restarting: logging's own report, never a crash
+            self.handleError(record)
+
+    def close(self) -> None:
+        self.sock.close()
+        super().close()
+
+
+class SyslogHandler(logging.handlers.SysLogHandler):
+    """RFC 3164 lines to /dev/log as in.mpathd writes them ("ipmpd[pid]: message"),
+    with LOG_NOTICE mapped too (logging's own map knows no NOTICE)."""
+
+    priority_map = {**logging.handlers.SysLogHandler.priority_map, "NOTICE": "notice"}
+
+    def __init__(self, path: str) -> None:
+        super().__init__(address=path, facility=FACILITY_DAEMON)
+        self.setFormatter(logging.Formatter(f"{IDENTIFIER}[{os.getpid()}]: %(message)s"))
+
+
+def file_format() -> logging.Formatter:
+    return logging.Formatter(f"%(asctime)s {IDENTIFIER}[{os.getpid()}] %(levelname)s: "
+                             "%(message)s", datefmt="%Y-%m-%dT%H:%M:%S")
+
+
+def choose_handler(log_file: str | None, use_syslog: bool) -> logging.Handler:
+    """A file when asked for one (reopened when logrotate moves it away); stderr on a
+    terminal (someone runs ipmpd by hand) unless --syslog; else the journal when its
+    socket exists, else syslog, else stderr (a container without either: the starter
+    keeps it)."""
+    handler: logging.Handler
+    if log_file:
+        handler = logging.handlers.WatchedFileHandler(log_file)
+    elif sys.stderr.isatty() and not use_syslog:
+        handler = logging.StreamHandler()
+    elif os.path.exists(journal_socket()):
+        return JournalHandler(journal_socket())
+    elif os.path.exists(syslog_socket()):
+        return SyslogHandler(syslog_socket())
+    else:
+        handler = logging.StreamHandler()
+    handler.setFormatter(file_format())
+    return handler

@@ -1,0 +1,95 @@
+"""Where the daemon's log goes, and the journal's native protocol as it is written."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ipmp_core.daemon.executor import _LEVELS
+from ipmp_core.daemon.logsinks import (
+    GROUP_ATTR,
+    INTERFACE_ATTR,
+    JOURNAL_SOCKET_ENV,
+    NOTICE,
+    SYSLOG_SOCKET_ENV,
+    JournalHandler,
+    SyslogHandler,
+    choose_handler,
+    priority,
+)
+from tests.support.logsink import LogSink, parse_journal
+
+
+@pytest.fixture
+def sink(tmp_path: Path) -> Iterator[LogSink]:
+    the_sink = LogSink(tmp_path / "sock")
+    yield the_sink
+    the_sink.close()
+
+
+def _record(level: int, message: str, **extra: str) -> logging.LogRecord:
+    record = logging.LogRecord("ipmpd", level, __file__, 1, message, None, None)
+    for key, value in extra.items():
+        setattr(record, key, value)
+    return record
+
+
+def test_engine_levels_become_in_mpathds_syslog_priorities() -> None:
+    # The engine's Log levels are syslog's names: each must come out as that priority.
+    names = {"err": 3, "warning": 4, "notice": 5, "info": 6, "debug": 7}
+    assert {name: priority(_LEVELS[name]) for name in names} == names
+    assert priority(logging.CRITICAL) == 2
+
+
+def test_journal_datagram_fields(sink: LogSink) -> None:
+    handler = JournalHandler(str(sink.path))
+    handler.emit(_record(logging.ERROR, "All IP interfaces in group g1 are now unusable",
+                         **{GROUP_ATTR: "g1", INTERFACE_ATTR: ""}))
+    handler.close()
+    fields = parse_journal(sink.wait_for(lambda d: True, "anything", 2.0))
+    assert fields["MESSAGE"] == "All IP interfaces in group g1 are now unusable"
+    assert fields["PRIORITY"] == "3"
+    assert fields["SYSLOG_IDENTIFIER"] == "ipmpd"
+    assert fields["SYSLOG_FACILITY"] == "3"
+    assert fields["GROUP"] == "g1"
+    assert "INTERFACE" not in fields  # empty: not sent
+
+
+def test_journal_multiline_message_is_length_prefixed(sink: LogSink) -> None:
+    handler = JournalHandler(str(sink.path))
+    handler.emit(_record(NOTICE, "first\nsecond=2"))
+    handler.close()
+    datagram = sink.wait_for(lambda d: True, "anything", 2.0)
+    assert b"MESSAGE\n" in datagram  # the binary form, not MESSAGE=first
+    assert parse_journal(datagram)["MESSAGE"] == "first\nsecond=2"
+    assert parse_journal(datagram)["PRIORITY"] == "5"
+
+
+def test_a_file_only_when_asked_for(tmp_path: Path, sink: LogSink,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(JOURNAL_SOCKET_ENV, str(sink.path))
+    handler = choose_handler(str(tmp_path / "x.log"), use_syslog=False)
+    assert isinstance(handler, logging.handlers.WatchedFileHandler)  # logrotate-safe
+    handler.close()
+    handler = choose_handler(None, use_syslog=False)  # pytest's stderr is no terminal
+    assert isinstance(handler, JournalHandler)
+    handler.close()
+
+
+def test_syslog_when_no_journal_and_stderr_when_neither(tmp_path: Path, sink: LogSink,
+                                                        monkeypatch: pytest.MonkeyPatch
+                                                        ) -> None:
+    monkeypatch.setenv(JOURNAL_SOCKET_ENV, str(tmp_path / "absent"))
+    monkeypatch.setenv(SYSLOG_SOCKET_ENV, str(sink.path))
+    handler = choose_handler(None, use_syslog=True)
+    assert isinstance(handler, SyslogHandler)
+    handler.emit(_record(NOTICE, "Group g1 created"))
+    handler.close()
+    assert sink.wait_for(lambda d: True, "anything", 2.0).startswith(b"<29>ipmpd[")
+    monkeypatch.setenv(SYSLOG_SOCKET_ENV, str(tmp_path / "absent too"))
+    handler = choose_handler(None, use_syslog=True)
+    assert type(handler) is logging.StreamHandler
