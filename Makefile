@@ -37,6 +37,8 @@ install: venv
 	@# The commented sample, never over an administrator's own file.
 	@test -e /etc/default/clearview-ipmp || \
 		install -m 0644 etc/default/clearview-ipmp /etc/default/clearview-ipmp
+	@# Rotation of the log files ipmpd writes when started with --log-file.
+	@install -D -m 0644 etc/logrotate.d/clearview-ipmp /etc/logrotate.d/clearview-ipmp
 	@$(VENV)/bin/ipmp-ocf install
 
 lint: venv

@@ -14,6 +14,10 @@ declare -A NEEDED=(
   [xmllint]=libxml2-utils
   [dnsmasq]=dnsmasq-base
   [nsenter]=util-linux
+  # the log file's rotation (etc/logrotate.d) and the metrics' scrape and alert rules
+  [logrotate]=logrotate
+  [prometheus-node-exporter]=prometheus-node-exporter
+  [promtool]=prometheus
 )
 missing=()
 for cmd in "${!NEEDED[@]}"; do
