@@ -13,6 +13,8 @@ values are logged and ignored: a typo must not stop failure detection.
     ANNOUNCE_REPEAT=5000           # ms until the second burst; 0 = no second burst
     TRACK_INTERFACES_ONLY_WITH_GROUPS=yes   # no: interfaces in no group that have a
                                    # test address get failure detection (no failover)
+    METRICS_DIR=/var/lib/prometheus/node-exporter   # the Prometheus textfile's
+                                   # directory (read at start); empty: none written
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from ipmp_core.constants import (
     DEFAULT_ANNOUNCE_REPEAT_MS,
     DEFAULT_FAILBACK,
     DEFAULT_FDT_MS,
+    DEFAULT_METRICS_DIR,
     MAX_ANNOUNCE_COUNT,
     MAX_ANNOUNCE_INTERVAL_MS,
     MAX_ANNOUNCE_REPEAT_MS,
@@ -48,6 +51,7 @@ class Defaults:
     announce_interval_ms: int = DEFAULT_ANNOUNCE_INTERVAL_MS
     announce_repeat_ms: int = DEFAULT_ANNOUNCE_REPEAT_MS
     track_only_groups: bool = True
+    metrics_dir: str = DEFAULT_METRICS_DIR  # "": no Prometheus textfile
     notes: list[str] = field(default_factory=list)  # log lines about ignored values
 
 
@@ -91,6 +95,10 @@ def _apply(result: Defaults, key: str, value: str) -> None:
     elif key in _BOUNDED:
         attr, low, high = _BOUNDED[key]
         setattr(result, attr, _bounded(key, value, low, high))
+    elif key == "METRICS_DIR":
+        if value and not value.startswith("/"):
+            raise ValueError(f"METRICS_DIR must be an absolute path, not {value}")
+        result.metrics_dir = value
     else:
         raise ValueError(f"unknown key {key}")
 

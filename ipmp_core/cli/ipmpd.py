@@ -10,9 +10,10 @@ from typing import NoReturn
 
 import click
 
-from ipmp_core.constants import CONTROL_SOCKET_NAME
+from ipmp_core.constants import CONTROL_SOCKET_NAME, DEFAULT_METRICS_DIR
 from ipmp_core.daemon.control_server import StartError, require_root
 from ipmp_core.daemon.logsinks import choose_handler
+from ipmp_core.daemon.metrics_text import METRICS_DIR_ENV
 from ipmp_core.defaults_file import DEFAULTS_FILE
 from ipmp_core.persist import STATE_DIR_ENV, StateFile, netns_name, state_dir
 
@@ -45,9 +46,12 @@ def setup_logging(log_file: str | None, use_syslog: bool, debug: bool) -> loggin
 @click.option("--syslog", "use_syslog", is_flag=True,
               help="Log to the journal or syslog (LOG_DAEMON) even on a terminal; without "
               "a terminal that is the default.")
+@click.option("--metrics-dir", type=click.Path(file_okay=False), default=None,
+              help=f"Write the Prometheus textfile here (default ${METRICS_DIR_ENV}, the "
+              f"defaults file's METRICS_DIR or {DEFAULT_METRICS_DIR}; '' for none).")
 @click.option("--debug", is_flag=True, help="Log debug messages too.")
 def cli(state_dir: str | None, defaults_path: str, log_file: str | None, use_syslog: bool,
-        debug: bool) -> None:
+        metrics_dir: str | None, debug: bool) -> None:
     """Run the IPMP daemon of this network namespace in the foreground."""
     try:
         require_root()
@@ -58,7 +62,8 @@ def cli(state_dir: str | None, defaults_path: str, log_file: str | None, use_sys
     from ipmp_core.daemon.service import Daemon  # pyroute2 is imported only by the daemon itself
 
     state = StateFile.for_this_netns(Path(state_dir) if state_dir else None)
-    daemon = Daemon(state, defaults_path=defaults_path, control_address=CONTROL_SOCKET_NAME)
+    daemon = Daemon(state, defaults_path=defaults_path, control_address=CONTROL_SOCKET_NAME,
+                    metrics_dir=metrics_dir)
     try:
         asyncio.run(daemon.run())
     except StartError as exc:

@@ -26,6 +26,8 @@ from ipmp_core.daemon.control_server import ControlServer, Subscriber
 from ipmp_core.daemon.dhcp_sessions import DhcpSessions, EngineCall
 from ipmp_core.daemon.executor import Executor
 from ipmp_core.daemon.kernel import KernelFollower
+from ipmp_core.daemon.metrics import CountingAnnouncer, Metrics
+from ipmp_core.daemon.metrics_text import metrics_dir_for
 from ipmp_core.daemon.multicast import MulticastFollower
 from ipmp_core.daemon.probes import ProbeIO
 from ipmp_core.daemon.requests import Requests
@@ -35,12 +37,11 @@ from ipmp_core.defaults_file import DEFAULTS_FILE, Defaults, load_defaults
 from ipmp_core.engine.actions import Action, PublishAttribute, SendProbe
 from ipmp_core.engine.engine import Engine
 from ipmp_core.errors import EngineError
-from ipmp_core.net.announce import Announcer
 from ipmp_core.net.attrd import AttributePublisher
 from ipmp_core.net.link_events import AddrEvent
 from ipmp_core.net.netlink import Netlink
 from ipmp_core.net.nftsets import MemberSets
-from ipmp_core.persist import StateFile
+from ipmp_core.persist import StateFile, netns_name
 
 log = logging.getLogger("ipmpd")
 
@@ -66,6 +67,7 @@ class Daemon:
         control_address: str = CONTROL_SOCKET_NAME,
         engine: Engine | None = None,
         netlink: Netlink | None = None,
+        metrics_dir: str | None = None,
     ) -> None:
         self.defaults_path = defaults_path
         self.defaults: Defaults = load_defaults(defaults_path)
@@ -86,7 +88,11 @@ class Daemon:
         self.started = False  # _start is over (ping says so)
         self.journal = StateJournal(state, self.engine)
         self.probes = ProbeIO(self.engine)
-        self.bursts = Bursts(self.engine, Announcer(), self.defaults)
+        # ``metrics_dir``: ipmpd --metrics-dir (daemon/metrics.py: where else it comes from)
+        self.metrics = Metrics(self.engine, metrics_dir_for(metrics_dir,
+                                                            self.defaults.metrics_dir),
+                               netns_name())
+        self.bursts = Bursts(self.engine, CountingAnnouncer(self.metrics), self.defaults)
         self.attributes = AttributePublisher()
         self.multicast = MulticastFollower(self.engine, self.lock, self.stopping)
         self.executor = Executor(
@@ -120,6 +126,7 @@ class Daemon:
         ):
             loop.add_signal_handler(sig, handler)
         await self._start()
+        self.metrics.start(self.subscribers)
         log.info("ipmpd started (pid %d, state %s)", os.getpid(), self.journal.state.path)
         events = asyncio.create_task(self.kernel.follow())
         events.add_done_callback(self.kernel.ended)
@@ -131,6 +138,7 @@ class Daemon:
         with contextlib.suppress(asyncio.CancelledError):
             await events
         self.bursts.cancel_all()
+        self.metrics.close()
         self.server.close()
         self.probes.close()
         await self.executor.dhcp.stop_all()
