@@ -183,21 +183,26 @@ class ControlClient:
 
 def start_daemon(client: ControlClient | None = None,
                  timeout: float = DAEMON_START_TIMEOUT_S) -> None:
-    """Start ipmpd in this network namespace, detached, logging next to its state file;
-    return once it answers. Raises DaemonUnreachable when it does not come up."""
+    """Start ipmpd in this network namespace, detached; return once it answers. It logs
+    to the system log when there is one, else next to its state file (a container
+    without syslog), where its stderr (a traceback that escaped its log) goes anyway.
+    Raises DaemonUnreachable when it does not come up."""
     import subprocess
     import sys
     import time
 
+    from ipmp_core.daemon.logsinks import system_log
     from ipmp_core.persist import netns_name, state_dir
 
     client = client or ControlClient()
     directory = state_dir()
     directory.mkdir(parents=True, exist_ok=True)
     log_path = directory / f"{netns_name()}.log"
+    system = system_log()
+    log_args = [] if system else ["--log-file", str(log_path)]
     with open(log_path, "ab") as log_file:
         subprocess.Popen(
-            [sys.executable, "-m", "ipmp_core.cli.ipmpd", "--log-file", str(log_path)],
+            [sys.executable, "-m", "ipmp_core.cli.ipmpd", *log_args],
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=log_file,
@@ -209,7 +214,8 @@ def start_daemon(client: ControlClient | None = None,
         if client.ping():
             return
         time.sleep(_START_POLL_S)
-    raise DaemonUnreachable(f"it did not start within {timeout:.0f} s; see {log_path}")
+    where = f"the system log ({system}) and {log_path}" if system else str(log_path)
+    raise DaemonUnreachable(f"it did not start within {timeout:.0f} s; see {where}")
 
 
 def ensure_daemon(client: ControlClient | None = None) -> ControlClient:

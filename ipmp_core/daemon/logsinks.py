@@ -55,6 +55,15 @@ def syslog_socket() -> str:
     return os.environ.get(SYSLOG_SOCKET_ENV) or SYSLOG_SOCKET
 
 
+def system_log() -> str | None:
+    """The socket the daemon logs to when it is not told otherwise and not on a
+    terminal: the journal's, else syslog's; None when neither exists (a container)."""
+    for path in (journal_socket(), syslog_socket()):
+        if os.path.exists(path):
+            return path
+    return None
+
+
 def journal_field(name: str, value: str) -> bytes:
     """One field in the native protocol; a value with a newline goes length-prefixed
     (a plain KEY=value line would end at its first newline)."""
@@ -121,10 +130,9 @@ def choose_handler(log_file: str | None, use_syslog: bool) -> logging.Handler:
         handler = logging.handlers.WatchedFileHandler(log_file)
     elif sys.stderr.isatty() and not use_syslog:
         handler = logging.StreamHandler()
-    elif os.path.exists(journal_socket()):
-        return JournalHandler(journal_socket())
-    elif os.path.exists(syslog_socket()):
-        return SyslogHandler(syslog_socket())
+    elif (system := system_log()) is not None:
+        journal = system == journal_socket()
+        return JournalHandler(system) if journal else SyslogHandler(system)
     else:
         handler = logging.StreamHandler()
     handler.setFormatter(file_format())

@@ -5,6 +5,9 @@ with in.mpathd's priorities. Sockets bound by the test stand in for journald's a
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +16,7 @@ import pytest
 from ipmp_core.daemon.logsinks import JOURNAL_SOCKET_ENV, SYSLOG_SOCKET_ENV
 from tests.support.lab import Lab
 from tests.support.logsink import LogSink, parse_journal
-from tests.support.node import SETTLE_S, Node
+from tests.support.node import POLL_S, SETTLE_S, Node
 
 pytestmark = pytest.mark.netns
 
@@ -84,3 +87,27 @@ def test_syslog_without_journal(lab: Lab, tmp_path: Path, sink_dir: Path) -> Non
         assert not node.log_path.exists()
     finally:
         syslog.close()
+
+
+def test_a_daemon_started_by_ipmpadm_logs_to_the_system_log(lab: Lab, tmp_path: Path,
+                                                             journal: LogSink) -> None:
+    """Without systemd the first ipmpadm starts the daemon itself: with a journal it
+    gets no --log-file (the file next to the state keeps only a stray stderr)."""
+    node = Node(lab, tmp_path / "state")
+    node.env[JOURNAL_SOCKET_ENV] = str(journal.path)
+    node.state_dir.mkdir(parents=True)
+    try:
+        node.adm("create-ipmp", "-i", "e0", "ipmp0")
+        created = parse_journal(journal.wait_for(lambda d: b"Group ipmp0 created" in d,
+                                                 "the group's creation", SETTLE_S))
+        assert created["SYSLOG_IDENTIFIER"] == "ipmpd"
+        assert "Group ipmp0 created" not in node.log()
+    finally:
+        res = node.run_py("from ipmp_core.control_client import ControlClient as C\n"
+                          "print(C().call('ping')['pid'])")
+        if res.returncode == 0:  # stopped by its PID: the lab did not spawn it
+            pid = int(res.stdout)
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + SETTLE_S
+            while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+                time.sleep(POLL_S)
