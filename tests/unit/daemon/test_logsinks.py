@@ -93,3 +93,14 @@ def test_syslog_when_no_journal_and_stderr_when_neither(tmp_path: Path, sink: Lo
     monkeypatch.setenv(SYSLOG_SOCKET_ENV, str(tmp_path / "absent too"))
     handler = choose_handler(None, use_syslog=True)
     assert type(handler) is logging.StreamHandler
+
+
+def test_a_terminal_gets_stderr_unless_syslog_is_asked_for(sink: LogSink,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    monkeypatch.setenv(JOURNAL_SOCKET_ENV, str(sink.path))
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True)
+    assert type(choose_handler(None, use_syslog=False)) is logging.StreamHandler
+    handler = choose_handler(None, use_syslog=True)
+    assert isinstance(handler, JournalHandler)
+    handler.close()
