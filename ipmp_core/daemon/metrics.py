@@ -33,6 +33,9 @@ log = logging.getLogger("ipmpd")
 
 # Between two writes when no group exists yet (the engine's default FDT is used then).
 _FALLBACK_INTERVAL_S = 10.0
+# Written again after this long without a change: node_textfile_mtime_seconds then
+# tells a live daemon with a quiet network from a hung one (an alert in operations.md).
+HEARTBEAT_S = 60.0
 
 
 def metrics_path(directory: Path, ns: str) -> Path:
@@ -52,6 +55,7 @@ class Metrics:
         self.last_write = -float("inf")  # the event loop's time() of the last write
         self.failed = False  # a write failed: said once, until one succeeds again
         self.started = False
+        self.heartbeat_s = HEARTBEAT_S
 
     @property
     def enabled(self) -> bool:
@@ -126,7 +130,9 @@ class Metrics:
         self.timer = None
         if self.path is None:
             return
-        self.last_write = asyncio.get_running_loop().time()
+        loop = asyncio.get_running_loop()
+        self.last_write = loop.time()
+        self.timer = loop.call_later(self.heartbeat_s, self.write)  # changed() may advance it
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         try:
             tmp.write_text(self.text(), encoding="utf-8")

@@ -14,6 +14,7 @@ import pytest
 
 from ipmp_core.constants import DEFAULT_METRICS_DIR
 from tests.support.node import Node
+from tests.support.prometheus import STALE_FILE_RE, parse, value
 
 pytestmark = pytest.mark.netns
 
@@ -26,31 +27,6 @@ PROBE_FDT_MS = 1000  # a probe every 143 ms: the counters grow within a second
 # A scrape shows a change after the daemon's next write (at most one FDT after the
 # change: PROBE_FDT_MS here) plus the exporter's read; generous for a loaded machine.
 FOLLOW_S = 10.0
-_SAMPLE = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?P<labels>.*)\})? (?P<value>\S+)$")
-_LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
-
-
-def parse(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    """The samples of an exposition: (name, labels) -> value."""
-    out = {}
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        m = _SAMPLE.match(line)
-        assert m, f"not a sample line: {line!r}"
-        labels = frozenset(_LABEL.findall(m["labels"] or ""))
-        out[(m["name"], labels)] = float(m["value"])
-    return out
-
-
-def value(samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str,
-          **labels: str) -> float | None:
-    """The one sample of ``name`` whose labels include ``labels``."""
-    hits = [v for (n, ls), v in samples.items() if n == name and set(labels.items()) <= ls]
-    assert len(hits) <= 1, f"{name} {labels}: {len(hits)} samples"
-    return hits[0] if hits else None
-
-
 def scrape(node: Node) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
     res = node.run_py("import urllib.request, sys\n"
                       f"r = urllib.request.urlopen('http://{LISTEN}/metrics', timeout=5)\n"
@@ -79,6 +55,10 @@ def test_node_exporter_scrape_follows_a_cable_pull(node: Node) -> None:
                   "the scrape to show ipmp0 ok", timeout=FOLLOW_S)
     before = scrape(node)
     assert value(before, "node_textfile_scrape_error") == 0
+    # What the staleness alert of docs/operations.md reads: the file's mtime, by name.
+    mtimes = {dict(labels).get("file", ""): v for (name, labels), v in before.items()
+              if name == "node_textfile_mtime_seconds"}
+    assert [f for f in mtimes if re.fullmatch(STALE_FILE_RE, f)], mtimes
     assert value(before, "clearview_ipmp_group_usable_members", group="ipmp0") == 2
     assert value(before, "clearview_ipmp_interface_state", interface="e0", state="ok") == 1
     assert value(before, "clearview_ipmp_address_moves_total", group="ipmp0") == 0

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ipmp_core.daemon.metrics_text import METRICS, PREFIX
 from ipmp_core.model import GroupState
+from tests.support.prometheus import STALE_FILE_RE
 
 OPERATIONS = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
 PROMTOOL_TIMEOUT_S = 30
@@ -37,7 +38,7 @@ def test_promtool_accepts_the_documented_rules(tmp_path: Path) -> None:
     path.write_text(rules_text())
     res = _promtool(path)
     assert res.returncode == 0, res.stdout + res.stderr
-    assert "SUCCESS: 3 rules found" in res.stdout
+    assert "SUCCESS: 4 rules found" in res.stdout
 
 
 def test_promtool_check_can_fail(tmp_path: Path) -> None:
@@ -53,6 +54,9 @@ def test_rules_use_metric_names_the_daemon_writes() -> None:
     assert used, "the rules name no clearview_ipmp_ metric"
     assert used <= written, f"not written by the daemon: {sorted(used - written)}"
     assert {f"{PREFIX}group_state"} <= used
+    # The staleness rule's file matcher is the one the netns test checks against the
+    # exporter's node_textfile_mtime_seconds.
+    assert f'file=~"{STALE_FILE_RE}"' in text
     states = set(_STATE_MATCH.findall(text))
     assert states == {"failed", "degraded"}
     assert states <= {str(s) for s in GroupState}

@@ -33,6 +33,7 @@ PROMTOOL_TIMEOUT_S = 30
 FDT_MS = 200  # the stub group's FDT: the least time between two writes
 BURST_S = 1.0  # how long the test keeps changing things
 EVENT_EVERY_S = 0.01
+HEARTBEAT_TEST_S = 0.2
 
 
 def _snapshot() -> Snapshot:
@@ -139,3 +140,19 @@ def test_writes_are_atomic_at_most_once_per_fdt_and_go_with_the_daemon(
     # freed inode may come back later, so consecutive writes are compared).
     assert all(a != b for a, b in zip(metrics.inodes, metrics.inodes[1:], strict=False))
     assert list(tmp_path.iterdir()) == []  # no temporary left; the file went with close()
+
+
+def test_a_quiet_daemon_still_rewrites_its_file(tmp_path: Path) -> None:
+    """No change for a while: the file is written again anyway (its mtime shows the
+    daemon is alive), once per heartbeat."""
+    engine = SimpleNamespace(groups={}, members={}, snapshot=_snapshot)
+    metrics = _Recording(engine, tmp_path)
+    metrics.heartbeat_s = HEARTBEAT_TEST_S
+
+    async def scenario() -> None:
+        metrics.start(set())
+        await asyncio.sleep(HEARTBEAT_TEST_S * 3.5)
+        metrics.close()
+
+    asyncio.run(scenario())
+    assert len(metrics.writes) == 4  # at start, then 3 heartbeats
