@@ -155,4 +155,6 @@ def test_a_quiet_daemon_still_rewrites_its_file(tmp_path: Path) -> None:
         metrics.close()
 
     asyncio.run(scenario())
-    assert len(metrics.writes) == 4  # at start, then 3 heartbeats
+    # At start, then one per heartbeat: 3 more in 3.5 heartbeats (the last may slip
+    # past the end on a loaded machine, as each write delays the next heartbeat).
+    assert 3 <= len(metrics.writes) <= 4, metrics.writes
