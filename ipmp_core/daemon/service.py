@@ -88,7 +88,7 @@ class Daemon:
         self.started = False  # _start is over (ping says so)
         self.journal = StateJournal(state, self.engine)
         self.probes = ProbeIO(self.engine)
-        # ``metrics_dir``: ipmpd --metrics-dir (daemon/metrics.py: where else it comes from)
+        # ``metrics_dir``: ipmpd --metrics-dir (metrics_dir_for: where else it comes from)
         self.metrics = Metrics(self.engine, metrics_dir_for(metrics_dir,
                                                             self.defaults.metrics_dir),
                                netns_name())
