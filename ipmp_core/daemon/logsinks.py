@@ -73,17 +73,47 @@ def journal_field(name: str, value: str) -> bytes:
     return name.encode() + b"=" + data + b"\n"
 
 
-class JournalHandler(logging.Handler):
-    """Sends each record to journald's native socket as one datagram, with MESSAGE,
-    PRIORITY, SYSLOG_IDENTIFIER, SYSLOG_FACILITY, SYSLOG_PID and, where the record
-    names them, GROUP and INTERFACE."""
+class _DatagramHandler(logging.Handler):
+    """One datagram per record to a Unix socket, never blocking: a journal or syslog
+    that stops reading must not stall a failover. What cannot be sent is counted and
+    said in the next record that goes through."""
 
     def __init__(self, path: str) -> None:
         super().__init__()
         self.path = path
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.setblocking(False)
+        self.dropped = 0
 
-    def fields(self, record: logging.LogRecord) -> bytes:
+    def datagram(self, record: logging.LogRecord) -> bytes:
+        raise NotImplementedError
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            if self.dropped:
+                note = logging.makeLogRecord({
+                    "name": record.name, "levelno": logging.WARNING,
+                    "levelname": "WARNING", "msg": "%d log messages dropped: the system "
+                    "log was not reading", "args": (self.dropped,)})
+                self.sock.sendto(self.datagram(note), self.path)
+                self.dropped = 0
+            self.sock.sendto(self.datagram(record), self.path)
+        except BlockingIOError:
+            self.dropped += 1
+        except Exception:  # the log daemon restarting: logging's own report, no crash
+            self.handleError(record)
+
+    def close(self) -> None:
+        self.sock.close()
+        super().close()
+
+
+class JournalHandler(_DatagramHandler):
+    """journald's native protocol: MESSAGE, PRIORITY, SYSLOG_IDENTIFIER,
+    SYSLOG_FACILITY, SYSLOG_PID and, where the record names them, GROUP and
+    INTERFACE."""
+
+    def datagram(self, record: logging.LogRecord) -> bytes:
         items = [("MESSAGE", self.format(record)), ("PRIORITY", str(priority(record.levelno))),
                  ("SYSLOG_IDENTIFIER", IDENTIFIER), ("SYSLOG_FACILITY", str(FACILITY_DAEMON)),
                  ("SYSLOG_PID", str(os.getpid()))]
@@ -93,26 +123,15 @@ class JournalHandler(logging.Handler):
                 items.append((key, value))
         return b"".join(journal_field(k, v) for k, v in items)
 
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            self.sock.sendto(self.fields(record), self.path)
-        except Exception:  # journald restarting: logging's own report, never a crash
-            self.handleError(record)
 
-    def close(self) -> None:
-        self.sock.close()
-        super().close()
+class SyslogHandler(_DatagramHandler):
+    """RFC 3164 lines to /dev/log (a datagram socket, as journald's and rsyslog's are)
+    as in.mpathd writes them: "<PRI>ipmpd[pid]: message", LOG_DAEMON."""
 
-
-class SyslogHandler(logging.handlers.SysLogHandler):
-    """RFC 3164 lines to /dev/log as in.mpathd writes them ("ipmpd[pid]: message"),
-    with LOG_NOTICE mapped too (logging's own map knows no NOTICE)."""
-
-    priority_map = {**logging.handlers.SysLogHandler.priority_map, "NOTICE": "notice"}
-
-    def __init__(self, path: str) -> None:
-        super().__init__(address=path, facility=FACILITY_DAEMON)
-        self.setFormatter(logging.Formatter(f"{IDENTIFIER}[{os.getpid()}]: %(message)s"))
+    def datagram(self, record: logging.LogRecord) -> bytes:
+        pri = FACILITY_DAEMON * 8 + priority(record.levelno)
+        return f"<{pri}>{IDENTIFIER}[{os.getpid()}]: {self.format(record)}".encode(
+            "utf-8", errors="replace")
 
 
 def file_format() -> logging.Formatter:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +23,10 @@ from ipmp_core.daemon.logsinks import (
     priority,
 )
 from tests.support.logsink import LogSink, parse_journal
+
+# More lines than a Unix datagram queue holds (net.unix.max_dgram_qlen, 512 by default).
+FLOOD = 2000
+FLOOD_TIMEOUT_S = 10.0
 
 
 @pytest.fixture
@@ -104,3 +109,36 @@ def test_a_terminal_gets_stderr_unless_syslog_is_asked_for(sink: LogSink,
     handler = choose_handler(None, use_syslog=True)
     assert isinstance(handler, JournalHandler)
     handler.close()
+
+
+def test_a_journal_that_does_not_read_never_blocks_the_daemon(sink: LogSink) -> None:
+    """The receiver's queue fills up (nobody reads): emitting goes on at once, the lines
+    that did not fit are counted, and the count is said once the journal reads again."""
+    handler = JournalHandler(str(sink.path))
+    done = threading.Event()
+
+    def flood() -> None:
+        for n in range(FLOOD):
+            handler.emit(_record(logging.INFO, f"line {n}"))
+        done.set()
+
+    thread = threading.Thread(target=flood, daemon=True)
+    thread.start()
+    finished = done.wait(FLOOD_TIMEOUT_S)
+    if not finished:
+        sink.close()  # unblocks a blocking sendto (ECONNREFUSED), ending the thread
+    thread.join(FLOOD_TIMEOUT_S)
+    assert finished, "logging blocked while the journal did not read"
+    assert handler.dropped > 0
+    dropped = handler.dropped
+    while True:  # the journal reads again: empty its queue
+        try:
+            sink.sock.recv(65536)
+        except TimeoutError:
+            break
+    handler.emit(_record(logging.ERROR, "IP interface failure detected on e0"))
+    handler.close()
+    first = parse_journal(sink.wait_for(lambda d: True, "the note", 2.0))
+    assert first["MESSAGE"] == f"{dropped} log messages dropped: the system log was not " \
+        "reading"
+    assert first["PRIORITY"] == "4"
