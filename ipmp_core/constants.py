@@ -223,3 +223,7 @@ MCAST_UNMOVABLE_RETRY_S = 60.0
 # TRANSITIVE_PROBING), by their names in the state file: a group follows the file for
 # those it did not set.
 DEFAULTED_SETTINGS = ("failback", "fdt_ms", "transitive_probing")
+
+# Where ipmpd writes its Prometheus textfile unless told otherwise: the directory
+# Debian's prometheus-node-exporter reads (its --collector.textfile.directory default).
+DEFAULT_METRICS_DIR = "/var/lib/prometheus/node-exporter"

@@ -184,12 +184,15 @@ class ControlClient:
 def start_daemon(client: ControlClient | None = None,
                  timeout: float = DAEMON_START_TIMEOUT_S) -> None:
     """Start ipmpd in this network namespace: through systemd where it runs (the unit
-    ipmpd@NS), else by itself, detached, logging next to its state file; return once
-    it answers. Raises DaemonUnreachable when it does not come up."""
+    ipmpd@NS), else by itself, detached; return once it answers. By itself it logs to
+    the system log when there is one, else next to its state file (a container without
+    syslog), where its stderr (a traceback that escaped its log) goes anyway. Raises
+    DaemonUnreachable when it does not come up."""
     import subprocess
     import sys
     import time
 
+    from ipmp_core.daemon.logsinks import system_log
     from ipmp_core.persist import netns_name, state_dir
     from ipmp_core.service_manager import systemd_unit_for
 
@@ -200,9 +203,11 @@ def start_daemon(client: ControlClient | None = None,
     directory = state_dir()
     directory.mkdir(parents=True, exist_ok=True)
     log_path = directory / f"{netns_name()}.log"
+    system = system_log()
+    log_args = [] if system else ["--log-file", str(log_path)]
     with open(log_path, "ab") as log_file:
         subprocess.Popen(
-            [sys.executable, "-m", "ipmp_core.cli.ipmpd", "--log-file", str(log_path)],
+            [sys.executable, "-m", "ipmp_core.cli.ipmpd", *log_args],
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=log_file,
@@ -214,7 +219,8 @@ def start_daemon(client: ControlClient | None = None,
         if client.ping():
             return
         time.sleep(_START_POLL_S)
-    raise DaemonUnreachable(f"it did not start within {timeout:.0f} s; see {log_path}")
+    where = f"the system log ({system}) and {log_path}" if system else str(log_path)
+    raise DaemonUnreachable(f"it did not start within {timeout:.0f} s; see {where}")
 
 
 def _started_by_systemd(unit: str, client: ControlClient, timeout: float) -> bool:

@@ -15,6 +15,8 @@ values are logged and ignored: a typo must not stop failure detection.
                                    # test address get failure detection (no failover)
     TRANSITIVE_PROBING=no          # yes: members without a test address probe anyway
                                    # (Solaris 11's config/transitive-probing)
+    METRICS_DIR=/var/lib/prometheus/node-exporter   # the Prometheus textfile's
+                                   # directory (read at start); empty: none written
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from ipmp_core.constants import (
     DEFAULT_ANNOUNCE_REPEAT_MS,
     DEFAULT_FAILBACK,
     DEFAULT_FDT_MS,
+    DEFAULT_METRICS_DIR,
     DEFAULT_TRANSITIVE_PROBING,
     MAX_ANNOUNCE_COUNT,
     MAX_ANNOUNCE_INTERVAL_MS,
@@ -54,6 +57,7 @@ class Defaults:
     announce_repeat_ms: int = DEFAULT_ANNOUNCE_REPEAT_MS
     track_only_groups: bool = True
     transitive_probing: bool = DEFAULT_TRANSITIVE_PROBING
+    metrics_dir: str = DEFAULT_METRICS_DIR  # "": no Prometheus textfile
     notes: list[str] = field(default_factory=list)  # log lines about ignored values
 
 
@@ -97,6 +101,10 @@ def _apply(result: Defaults, key: str, value: str) -> None:
     elif key in _BOUNDED:
         attr, low, high = _BOUNDED[key]
         setattr(result, attr, _bounded(key, value, low, high))
+    elif key == "METRICS_DIR":
+        if value and not value.startswith("/"):
+            raise ValueError(f"METRICS_DIR must be an absolute path, not {value}")
+        result.metrics_dir = value
     else:
         raise ValueError(f"unknown key {key}")
 
@@ -145,6 +153,10 @@ KEYS = (
     Key("TRACK_INTERFACES_ONLY_WITH_GROUPS", _yes(Defaults.track_only_groups),
         "no: interfaces in no group that have a test address are probed too, for failure "
         "detection only (ipmpstat -i shows them in group \"--\")."),
+    Key("METRICS_DIR", DEFAULT_METRICS_DIR,
+        "The directory of the Prometheus textfile the daemon keeps "
+        "(clearview-ipmp-NETNS.prom, for node_exporter's textfile collector); empty: no "
+        "file is written. Read when the daemon starts; ipmpd --metrics-dir overrides it."),
     Key("ANNOUNCE_COUNT", str(DEFAULT_ANNOUNCE_COUNT),
         f"How many gratuitous ARPs (IPv4) or unsolicited neighbour advertisements (IPv6) "
         f"are sent when a data address moves (0 to {MAX_ANNOUNCE_COUNT})."),

@@ -19,6 +19,10 @@ declare -A NEEDED=(
   # make deb and its tests: the package's checker, the units' checker
   [lintian]=lintian
   [systemd-analyze]=systemd
+  # the log file's rotation (etc/logrotate.d) and the metrics' scrape and alert rules
+  [logrotate]=logrotate
+  [prometheus-node-exporter]=prometheus-node-exporter
+  [promtool]=prometheus
 )
 missing=()
 for cmd in "${!NEEDED[@]}"; do

@@ -23,6 +23,7 @@ from ipmp_core import interference
 from ipmp_core.daemon.bursts import Bursts, mac_bytes
 from ipmp_core.daemon.clock import now_ms
 from ipmp_core.daemon.dhcp_sessions import DhcpSessions
+from ipmp_core.daemon.logsinks import GROUP_ATTR, INTERFACE_ATTR, NOTICE
 from ipmp_core.daemon.multicast import MulticastFollower
 from ipmp_core.daemon.probes import ProbeIO
 from ipmp_core.daemon.routes import Routes
@@ -71,7 +72,7 @@ DAD_TIMEOUT_S = 5.0
 _LEVELS = {
     "err": logging.ERROR,
     "warning": logging.WARNING,
-    "notice": logging.INFO,
+    "notice": NOTICE,
     "info": logging.INFO,
     "debug": logging.DEBUG,
 }
@@ -237,7 +238,8 @@ class Executor:
 
     # ------------------------------------------------------------------ immediate
     def _log(self, action: Log) -> None:
-        log.log(_LEVELS.get(action.level, logging.INFO), "%s", action.message)
+        log.log(_LEVELS.get(action.level, logging.INFO), "%s", action.message,
+                extra={GROUP_ATTR: action.group, INTERFACE_ATTR: action.interface})
 
     def _send_probe(self, action: SendProbe) -> None:
         for published in self.probes.send(action):  # its "sent" event, if anyone listens

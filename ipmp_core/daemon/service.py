@@ -26,6 +26,8 @@ from ipmp_core.daemon.control_server import ControlServer, Subscriber
 from ipmp_core.daemon.dhcp_sessions import DhcpSessions, EngineCall
 from ipmp_core.daemon.executor import Executor
 from ipmp_core.daemon.kernel import KernelFollower
+from ipmp_core.daemon.metrics import CountingAnnouncer, Metrics
+from ipmp_core.daemon.metrics_text import metrics_dir_for
 from ipmp_core.daemon.multicast import MulticastFollower
 from ipmp_core.daemon.notify import Notifier
 from ipmp_core.daemon.probes import ProbeIO
@@ -38,12 +40,11 @@ from ipmp_core.engine.actions import Action, PublishAttribute, SendProbe, SendTr
 from ipmp_core.engine.engine import Engine
 from ipmp_core.engine.state import target_lists
 from ipmp_core.errors import EngineError
-from ipmp_core.net.announce import Announcer
 from ipmp_core.net.attrd import AttributePublisher
 from ipmp_core.net.link_events import AddrEvent
 from ipmp_core.net.netlink import Netlink
 from ipmp_core.net.nftsets import MemberSets
-from ipmp_core.persist import StateFile
+from ipmp_core.persist import StateFile, netns_name
 
 log = logging.getLogger("ipmpd")
 
@@ -69,6 +70,7 @@ class Daemon:
         control_address: str = CONTROL_SOCKET_NAME,
         engine: Engine | None = None,
         netlink: Netlink | None = None,
+        metrics_dir: str | None = None,
     ) -> None:
         self.defaults_path = defaults_path
         self.defaults: Defaults = load_defaults(defaults_path)
@@ -90,7 +92,11 @@ class Daemon:
         self.journal = StateJournal(state, self.engine)
         self.probes = ProbeIO(self.engine)
         self.transitive = TransitiveIO(self.engine)
-        self.bursts = Bursts(self.engine, Announcer(), self.defaults)
+        # ``metrics_dir``: ipmpd --metrics-dir (metrics_dir_for: where else it comes from)
+        self.metrics = Metrics(self.engine, metrics_dir_for(metrics_dir,
+                                                            self.defaults.metrics_dir),
+                               netns_name())
+        self.bursts = Bursts(self.engine, CountingAnnouncer(self.metrics), self.defaults)
         self.attributes = AttributePublisher()
         self.multicast = MulticastFollower(self.engine, self.lock, self.stopping)
         self.executor = Executor(
@@ -125,6 +131,7 @@ class Daemon:
         ):
             loop.add_signal_handler(sig, handler)
         await self._start()
+        self.metrics.start(self.subscribers)
         log.info("ipmpd started (pid %d, state %s)", os.getpid(), self.journal.state.path)
         self.notifier.ready(f"{len(self.engine.groups)} group(s) adopted")
         events = asyncio.create_task(self.kernel.follow())
@@ -138,6 +145,7 @@ class Daemon:
         with contextlib.suppress(asyncio.CancelledError):
             await events
         self.bursts.cancel_all()
+        self.metrics.close()
         self.server.close()
         self.probes.close()
         self.transitive.close()

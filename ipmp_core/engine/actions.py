@@ -166,10 +166,14 @@ class PurgeMulticast:
 
 @dataclass(frozen=True)
 class Log:
-    """A line for the system log, at syslog ``level``."""
+    """A line for the system log, at syslog ``level`` (in.mpathd's priority for the
+    same message); ``group`` and ``interface`` become the journal's GROUP= and
+    INTERFACE= fields, so that an admin can filter on them (journalctl GROUP=ipmp0)."""
 
     level: str  # "err", "warning", "notice", "info", "debug"
     message: str
+    group: str = ""
+    interface: str = ""
 
 
 @dataclass(frozen=True)

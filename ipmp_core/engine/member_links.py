@@ -37,8 +37,8 @@ class MemberLinks:
             member.mac, member.mac_since = mac, now
         member.ifindex = ifindex
         member.admin_up = admin_up
-        for line in self.tables.observe_link(member, carrier, now):
-            out.append(Log("notice", line))
+        for line in self.tables.observe_link(member, carrier, now):  # LOG_ERR in in.mpathd
+            out.append(Log("err", line, member.group, name))
         self.probing.link_changed(group, member, now)
         self.rules.refresh(group, now, out)
         if appeared:

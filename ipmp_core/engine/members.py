@@ -77,7 +77,8 @@ class MemberRequests:
         tables.members[ifname] = member
         group.members.append(ifname)
         out: list[Action] = [
-            Log("notice", f"IP interface {ifname} added to group {group_name}"),
+            Log("notice", f"IP interface {ifname} added to group {group_name}", group_name,
+                ifname),
             Publish({"type": "member-added", "group": group_name, "interface": ifname}),
             ConfigChanged(),
         ]
@@ -130,7 +131,8 @@ class MemberRequests:
                                             remove=tuple(member.all_test_addresses)))
             out.append(UnplumbMember(group.name, member.name, last=not any(
                 m.present for m in self.tables.members.values())))
-        out.append(Log("notice", f"IP interface {member.name} removed from group {group.name}"))
+        out.append(Log("notice", f"IP interface {member.name} removed from group {group.name}",
+                       group.name, member.name))
         out.append(Publish({"type": "member-removed", "group": group.name,
                             "interface": member.name}))
         out.append(ConfigChanged())

@@ -179,7 +179,7 @@ class Probing:
                     TESTADDR_CONF_MS:
                 member.notest_logged = True
                 if not member.prober.enabled:
-                    out.append(Log("notice", f"No test address configured on interface "
+                    out.append(Log("info", f"No test address configured on interface "
                                    f"{member.name}; disabling probe-based failure "
                                    f"detection on it"))
             for family_prober in member.prober.probers():

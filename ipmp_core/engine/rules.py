@@ -89,7 +89,8 @@ def member_event(m: Member) -> Publish:
 
 
 def _failure(group: Group, member: Member) -> Log:
-    return Log("err", f"IP interface failure detected on {member.name} of group {group.name}")
+    return Log("err", f"IP interface failure detected on {member.name} of group {group.name}",
+               group.name, member.name)
 
 
 class Rules:
@@ -150,9 +151,10 @@ class Rules:
                     group, member) if member.present and not functioning else None)
             elif member.failed and functioning:
                 repaired.add(member.name)
+                # LOG_ERR as in.mpathd's phyint_check_for_repair() logs it
                 self.set_member_state(member, out, failed=False, log=Log(
-                    "notice", f"IP interface repair detected on {member.name} "
-                    f"of group {group.name}"))
+                    "err", f"IP interface repair detected on {member.name} "
+                    f"of group {group.name}", group.name, member.name))
             elif not member.failed and not functioning:
                 self.set_member_state(member, out, failed=True, log=_failure(group, member))
 
@@ -178,8 +180,8 @@ class Rules:
             log = None
             if member.verdict_given and member.failed == functioning:
                 word = "repair" if functioning else "failure"
-                log = Log("notice" if functioning else "err",
-                          f"IP interface {word} detected on {member.name}")
+                log = Log("err", f"IP interface {word} detected on {member.name}",
+                          interface=member.name)
             usable = functioning and not member.is_offline and member.admin_up
             self.set_member_state(member, out, failed=not functioning, active=usable,
                                   log=log)
@@ -266,11 +268,11 @@ class Rules:
                 assert old is not None
                 out.append(UnbindAddress(group.name, addr, old))
                 out.append(Log("warning", f"Address {addr} of group {group.name} is down: "
-                               "no active interface"))
+                               "no active interface", group.name, old))
             else:
                 out.append(BindAddress(group.name, addr, member, old))
                 out.append(Log("notice", f"Address {addr.ip} of group {group.name} moved from "
-                               f"{old or '(none)'} to {member}"))
+                               f"{old or '(none)'} to {member}", group.name, member))
             out.append(Publish({"type": "address-moved", "group": group.name,
                                 "address": str(addr), "from": old, "to": member}))
         group.binding = new
@@ -367,12 +369,13 @@ class Rules:
         # "now usable" only after "now unusable" (mpd_tables.c's pg_failmsg_printed): a
         # new group's first usable member is not news.
         if state is GroupState.FAILED and members:
-            out.append(Log("err", f"All IP interfaces in group {group.name} are now unusable"))
+            out.append(Log("err", f"All IP interfaces in group {group.name} are now unusable",
+                           group.name))
             group.failmsg_printed = True
         elif group.failmsg_printed and usable:
             group.failmsg_printed = False
-            out.append(Log("notice", f"At least 1 IP interface ({usable[0].name}) in group "
-                           f"{group.name} is now usable"))
+            out.append(Log("err", f"At least 1 IP interface ({usable[0].name}) in group "
+                           f"{group.name} is now usable", group.name, usable[0].name))
         out.append(Publish({"type": "group-state", "group": group.name, "state": str(state),
                             "previous": str(old)}))
 

@@ -32,7 +32,13 @@ class Demo:
 
     def __init__(self, lab: Lab, state_dir: Path) -> None:
         self.lab = lab
-        self.env = {**os.environ, "IPMP_STATE_DIR": str(state_dir)}
+        # The daemon ipmpadm starts logs to <state_dir>/<ns>.log, which the demo shows,
+        # only where there is no system log: point it at none (sockets that do not
+        # exist). Its metrics stay next to its state too.
+        none = str(state_dir / "no-system-log")
+        self.env = {**os.environ, "IPMP_STATE_DIR": str(state_dir),
+                    "IPMP_JOURNAL_SOCKET": none, "IPMP_SYSLOG_SOCKET": none,
+                    "IPMP_METRICS_DIR": str(state_dir)}
 
     def show(self, *argv: str) -> str:
         """Run a command in the node namespace, echoing it like a terminal session."""

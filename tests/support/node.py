@@ -37,13 +37,18 @@ class Node:
     tool_timeout_s = 60.0
     #: How long start() waits for the daemon to answer (seconds).
     start_timeout_s = SETTLE_S
+    #: --log-file state_dir/<ns>.log (what log() reads); False: the daemon's own choice
+    #: (the system log when not on a terminal), for the tests of that choice.
+    log_to_file = True
 
     def __init__(self, lab: Lab, state_dir: Path | str, ns: str | None = None) -> None:
         self.lab = lab
         self.ns = ns or lab.node
         self.state_dir = Path(state_dir)
+        # The Prometheus textfile goes next to the state, not into this machine's
+        # node_exporter directory.
         self.env = {**os.environ, "IPMP_STATE_DIR": str(state_dir),
-                    "PYTHONDONTWRITEBYTECODE": "1"}
+                    "IPMP_METRICS_DIR": str(state_dir), "PYTHONDONTWRITEBYTECODE": "1"}
         self.daemon: subprocess.Popen[Any] | None = None
 
     @property
@@ -79,9 +84,10 @@ class Node:
         """Start ipmpd without waiting for it (``stderr``: where a traceback that escapes
         its log would go)."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        log_args = ["--log-file", str(self.log_path)] if self.log_to_file else []
         self.daemon = self.lab.spawn(
             self.ns,
-            [sys.executable, "-m", "ipmp_core.cli.ipmpd", "--log-file", str(self.log_path),
+            [sys.executable, "-m", "ipmp_core.cli.ipmpd", *log_args,
              "--defaults", str(self.defaults)],
             env=self.env, stderr=stderr,
         )

@@ -78,7 +78,8 @@ def test_sample_defaults_file_reads_cleanly_and_states_the_built_in_values(
                 if line.startswith("#") and "=" in line and line[1:2].isupper()]
     assert {s.split("=")[0] for s in settings} == {
         "FAILURE_DETECTION_TIME", "FAILBACK", "TRACK_INTERFACES_ONLY_WITH_GROUPS",
-        "TRANSITIVE_PROBING", "ANNOUNCE_COUNT", "ANNOUNCE_INTERVAL", "ANNOUNCE_REPEAT"}
+        "TRANSITIVE_PROBING", "ANNOUNCE_COUNT", "ANNOUNCE_INTERVAL", "ANNOUNCE_REPEAT",
+        "METRICS_DIR"}
     assert _read(tmp_path, "\n".join(settings) + "\n") == Defaults()  # uncommented
 
 

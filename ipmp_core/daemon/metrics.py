@@ -1,0 +1,172 @@
+"""The Prometheus textfile: node_exporter's textfile collector reads the daemon's state
+and counters from <directory>/clearview-ipmp-<netns>.prom.
+
+The daemon's own events drive it: it listens to them as an event subscriber does
+(probe events, state changes, address moves) and counts announcements as they are
+sent. A change schedules a write; writes are at least one failure detection time
+apart (the shortest of the groups'), so that a member probing every 1.4 s or a
+failover of 1,000 addresses costs one write per FDT, not one per event. A write goes
+to a temporary file renamed over the old one: node_exporter never reads half a file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from ipmp_core.daemon.metrics_text import (
+    FILE_PREFIX,
+    FILE_SUFFIX,
+    MS_PER_S,
+    NS_PER_S,
+    Counters,
+    render,
+)
+from ipmp_core.engine.engine import Engine
+from ipmp_core.net.announce import Announcer
+
+log = logging.getLogger("ipmpd")
+
+# Between two writes when no group exists yet (the engine's default FDT is used then).
+_FALLBACK_INTERVAL_S = 10.0
+# Written again after this long without a change: node_textfile_mtime_seconds then
+# tells a live daemon with a quiet network from a hung one (an alert in operations.md).
+HEARTBEAT_S = 60.0
+
+
+def metrics_path(directory: Path, ns: str) -> Path:
+    return directory / f"{FILE_PREFIX}{ns}{FILE_SUFFIX}"
+
+
+class Metrics:
+    """Owns the counters and the textfile of one daemon. Put in the daemon's set of
+    event subscribers (``put_nowait``); ``changed()`` for what comes as no event."""
+
+    def __init__(self, engine: Engine, directory: Path | None, ns: str) -> None:
+        self.engine = engine
+        self.ns = ns
+        self.path = metrics_path(directory, ns) if directory is not None else None
+        self.counters = Counters()
+        self.timer: asyncio.TimerHandle | None = None
+        self.last_write = -float("inf")  # the event loop's time() of the last write
+        self.failed = False  # a write failed: said once, until one succeeds again
+        self.started = False
+        self.heartbeat_s = HEARTBEAT_S
+
+    @property
+    def enabled(self) -> bool:
+        """Started, with a directory to write to."""
+        return self.path is not None and self.started
+
+    def start(self, subscribers: set[Any]) -> None:
+        """Once the state is loaded: the first file, then the daemon's events. A missing
+        directory is said once (node_exporter is not installed: nothing to write for)."""
+        if self.path is not None and not self.path.parent.is_dir():
+            log.info("no Prometheus textfile: %s does not exist", self.path.parent)
+            self.path = None
+        if self.path is None:
+            return
+        self.started = True
+        subscribers.add(self)  # probe events are produced from now on (executor.execute)
+        self.changed()
+
+    def interval_s(self) -> float:
+        fdts = [g.fdt_current for g in self.engine.groups.values()]
+        return min(fdts) / MS_PER_S if fdts else _FALLBACK_INTERVAL_S
+
+    # ------------------------------------------------------------------ inputs
+    def put_nowait(self, event: dict[str, Any]) -> None:
+        """An event, as the control channel's subscribers get it."""
+        kind = event.get("type")
+        if kind == "probe":
+            self._probe(event)
+        elif kind == "address-moved" and event.get("to") and event.get("from"):
+            group = event.get("group", "")
+            self.counters.address_moves[group] = self.counters.address_moves.get(group, 0) + 1
+        self.changed()
+
+    def _probe(self, event: dict[str, Any]) -> None:
+        key = (event.get("interface", ""), event.get("target", ""))
+        c = self.counters
+        status = event.get("status")
+        table = {"sent": c.probes_sent, "acked": c.probes_acked, "lost": c.probes_lost}.get(
+            status or "")
+        if table is None:
+            return
+        table[key] = table.get(key, 0) + 1
+        if status == "acked" and event.get("ackrecv_ns") is not None:
+            c.rtt_last_s[key] = (event["ackrecv_ns"] - event["sent_ns"]) / NS_PER_S
+        if event.get("rttavg_ms") is not None:
+            c.rtt_avg_s[key] = event["rttavg_ms"] / MS_PER_S
+
+    def announced(self, interface: str) -> None:
+        self.counters.announcements[interface] = self.counters.announcements.get(
+            interface, 0) + 1
+        self.changed()
+
+    # ------------------------------------------------------------------ output
+    def changed(self) -> None:
+        """Write now if the last write is one interval old, else once it is (sooner
+        when the interval shrank meanwhile: a group's FDT was lowered)."""
+        if not self.enabled:
+            return
+        loop = asyncio.get_running_loop()
+        due = max(loop.time(), self.last_write + self.interval_s())
+        if self.timer is not None:
+            if self.timer.when() <= due:
+                return
+            self.timer.cancel()
+        self.timer = loop.call_at(due, self.write)
+
+    def text(self) -> str:
+        group_of = {name: m.group for name, m in self.engine.members.items()}
+        return render(self.engine.snapshot(), self.counters, group_of, self.ns)
+
+    def write(self) -> None:
+        self.timer = None
+        if self.path is None:
+            return
+        loop = asyncio.get_running_loop()
+        self.last_write = loop.time()
+        self.timer = loop.call_later(self.heartbeat_s, self.write)  # changed() may advance it
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        try:
+            tmp.write_text(self.text(), encoding="utf-8")
+            os.chmod(tmp, 0o644)  # node_exporter runs as its own user
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            if not self.failed:
+                log.warning("cannot write the Prometheus textfile %s: %s", self.path,
+                            exc.strerror or exc)
+            self.failed = True
+            return
+        self.failed = False
+
+    def close(self) -> None:
+        """The daemon stops: its metrics go (stale ones would say its groups are fine)."""
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.path is not None:
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+
+
+class CountingAnnouncer(Announcer):
+    """The announcer, counting what it sent per interface for the metrics."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        super().__init__()
+        self.metrics = metrics
+
+    def announce(self, ifname: str, ifindex: int, mac: bytes, ip: Any) -> bool:
+        sent = super().announce(ifname, ifindex, mac, ip)
+        if sent and self.metrics.enabled:
+            self.metrics.announced(ifname)
+        return sent
