@@ -207,7 +207,9 @@ def start_daemon(client: ControlClient | None = None,
     log_args = [] if system else ["--log-file", str(log_path)]
     with open(log_path, "ab") as log_file:
         subprocess.Popen(
-            [sys.executable, "-m", "ipmp_core.cli.ipmpd", *log_args],
+            # -P: not the caller's working directory on the path: a root daemon started
+            # from /tmp would import an ipmp_core planted there
+            [sys.executable, "-P", "-m", "ipmp_core.cli.ipmpd", *log_args],
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=log_file,
