@@ -16,7 +16,10 @@ RUNTIME=/opt/clearview-ipmp/runtime
 PYTHON=/usr/bin/python3
 PYVER=$($PYTHON -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
 SITE=$RUNTIME/lib/python$PYVER/site-packages
-VERSION=$(sed -n 's/^version *= *//p' "$REPO/setup.cfg")
+# the project's one version (ipmp_core.__version__, which setup.cfg reads), read from the
+# source without importing the package
+VERSION=$(sed -n 's/^__version__ *= *"\(.*\)"$/\1/p' "$REPO/ipmp_core/__init__.py")
+case $VERSION in ''|*[!0-9A-Za-z.+~-]*) echo "build-deb: no usable version in ipmp_core/__init__.py: '$VERSION'" >&2; exit 1;; esac
 ARCH=$(dpkg --print-architecture)
 DEB=$OUT/${PKG}_${VERSION}_${ARCH}.deb
 
