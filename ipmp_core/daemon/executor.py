@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from ipmp_core import interference
@@ -76,6 +76,14 @@ _LEVELS = {
     "info": logging.INFO,
     "debug": logging.DEBUG,
 }
+
+
+def wants_probe_events(subscribers: Iterable[Any]) -> bool:
+    """Whether the engine should build an event per probe sent, answered and lost: only
+    for a subscriber that reads them (an event stream: ipmpstat -p, an agent). One that
+    does not says ``wants_probe_events = False`` (the metrics, which read the engine's
+    counters), so that it costs the probing path nothing."""
+    return any(getattr(s, "wants_probe_events", True) for s in subscribers)
 
 
 class Executor:
@@ -161,7 +169,7 @@ class Executor:
     async def execute(self, actions: list[Action]) -> None:
         """Carry out a batch in the engine's order (the old copies of moved addresses
         and the announcements come last: engine/batch.py)."""
-        self.engine.probing.events = bool(self.subscribers)
+        self.engine.probing.events = wants_probe_events(self.subscribers)
         self.journal.write_intent(actions)
         config_changed = False
         self.unplaced = set()

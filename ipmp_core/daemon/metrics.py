@@ -1,12 +1,17 @@
 """The Prometheus textfile: node_exporter's textfile collector reads the daemon's state
 and counters from <directory>/clearview-ipmp-<netns>.prom.
 
-The daemon's own events drive it: it listens to them as an event subscriber does
-(probe events, state changes, address moves) and counts announcements as they are
-sent. A change schedules a write; writes are at least one failure detection time
-apart (the shortest of the groups'), so that a member probing every 1.4 s or a
-failover of 1,000 addresses costs one write per FDT, not one per event. A write goes
-to a temporary file renamed over the old one: node_exporter never reads half a file.
+The probe counters are the engine's own (each FamilyProber counts per target as it
+goes: engine/prober.py TargetCounts), read when the file is written: the daemon's
+probe events stay off unless an event client wants them, so metrics cost the probing
+path nothing. The daemon's other events (state changes, address moves: rare) reach
+it as they reach an event subscriber, and it counts announcements as they are sent.
+A change schedules a write; writes are at least one failure detection time apart
+(the shortest of the groups'), so that a failover of 1,000 addresses costs one write
+per FDT, not one per event; while any member probes, the next write follows one FDT
+after the last, so that the probe counters are never more than an FDT old. A write
+goes to a temporary file renamed over the old one: node_exporter never reads half a
+file.
 """
 
 from __future__ import annotations
@@ -22,11 +27,11 @@ from ipmp_core.daemon.metrics_text import (
     FILE_PREFIX,
     FILE_SUFFIX,
     MS_PER_S,
-    NS_PER_S,
     Counters,
     render,
 )
 from ipmp_core.engine.engine import Engine
+from ipmp_core.engine.prober import TRANSITIVE, FamilyProber
 from ipmp_core.net.announce import Announcer
 
 log = logging.getLogger("ipmpd")
@@ -42,9 +47,37 @@ def metrics_path(directory: Path, ns: str) -> Path:
     return directory / f"{FILE_PREFIX}{ns}{FILE_SUFFIX}"
 
 
+def probe_counters(engine: Engine) -> Counters:
+    """The probe tables of Counters, read from the engine's FamilyProbers: their
+    cumulative TargetCounts and their targets' RTT estimates (ipmpstat -t RTTAVG). A
+    transitive probe's target is the member it probes, labelled ``<member>`` as the
+    probe events and ipmpstat -t name it."""
+    c = Counters()
+    for name, member in engine.members.items():
+        probers: list[FamilyProber] = list(member.prober.families.values())
+        if member.prober.transitive is not None:
+            probers.append(member.prober.transitive)
+        for fp in probers:
+            for target, n in fp.counts.items():
+                key = (name, f"<{target}>" if fp.family == TRANSITIVE else target)
+                c.probes_sent[key] = c.probes_sent.get(key, 0) + n.sent
+                c.probes_acked[key] = c.probes_acked.get(key, 0) + n.acked
+                c.probes_lost[key] = c.probes_lost.get(key, 0) + n.lost
+                if n.rtt_last is not None:
+                    c.rtt_last_s[key] = n.rtt_last / MS_PER_S
+                est = fp.rtt.get(target)
+                if est is not None and est.known:
+                    c.rtt_avg_s[key] = est.average / MS_PER_S
+    return c
+
+
 class Metrics:
     """Owns the counters and the textfile of one daemon. Put in the daemon's set of
     event subscribers (``put_nowait``); ``changed()`` for what comes as no event."""
+
+    # The probe counters are the engine's (probe_counters): the engine need not build
+    # an event per probe for this subscriber (executor.wants_probe_events).
+    wants_probe_events = False
 
     def __init__(self, engine: Engine, directory: Path | None, ns: str) -> None:
         self.engine = engine
@@ -71,37 +104,29 @@ class Metrics:
         if self.path is None:
             return
         self.started = True
-        subscribers.add(self)  # probe events are produced from now on (executor.execute)
+        subscribers.add(self)  # state changes and address moves; no probe events
         self.changed()
 
     def interval_s(self) -> float:
         fdts = [g.fdt_current for g in self.engine.groups.values()]
         return min(fdts) / MS_PER_S if fdts else _FALLBACK_INTERVAL_S
 
+    def probing(self) -> bool:
+        """Whether any member probes: its counters then change without any event."""
+        return any(m.prober.enabled for m in self.engine.members.values())
+
     # ------------------------------------------------------------------ inputs
     def put_nowait(self, event: dict[str, Any]) -> None:
-        """An event, as the control channel's subscribers get it."""
+        """An event, as the control channel's subscribers get it. Probe events (there
+        while an event client listens) are ignored: the engine counts the probes, and
+        a write follows the probing by itself (``write``)."""
         kind = event.get("type")
         if kind == "probe":
-            self._probe(event)
-        elif kind == "address-moved" and event.get("to") and event.get("from"):
+            return
+        if kind == "address-moved" and event.get("to") and event.get("from"):
             group = event.get("group", "")
             self.counters.address_moves[group] = self.counters.address_moves.get(group, 0) + 1
         self.changed()
-
-    def _probe(self, event: dict[str, Any]) -> None:
-        key = (event.get("interface", ""), event.get("target", ""))
-        c = self.counters
-        status = event.get("status")
-        table = {"sent": c.probes_sent, "acked": c.probes_acked, "lost": c.probes_lost}.get(
-            status or "")
-        if table is None:
-            return
-        table[key] = table.get(key, 0) + 1
-        if status == "acked" and event.get("ackrecv_ns") is not None:
-            c.rtt_last_s[key] = (event["ackrecv_ns"] - event["sent_ns"]) / NS_PER_S
-        if event.get("rttavg_ms") is not None:
-            c.rtt_avg_s[key] = event["rttavg_ms"] / MS_PER_S
 
     def announced(self, interface: str) -> None:
         self.counters.announcements[interface] = self.counters.announcements.get(
@@ -124,7 +149,10 @@ class Metrics:
 
     def text(self) -> str:
         group_of = {name: m.group for name, m in self.engine.members.items()}
-        return render(self.engine.snapshot(), self.counters, group_of, self.ns)
+        counters = probe_counters(self.engine)
+        counters.address_moves = self.counters.address_moves
+        counters.announcements = self.counters.announcements
+        return render(self.engine.snapshot(), counters, group_of, self.ns)
 
     def write(self) -> None:
         self.timer = None
@@ -132,7 +160,11 @@ class Metrics:
             return
         loop = asyncio.get_running_loop()
         self.last_write = loop.time()
-        self.timer = loop.call_later(self.heartbeat_s, self.write)  # changed() may advance it
+        # While a member probes its counters move: the next write is one interval on
+        # (as a change would make it); else the heartbeat. changed() may advance it.
+        next_s = min(self.interval_s(), self.heartbeat_s) if self.probing() \
+            else self.heartbeat_s
+        self.timer = loop.call_later(next_s, self.write)
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         try:
             tmp.write_text(self.text(), encoding="utf-8")

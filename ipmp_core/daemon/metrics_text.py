@@ -20,15 +20,16 @@ FILE_PREFIX = "clearview-ipmp-"
 FILE_SUFFIX = ".prom"
 PREFIX = "clearview_ipmp_"
 MS_PER_S = 1000.0
-NS_PER_S = 1e9
 
 Labels = tuple[tuple[str, str], ...]
 
 
 @dataclass
 class Counters:
-    """What the daemon counts as it goes (they start at 0 with the daemon; Prometheus'
-    rate() and increase() handle the reset of a restart)."""
+    """What the file's counters say: the probe tables read from the engine's probers
+    (metrics.probe_counters), the others counted by the daemon as it goes. They start
+    at 0 with the daemon, a target's probe counters also with a new prober (a new test
+    address); Prometheus' rate() and increase() handle such a reset."""
 
     # (interface, target) -> count
     probes_sent: dict[tuple[str, str], int] = field(default_factory=dict)

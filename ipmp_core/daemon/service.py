@@ -24,7 +24,7 @@ from ipmp_core.daemon.bursts import Bursts
 from ipmp_core.daemon.clock import now_ms
 from ipmp_core.daemon.control_server import ControlServer, Subscriber
 from ipmp_core.daemon.dhcp_sessions import DhcpSessions, EngineCall
-from ipmp_core.daemon.executor import Executor
+from ipmp_core.daemon.executor import Executor, wants_probe_events
 from ipmp_core.daemon.kernel import KernelFollower
 from ipmp_core.daemon.metrics import CountingAnnouncer, Metrics
 from ipmp_core.daemon.metrics_text import metrics_dir_for
@@ -310,8 +310,9 @@ class Daemon:
             log.info("transitive probes %s: ignored frames %s", name, reasons)
 
     def _subscribed(self, anyone: bool) -> None:
-        """Probe events are produced only while someone listens."""
-        self.engine.probing.events = anyone
+        """Probe events are produced only while someone listens who wants them (the
+        metrics do not: wants_probe_events); ``anyone``: whether any subscriber is left."""
+        self.engine.probing.events = anyone and wants_probe_events(self.subscribers)
 
     # ------------------------------------------------------------------ timer
     def schedule(self) -> None:

@@ -65,6 +65,22 @@ class ProbeRecord:
         self.started = self.start
 
 
+class TargetCounts:
+    """One target's probe counters since its FamilyProber was created, for the daemon's
+    Prometheus textfile (daemon/metrics.py): kept as the probes go, a few integers per
+    target and never a per-probe object, so that metrics cost the probing path nothing
+    and need no probe events. Failure-detection probes only: PROBE_RTT probes are no
+    probe events either (pii_probes)."""
+
+    __slots__ = ("acked", "lost", "rtt_last", "sent")
+
+    def __init__(self) -> None:
+        self.sent = 0
+        self.acked = 0
+        self.lost = 0
+        self.rtt_last: float | None = None  # ms: the last answered probe's network RTT
+
+
 @dataclass
 class FamilyProber:
     """One member's probing in one address family: its schedule, sequence numbers, the
@@ -98,6 +114,9 @@ class FamilyProber:
     fd_base: float = 0.0
     rtt_target_index: int = 0
     rtt_probes: deque[ProbeRecord] = field(default_factory=lambda: deque(maxlen=RTT_PROBES_KEPT))
+    # target -> its cumulative counters (never cleared: clear() forgets the history the
+    # judgement reads, not what was counted; a new FamilyProber starts from zero)
+    counts: dict[str, TargetCounts] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ schedule
     def start(self, now: float, interval: float) -> None:
@@ -155,7 +174,17 @@ class FamilyProber:
         record = ProbeRecord(seq, target, now)
         self.records.append(record)
         self.unacked.append(record)
+        counts = self.counts.get(target)
+        if counts is None:
+            counts = self.counts[target] = TargetCounts()
+        counts.sent += 1
         return record
+
+    def answered(self, record: ProbeRecord) -> None:
+        """Count ``record`` as acked (its status, done and rtt already set)."""
+        counts = self.counts[record.target]
+        counts.acked += 1
+        counts.rtt_last = record.rtt
 
     def timeout_for(self, record: ProbeRecord, interval: float) -> float:
         est = self.rtt.get(record.target)
@@ -178,6 +207,7 @@ class FamilyProber:
             if now >= deadline or too_many:
                 record.status = ProbeStatus.LOST
                 record.done = min(now, deadline)
+                self.counts[record.target].lost += 1
                 lost.append(record)
             else:
                 keep.append(record)

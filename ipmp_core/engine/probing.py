@@ -329,6 +329,7 @@ class Probing:
         if record in family_prober.unacked:  # keeps the list of what may still be lost short
             family_prober.unacked = [r for r in family_prober.unacked if r is not record]
         record.rtt = now - record.start
+        family_prober.answered(record)
         family_prober.last_success = now
         # the first reply ends the quiet period
         family_prober.quiet_until = min(family_prober.quiet_until, now)
