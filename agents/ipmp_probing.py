@@ -65,6 +65,12 @@ def notes(probing: str, members: list[str], tests: dict[str, str], linklocal: bo
     if probing == TRANSITIVE and members and not without:
         out.append(f"probing={TRANSITIVE}: every member has a test address and probes from "
                    "it; transitive probing covers only members without one")
+    if probing == TRANSITIVE and without and not linklocal and not data:
+        # Only a member carrying a data address probes the targets; the others probe it.
+        # A node whose group has none (a floating address lives elsewhere) probes nothing.
+        out.append(f"probing={TRANSITIVE}: no data_addresses for this node: until a "
+                   "floating address is placed here, its members detect failures by link "
+                   "state only (give each node an address of its own in data_addresses)")
     if probing == LINK and any(":" in a for a in data):
         out.append(f"probing={LINK}: IPv6 data addresses are probed from the members' "
                    "link-local addresses all the same (as in Solaris)")

@@ -79,8 +79,10 @@ def test_per_node_test_addresses_must_cover_every_node_for_test_addresses() -> N
 
 
 @pytest.mark.parametrize("params", [
-    {"probing": "transitive"},
-    {"probing": "transitive", "test_addresses": "e0=198.51.100.21/24"},
+    {"probing": "transitive", "data_addresses": "198.51.100.10/24"},
+    {"probing": "transitive", "test_addresses": "e0=198.51.100.21/24",
+     "data_addresses": "@n1 198.51.100.11/24; 198.51.100.10/24"},
+    {"probing": "transitive", "data_addresses": "2001:db8::10/64"},  # link-locals probe
     {"probing": "test-addresses", "test_addresses": TESTS},
     {"probing": "test-addresses", "test_addresses": "e0=dhcp e1=dhcp"},
     {"probing": "link"},
@@ -98,6 +100,9 @@ def test_combinations_that_make_sense_validate(params: dict[str, str]) -> None:
      "only (probing=transitive covers them)"),
     ({"probing": "transitive", "test_addresses": TESTS},
      "probing=transitive: every member has a test address"),
+    ({"probing": "transitive"},  # a node whose group carries only a floating address
+     "probing=transitive: no data_addresses for this node: until a floating address is "
+     "placed here, its members detect failures by link state only"),
     ({"probing": "link", "data_addresses": "2001:db8::10/64"},
      "probing=link: IPv6 data addresses are probed from the members' link-local"),
 ])
