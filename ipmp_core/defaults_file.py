@@ -12,7 +12,8 @@ values are logged and ignored: a typo must not stop failure detection.
     ANNOUNCE_INTERVAL=200          # ms between them
     ANNOUNCE_REPEAT=5000           # ms until the second burst; 0 = no second burst
     TRACK_INTERFACES_ONLY_WITH_GROUPS=yes   # no: interfaces in no group that have a
-                                   # test address get failure detection (no failover)
+                                   # test address (or, with TRANSITIVE_PROBING=yes, an
+                                   # IPv4 address) get failure detection (no failover)
     TRANSITIVE_PROBING=no          # yes: members without a test address probe anyway
                                    # (Solaris 11's config/transitive-probing)
 """
@@ -144,7 +145,9 @@ KEYS = (
         "the ocf:clearview:ipmp agent use its probing parameter instead."),
     Key("TRACK_INTERFACES_ONLY_WITH_GROUPS", _yes(Defaults.track_only_groups),
         "no: interfaces in no group that have a test address are probed too, for failure "
-        "detection only (ipmpstat -i shows them in group \"--\")."),
+        "detection only (ipmpstat -i shows them in group \"--\"). With "
+        "TRANSITIVE_PROBING=yes, so are those that have an IPv4 address of their own: "
+        "they probe the routers of its subnet from it."),
     Key("ANNOUNCE_COUNT", str(DEFAULT_ANNOUNCE_COUNT),
         f"How many gratuitous ARPs (IPv4) or unsolicited neighbour advertisements (IPv6) "
         f"are sent when a data address moves (0 to {MAX_ANNOUNCE_COUNT})."),
