@@ -206,3 +206,14 @@ def test_an_address_seen_before_its_link_tracks_the_interface_when_the_link_come
     assert tracked(w) == []
     assert not any(isinstance(a, SendProbe) and a.member == "e5" and a.source != "192.0.2.5"
                    for a in w.actions)
+
+
+def test_one_tracked_for_its_own_address_is_not_configuration():
+    """The state file keeps test addresses only: an interface tracked for its own
+    address follows the kernel; an entry for it would be read back as an empty
+    test-address list, and refused with an error once the interface is gone."""
+    w = world()
+    address(w, "e3", OWN_A)
+    w.record(w.engine.set_test_addresses("e4", [f"{OWN_B}/24"], w.now))
+    assert tracked(w) == ["e3", "e4"]
+    assert [m["name"] for m in w.engine.config()["anonymous"]] == ["e4"]
