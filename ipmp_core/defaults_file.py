@@ -12,7 +12,8 @@ values are logged and ignored: a typo must not stop failure detection.
     ANNOUNCE_INTERVAL=200          # ms between them
     ANNOUNCE_REPEAT=5000           # ms until the second burst; 0 = no second burst
     TRACK_INTERFACES_ONLY_WITH_GROUPS=yes   # no: interfaces in no group that have a
-                                   # test address get failure detection (no failover)
+                                   # test address (or, with TRANSITIVE_PROBING=yes, an
+                                   # IPv4 address) get failure detection (no failover)
     TRANSITIVE_PROBING=no          # yes: members without a test address probe anyway
                                    # (Solaris 11's config/transitive-probing)
     METRICS_DIR=/var/lib/prometheus/node-exporter   # the Prometheus textfile's
@@ -152,7 +153,9 @@ KEYS = (
         "the ocf:clearview:ipmp agent use its probing parameter instead."),
     Key("TRACK_INTERFACES_ONLY_WITH_GROUPS", _yes(Defaults.track_only_groups),
         "no: interfaces in no group that have a test address are probed too, for failure "
-        "detection only (ipmpstat -i shows them in group \"--\")."),
+        "detection only (ipmpstat -i shows them in group \"--\"). With "
+        "TRANSITIVE_PROBING=yes, so are those that have an IPv4 address of their own: "
+        "they probe the routers of its subnet from it."),
     Key("METRICS_DIR", DEFAULT_METRICS_DIR,
         "The directory of the Prometheus textfile the daemon keeps "
         "(clearview-ipmp-NETNS.prom, for node_exporter's textfile collector); empty: no "

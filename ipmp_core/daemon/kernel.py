@@ -128,7 +128,8 @@ class KernelFollower:
             actions = self._forget_vanished(links, addresses, now)
             for a in addresses:
                 actions += self.engine.address_observed(
-                    self.netlink.names.get(a.ifindex, ""), a.address, True, now)
+                    self.netlink.names.get(a.ifindex, ""), a.address, True, now,
+                    prefixlen=a.prefixlen)
             await self.executor.execute(actions)
             await self._restore_missing()
             actions = []
@@ -178,7 +179,8 @@ class KernelFollower:
                 ifname = self.netlink.names.get(event.ifindex, "")
                 if not event.added:
                     await self._restore_if_ours(ifname, event.address)
-                actions = self.engine.address_observed(ifname, event.address, event.added, now)
+                actions = self.engine.address_observed(ifname, event.address, event.added, now,
+                                                       prefixlen=event.prefixlen)
             elif isinstance(event, LinkInfo):
                 actions = self.engine.link_observed(
                     event.name, now, ifindex=event.ifindex, mac=event.mac,

@@ -170,7 +170,7 @@ class Daemon:
                 if n and not n % OBSERVE_CHUNK:
                     await asyncio.sleep(0)  # the control socket is served meanwhile
                 self.engine.address_observed(self.netlink.names.get(a.ifindex, ""), a.address,
-                                             True, now)
+                                             True, now, prefixlen=a.prefixlen)
             for family, gateways in (await self.netlink.gateways()).items():
                 self.engine.routers_observed(family, gateways, now)
             self.engine.track_all = not self.defaults.track_only_groups
@@ -178,6 +178,8 @@ class Daemon:
             self.engine.default_failback = self.defaults.failback
             self.engine.default_transitive = self.defaults.transitive_probing
             await self._load_state(addresses, now, stepped=True)
+            # ungrouped interfaces with an address of their own (TRANSITIVE_PROBING=yes)
+            await self.executor.execute(self.engine.track_ungrouped(now))
             self.schedule()
             self.started = True
 

@@ -37,6 +37,7 @@ from ipmp_core.engine.probing import Probing
 from ipmp_core.engine.rules import Rules
 from ipmp_core.engine.state import FROM_DEFAULTS, FromDefaults, Group, Member, Owner
 from ipmp_core.engine.tables import LinkObservation, Tables
+from ipmp_core.engine.ungrouped import UngroupedTracking, note_address
 from ipmp_core.model import Snapshot
 from ipmp_core.values import IPInterface
 
@@ -62,6 +63,7 @@ class Engine:
         self._group_requests = GroupRequests(self.tables, self.rules, self.probing,
                                              self._member_requests, self._address_requests)
         self._loader = Loader(self._group_requests)
+        self._ungrouped = UngroupedTracking(self.tables, self._member_requests)
         # Why the daemon refuses changes (its state file could not be loaded), shown by
         # ipmpstat; empty when it does not.
         self.state_error = ""
@@ -99,8 +101,8 @@ class Engine:
         """Netlink reported an interface (RTM_NEWLINK or a dump at start)."""
         self.tables.observed[name] = LinkObservation(ifindex, mac, carrier, admin_up)
         member = self.tables.members.get(name)
-        if member is None:
-            return []
+        if member is None:  # an ungrouped interface tracked for its own address?
+            return self._ungrouped.update(name, now) if self.tables.own_ipv4.get(name) else []
         return self._member_links.link_observed(member, now, ifindex=ifindex, mac=mac,
                                                 carrier=carrier, admin_up=admin_up)
 
@@ -108,17 +110,25 @@ class Engine:
         """Netlink reported RTM_DELLINK: the NIC is gone (hot removal, DR)."""
         self.tables.observed.pop(name, None)
         member = self.tables.members.get(name)
-        return [] if member is None else self._member_links.link_removed(member, now)
+        out = [] if member is None else self._member_links.link_removed(member, now)
+        if self.tables.own_ipv4.pop(name, None):  # its addresses went with it
+            out += self._ungrouped.update(name, now)
+        return out
 
     def address_observed(self, ifname: str, address: str, added: bool,
-                         now: float) -> list[Action]:
-        """Netlink RTM_NEWADDR/RTM_DELADDR: our own addresses are never probe targets, and
-        a member's IPv6 link-local is its IPv6 test address."""
+                         now: float, prefixlen: int | None = None) -> list[Action]:
+        """Netlink RTM_NEWADDR/RTM_DELADDR: our own addresses are never probe targets, a
+        member's IPv6 link-local is its IPv6 test address, and an ungrouped interface's
+        IPv4 address (with ``prefixlen``) may make it tracked (engine/ungrouped.py)."""
         tables = self.tables
         if added:
             tables.local_addresses.add(address)
         else:
             tables.local_addresses.discard(address)
+        out: list[Action] = []
+        changed = note_address(tables, ifname, address, prefixlen, added)
+        if changed is not None and tables.track_all and tables.default_transitive:
+            out += self._ungrouped.update(changed, now)
         linklocal6 = is_link_local(address) and ":" in address
         if linklocal6:
             if added:
@@ -128,11 +138,11 @@ class Engine:
         if added and not is_link_local(address):
             stray = self._address_requests.stray_copy(ifname, address)
             if stray is not None:
-                return [stray]
+                return [*out, stray]
         member = tables.members.get(ifname)
         if member is None or not linklocal6:
-            return []
-        return self._member_links.linklocal_observed(member, address, added, now)
+            return out
+        return out + self._member_links.linklocal_observed(member, address, added, now)
 
     def routers_observed(self, family: int, routers: list[tuple[str, str]],
                          now: float) -> list[Action]:
@@ -259,8 +269,14 @@ class Engine:
 
     def set_defaults(self, fdt_ms: int, failback: bool, now: float, *,
                      transitive_probing: bool = DEFAULT_TRANSITIVE_PROBING) -> list[Action]:
-        return self._group_requests.set_defaults(fdt_ms, failback, now,
-                                                 transitive_probing=transitive_probing)
+        out = self._group_requests.set_defaults(fdt_ms, failback, now,
+                                                transitive_probing=transitive_probing)
+        return out + self._ungrouped.update_all(now)
+
+    def track_ungrouped(self, now: float) -> list[Action]:
+        """The interfaces in no group tracked for their own addresses, all of them
+        again: the daemon's start-up, once the defaults and the state file are in."""
+        return self._ungrouped.update_all(now)
 
     def set_transitive_probing(self, name: str, value: bool | str | FromDefaults,
                                now: float) -> list[Action]:
@@ -288,7 +304,8 @@ class Engine:
                                         offline=offline, require_present=require_present)
 
     def remove_member(self, ifname: str, now: float) -> list[Action]:
-        return self._member_requests.remove_member(ifname, now)
+        out = self._member_requests.remove_member(ifname, now)
+        return out + self._ungrouped.update(ifname, now)  # tracked for its own address?
 
     def set_standby(self, ifname: str, value: bool | str, now: float) -> list[Action]:
         return self._member_requests.set_standby(ifname, value, now)
@@ -316,7 +333,8 @@ class Engine:
         return self._member_requests.remove_test_address(address, interface, now)
 
     def set_track_all(self, value: bool, now: float) -> list[Action]:
-        return self._member_requests.set_track_all(value, now)
+        out = self._member_requests.set_track_all(value, now)
+        return out + self._ungrouped.update_all(now)
 
     # ------------------------------------------------------------------ address requests
     def add_data_address(self, group_name: str, text: str, now: float, *,

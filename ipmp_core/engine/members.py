@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 
 from ipmp_core import aobjname, errors
 from ipmp_core.constants import MIN_REDUNDANCY
-from ipmp_core.engine import activation, address_objects
+from ipmp_core.engine import activation, address_objects, ungrouped
 from ipmp_core.engine.actions import (
     Action,
     ConfigChanged,
@@ -141,9 +141,10 @@ class MemberRequests:
     def _join_anonymous(self, ifname: str, now: float) -> list[Action]:
         tables = self.tables
         if ANONYMOUS not in tables.groups:
-            tables.groups[ANONYMOUS] = Group(name=ANONYMOUS, fdt_ms=tables.default_fdt,
-                                             fdt_current=tables.default_fdt,
-                                             follows_defaults={"fdt_ms"})
+            tables.groups[ANONYMOUS] = Group(
+                name=ANONYMOUS, fdt_ms=tables.default_fdt, fdt_current=tables.default_fdt,
+                transitive_probing=tables.default_transitive,
+                follows_defaults={"fdt_ms", "transitive_probing"})
         member = Member(name=ifname, group=ANONYMOUS, joined_at=now, notest_logged=True)
         seen = tables.observed[ifname]
         member.present = True
@@ -268,7 +269,8 @@ class MemberRequests:
             remove = tuple(a for a in old if a not in parsed)
             if add or remove:
                 out.append(SetTestAddresses(ifname, add=add, remove=remove))
-        if member.group == ANONYMOUS and not parsed and not want_dhcp:
+        if member.group == ANONYMOUS and not parsed and not want_dhcp and \
+                not ungrouped.wants_tracking(tables, ifname):  # else its own address probes
             out += self.drop_member(member, now)
             return out
         self.rules.refresh(tables.group_of(member), now, out)

@@ -38,6 +38,7 @@ from ipmp_core.engine.tables import Tables
 from ipmp_core.engine.target_sync import sync_targets, update_has_targets
 from ipmp_core.engine.testaddr_unique import shared_sources, uniqueness_logs
 from ipmp_core.engine.transitive import TransitiveProbes, data_source
+from ipmp_core.engine.ungrouped import own_source
 from ipmp_core.model import LinkState
 
 # Multicast probe sequence numbers remembered per family to recognise discovery replies.
@@ -77,8 +78,9 @@ class Probing:
         if 6 not in wanted and member.linklocal and (
                 group.linklocal_probes or any(a.version == 6 for a in group.binding)):
             wanted[6] = member.linklocal
-        source = data_source(group, member) if 4 not in wanted else None
-        if source is not None:  # transitive probing: from a data address bound to it
+        source = data_source(group, member) or own_source(self.tables, group, member) \
+            if 4 not in wanted else None
+        if source is not None:  # transitive: a data address bound to it, or its own
             wanted[4] = source
         return wanted
 

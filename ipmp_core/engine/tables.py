@@ -62,6 +62,8 @@ class Tables:
         self.members: dict[str, Member] = {}
         self.observed: dict[str, LinkObservation] = {}
         self.local_addresses: set[str] = set()  # every address of this node (not targets)
+        # interface -> {IPv4 address: prefix length} as netlink reports them (ungrouped.py)
+        self.own_ipv4: dict[str, dict[str, int]] = {}
         self.linklocals: dict[str, str] = {}  # interface -> its IPv6 link-local address
         # (group, DHCP data slot) -> the member its session talks through
         self.dhcp_members: dict[tuple[str, int], str | None] = {}

@@ -20,6 +20,7 @@ from ipmp_core.engine.state import (
     targets_for,
 )
 from ipmp_core.engine.tables import Tables
+from ipmp_core.engine.ungrouped import own_addresses, own_source
 
 Routers = dict[int, list[tuple[str, str]]]
 
@@ -57,6 +58,9 @@ def routers_for(tables: Tables, routers: Routers, group: Group, family: int,
             if a.version == family]
     if group.transitive_probing:  # members probe from data addresses too
         nets += [a.network for a in group.binding if a.version == family]
+    source = own_source(tables, group, members[0]) if owner and family == 4 else None
+    if source is not None:  # an ungrouped interface probing from its own address
+        nets += [a.network for a in own_addresses(tables, owner or "") if str(a.ip) == source]
     found: list[str] = []
     # The group's own declared routes count even while they are not installed (no
     # active member): otherwise a failed group would lose the very targets that

@@ -245,6 +245,7 @@ def config_dump(tables: Tables) -> dict[str, Any]:
         "anonymous": [
             {"name": m.name, "test_addresses": _test_addresses(m),
              "names": {str(a): n for a, n in m.test_names.items()}}
-            for m in tables.members.values() if m.group == ANONYMOUS
+            # one tracked for its own address only is the kernel's, not configuration
+            for m in tables.members.values() if m.group == ANONYMOUS and _test_addresses(m)
         ],
     }

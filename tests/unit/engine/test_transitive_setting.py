@@ -137,11 +137,15 @@ def test_the_state_file_refuses_a_setting_that_is_not_a_boolean(value: object,
     assert expected in info.value.message, info.value.message
 
 
-def test_the_anonymous_group_keeps_it_off_whatever_the_file_says() -> None:
-    """Transitive probing of interfaces in no group is not built: the anonymous group
-    does not follow TRANSITIVE_PROBING."""
+def test_the_anonymous_group_follows_the_file_both_ways() -> None:
+    """The anonymous group cannot be named in a request, so the defaults file's
+    TRANSITIVE_PROBING is its value, taken on SIGHUP both ways (it stayed off)."""
     w = World("e9")
     w.engine.track_all = True
     w.record(w.engine.set_test_addresses("e9", ["192.0.2.9/24"], w.now))
+    assert w.engine.groups[""].transitive_probing is False
     w.record(w.engine.set_defaults(10000, True, w.now, transitive_probing=True))
+    assert w.engine.groups[""].transitive_probing is True
+    assert "Group -- takes TRANSITIVE_PROBING=yes from the defaults file" in w.logs()
+    w.record(w.engine.set_defaults(10000, True, w.now, transitive_probing=False))
     assert w.engine.groups[""].transitive_probing is False
