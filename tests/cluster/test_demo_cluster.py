@@ -44,7 +44,7 @@ def blocks(printed: list[str], command: str) -> list[str]:
 
 
 def started_on(crm_mon_text: str, rsc: str) -> str | None:
-    match = re.search(rf"^\s*\* {rsc}\s.*Started (\S+)$", crm_mon_text, re.M)
+    match = re.search(rf"^\s*\* {rsc}\s.*\bStarted (\S+)", crm_mon_text, re.M)
     return match.group(1) if match else None
 
 

@@ -61,6 +61,9 @@ WATCH_MAX_S = 300.0
 # Wrap printed commands like docs/pacemaker.md does (a terminal's width).
 LINE_WIDTH = 88
 
+# A resource with an operation in flight, in crm_mon's XML.
+PENDING = re.compile(r"<resource [^>]*\bpending=")
+
 # What a new cluster made with `pcs cluster setup` has (pcs 0.10 and later): a resource
 # stays where it is when its old node becomes eligible again, rather than moving back.
 STICKINESS = ["pcs", "resource", "defaults", "update", "resource-stickiness=1"]
@@ -209,6 +212,9 @@ def play(c: Cluster, say: Callable[[str], None] = print) -> ActResult:
     a = c.node(where)
     b = c.other(a)
     c.wait_for(lambda: c.client_ping(VIP), f"the client to reach {VIP}", SETTLE_S)
+    # The address's first monitor may still run: crm_mon would show it "(Monitoring)".
+    c.wait_for(lambda: not PENDING.search(c.crm_mon().xml), "no operation in flight",
+               SETTLE_S)
     act.say("")
     act.crm_mon(n1)
 
