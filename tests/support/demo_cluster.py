@@ -293,11 +293,11 @@ def run(say: Callable[[str], None] = print) -> None:
         with Cluster(nodes=2, ocf_resource_d=resource_d, data_nics=len(NICS)) as c:
             try:
                 play(c, say)
-            except ClusterError as exc:
-                raise SystemExit(f"demo: {exc}") from None
             finally:
                 say("")
                 say("=== Tear down")
+    except ClusterError as exc:  # a cluster that did not come up, a bounded wait ran out
+        raise SystemExit(f"demo: {exc}") from None
     finally:
         # The nodes' bind mounts died with their mount namespaces: plain files remain.
         shutil.rmtree(ocf_root, ignore_errors=True)
