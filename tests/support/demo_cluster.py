@@ -140,10 +140,10 @@ class ActResult:
 
 
 class Act:
-    """One run of the act on a started two-node cluster; ``say`` prints a line."""
+    """The act's terminal: commands on a node, echoed with their output; ``say`` prints
+    a line."""
 
-    def __init__(self, cluster: Cluster, say: Callable[[str], None]) -> None:
-        self.c = cluster
+    def __init__(self, say: Callable[[str], None]) -> None:
         self.say = say
 
     def run(self, node: ClusterNode, argv: list[str]) -> str:
@@ -158,13 +158,11 @@ class Act:
                                f"(rc {res.returncode}): {text}")
         return text
 
-    def show(self, node: ClusterNode, argv: list[str], text: str | None = None) -> str:
-        """Run ``argv`` and print its output (``text`` instead, when given, is what gets
-        printed of it)."""
+    def show(self, node: ClusterNode, argv: list[str]) -> str:
+        """Run ``argv`` and print its output."""
         out = self.run(node, argv)
-        shown = out if text is None else text
-        if shown:
-            self.say(shown)
+        if out:
+            self.say(out)
         return out
 
     def crm_mon(self, node: ClusterNode, *extra: str) -> str:
@@ -188,7 +186,12 @@ class Act:
         self.say(f"=== {text}")
 
 
-def play(c: Cluster, say: Callable[[str], None] = print) -> ActResult:
+def say_now(line: str) -> None:
+    """print(), flushed: the demo's output shows each step as it happens, also in a pipe."""
+    print(line, flush=True)
+
+
+def play(c: Cluster, say: Callable[[str], None] = say_now) -> ActResult:
     """The act on a started two-node cluster whose nodes see our agents as ocf:clearview."""
     printed: list[str] = []
 
@@ -196,7 +199,7 @@ def play(c: Cluster, say: Callable[[str], None] = print) -> ActResult:
         printed.append(line)
         say(line)
 
-    act = Act(c, out)
+    act = Act(out)
     n1 = c.node("n1")
     act.banner("docs/pacemaker.md's recipe, with pcs on n1: the group on every node, a "
                f"floating address {VIP} that follows working networks")
@@ -281,7 +284,7 @@ def install_agents(ocf_root: Path) -> Path:
     return resource_d
 
 
-def run(say: Callable[[str], None] = print) -> None:
+def run(say: Callable[[str], None] = say_now) -> None:
     """The act with its own cluster, torn down at the end whatever happens."""
     say("")
     say(f"=== The cluster: nodes n1 and n2 (corosync and pacemakerd each), data NICs "
