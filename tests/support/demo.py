@@ -1,6 +1,9 @@
-"""`make demo`: a group comes up, a cable is pulled, the data address moves, ipmpstat
-shows it, and the client's pings keep being answered. Everything happens in throw-away
-network namespaces (tests.support.lab); nothing outside them is touched.
+"""`make demo`, in two acts. The first, one node: a group comes up, a cable is pulled,
+the data address moves, ipmpstat shows it, and the client's pings keep being answered.
+The second, two Pacemaker nodes (tests.support.demo_cluster): docs/pacemaker.md's recipe
+with pcs, a node's whole data network pulled, the floating address on the other node, the
+node eligible again by itself. Everything happens in throw-away network namespaces
+(tests.support.lab, tests.support.cluster); nothing outside them is touched.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.support import demo_cluster
 from tests.support.lab import Lab
 
 DATA4 = "198.51.100.10"
@@ -125,6 +129,16 @@ def banner(text: str) -> None:
 
 
 def run() -> None:
+    """Both acts, one after the other, each with its own namespaces."""
+    started = time.monotonic()
+    banner("Act 1: one node, three NICs")
+    single_node()
+    banner("Act 2: two Pacemaker nodes")
+    demo_cluster.run()
+    print(f"\n(both acts took {time.monotonic() - started:.0f} s)", flush=True)
+
+
+def single_node() -> None:
     with tempfile.TemporaryDirectory(prefix="ipmp-demo-") as tmp, \
             Lab(prefix=f"demo{os.getpid() % 10000}", nics=3) as lab:
         demo = Demo(lab, Path(tmp))

@@ -38,6 +38,12 @@ mount --bind "$R/lib-clearview-ipmp" /var/lib/clearview-ipmp
 if [ -n "$OCF_PRIV" ]; then
     sh "$(dirname "$0")/../ocf_overlay.sh" "$OCF_PRIV"
 fi
+# The node resolves its own name as a Debian host does (127.0.1.1 in /etc/hosts): pcs looks
+# it up on every constraint command, and with the group's default route in place the
+# query would otherwise go to the machine's DNS server through the lab's router and wait
+# for the resolver's 5 s timeout.
+{ cat /etc/hosts; echo "127.0.1.1 $N"; } >"$R/hosts"
+mount --bind "$R/hosts" /etc/hosts
 mount -t tmpfs -o mode=755 tmpfs /run
 mkdir -p /run/crm /run/resource-agents /run/lock
 chown hacluster:haclient /run/crm
