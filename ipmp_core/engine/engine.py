@@ -8,8 +8,9 @@
 
 Where things are: the records and lookups in tables.py; every rule in rules.py (and the
 files its header names); the requests in groups.py, members.py and addresses.py;
-probing in probing.py; the order of each call's actions in batch.py (the class
-decorator below); what ipmpstat and the state file see in views.py.
+what netlink says in observations.py; probing in probing.py; the order of each call's
+actions in batch.py (the class decorator below); what ipmpstat and the state file see
+in views.py.
 """
 
 from __future__ import annotations
@@ -32,12 +33,13 @@ from ipmp_core.engine.groups import GroupRequests, with_transitive_probing
 from ipmp_core.engine.loading import Loader, run_steps
 from ipmp_core.engine.member_links import MemberLinks
 from ipmp_core.engine.members import MemberRequests
-from ipmp_core.engine.prober import TRANSITIVE, is_link_local
+from ipmp_core.engine.observations import Observations
+from ipmp_core.engine.prober import TRANSITIVE
 from ipmp_core.engine.probing import Probing
 from ipmp_core.engine.rules import Rules
 from ipmp_core.engine.state import FROM_DEFAULTS, FromDefaults, Group, Member, Owner
 from ipmp_core.engine.tables import LinkObservation, Tables
-from ipmp_core.engine.ungrouped import UngroupedTracking, note_address
+from ipmp_core.engine.ungrouped import UngroupedTracking
 from ipmp_core.model import Snapshot
 from ipmp_core.values import IPInterface
 
@@ -64,6 +66,9 @@ class Engine:
                                              self._member_requests, self._address_requests)
         self._loader = Loader(self._group_requests)
         self._ungrouped = UngroupedTracking(self.tables, self._member_requests)
+        self._observations = Observations(self.tables, self.rules, self.probing,
+                                          self._member_links, self._address_requests,
+                                          self._ungrouped)
         # Why the daemon refuses changes (its state file could not be loaded), shown by
         # ipmpstat; empty when it does not.
         self.state_error = ""
@@ -99,61 +104,22 @@ class Engine:
     def link_observed(self, name: str, now: float, *, ifindex: int, mac: str,
                       carrier: bool | None, admin_up: bool) -> list[Action]:
         """Netlink reported an interface (RTM_NEWLINK or a dump at start)."""
-        self.tables.observed[name] = LinkObservation(ifindex, mac, carrier, admin_up)
-        member = self.tables.members.get(name)
-        if member is None:  # an ungrouped interface tracked for its own address?
-            return self._ungrouped.update(name, now) if self.tables.own_ipv4.get(name) else []
-        return self._member_links.link_observed(member, now, ifindex=ifindex, mac=mac,
+        return self._observations.link_observed(name, now, ifindex=ifindex, mac=mac,
                                                 carrier=carrier, admin_up=admin_up)
 
     def link_removed(self, name: str, now: float) -> list[Action]:
         """Netlink reported RTM_DELLINK: the NIC is gone (hot removal, DR)."""
-        self.tables.observed.pop(name, None)
-        member = self.tables.members.get(name)
-        out = [] if member is None else self._member_links.link_removed(member, now)
-        if self.tables.own_ipv4.pop(name, None):  # its addresses went with it
-            out += self._ungrouped.update(name, now)
-        return out
+        return self._observations.link_removed(name, now)
 
     def address_observed(self, ifname: str, address: str, added: bool,
                          now: float, prefixlen: int | None = None) -> list[Action]:
-        """Netlink RTM_NEWADDR/RTM_DELADDR: our own addresses are never probe targets, a
-        member's IPv6 link-local is its IPv6 test address, and an ungrouped interface's
-        IPv4 address (with ``prefixlen``) may make it tracked (engine/ungrouped.py)."""
-        tables = self.tables
-        if added:
-            tables.local_addresses.add(address)
-        else:
-            tables.local_addresses.discard(address)
-        out: list[Action] = []
-        changed = note_address(tables, ifname, address, prefixlen, added)
-        if changed is not None and tables.track_all and tables.default_transitive:
-            out += self._ungrouped.update(changed, now)
-        linklocal6 = is_link_local(address) and ":" in address
-        if linklocal6:
-            if added:
-                tables.linklocals[ifname] = address
-            elif tables.linklocals.get(ifname) == address:
-                del tables.linklocals[ifname]
-        if added and not is_link_local(address):
-            stray = self._address_requests.stray_copy(ifname, address)
-            if stray is not None:
-                return [*out, stray]
-        member = tables.members.get(ifname)
-        if member is None or not linklocal6:
-            return out
-        return out + self._member_links.linklocal_observed(member, address, added, now)
+        """Netlink RTM_NEWADDR/RTM_DELADDR (engine/observations.py)."""
+        return self._observations.address_observed(ifname, address, added, now, prefixlen)
 
     def routers_observed(self, family: int, routers: list[tuple[str, str]],
                          now: float) -> list[Action]:
         """The routing table's next hops [(gateway, interface)] for ``family``."""
-        if self.probing.routers.get(family) == routers:
-            return []
-        self.probing.routers[family] = list(routers)
-        out: list[Action] = []
-        for group in self.tables.groups.values():
-            self.rules.refresh(group, now, out)
-        return out
+        return self._observations.routers_observed(family, routers, now)
 
     def probe_reply(self, member_name: str, family: int, seq: int, source: str, now: float,
                     processed_at: float | None = None) -> list[Action]:
