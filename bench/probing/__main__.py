@@ -3,18 +3,13 @@ rewrites the probing section of docs/performance.md (see the package docstring).
 
 from __future__ import annotations
 
-import argparse
-import functools
-import os
-import platform
-import random
 import re
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
+from typing import Any
 
-from bench.common import PYTHON, REPO_DIR
+from bench.common import PYTHON
 from bench.probing.clean import CleanResult, clean_rows, clean_targets, md_clean, run_clean
 from bench.probing.cpu import CpuResult, cpu_rows, cpu_targets, md_cpu, run_cpu
 from bench.probing.detection import (
@@ -24,23 +19,18 @@ from bench.probing.detection import (
     md_detection,
     run_detection,
 )
+from bench.probing.runner import Settings, parse, run_parts, section_parts, stamp
 from bench.probing.shared import (
     CPU_FDT_MS,
     CPU_GROUPS,
     CPU_MEMBERS,
     MAX_TRIALS,
-    PARTS,
     ROUTER,
     SECTION,
     say,
 )
 from bench.report import (
-    When,
-    command_line,
-    extract_section,
-    section_markers,
     text_table,
-    write_section,
 )
 
 
@@ -73,36 +63,18 @@ def print_report(
             say(line)
 
 
-def markdown_section(
-    old: str,
-    detection: list[DetectionResult] | None,
-    clean: CleanResult | None,
-    cpu: CpuResult | None,
-    command: str,
-    when: dict[str, When],
-) -> str:
-    def stamp(part: str) -> str:
-        w = when[part]
-        return (
-            f"Measured {w.start} to {w.end} on code {w.code}; kernel {platform.release()}; "
-            f"{os.cpu_count()} CPUs; load average (1 min) {w.load_start:.2f} at the start, "
-            f"{w.load_end:.2f} at the end; command `{command}`"
-        )
-
+def markdown_section(old: str, results: dict[str, Any], settings: Settings) -> str:
+    detection: list[DetectionResult] | None = results.get("detection")
+    clean: CleanResult | None = results.get("clean")
+    cpu: CpuResult | None = results.get("cpu")
     fresh = {
-        "detection": md_detection(detection, stamp("detection")) if detection else None,
-        "clean": md_clean(clean, stamp("clean")) if clean is not None else None,
-        "cpu": md_cpu(cpu, stamp("cpu")) if cpu is not None and cpu.ours is not None else None,
+        "detection": md_detection(detection, stamp(settings, "detection")) if detection
+        else None,
+        "clean": md_clean(clean, stamp(settings, "clean")) if clean is not None else None,
+        "cpu": md_cpu(cpu, stamp(settings, "cpu")) if cpu is not None and cpu.ours is not None
+        else None,
     }
-    parts: list[str] = []
-    for part in PARTS:
-        begin, end = section_markers(f"{SECTION}-{part}")
-        body = fresh[part]
-        if body is not None:
-            parts += [begin, *body, end, ""]
-            continue
-        kept = extract_section(old, begin, end)
-        parts += [kept, ""] if kept else [begin, f"Part *{part}* not measured yet.", end, ""]
+    parts = section_parts(old, SECTION, fresh)
     text = "\n".join(
         [
             "## Probe-based failure detection",
@@ -135,87 +107,23 @@ def markdown_section(
 # ---------------------------------------------------------------------------- main
 
 
-def parse_fdts(text: str) -> list[int]:
-    try:
-        values = [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"bad FDT list {text!r}") from None
-    if not values or any(not 100 <= v <= 60_000 for v in values):
-        raise argparse.ArgumentTypeError("FDTs must be 100..60000 ms")
-    return values
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.probing",
+    settings = parse(
+        argv, module="bench.probing", section=SECTION, trials=20, quick_trials=3,
+        max_trials=MAX_TRIALS, trials_help="detection trials per FDT",
         description="Probe-detection benchmarks of ipmpd: detection time / FDT, false "
-        "failures in a clean run, CPU and memory while probing 16 members."
-    )
-    parser.add_argument("--only", action="append", choices=PARTS,
-                        help="run only this part (repeatable); default: all three")
-    parser.add_argument("--trials", type=int, default=20, help="detection trials per FDT")
-    parser.add_argument("--fdt", type=parse_fdts, default=[1000, 10000],
-                        help="FDTs (ms) for the detection part, comma separated")
-    parser.add_argument("--clean-minutes", type=float, default=10.0)
-    parser.add_argument("--cpu-minutes", type=float, default=5.0)
-    parser.add_argument("--quick", action="store_true",
-                        help="3 trials per FDT, 1-minute clean and CPU runs (development)")
-    parser.add_argument("--seed", type=int, default=None, help="seed for the random waits")
-    parser.add_argument(
-        "--output",
-        default=str(REPO_DIR / "docs" / "performance.md"),
-        help="Markdown file whose probing section is (re)written; '' to skip",
-    )
-    args = parser.parse_args(argv)
-    trials = 3 if args.quick else args.trials
-    clean_min = 1.0 if args.quick else args.clean_minutes
-    cpu_min = 1.0 if args.quick else args.cpu_minutes
-    if not 1 <= trials <= MAX_TRIALS:
-        parser.error(f"--trials must be 1..{MAX_TRIALS}")
-    if not 0.1 <= clean_min <= 240 or not 0.1 <= cpu_min <= 240:
-        parser.error("minutes must be 0.1..240")
-    if os.geteuid() != 0:
-        parser.error("needs root (network namespaces)")
-    parts = args.only or list(PARTS)
-    command = command_line("bench.probing", argv)
-    rng = random.Random(args.seed)
-
+        "failures in a clean run, CPU and memory while probing 16 members.")
     started = time.monotonic()
-    detection: list[DetectionResult] | None = None
-    clean: CleanResult | None = None
-    cpu: CpuResult | None = None
-    when: dict[str, When] = {}
-    aborted: list[str] = []
-    for part in PARTS:
-        if part not in parts:
-            continue
-        when[part] = When(When.now(), os.getloadavg()[0])
-        try:
-            if part == "detection":
-                detection = run_detection(args.fdt, trials, rng)
-            elif part == "clean":
-                clean = run_clean(clean_min)
-            else:
-                cpu = run_cpu(cpu_min)
-        except RuntimeError as exc:  # BenchError, or a lab that could not be built
-            print(f"probing benchmark, part {part} aborted: {exc}", file=sys.stderr)
-            aborted.append(part)
-            continue
-        when[part].finish()
-        if args.output:  # after every part, so that a later abort loses nothing
-            builder = functools.partial(
-                markdown_section,
-                detection=detection,
-                clean=clean,
-                cpu=cpu,
-                command=command,
-                when=when,
-            )
-            write_section(Path(args.output), SECTION, builder)
-    print_report(detection, clean, cpu)
+    runners = {
+        "detection": lambda: run_detection(settings.fdts, settings.trials, settings.rng),
+        "clean": lambda: run_clean(settings.clean_minutes),
+        "cpu": lambda: run_cpu(settings.cpu_minutes),
+    }
+    results, aborted = run_parts(settings, "probing", runners, SECTION, markdown_section)
+    print_report(results.get("detection"), results.get("clean"), results.get("cpu"))
     say(f"\n(run took {time.monotonic() - started:.0f} s)")
-    if args.output and len(aborted) < len(parts):
-        say(f"wrote {args.output}")
+    if settings.output and len(aborted) < len(settings.parts):
+        say(f"wrote {settings.output}")
     return 1 if aborted else 0
 
 

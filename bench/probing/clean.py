@@ -125,11 +125,12 @@ def clean_targets(r: CleanResult) -> list[str]:
     ]
 
 
-def md_clean(r: CleanResult, stamp: str) -> list[str]:
+def md_clean(r: CleanResult, stamp: str, members: str = "probing members") -> list[str]:
+    """The part's text; ``members``: what the group's members are and how they probe."""
     return [
         "### (b) False failures during a clean run",
         "",
-        f"{stamp}. One group of {CLEAN_NICS} probing members at FDT "
+        f"{stamp}. One group of {CLEAN_NICS} {members} at FDT "
         f"{CLEAN_FDT_MS / 1000:g} s, router target, nothing wrong, for "
         f"{r.seconds / 60:.1f} min. Counted from the event stream (`member-state` events "
         "with state `failed`, and probe events by status) and from the daemon log ("

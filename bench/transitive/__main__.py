@@ -3,38 +3,29 @@ rewrites the transitive section of docs/performance.md (see the package docstrin
 
 from __future__ import annotations
 
-import argparse
-import functools
-import os
-import platform
-import random
 import re
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Any
 
-from bench.common import PYTHON, REPO_DIR
-from bench.probing.__main__ import parse_fdts
-from bench.probing.clean import CleanResult, clean_rows, clean_targets, run_clean
+from bench.common import PYTHON
+from bench.probing.clean import CleanResult, clean_rows, clean_targets, md_clean, run_clean
 from bench.probing.cpu import CpuResult, CpuSample, cpu_rows, run_cpu_ours
-from bench.probing.shared import CLEAN_FDT_MS, CLEAN_NICS, CPU_FDT_MS, CPU_GROUPS, CPU_MEMBERS, say
+from bench.probing.runner import Settings, parse, run_parts, section_parts, stamp
+from bench.probing.shared import CPU_FDT_MS, CPU_GROUPS, CPU_MEMBERS, say
 from bench.report import (
-    When,
-    command_line,
-    extract_section,
     mark,
     markdown_table,
-    section_markers,
     text_table,
-    write_section,
 )
 from bench.transitive.detection import KindResult, kind_rows, kind_targets, md_detection
 from bench.transitive.detection import run_detection as run_kinds
 
 SECTION = "transitive"
-PARTS = ("detection", "clean", "cpu")
+CLEAN_MEMBERS = ("members, no test address, transitive probing on (one member probes the "
+                 "router from the data address, three probe it)")
 MAX_TRIALS = 100
 
 
@@ -103,48 +94,18 @@ def md_cpu(pair: CpuPair, stamp: str) -> list[str]:
     ]
 
 
-def md_clean(r: CleanResult, stamp: str) -> list[str]:
-    return [
-        "### (b) False failures during a clean run",
-        "",
-        f"{stamp}. One group of {CLEAN_NICS} members, no test address, transitive probing "
-        f"on (one member probes the router from the data address, three probe it), FDT "
-        f"{CLEAN_FDT_MS / 1000:g} s, nothing wrong, for {r.seconds / 60:.1f} min; counted "
-        "as in the probing benchmark's part (b).",
-        "",
-        *markdown_table(clean_rows(r)),
-        "",
-        *[f"- failed: {e}" for e in r.events_failed],
-        "",
-        "Targets:",
-        "",
-        *[f"- {line}" for line in clean_targets(r)],
-    ]
-
-
-def markdown_section(old: str, detection: list[KindResult] | None, clean: CleanResult | None,
-                     cpu: CpuPair | None, command: str, when: dict[str, When]) -> str:
-    def stamp(part: str) -> str:
-        w = when[part]
-        return (f"Measured {w.start} to {w.end} on code {w.code}; kernel "
-                f"{platform.release()}; {os.cpu_count()} CPUs; load average (1 min) "
-                f"{w.load_start:.2f} at the start, {w.load_end:.2f} at the end; command "
-                f"`{command}`")
-
+def markdown_section(old: str, results: dict[str, Any], settings: Settings) -> str:
+    detection: list[KindResult] | None = results.get("detection")
+    clean: CleanResult | None = results.get("clean")
+    cpu: CpuPair | None = results.get("cpu")
     fresh = {
-        "detection": md_detection(detection, stamp("detection")) if detection else None,
-        "clean": md_clean(clean, stamp("clean")) if clean is not None else None,
-        "cpu": md_cpu(cpu, stamp("cpu")) if cpu is not None else None,
+        "detection": md_detection(detection, stamp(settings, "detection")) if detection
+        else None,
+        "clean": md_clean(clean, stamp(settings, "clean"), CLEAN_MEMBERS)
+        if clean is not None else None,
+        "cpu": md_cpu(cpu, stamp(settings, "cpu")) if cpu is not None else None,
     }
-    parts: list[str] = []
-    for part in PARTS:
-        begin, end = section_markers(f"{SECTION}-{part}")
-        body = fresh[part]
-        if body is not None:
-            parts += [begin, *body, end, ""]
-            continue
-        kept = extract_section(old, begin, end)
-        parts += [kept, ""] if kept else [begin, f"Part *{part}* not measured yet.", end, ""]
+    parts = section_parts(old, SECTION, fresh)
     text = "\n".join([
         "## Probing without test addresses (transitive probing)",
         "",
@@ -178,61 +139,19 @@ def print_report(detection: list[KindResult] | None, clean: CleanResult | None,
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.transitive",
-        description="Transitive probing benchmarks of ipmpd: detection time / FDT for both "
-        "kinds of member, false failures in a clean run, CPU against classic probing.")
-    parser.add_argument("--only", action="append", choices=PARTS,
-                        help="run only this part (repeatable); default: all three")
-    parser.add_argument("--trials", type=int, default=10, help="trials per kind and FDT")
-    parser.add_argument("--fdt", type=parse_fdts, default=[1000, 10000],
-                        help="FDTs (ms) for the detection part, comma separated")
-    parser.add_argument("--clean-minutes", type=float, default=10.0)
-    parser.add_argument("--cpu-minutes", type=float, default=5.0)
-    parser.add_argument("--quick", action="store_true",
-                        help="2 trials per kind and FDT, 1-minute clean and CPU runs")
-    parser.add_argument("--seed", type=int, default=None, help="seed for the random waits")
-    parser.add_argument("--output", default=str(REPO_DIR / "docs" / "performance.md"),
-                        help="Markdown file whose transitive section is (re)written; '' to "
-                        "skip")
-    args = parser.parse_args(argv)
-    trials = 2 if args.quick else args.trials
-    clean_min = 1.0 if args.quick else args.clean_minutes
-    cpu_min = 1.0 if args.quick else args.cpu_minutes
-    if not 1 <= trials <= MAX_TRIALS:
-        parser.error(f"--trials must be 1..{MAX_TRIALS}")
-    if not 0.1 <= clean_min <= 240 or not 0.1 <= cpu_min <= 240:
-        parser.error("minutes must be 0.1..240")
-    if os.geteuid() != 0:
-        parser.error("needs root (network namespaces)")
-    parts = args.only or list(PARTS)
-    command = command_line("bench.transitive", argv)
-    rng = random.Random(args.seed)
+    settings = parse(
+        argv, module="bench.transitive", section=SECTION, trials=10, quick_trials=2,
+        max_trials=MAX_TRIALS, trials_help="trials per kind and FDT",
+        description="Transitive probing benchmarks of ipmpd: detection time / FDT for "
+        "both kinds of member, false failures in a clean run, CPU against classic probing.")
     started = time.monotonic()
-    detection: list[KindResult] | None = None
-    clean: CleanResult | None = None
-    cpu: CpuPair | None = None
-    when: dict[str, When] = {}
-    aborted: list[str] = []
-    for part in (p for p in PARTS if p in parts):
-        when[part] = When(When.now(), os.getloadavg()[0])
-        try:
-            if part == "detection":
-                detection = run_kinds(args.fdt, trials, rng)
-            elif part == "clean":
-                clean = run_clean(clean_min, transitive=True)
-            else:
-                cpu = run_cpu_pair(cpu_min)
-        except RuntimeError as exc:  # BenchError, or a lab that could not be built
-            print(f"transitive benchmark, part {part} aborted: {exc}", file=sys.stderr)
-            aborted.append(part)
-            continue
-        when[part].finish()
-        if args.output:  # after every part, so that a later abort loses nothing
-            write_section(Path(args.output), SECTION, functools.partial(
-                markdown_section, detection=detection, clean=clean, cpu=cpu,
-                command=command, when=when))
-    print_report(detection, clean, cpu)
+    runners = {
+        "detection": lambda: run_kinds(settings.fdts, settings.trials, settings.rng),
+        "clean": lambda: run_clean(settings.clean_minutes, transitive=True),
+        "cpu": lambda: run_cpu_pair(settings.cpu_minutes),
+    }
+    results, aborted = run_parts(settings, "transitive", runners, SECTION, markdown_section)
+    print_report(results.get("detection"), results.get("clean"), results.get("cpu"))
     say(f"\n(run took {time.monotonic() - started:.0f} s)")
     return 1 if aborted else 0
 
