@@ -9,7 +9,6 @@ member probes from its data address and fails as a group, as in.mpathd's does.""
 
 from __future__ import annotations
 
-import socket
 import struct
 import subprocess
 import sys
@@ -17,13 +16,11 @@ import time
 from collections.abc import Callable
 
 import pytest
-from netns_thread import in_netns
 from test_probe_detection import probe_states, wait_probing
+from test_transitive_socket import sniff_replies
 
 from ipmp_core.net.mac import parse_mac
 from ipmp_core.net.transitive_frames import (
-    ETHERTYPE,
-    FRAME_LEN,
     FrameType,
     build_frame,
     new_key,
@@ -133,26 +130,7 @@ def test_carriers_dead_uplink_moves_the_data_address(node: Node) -> None:
 
 def captured_answers(node: Node, nic: str, seconds: float) -> list[bytes]:
     """Genuine answers to ``nic``'s transitive probes, as they arrived on it."""
-    def sniffer() -> socket.socket:
-        s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETHERTYPE))
-        s.bind((nic, ETHERTYPE))
-        s.setblocking(False)
-        return s
-
-    sock = in_netns(node.ns, sniffer)
-    try:
-        time.sleep(seconds)
-        frames = []
-        for _ in range(256):
-            try:
-                data, addr = sock.recvfrom(FRAME_LEN + 64)
-            except BlockingIOError:
-                break
-            if addr[2] == 0 and data[19] == FrameType.REPLY:  # PACKET_HOST
-                frames.append(data)
-        return frames
-    finally:
-        sock.close()
+    return sniff_replies(node.lab, nic, lambda: time.sleep(seconds), most=256)
 
 
 def inject_for(node: Node, frames: list[bytes], seconds: float) -> None:

@@ -88,8 +88,10 @@ def test_request_is_answered_and_the_answer_validated(pair: tuple[Lab, Transitiv
     assert set(s1.ignored) <= {"not-for-us"} and set(s0.ignored) <= {"not-for-us"}
 
 
-def sniff_replies(lab: Lab, nic: str, run: Callable[[], object]) -> list[bytes]:
-    """The transitive frames of type reply that ``nic`` receives while ``run`` runs."""
+def sniff_replies(lab: Lab, nic: str, run: Callable[[], object], most: int = 64
+                  ) -> list[bytes]:
+    """The transitive frames of type reply (up to ``most``) that ``nic`` receives while
+    ``run`` runs."""
     sniffer = in_netns(lab.node, lambda: socket.socket(socket.AF_PACKET, socket.SOCK_RAW,
                                                        socket.htons(ETHERTYPE)))
     try:
@@ -97,7 +99,7 @@ def sniff_replies(lab: Lab, nic: str, run: Callable[[], object]) -> list[bytes]:
         sniffer.setblocking(False)
         run()
         frames = []
-        for _ in range(64):
+        for _ in range(most):
             try:
                 data, addr = sniffer.recvfrom(FRAME_LEN + 64)
             except BlockingIOError:
