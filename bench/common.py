@@ -22,6 +22,9 @@ from tests.support.node import Node
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
 PYTHON = sys.executable
+# What the docs tell a reader to run a benchmark with: the venv `make venv` builds
+# (a run's own command line, in its stamp, names the interpreter it really used).
+VENV_PYTHON = "/opt/clearview-ipmp/venv/bin/python"
 
 # Bounded waits (seconds).
 DAEMON_START_S = 15.0  # ipmpd answering on its control socket

@@ -9,7 +9,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from bench.common import PYTHON
+from bench.common import VENV_PYTHON
 from bench.probing.clean import CleanResult, clean_rows, clean_targets, md_clean, run_clean
 from bench.probing.cpu import CpuResult, cpu_rows, cpu_targets, md_cpu, run_cpu
 from bench.probing.detection import (
@@ -88,7 +88,7 @@ def markdown_section(old: str, results: dict[str, Any], settings: Settings) -> s
             "run; (c) the daemon's CPU time and memory while probing 16 members, against a "
             "minimal prober. The full run (about 30 min):",
             "",
-            f"    {PYTHON} -m bench.probing",
+            f"    {VENV_PYTHON} -m bench.probing",
             "",
             "The daemon wakes up in batches (docs/design.md, *Wake-ups in batches*): at "
             "most once per half probe interval, reading the replies that came in since "

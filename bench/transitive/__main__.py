@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.common import PYTHON
+from bench.common import VENV_PYTHON
 from bench.probing.clean import CleanResult, clean_rows, clean_targets, md_clean, run_clean
 from bench.probing.cpu import CpuResult, CpuSample, cpu_rows, run_cpu_ours
 from bench.probing.runner import Settings, parse, run_parts, section_parts, stamp
@@ -115,7 +115,7 @@ def markdown_section(old: str, results: dict[str, Any], settings: Settings) -> s
         "address and for a transitive member; (b) false failures in a clean run; (c) CPU at "
         "16 members against classic probing in the same run. The full run:",
         "",
-        f"    {PYTHON} -m bench.transitive",
+        f"    {VENV_PYTHON} -m bench.transitive",
         "",
         *parts,
     ])
