@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import select
 import socket
 
 from ipmp_core.daemon.clock import now_ms
+from ipmp_core.daemon.ready import ReadySet
 from ipmp_core.engine.actions import Action, ProbeKind, SendProbe
 from ipmp_core.engine.engine import Engine
 from ipmp_core.net import icmp, icmp_packets
@@ -24,15 +23,14 @@ _WIRE_KIND = {
 
 class ProbeIO:
     """Owns one probe socket per (member, family), opened on the first probe and
-    re-opened when its source or ifindex changes, and the epoll set that says which of
-    them hold replies: the sockets are read when the daemon's timer fires, not as each
-    reply comes in (see TICK_BATCH_DIVISOR)."""
+    re-opened when its source or ifindex changes, and the set that says which of them hold
+    replies (``daemon/ready.py``): the sockets are read when the daemon's timer fires,
+    not as each reply comes in (see TICK_BATCH_DIVISOR)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.sockets: dict[tuple[str, int], icmp.ProbeSocket] = {}
-        self.poll = select.epoll()
-        self.fds: dict[int, tuple[str, int]] = {}
+        self.ready: ReadySet[tuple[str, int]] = ReadySet()
         self.errors: set[tuple[str, int]] = set()  # sockets that could not be opened
 
     def send(self, probe: SendProbe) -> list[Action]:
@@ -58,8 +56,7 @@ class ProbeIO:
                 return []
             self.errors.discard(key)
             self.sockets[key] = sock
-            self.fds[sock.fileno()] = key
-            self.poll.register(sock.fileno(), select.EPOLLIN)
+            self.ready.add(sock.fileno(), key)
         sent_ns = sock.send(probe.dest, probe.seq, _WIRE_KIND[probe.kind])
         if probe.kind is ProbeKind.MULTICAST:
             return []
@@ -71,18 +68,10 @@ class ProbeIO:
         the kernel received them, with the kernel's receive times and the time each is
         processed (in.mpathd's ackrecv and ackproc times)."""
         replies: list[tuple[int, str, int, icmp_packets.Reply]] = []
-        # One datagram per readable socket per round, then ask epoll again: a socket
-        # rarely holds more than one reply, and reading it until it is empty cost a
-        # second system call for each.
-        for _ in range(icmp.MAX_DRAIN):
-            ready = self.poll.poll(0)
-            if not ready:
-                break
-            for fd, _ in ready:
-                key = self.fds.get(fd)
-                sock = self.sockets.get(key) if key is not None else None
-                if sock is not None:
-                    replies += [(r.recv_ns, key[0], key[1], r) for r in sock.receive(1)]
+        for key in self.ready.ready(icmp.MAX_DRAIN):
+            sock = self.sockets.get(key)
+            if sock is not None:
+                replies += [(r.recv_ns, key[0], key[1], r) for r in sock.receive(1)]
         if len(replies) > 1:
             replies.sort(key=lambda item: item[0])
         actions: list[Action] = []
@@ -96,10 +85,7 @@ class ProbeIO:
     def close_socket(self, key: tuple[str, int]) -> None:
         sock = self.sockets.pop(key, None)
         if sock is not None:
-            fd = sock.fileno()
-            self.fds.pop(fd, None)
-            with contextlib.suppress(OSError, ValueError):
-                self.poll.unregister(fd)
+            self.ready.discard(sock.fileno())
             sock.close()
 
     def close_stale(self) -> None:
@@ -113,4 +99,4 @@ class ProbeIO:
     def close(self) -> None:
         for key in list(self.sockets):
             self.close_socket(key)
-        self.poll.close()
+        self.ready.close()

@@ -335,13 +335,15 @@ class Daemon:
 
     def _tick(self) -> None:
         """Replies that came in since the last wake-up, then timers (mostly probes to
-        send): handled at once; anything that needs netlink is queued behind the lock,
-        in order."""
+        send), then the transitive requests just sent, answered and their answers read
+        (TransitiveIO.flush): handled at once; anything that needs netlink is queued
+        behind the lock, in order."""
         self.timer = self.timer_at = None
         self.last_tick = now_ms()
         self.run_now_or_queue(self.probes.read_replies())
         self.run_now_or_queue(self.transitive.read_replies())
         self.run_now_or_queue(self.engine.tick(now_ms()))
+        self.run_now_or_queue(self.transitive.flush())
         self.schedule()
 
     def run_now_or_queue(self, actions: list[Action]) -> None:

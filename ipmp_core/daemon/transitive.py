@@ -3,22 +3,32 @@ other members' requests, and the valid answers handed back to the engine.
 
 Every present member of a group with transitive probing on gets one socket
 (``net/transitive.py``): the members that probe send from theirs, the members probed
-answer on theirs. Requests are answered the moment they arrive (the asyncio loop watches
-each socket), so the requester's round trip does not include the daemon's timer; the
-answers to our own requests wait for the timer like ICMP replies, with the kernel's
-receive stamp (see ProbeIO). One random HMAC key per daemon, in memory only.
+answer on theirs. Requester and answerer are this daemon, so the daemon knows when a
+request is on its way: requests leave at the timer's wake-ups, and the same wake-up ends
+with :meth:`TransitiveIO.flush`, which reads the members just asked (they answer) and
+then the members that asked (the answers). Where the frames are back by then (a veth
+pair and a Linux bridge deliver them within the sender's system call), a transitive
+probe costs no wake-up of its own, like an ICMP probe whose reply waits for the next
+tick. A request that arrives later (a physical switch, a busy host) wakes the event
+loop, which watches the sockets of the members probed, and is answered at once, so the
+requester's round trip never includes the daemon's timer; an answer that arrives later
+waits for the next wake-up like an ICMP reply, timed by the kernel's receive stamp (see
+ProbeIO). One random HMAC key per daemon, in memory only.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 
 from ipmp_core.daemon.bursts import mac_bytes
 from ipmp_core.daemon.clock import now_ms
+from ipmp_core.daemon.ready import ReadySet
 from ipmp_core.engine.actions import Action, SendTransitive
 from ipmp_core.engine.engine import Engine
+from ipmp_core.net.packet_rx import MAX_DRAIN
 from ipmp_core.net.transitive import TransitiveReply, TransitiveSocket
 from ipmp_core.net.transitive_frames import new_key
 
@@ -28,7 +38,8 @@ log = logging.getLogger("ipmpd")
 class TransitiveIO:
     """Owns the transitive sockets by member name (re-opened when the ifindex changes,
     closed when the member leaves, goes absent or its group stops transitive probing),
-    the daemon's key, and the answers read between two timer ticks."""
+    the daemon's key, the set that says which sockets hold frames at a wake-up, and the
+    answers read since the engine was last given them."""
 
     def __init__(self, engine: Engine, key: bytes | None = None) -> None:
         self.engine = engine
@@ -36,7 +47,11 @@ class TransitiveIO:
         self.sockets: dict[str, TransitiveSocket] = {}
         self.errors: set[str] = set()  # members whose socket could not be opened
         self.pending: list[tuple[str, TransitiveReply]] = []
+        self.ready: ReadySet[str] = ReadySet()
         self._watched: set[int] = set()  # descriptors the event loop watches
+        # Since the last flush: requests sent to each member probed, and by each member.
+        self._asked: collections.Counter[str] = collections.Counter()
+        self._asking: collections.Counter[str] = collections.Counter()
 
     # ------------------------------------------------------------------ sockets
     def wanted(self) -> dict[str, int]:
@@ -73,22 +88,28 @@ class TransitiveIO:
             return None
         self.errors.discard(name)
         self.sockets[name] = sock
-        self._watch(name, sock)
+        self.ready.add(sock.fileno(), name)
         return sock
 
     def _watch(self, name: str, sock: TransitiveSocket) -> None:
-        """Answer requests as they come: the event loop reads the socket when readable
-        (no loop, e.g. in tests: the timer's read_replies() reads it)."""
+        """A member probed answers a late request as it comes: the event loop reads its
+        socket when readable (no loop, e.g. in tests: the next read_replies() does)."""
+        fd = sock.fileno()
+        if fd in self._watched:
+            return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return
-        fd = sock.fileno()
-        loop.add_reader(fd, self._readable, name, sock)
+        loop.add_reader(fd, self._read, name, MAX_DRAIN)
         self._watched.add(fd)
 
-    def _readable(self, name: str, sock: TransitiveSocket) -> None:
-        self.pending += [(name, reply) for reply in sock.receive()]
+    def _read(self, name: str, limit: int) -> None:
+        """At most ``limit`` frames from ``name``'s socket: its requests are answered, its
+        answers kept for the engine."""
+        sock = self.sockets.get(name)
+        if sock is not None:
+            self.pending += [(name, reply) for reply in sock.receive(limit)]
 
     def _socket(self, name: str) -> TransitiveSocket | None:
         member = self.engine.members.get(name)
@@ -103,26 +124,46 @@ class TransitiveIO:
     # ------------------------------------------------------------------ I/O
     def send(self, action: SendTransitive) -> list[Action]:
         """Send it from ``member`` to ``target``'s MAC; the engine's actions for its
-        send time come back. The target's socket is opened too, so that it answers."""
+        send time come back. The target's socket is opened (and watched) too, so that
+        it answers; both are read at the next :meth:`flush`."""
         target = self.engine.members.get(action.target)
         sock = self._socket(action.member)
         if sock is None or target is None:
             return []
-        self._socket(action.target)
+        answering = self._socket(action.target)
+        if answering is not None:
+            self._watch(action.target, answering)
         member = self.engine.members[action.member]
         # A MAC the kernel has not told yet is no MAC (not all zeros): the socket refuses
         # to build the frame, and the probe is lost rather than sent to nobody.
         sent_ns = sock.send(mac_bytes(member.mac) if member.mac else b"",
                             mac_bytes(target.mac) if target.mac else b"", action.seq,
                             action.target)
+        self._asked[action.target] += 1
+        self._asking[action.member] += 1
         return self.engine.transitive_sent(action.member, action.seq, sent_ns / 1e6)
+
+    def flush(self) -> list[Action]:
+        """At the end of a wake-up that sent requests: the members asked read (at most)
+        as many frames as they were sent, so they answer; then the members that asked
+        read as many, so the answers that are back go to the engine now. A frame not
+        back yet costs one receive that finds nothing here; it is read when it comes
+        (a request, by the event loop) or at the next wake-up (an answer)."""
+        asked, self._asked = self._asked, collections.Counter()
+        asking, self._asking = self._asking, collections.Counter()
+        for counts in (asked, asking):
+            for name, count in counts.items():
+                self._read(name, count)
+        return self._deliver() if self.pending else []
 
     def read_replies(self) -> list[Action]:
         """Every answer that came since the last call, given to the engine in the order
         the kernel received them, with the time each is processed."""
-        for name, sock in list(self.sockets.items()):
-            if sock.fileno() not in self._watched:  # the loop reads the others at once
-                self._readable(name, sock)
+        for name in self.ready.ready(MAX_DRAIN):
+            self._read(name, 1)
+        return self._deliver()
+
+    def _deliver(self) -> list[Action]:
         pending, self.pending = self.pending, []
         if len(pending) > 1:
             pending.sort(key=lambda item: item[1].recv_ns)
@@ -143,6 +184,7 @@ class TransitiveIO:
         if sock is None:
             return
         fd = sock.fileno()
+        self.ready.discard(fd)
         if fd in self._watched:
             self._watched.discard(fd)
             with contextlib.suppress(RuntimeError, ValueError, OSError):
@@ -152,3 +194,4 @@ class TransitiveIO:
     def close(self) -> None:
         for name in list(self.sockets):
             self.close_socket(name)
+        self.ready.close()

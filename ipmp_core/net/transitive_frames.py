@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import os
 import struct
 from enum import IntEnum
@@ -50,7 +51,9 @@ TRANSITIVE_MAGIC = b"CVtp"
 WIRE_VERSION = 1
 # SHA-256's block size: the longest key HMAC uses as it is.
 KEY_LEN = 32
-# 128 random bits per probe: an answer cannot be guessed or taken from an older probe.
+# 128 bits per probe, never the same twice in a process: an answer cannot be taken from
+# an older probe. They need not be unpredictable (only our key makes a valid answer), so
+# they are a random prefix drawn at start and a counter, not a getrandom() per probe.
 NONCE_LEN = 16
 
 _ETH = struct.Struct("!6s6sH")
@@ -89,8 +92,14 @@ def new_key() -> bytes:
     return os.urandom(KEY_LEN)
 
 
+_NONCE_PREFIX = os.urandom(NONCE_LEN // 2)
+_NONCE_COUNTER = itertools.count()
+_NONCE_COUNT = struct.Struct("!Q")
+
+
 def new_nonce() -> bytes:
-    return os.urandom(NONCE_LEN)
+    """A nonce this process has not used before (wraps after 2**64 probes)."""
+    return _NONCE_PREFIX + _NONCE_COUNT.pack(next(_NONCE_COUNTER) & _NS_MASK)
 
 
 def _sign(key: bytes, signed: bytes) -> bytes:

@@ -35,6 +35,10 @@ class RecordingIO:
         self.done.append("read")
         return [Log("debug", "an answer's actions")]
 
+    def flush(self) -> list[Action]:
+        self.done.append("flush")
+        return [Log("debug", "a flushed answer's actions")]
+
     def close(self) -> None:
         pass
 
@@ -86,6 +90,8 @@ def test_every_batch_ends_with_the_sockets_in_line(tmp_path: Path) -> None:
 
 
 def test_the_timer_hands_the_answers_to_the_engine(tmp_path: Path) -> None:
+    """First the answers that came since the last wake-up, last (after the engine's
+    timers sent the requests due) the flush of the requests just sent."""
     done: list[str] = []
 
     async def scenario() -> None:
@@ -96,4 +102,4 @@ def test_the_timer_hands_the_answers_to_the_engine(tmp_path: Path) -> None:
             daemon.timer.cancel()
 
     asyncio.run(scenario())
-    assert done[:2] == ["read", "Log an answer's actions"]
+    assert done == ["read", "Log an answer's actions", "flush", "Log a flushed answer's actions"]
