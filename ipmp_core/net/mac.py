@@ -6,12 +6,20 @@ Standard library only: the agents and the daemon's frame builders both use it.
 
 from __future__ import annotations
 
+import functools
+
 MAC_LEN = 6
 BROADCAST_MAC = b"\xff" * MAC_LEN
 # What a frame carries where no hardware address is known (an ARP request's target).
 ZERO_MAC = b"\0" * MAC_LEN
 
 
+# The daemon turns its members' MACs into bytes for every frame it sends (transitive
+# probes, announcements); a node has a few dozen, so their bytes are kept.
+MAC_CACHE_SIZE = 1024
+
+
+@functools.lru_cache(maxsize=MAC_CACHE_SIZE)
 def parse_mac(text: str) -> bytes:
     """ "aa:bb:cc:dd:ee:ff" (or with '-') -> 6 bytes; ValueError otherwise."""
     parts = text.replace("-", ":").split(":")

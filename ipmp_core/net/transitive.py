@@ -21,11 +21,9 @@ from ipmp_core.net.transitive_frames import (
     ETHERTYPE,
     FRAME_LEN,
     Frame,
+    FrameCodec,
     FrameType,
-    build_frame,
     new_nonce,
-    parse_frame,
-    reply_to,
 )
 
 __all__ = [
@@ -46,6 +44,7 @@ MAX_OUTSTANDING = 64
 # Room for one frame and a little more: a longer one is not ours (MSG_TRUNC says so).
 _RECV_BUFSIZE = FRAME_LEN + 64
 _MSG_TRUNC = int(socket.MSG_TRUNC)
+_REQUEST = int(FrameType.REQUEST)
 # Why receive() dropped a frame; keys of TransitiveSocket.ignored.
 IGNORE_REASONS = ("not-for-us", "not-ours", "truncated", "bad-hmac", "not-outstanding",
                   "wrong-peer")
@@ -78,7 +77,7 @@ class TransitiveSocket(OwnedSocket):
     def __init__(self, ifname: str, ifindex: int, key: bytes) -> None:
         self.ifname = ifname
         self.ifindex = ifindex
-        self._key = key
+        self._codec = FrameCodec(key)
         self.ignored: collections.Counter[str] = collections.Counter()
         self.last_error: OSError | None = None
         self.answered = 0
@@ -101,8 +100,7 @@ class TransitiveSocket(OwnedSocket):
         nonce = new_nonce()
 
         def send(sock: socket.socket) -> None:
-            sock.send(build_frame(self._key, dst_mac, src_mac, FrameType.REQUEST, seq, nonce,
-                                  sent_ns))
+            sock.send(self._codec.build(dst_mac, src_mac, _REQUEST, seq, nonce, sent_ns))
             self._remember(seq, _Request(nonce, dst_mac, peer, sent_ns))
 
         self._transmit(send, "transitive probe")
@@ -127,7 +125,7 @@ class TransitiveSocket(OwnedSocket):
             if flags & _MSG_TRUNC:
                 self.ignored["not-ours"] += 1
                 continue
-            frame = parse_frame(self._key, data)
+            frame = self._codec.parse(data)
             if isinstance(frame, str):
                 self.ignored[frame] += 1
                 continue
@@ -141,7 +139,7 @@ class TransitiveSocket(OwnedSocket):
 
     def _answer(self, request: Frame) -> None:
         """Answered on the socket it came in on: the path back is the one it proved."""
-        if self._transmit(lambda sock: sock.send(reply_to(self._key, request)), "answer"):
+        if self._transmit(lambda sock: sock.send(self._codec.reply_to(request)), "answer"):
             self.answered += 1  # of the frames :attr:`sent`, the answers
 
     def _match(self, frame: Frame, stamp: int, now: int) -> TransitiveReply | None:

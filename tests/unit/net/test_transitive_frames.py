@@ -24,6 +24,7 @@ from ipmp_core.net.transitive_frames import (
     WIRE_VERSION,
     Frame,
     FrameType,
+    Signer,
     build_frame,
     new_key,
     new_nonce,
@@ -150,9 +151,24 @@ def test_bad_arguments_raise_value_error() -> None:
         build_frame(KEY, E0, E1, FrameType.REQUEST, 1, NONCE[:8], 0)
 
 
+def test_bad_arguments_raise_value_error_also_for_the_mac_that_is_too_long() -> None:
+    with pytest.raises(ValueError):  # struct would cut it to 6 bytes
+        build_frame(KEY, E0, E1 + b"\0", FrameType.REQUEST, 1, NONCE, 0)
+
+
 def test_keys_and_nonces_are_fresh() -> None:
     assert len(new_key()) == KEY_LEN and new_key() != new_key()
-    assert len(new_nonce()) == NONCE_LEN and new_nonce() != new_nonce()
+    nonces = [new_nonce() for _ in range(1000)]
+    assert all(len(n) == NONCE_LEN for n in nonces) and len(set(nonces)) == len(nonces)
+
+
+@given(st.binary(max_size=3 * 64), st.lists(st.binary(max_size=200), max_size=4))
+def test_signer_tags_are_hmac_sha256(key: bytes, messages: list[bytes]) -> None:
+    """The precomputed states give the stdlib's HMAC, for any key length (longer than
+    the block: hashed first) and over several messages (each tag starts afresh)."""
+    signer = Signer(key)
+    for message in messages:
+        assert signer.tag(message) == hmac.digest(key, message, "sha256")
 
 
 @given(st.binary(max_size=2 * FRAME_LEN))
