@@ -13,7 +13,8 @@ tick. A request that arrives later (a physical switch, a busy host) wakes the ev
 loop, which watches the sockets of the members probed, and is answered at once, so the
 requester's round trip never includes the daemon's timer; an answer that arrives later
 waits for the next wake-up like an ICMP reply, timed by the kernel's receive stamp (see
-ProbeIO). One random HMAC key per daemon, in memory only.
+ProbeIO). The exchanges in flight (what makes a request or an answer genuine) are in
+memory only, shared by the daemon's sockets.
 """
 
 from __future__ import annotations
@@ -29,8 +30,7 @@ from ipmp_core.daemon.ready import ReadySet
 from ipmp_core.engine.actions import Action, SendTransitive
 from ipmp_core.engine.engine import Engine
 from ipmp_core.net.packet_rx import MAX_DRAIN
-from ipmp_core.net.transitive import TransitiveReply, TransitiveSocket
-from ipmp_core.net.transitive_frames import new_key
+from ipmp_core.net.transitive import Exchanges, TransitiveReply, TransitiveSocket
 
 log = logging.getLogger("ipmpd")
 
@@ -38,12 +38,12 @@ log = logging.getLogger("ipmpd")
 class TransitiveIO:
     """Owns the transitive sockets by member name (re-opened when the ifindex changes,
     closed when the member leaves, goes absent or its group stops transitive probing),
-    the daemon's key, the set that says which sockets hold frames at a wake-up, and the
-    answers read since the engine was last given them."""
+    the daemon's exchanges in flight, the set that says which sockets hold frames at a
+    wake-up, and the answers read since the engine was last given them."""
 
-    def __init__(self, engine: Engine, key: bytes | None = None) -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._key = key if key is not None else new_key()
+        self.exchanges = Exchanges()
         self.sockets: dict[str, TransitiveSocket] = {}
         self.errors: set[str] = set()  # members whose socket could not be opened
         self.pending: list[tuple[str, TransitiveReply]] = []
@@ -79,7 +79,7 @@ class TransitiveIO:
 
     def _open(self, name: str, ifindex: int) -> TransitiveSocket | None:
         try:
-            sock = TransitiveSocket(name, ifindex, self._key)
+            sock = TransitiveSocket(name, ifindex, self.exchanges)
         except OSError as exc:
             level = logging.DEBUG if name in self.errors else logging.WARNING
             self.errors.add(name)
@@ -138,7 +138,7 @@ class TransitiveIO:
         # to build the frame, and the probe is lost rather than sent to nobody.
         sent_ns = sock.send(mac_bytes(member.mac) if member.mac else b"",
                             mac_bytes(target.mac) if target.mac else b"", action.seq,
-                            action.target)
+                            action.target, target.ifindex)
         self._asked[action.target] += 1
         self._asking[action.member] += 1
         return self.engine.transitive_sent(action.member, action.seq, sent_ns / 1e6)

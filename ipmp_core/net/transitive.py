@@ -1,17 +1,24 @@
-"""The daemon's transitive-probe sockets: one AF_PACKET socket per member, on our EtherType.
+"""The daemon's transitive-probe sockets: one AF_PACKET socket per member, on our
+EtherType, and the table of exchanges they share.
 
 A member that sends transitive probes (Solaris 11's probing without test addresses)
-sends a signed request frame (``net/transitive_frames.py``) to the MAC of the member it
-probes; that member's socket answers at once. The requester accepts only an answer to
-one of its outstanding requests (same seq and nonce, from the MAC it asked), once.
-Sockets never raise out of send/receive: a failed send is a lost probe, a refused frame
-is counted in :attr:`TransitiveSocket.ignored`. Kernel receive stamps as in
-``net/icmp.py``. Why: docs/design.md, "Wire format and sockets".
+sends a request frame (``net/transitive_frames.py``) to the MAC of the member it probes;
+that member's socket answers it. Requester and answerer are the same daemon, so the
+request and the answer expected back are written together
+(:func:`~ipmp_core.net.transitive_frames.exchange`) and the request is kept in the
+daemon's :class:`Exchanges`, which all its sockets share. A socket answers a request
+only if it is, byte for byte, one in that table, addressed to its interface and not
+answered yet; the requester accepts an answer only if it is, byte for byte, the one
+expected for one of its outstanding requests, once. Sockets never raise out of
+send/receive: a failed send is a lost probe, a refused frame is counted in
+:attr:`TransitiveSocket.ignored`. Kernel receive stamps as in ``net/icmp.py``. Why:
+docs/design.md, "Wire format and sockets".
 """
 
 from __future__ import annotations
 
 import collections
+import hmac
 import socket
 import time
 from typing import NamedTuple
@@ -20,15 +27,17 @@ from ipmp_core.net.packet_rx import MAX_DRAIN, OwnedSocket, RxStamps, drain, ena
 from ipmp_core.net.transitive_frames import (
     ETHERTYPE,
     FRAME_LEN,
-    Frame,
-    FrameCodec,
     FrameType,
-    new_nonce,
+    exchange,
+    nonce_of,
+    refusal,
+    seq_of,
 )
 
 __all__ = [
     "IGNORE_REASONS",
     "MAX_OUTSTANDING",
+    "Exchanges",
     "TransitiveReply",
     "TransitiveSocket",
 ]
@@ -44,10 +53,16 @@ MAX_OUTSTANDING = 64
 # Room for one frame and a little more: a longer one is not ours (MSG_TRUNC says so).
 _RECV_BUFSIZE = FRAME_LEN + 64
 _MSG_TRUNC = int(socket.MSG_TRUNC)
+_TYPE_AT = 19
 _REQUEST = int(FrameType.REQUEST)
-# Why receive() dropped a frame; keys of TransitiveSocket.ignored.
-IGNORE_REASONS = ("not-for-us", "not-ours", "truncated", "bad-hmac", "not-outstanding",
-                  "wrong-peer")
+_SEQ_MASK = 0xFFFF_FFFF
+# Why receive() dropped a frame; keys of TransitiveSocket.ignored. "not-outstanding": no
+# exchange of ours is waiting for it (a stray, another daemon's, a replay, or one already
+# used); "not-genuine": one is, but these are not its bytes (forged or altered);
+# "wrong-port": a genuine request that reached another of our interfaces than the one
+# asked (two members with one MAC).
+IGNORE_REASONS = ("not-for-us", "not-ours", "truncated", "not-outstanding", "not-genuine",
+                  "wrong-port")
 
 
 class TransitiveReply(NamedTuple):
@@ -62,22 +77,53 @@ class TransitiveReply(NamedTuple):
 
 
 class _Request(NamedTuple):
-    nonce: bytes
-    peer_mac: bytes
+    """One of this socket's requests, waiting for its answer."""
+
+    answer: bytes
     peer: str
     sent_ns: int
+    nonce: bytes
+
+
+class _Pending(NamedTuple):
+    """A request not answered yet, as the member asked must see it."""
+
+    ifindex: int  # the interface that answers (0: whichever of ours the MAC reaches)
+    request: bytes
+    answer: bytes
+
+
+class Exchanges:
+    """The daemon's requests in flight, by nonce, until answered or forgotten by their
+    requester (at most MAX_OUTSTANDING per socket). One per daemon, shared by all its
+    sockets; another daemon's requests are not in it, so they are not answered."""
+
+    def __init__(self) -> None:
+        self._pending: dict[bytes, _Pending] = {}
+
+    def add(self, nonce: bytes, pending: _Pending) -> None:
+        self._pending[nonce] = pending
+
+    def get(self, nonce: bytes) -> _Pending | None:
+        return self._pending.get(nonce)
+
+    def forget(self, nonce: bytes) -> None:
+        self._pending.pop(nonce, None)
+
+    def __len__(self) -> int:
+        return len(self._pending)
 
 
 class TransitiveSocket(OwnedSocket):
-    """An AF_PACKET socket bound to one interface and :data:`ETHERTYPE`, holding
-    ``key`` (the daemon's HMAC key). It answers every valid request that reaches it and
-    returns the valid answers to its own requests. The constructor raises OSError if
-    the socket cannot be set up (no such interface, not root); nothing else raises."""
+    """An AF_PACKET socket bound to one interface and :data:`ETHERTYPE`, sharing the
+    daemon's ``exchanges``. It answers every genuine request that reaches it and returns
+    the genuine answers to its own requests. The constructor raises OSError if the socket
+    cannot be set up (no such interface, not root); nothing else raises."""
 
-    def __init__(self, ifname: str, ifindex: int, key: bytes) -> None:
+    def __init__(self, ifname: str, ifindex: int, exchanges: Exchanges) -> None:
         self.ifname = ifname
         self.ifindex = ifindex
-        self._codec = FrameCodec(key)
+        self._exchanges = exchanges
         self.ignored: collections.Counter[str] = collections.Counter()
         self.last_error: OSError | None = None
         self.answered = 0
@@ -92,44 +138,48 @@ class TransitiveSocket(OwnedSocket):
             raise
         self._sock = sock
 
-    def send(self, src_mac: bytes, dst_mac: bytes, seq: int, peer: str) -> int:
+    def send(self, src_mac: bytes, dst_mac: bytes, seq: int, peer: str,
+             peer_ifindex: int = 0) -> int:
         """Send request ``seq`` from ``src_mac`` (this interface's MAC) to ``dst_mac``
-        (the member ``peer``). Returns the send time (CLOCK_MONOTONIC ns) whether or not
-        the kernel took the frame: a failed send is a lost probe (:attr:`last_error`)."""
+        (the member ``peer``, whose socket on ``peer_ifindex`` is to answer; 0: any of
+        ours). Returns the send time (CLOCK_MONOTONIC ns) whether or not the kernel took
+        the frame: a failed send is a lost probe (:attr:`last_error`)."""
         sent_ns = time.monotonic_ns()
-        nonce = new_nonce()
 
         def send(sock: socket.socket) -> None:
-            sock.send(self._codec.build(dst_mac, src_mac, _REQUEST, seq, nonce, sent_ns))
-            self._remember(seq, _Request(nonce, dst_mac, peer, sent_ns))
+            frames = exchange(src_mac, dst_mac, seq, sent_ns)
+            sock.send(frames.request)
+            nonce = nonce_of(frames.request)
+            self._exchanges.add(nonce, _Pending(peer_ifindex, frames.request, frames.answer))
+            self._remember(seq & _SEQ_MASK, _Request(frames.answer, peer, sent_ns, nonce))
 
         self._transmit(send, "transitive probe")
         return sent_ns
 
     def _remember(self, seq: int, request: _Request) -> None:
-        self._outstanding.pop(seq, None)  # a reused seq: the older request is void
+        old = self._outstanding.pop(seq, None)  # a reused seq: the older request is void
+        if old is not None:
+            self._exchanges.forget(old.nonce)
         self._outstanding[seq] = request
         while len(self._outstanding) > MAX_OUTSTANDING:
-            self._outstanding.popitem(last=False)
+            self._exchanges.forget(self._outstanding.popitem(last=False)[1].nonce)
 
     def receive(self, limit: int = MAX_DRAIN) -> list[TransitiveReply]:
-        """Drain what is readable now (at most ``limit`` frames): answer the valid
-        requests, return the valid answers to our requests, count the rest by reason in
-        :attr:`ignored`. Never blocks, never raises."""
+        """Drain what is readable now (at most ``limit`` frames): answer the genuine
+        requests, return the genuine answers to our requests, count the rest by reason
+        in :attr:`ignored`. Never blocks, never raises."""
         replies: list[TransitiveReply] = []
         stamps = RxStamps()
         for data, ancdata, flags, addr, now in drain(self, _RECV_BUFSIZE, limit):
             if addr[2] != PACKET_HOST:  # broadcast, multicast, other hosts' frames
                 self.ignored["not-for-us"] += 1
                 continue
-            if flags & _MSG_TRUNC:
-                self.ignored["not-ours"] += 1
+            reason = "not-ours" if flags & _MSG_TRUNC else refusal(data)
+            if reason is not None:
+                self.ignored[reason] += 1
                 continue
-            frame = self._codec.parse(data)
-            if isinstance(frame, str):
-                self.ignored[frame] += 1
-                continue
-            if frame.type is FrameType.REQUEST:
+            frame = data[:FRAME_LEN]  # without the link's padding, if any
+            if frame[_TYPE_AT] == _REQUEST:
                 self._answer(frame)
                 continue
             reply = self._match(frame, stamps.monotonic(ancdata, now), now)
@@ -137,25 +187,45 @@ class TransitiveSocket(OwnedSocket):
                 replies.append(reply)
         return replies
 
-    def _answer(self, request: Frame) -> None:
+    def _answer(self, request: bytes) -> None:
         """Answered on the socket it came in on: the path back is the one it proved."""
-        if self._transmit(lambda sock: sock.send(self._codec.reply_to(request)), "answer"):
-            self.answered += 1  # of the frames :attr:`sent`, the answers
+        nonce = nonce_of(request)
+        pending = self._exchanges.get(nonce)
+        if pending is None:
+            self.ignored["not-outstanding"] += 1
+        elif pending.request != request:  # kept: the genuine request may still come
+            self.ignored["not-genuine"] += 1
+        elif pending.ifindex and pending.ifindex != self.ifindex:
+            self.ignored["wrong-port"] += 1
+        else:
+            self._exchanges.forget(nonce)  # answered once
+            if self._transmit(lambda sock: sock.send(pending.answer), "answer"):
+                self.answered += 1  # of the frames :attr:`sent`, the answers
 
-    def _match(self, frame: Frame, stamp: int, now: int) -> TransitiveReply | None:
-        """The answer to an outstanding request, consumed (a replay finds it gone)."""
-        request = self._outstanding.get(frame.seq)
-        if request is None or request.nonce != frame.nonce:
+    def _match(self, answer: bytes, stamp: int, now: int) -> TransitiveReply | None:
+        """The answer to an outstanding request, consumed (a replay finds it gone). The
+        comparison takes the same time wherever the bytes differ: the proof is secret."""
+        seq = seq_of(answer)
+        request = self._outstanding.get(seq)
+        if request is None:
             self.ignored["not-outstanding"] += 1
             return None
-        if request.peer_mac != frame.src:
-            self.ignored["wrong-peer"] += 1
+        if not hmac.compare_digest(answer, request.answer):
+            self.ignored["not-genuine"] += 1
             return None
-        del self._outstanding[frame.seq]
+        del self._outstanding[seq]
         # As for ICMP replies (net/icmp.py): a converted kernel stamp is clamped into
         # [sent, now], the interval the answer certainly arrived in.
         recv_ns = min(max(stamp, request.sent_ns), now)
-        return TransitiveReply(request.peer, frame.seq, request.sent_ns, recv_ns)
+        return TransitiveReply(request.peer, seq, request.sent_ns, recv_ns)
+
+    def close(self) -> None:
+        """Close the socket and forget its requests (their answers can no longer come
+        in); safe to call twice."""
+        for request in self._outstanding.values():
+            self._exchanges.forget(request.nonce)
+        self._outstanding.clear()
+        super().close()
 
     def __repr__(self) -> str:
         return f"<TransitiveSocket {self.ifname}#{self.ifindex} fd={self.fileno()}>"

@@ -18,21 +18,16 @@ import pytest
 from netns_thread import in_netns
 
 from ipmp_core.net.mac import parse_mac
-from ipmp_core.net.transitive import TransitiveReply, TransitiveSocket
-from ipmp_core.net.transitive_frames import (
-    ETHERTYPE,
-    FRAME_LEN,
-    FrameType,
-    build_frame,
-    new_key,
-    new_nonce,
-)
+from ipmp_core.net.transitive import Exchanges, TransitiveReply, TransitiveSocket
+from ipmp_core.net.transitive_frames import ETHERTYPE, FRAME_LEN, PROOF_LEN, FrameType
 from tests.support.lab import Lab
 
 pytestmark = pytest.mark.netns
 
 # An address no NIC of the lab has: requests to it stay outstanding for forgers to aim at.
 GHOST_MAC = parse_mac("02:00:00:00:53:99")
+ETH_P_ALL = 0x0003  # linux/if_ether.h: every protocol, outgoing frames included
+PACKET_OUTGOING = 4  # linux/if_packet.h
 # How long a quiet socket is watched to show that nothing arrives (the lab's bridge
 # forwards in well under a millisecond).
 QUIET_S = 0.5
@@ -40,10 +35,12 @@ QUIET_S = 0.5
 
 @pytest.fixture
 def pair(make_lab: Callable[..., Lab]) -> Iterator[tuple[Lab, TransitiveSocket, TransitiveSocket]]:
-    """A lab with e0 and e1 and no router, each NIC with a socket holding one key."""
+    """A lab with e0 and e1 and no router, each NIC with a socket of one daemon (they
+    share its exchanges)."""
     lab = make_lab(nics=2, with_router=False)
-    key = new_key()
-    socks = [in_netns(lab.node, lambda nic=nic: TransitiveSocket(nic, lab.ifindex(nic), key))
+    exchanges = Exchanges()
+    socks = [in_netns(lab.node,
+                      lambda nic=nic: TransitiveSocket(nic, lab.ifindex(nic), exchanges))
              for nic in ("e0", "e1")]
     yield lab, socks[0], socks[1]
     for sock in socks:
@@ -111,6 +108,31 @@ def sniff_replies(lab: Lab, nic: str, run: Callable[[], object], most: int = 64
         sniffer.close()
 
 
+def sniff_requests(lab: Lab, nic: str, run: Callable[[], object]) -> bytes:
+    """The one transitive request ``nic`` sends while ``run`` runs, as the wire has it
+    (what anyone on the link may see). Outgoing frames reach only ETH_P_ALL sockets."""
+    sniffer = in_netns(lab.node, lambda: socket.socket(socket.AF_PACKET, socket.SOCK_RAW,
+                                                       socket.htons(ETH_P_ALL)))
+    try:
+        sniffer.bind((nic, ETH_P_ALL))
+        sniffer.setblocking(False)
+        run()
+        for _ in range(64):
+            data, addr = sniffer.recvfrom(FRAME_LEN + 64)
+            if addr[1] == ETHERTYPE and addr[2] == PACKET_OUTGOING:
+                assert data[19] == FrameType.REQUEST
+                return data
+        raise AssertionError(f"no transitive request seen leaving {nic}")
+    finally:
+        sniffer.close()
+
+
+def turned_round(request: bytes, proof: bytes) -> bytes:
+    """A reply made from a request: MACs swapped, type 2, the given proof."""
+    return (request[6:12] + request[0:6] + request[12:19] + bytes([FrameType.REPLY])
+            + request[20:FRAME_LEN - PROOF_LEN] + proof)
+
+
 def inject(lab: Lab, frames: list[bytes]) -> None:
     """Send raw frames with scapy's sendp from the client namespace, through the switch
     (a process of its own there: scapy learns its interfaces when imported)."""
@@ -132,17 +154,18 @@ def test_forged_and_replayed_answers_are_refused(pair: tuple[Lab, TransitiveSock
 
     captured = sniff_replies(lab, "e1", genuine)
     assert len(captured) == 1
-    # outstanding requests for the forgers: to a MAC that answers nothing
+    # outstanding requests for the forgers: to a MAC that answers nothing. What a forger
+    # who saw them can send: each turned round as a reply, with a made-up proof.
+    forged = []
     for seq in (2, 3, 4):
-        s1.send(e1, GHOST_MAC, seq, "ghost")
-    stranger = new_key()  # another daemon's key, or an attacker's guess
-    forged = [build_frame(stranger, e1, GHOST_MAC, FrameType.REPLY, seq, new_nonce(),
-                          time.monotonic_ns()) for seq in (2, 3)]
-    forged.append(captured[0][:-1] + bytes([captured[0][-1] ^ 1]))  # an altered tag
-    inject(lab, [captured[0], captured[0], *forged])
+        request = sniff_requests(lab, "e1", lambda seq=seq: s1.send(e1, GHOST_MAC, seq, "ghost"))
+        forged.append(turned_round(request, bytes([seq]) * PROOF_LEN))
+    altered = bytearray(captured[0])
+    altered[-1] ^= 1  # the genuine answer with one bit of its proof changed
+    inject(lab, [captured[0], captured[0], *forged, bytes(altered)])
     assert exchange([s0, s1], want=1, timeout=QUIET_S) == []
-    assert s1.ignored["not-outstanding"] == 2  # the replays of seq 1
-    assert s1.ignored["bad-hmac"] == 3
+    assert s1.ignored["not-outstanding"] == 3  # the replays and the altered answer of seq 1
+    assert s1.ignored["not-genuine"] == 3  # the answers made up for seqs 2, 3 and 4
     assert s0.answered == 1  # nothing in there was a request
     # the socket still takes a genuine answer. The replays carried e0's source MAC from
     # the client's port, so the switch may now send e0's frames there (MAC learning):
@@ -171,12 +194,13 @@ def test_port_dropping_everything_gets_no_answer(pair: tuple[Lab, TransitiveSock
 
 def test_another_daemons_requests_are_not_answered(make_lab: Callable[..., Lab]) -> None:
     lab = make_lab(nics=2, with_router=False, with_client=False)
-    ours = in_netns(lab.node, lambda: TransitiveSocket("e0", lab.ifindex("e0"), new_key()))
-    theirs = in_netns(lab.node, lambda: TransitiveSocket("e1", lab.ifindex("e1"), new_key()))
+    ours = in_netns(lab.node, lambda: TransitiveSocket("e0", lab.ifindex("e0"), Exchanges()))
+    theirs = in_netns(lab.node,
+                      lambda: TransitiveSocket("e1", lab.ifindex("e1"), Exchanges()))
     with ours, theirs:
         theirs.send(mac(lab, "e1"), mac(lab, "e0"), 1, "e0")
         assert exchange([ours, theirs], want=1, timeout=QUIET_S) == []
-        assert ours.ignored["bad-hmac"] == 1 and ours.answered == 0
+        assert ours.ignored["not-outstanding"] == 1 and ours.answered == 0
 
 
 def test_send_errors_are_lost_probes_not_exceptions(pair: tuple[Lab, TransitiveSocket,
@@ -189,7 +213,7 @@ def test_send_errors_are_lost_probes_not_exceptions(pair: tuple[Lab, TransitiveS
     assert s1.send_errors == 2 and s1.sent == 0 and s1.receive() == []
     assert s1.fileno() == -1
     with pytest.raises(OSError):
-        in_netns(lab.node, lambda: TransitiveSocket("nosuch0", 999, new_key()))
+        in_netns(lab.node, lambda: TransitiveSocket("nosuch0", 999, Exchanges()))
 
 
 def test_only_frames_to_the_members_own_mac_are_answered(
