@@ -20,7 +20,6 @@ memory only, shared by the daemon's sockets.
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import logging
 
@@ -48,10 +47,10 @@ class TransitiveIO:
         self.errors: set[str] = set()  # members whose socket could not be opened
         self.pending: list[tuple[str, TransitiveReply]] = []
         self.ready: ReadySet[str] = ReadySet()
-        self._watched: set[int] = set()  # descriptors the event loop watches
+        self._watched: dict[str, int] = {}  # members whose socket the event loop watches
         # Since the last flush: requests sent to each member probed, and by each member.
-        self._asked: collections.Counter[str] = collections.Counter()
-        self._asking: collections.Counter[str] = collections.Counter()
+        self._asked: dict[str, int] = {}
+        self._asking: dict[str, int] = {}
 
     # ------------------------------------------------------------------ sockets
     def wanted(self) -> dict[str, int]:
@@ -94,22 +93,21 @@ class TransitiveIO:
     def _watch(self, name: str, sock: TransitiveSocket) -> None:
         """A member probed answers a late request as it comes: the event loop reads its
         socket when readable (no loop, e.g. in tests: the next read_replies() does)."""
-        fd = sock.fileno()
-        if fd in self._watched:
-            return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return
+        fd = sock.fileno()
         loop.add_reader(fd, self._read, name, MAX_DRAIN)
-        self._watched.add(fd)
+        self._watched[name] = fd
 
     def _read(self, name: str, limit: int) -> None:
         """At most ``limit`` frames from ``name``'s socket: its requests are answered, its
         answers kept for the engine."""
         sock = self.sockets.get(name)
         if sock is not None:
-            self.pending += [(name, reply) for reply in sock.receive(limit)]
+            for reply in sock.receive(limit):
+                self.pending.append((name, reply))
 
     def _socket(self, name: str) -> TransitiveSocket | None:
         member = self.engine.members.get(name)
@@ -126,22 +124,28 @@ class TransitiveIO:
         """Send it from ``member`` to ``target``'s MAC; the engine's actions for its
         send time come back. The target's socket is opened (and watched) too, so that
         it answers; both are read at the next :meth:`flush`."""
-        target = self.engine.members.get(action.target)
-        sock = self._socket(action.member)
-        if sock is None or target is None:
+        members = self.engine.members
+        name, target_name = action.member, action.target
+        member, target = members.get(name), members.get(target_name)
+        if member is None or target is None:
             return []
-        answering = self._socket(action.target)
-        if answering is not None:
-            self._watch(action.target, answering)
-        member = self.engine.members[action.member]
+        sock = self.sockets.get(name)
+        if sock is None or sock.ifindex != member.ifindex:
+            sock = self._socket(name)
+            if sock is None:
+                return []
+        if target_name not in self._watched:  # its first request (or a new socket)
+            answering = self._socket(target_name)
+            if answering is not None:
+                self._watch(target_name, answering)
         # A MAC the kernel has not told yet is no MAC (not all zeros): the socket refuses
         # to build the frame, and the probe is lost rather than sent to nobody.
         sent_ns = sock.send(mac_bytes(member.mac) if member.mac else b"",
                             mac_bytes(target.mac) if target.mac else b"", action.seq,
-                            action.target, target.ifindex)
-        self._asked[action.target] += 1
-        self._asking[action.member] += 1
-        return self.engine.transitive_sent(action.member, action.seq, sent_ns / 1e6)
+                            target_name, target.ifindex)
+        self._asked[target_name] = self._asked.get(target_name, 0) + 1
+        self._asking[name] = self._asking.get(name, 0) + 1
+        return self.engine.transitive_sent(name, action.seq, sent_ns / 1e6)
 
     def flush(self) -> list[Action]:
         """At the end of a wake-up that sent requests: the members asked read (at most)
@@ -149,8 +153,10 @@ class TransitiveIO:
         read as many, so the answers that are back go to the engine now. A frame not
         back yet costs one receive that finds nothing here; it is read when it comes
         (a request, by the event loop) or at the next wake-up (an answer)."""
-        asked, self._asked = self._asked, collections.Counter()
-        asking, self._asking = self._asking, collections.Counter()
+        if not self._asked:
+            return []
+        asked, self._asked = self._asked, {}
+        asking, self._asking = self._asking, {}
         for counts in (asked, asking):
             for name, count in counts.items():
                 self._read(name, count)
@@ -185,8 +191,7 @@ class TransitiveIO:
             return
         fd = sock.fileno()
         self.ready.discard(fd)
-        if fd in self._watched:
-            self._watched.discard(fd)
+        if self._watched.pop(name, None) is not None:
             with contextlib.suppress(RuntimeError, ValueError, OSError):
                 asyncio.get_running_loop().remove_reader(fd)
         sock.close()

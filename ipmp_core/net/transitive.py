@@ -85,33 +85,12 @@ class _Request(NamedTuple):
     nonce: bytes
 
 
-class _Pending(NamedTuple):
-    """A request not answered yet, as the member asked must see it."""
-
-    ifindex: int  # the interface that answers (0: whichever of ours the MAC reaches)
-    request: bytes
-    answer: bytes
-
-
-class Exchanges:
-    """The daemon's requests in flight, by nonce, until answered or forgotten by their
-    requester (at most MAX_OUTSTANDING per socket). One per daemon, shared by all its
-    sockets; another daemon's requests are not in it, so they are not answered."""
-
-    def __init__(self) -> None:
-        self._pending: dict[bytes, _Pending] = {}
-
-    def add(self, nonce: bytes, pending: _Pending) -> None:
-        self._pending[nonce] = pending
-
-    def get(self, nonce: bytes) -> _Pending | None:
-        return self._pending.get(nonce)
-
-    def forget(self, nonce: bytes) -> None:
-        self._pending.pop(nonce, None)
-
-    def __len__(self) -> int:
-        return len(self._pending)
+class Exchanges(dict[bytes, tuple[int, bytes, bytes]]):
+    """The daemon's requests in flight, by nonce: (the ifindex that is to answer, 0 for
+    whichever of ours the MAC reaches; the request; its answer), until answered or
+    forgotten by their requester (at most MAX_OUTSTANDING per socket). One per daemon,
+    shared by all its sockets; another daemon's requests are not in it, so they are not
+    answered. Plain tuples: a probe makes one, on the daemon's hottest path."""
 
 
 class TransitiveSocket(OwnedSocket):
@@ -127,7 +106,8 @@ class TransitiveSocket(OwnedSocket):
         self.ignored: collections.Counter[str] = collections.Counter()
         self.last_error: OSError | None = None
         self.answered = 0
-        self._outstanding: collections.OrderedDict[int, _Request] = collections.OrderedDict()
+        # By seq, oldest first (a dict keeps insertion order).
+        self._outstanding: dict[int, _Request] = {}
         sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETHERTYPE))
         try:
             sock.setblocking(False)
@@ -145,24 +125,27 @@ class TransitiveSocket(OwnedSocket):
         ours). Returns the send time (CLOCK_MONOTONIC ns) whether or not the kernel took
         the frame: a failed send is a lost probe (:attr:`last_error`)."""
         sent_ns = time.monotonic_ns()
+        frames: list[bytes] = []
 
         def send(sock: socket.socket) -> None:
-            frames = exchange(src_mac, dst_mac, seq, sent_ns)
-            sock.send(frames.request)
-            nonce = nonce_of(frames.request)
-            self._exchanges.add(nonce, _Pending(peer_ifindex, frames.request, frames.answer))
-            self._remember(seq & _SEQ_MASK, _Request(frames.answer, peer, sent_ns, nonce))
+            frames[:] = exchange(src_mac, dst_mac, seq, sent_ns)
+            sock.send(frames[0])
 
-        self._transmit(send, "transitive probe")
+        if self._transmit(send, "transitive probe"):
+            request, answer = frames
+            nonce = nonce_of(request)
+            self._exchanges[nonce] = (peer_ifindex, request, answer)
+            self._remember(seq & _SEQ_MASK, _Request(answer, peer, sent_ns, nonce))
         return sent_ns
 
     def _remember(self, seq: int, request: _Request) -> None:
-        old = self._outstanding.pop(seq, None)  # a reused seq: the older request is void
+        outstanding, exchanges = self._outstanding, self._exchanges
+        old = outstanding.pop(seq, None)  # a reused seq: the older request is void
         if old is not None:
-            self._exchanges.forget(old.nonce)
-        self._outstanding[seq] = request
-        while len(self._outstanding) > MAX_OUTSTANDING:
-            self._exchanges.forget(self._outstanding.popitem(last=False)[1].nonce)
+            exchanges.pop(old.nonce, None)
+        outstanding[seq] = request
+        if len(outstanding) > MAX_OUTSTANDING:
+            exchanges.pop(outstanding.pop(next(iter(outstanding))).nonce, None)
 
     def receive(self, limit: int = MAX_DRAIN) -> list[TransitiveReply]:
         """Drain what is readable now (at most ``limit`` frames): answer the genuine
@@ -182,7 +165,7 @@ class TransitiveSocket(OwnedSocket):
             if frame[_TYPE_AT] == _REQUEST:
                 self._answer(frame)
                 continue
-            reply = self._match(frame, stamps.monotonic(ancdata, now), now)
+            reply = self._match(frame, stamps, ancdata, now)
             if reply is not None:
                 replies.append(reply)
         return replies
@@ -193,16 +176,19 @@ class TransitiveSocket(OwnedSocket):
         pending = self._exchanges.get(nonce)
         if pending is None:
             self.ignored["not-outstanding"] += 1
-        elif pending.request != request:  # kept: the genuine request may still come
+            return
+        ifindex, genuine, answer = pending
+        if genuine != request:  # kept: the genuine request may still come
             self.ignored["not-genuine"] += 1
-        elif pending.ifindex and pending.ifindex != self.ifindex:
+        elif ifindex and ifindex != self.ifindex:
             self.ignored["wrong-port"] += 1
         else:
-            self._exchanges.forget(nonce)  # answered once
-            if self._transmit(lambda sock: sock.send(pending.answer), "answer"):
+            del self._exchanges[nonce]  # answered once
+            if self._transmit(lambda sock: sock.send(answer), "answer"):
                 self.answered += 1  # of the frames :attr:`sent`, the answers
 
-    def _match(self, answer: bytes, stamp: int, now: int) -> TransitiveReply | None:
+    def _match(self, answer: bytes, stamps: RxStamps, ancdata: list[tuple[int, int, bytes]],
+               now: int) -> TransitiveReply | None:
         """The answer to an outstanding request, consumed (a replay finds it gone). The
         comparison takes the same time wherever the bytes differ: the proof is secret."""
         seq = seq_of(answer)
@@ -216,14 +202,14 @@ class TransitiveSocket(OwnedSocket):
         del self._outstanding[seq]
         # As for ICMP replies (net/icmp.py): a converted kernel stamp is clamped into
         # [sent, now], the interval the answer certainly arrived in.
-        recv_ns = min(max(stamp, request.sent_ns), now)
+        recv_ns = min(max(stamps.monotonic(ancdata, now), request.sent_ns), now)
         return TransitiveReply(request.peer, seq, request.sent_ns, recv_ns)
 
     def close(self) -> None:
         """Close the socket and forget its requests (their answers can no longer come
         in); safe to call twice."""
         for request in self._outstanding.values():
-            self._exchanges.forget(request.nonce)
+            self._exchanges.pop(request.nonce, None)
         self._outstanding.clear()
         super().close()
 

@@ -61,8 +61,7 @@ PROOF_LEN = 16
 
 _FRAME = struct.Struct(f"!6s6sH4sBBHI{NONCE_LEN}sQ{PROOF_LEN}s")
 FRAME_LEN = _FRAME.size
-_HEADER_LEN = 14  # Ethernet dst, src, type
-_MAGIC_END = _HEADER_LEN + len(TRANSITIVE_MAGIC)
+_MAGIC_END = 14 + len(TRANSITIVE_MAGIC)  # after the Ethernet header (dst, src, type)
 _SEQ = struct.Struct("!I")
 _SEQ_AT = 22
 _NONCE_AT = 26
@@ -79,6 +78,11 @@ class FrameType(IntEnum):
 
 
 _TYPES = {t.value: t for t in FrameType}
+_REQUEST = int(FrameType.REQUEST)
+_REPLY = int(FrameType.REPLY)
+# EtherType, magic and version: what every frame of ours has from byte 12 on.
+_PREFIX = struct.pack("!H4sB", ETHERTYPE, TRANSITIVE_MAGIC, WIRE_VERSION)
+_VERSION_END = 12 + len(_PREFIX)
 
 
 class Frame(NamedTuple):
@@ -105,6 +109,29 @@ class Exchange(NamedTuple):
         return nonce_of(self.request)
 
 
+class _RandomPool:
+    """Random bytes from os.urandom, drawn a page at a time: one system call per 128
+    exchanges rather than one per exchange. The bytes are as unpredictable (the kernel's
+    CSPRNG either way) and, like the requests in flight, exist only in the daemon's
+    memory until a frame carries them."""
+
+    PAGE = 4096
+
+    def __init__(self) -> None:
+        self._buf = b""
+        self._at = 0
+
+    def take(self, n: int) -> bytes:
+        at = self._at
+        if at + n > len(self._buf):
+            self._buf, at = os.urandom(self.PAGE), 0
+        self._at = at + n
+        return self._buf[at:at + n]
+
+
+_random = _RandomPool()
+
+
 def exchange(requester: bytes, target: bytes, seq: int, sent_ns: int) -> Exchange:
     """The request from MAC ``requester`` to MAC ``target`` and the answer expected back,
     ready for an AF_PACKET SOCK_RAW socket (Ethernet header first). ValueError for a MAC
@@ -112,29 +139,29 @@ def exchange(requester: bytes, target: bytes, seq: int, sent_ns: int) -> Exchang
     if len(requester) != MAC_LEN or len(target) != MAC_LEN:
         check_mac(requester)
         check_mac(target)
-    secrets = os.urandom(NONCE_LEN + PROOF_LEN)  # one system call for both
+    secrets = _random.take(NONCE_LEN + PROOF_LEN)
     nonce, proof = secrets[:NONCE_LEN], secrets[NONCE_LEN:]
     seq &= _SEQ_MASK
     sent_ns &= _NS_MASK
     return Exchange(
         _FRAME.pack(target, requester, ETHERTYPE, TRANSITIVE_MAGIC, WIRE_VERSION,
-                    FrameType.REQUEST, 0, seq, nonce, sent_ns, _NO_PROOF),
+                    _REQUEST, 0, seq, nonce, sent_ns, _NO_PROOF),
         _FRAME.pack(requester, target, ETHERTYPE, TRANSITIVE_MAGIC, WIRE_VERSION,
-                    FrameType.REPLY, 0, seq, nonce, sent_ns, proof))
+                    _REPLY, 0, seq, nonce, sent_ns, proof))
 
 
 def refusal(data: bytes) -> str | None:
     """Why ``data`` is no frame of ours: "truncated" (ours, cut short), "not-ours" (other
     EtherType, magic, version or type); None if its layout is ours. Never raises."""
+    if data[12:_VERSION_END] == _PREFIX and len(data) >= FRAME_LEN and data[19] in _TYPES:
+        return None  # the common case, first
     if len(data) < _MAGIC_END:
         return "truncated"
-    if (data[12] << 8 | data[13]) != ETHERTYPE or data[_HEADER_LEN:_MAGIC_END] != TRANSITIVE_MAGIC:
+    if data[12:_MAGIC_END] != _PREFIX[:-1]:
         return "not-ours"
     if len(data) < FRAME_LEN:
         return "truncated"
-    if data[18] != WIRE_VERSION or data[19] not in _TYPES:
-        return "not-ours"
-    return None
+    return "not-ours"  # version or type
 
 
 def parse_frame(data: bytes) -> Frame | str:
