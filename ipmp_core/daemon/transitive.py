@@ -101,12 +101,12 @@ class TransitiveIO:
         loop.add_reader(fd, self._read, name, MAX_DRAIN)
         self._watched[name] = fd
 
-    def _read(self, name: str, limit: int) -> None:
+    def _read(self, name: str, limit: int, stamped: bool = True) -> None:
         """At most ``limit`` frames from ``name``'s socket: its requests are answered, its
-        answers kept for the engine."""
+        answers kept for the engine (``stamped``: see TransitiveSocket.receive)."""
         sock = self.sockets.get(name)
         if sock is not None:
-            for reply in sock.receive(limit):
+            for reply in sock.receive(limit, stamped):
                 self.pending.append((name, reply))
 
     def _socket(self, name: str) -> TransitiveSocket | None:
@@ -157,9 +157,11 @@ class TransitiveIO:
             return []
         asked, self._asked = self._asked, {}
         asking, self._asking = self._asking, {}
+        # Whatever is in these sockets came in during this wake-up (read_replies read
+        # them at its start), so its read time is its receive time: no stamps needed.
         for counts in (asked, asking):
             for name, count in counts.items():
-                self._read(name, count)
+                self._read(name, count, stamped=False)
         return self._deliver() if self.pending else []
 
     def read_replies(self) -> list[Action]:

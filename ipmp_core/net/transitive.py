@@ -23,7 +23,15 @@ import socket
 import time
 from typing import NamedTuple
 
-from ipmp_core.net.packet_rx import MAX_DRAIN, OwnedSocket, RxStamps, drain, enable_rx_timestamps
+from ipmp_core.net.packet_rx import (
+    MAX_DRAIN,
+    OwnedSocket,
+    RxStamps,
+    attach_host_only_filter,
+    drain,
+    drain_unstamped,
+    enable_rx_timestamps,
+)
 from ipmp_core.net.transitive_frames import (
     ETHERTYPE,
     FRAME_LEN,
@@ -55,6 +63,7 @@ _RECV_BUFSIZE = FRAME_LEN + 64
 _MSG_TRUNC = int(socket.MSG_TRUNC)
 _TYPE_AT = 19
 _REQUEST = int(FrameType.REQUEST)
+_REQUEST_BYTE = bytes([_REQUEST])
 _SEQ_MASK = 0xFFFF_FFFF
 # Why receive() dropped a frame; keys of TransitiveSocket.ignored. "not-outstanding": no
 # exchange of ours is waiting for it (a stray, another daemon's, a replay, or one already
@@ -108,10 +117,12 @@ class TransitiveSocket(OwnedSocket):
         self.answered = 0
         # By seq, oldest first (a dict keeps insertion order).
         self._outstanding: dict[int, _Request] = {}
-        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETHERTYPE))
+        # Protocol 0 until bound: no frame is queued before the filter is in place.
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
         try:
             sock.setblocking(False)
             enable_rx_timestamps(sock)
+            attach_host_only_filter(sock)
             sock.bind((ifname, ETHERTYPE))
         except BaseException:
             sock.close()
@@ -147,28 +158,47 @@ class TransitiveSocket(OwnedSocket):
         if len(outstanding) > MAX_OUTSTANDING:
             exchanges.pop(outstanding.pop(next(iter(outstanding))).nonce, None)
 
-    def receive(self, limit: int = MAX_DRAIN) -> list[TransitiveReply]:
+    def receive(self, limit: int = MAX_DRAIN, stamped: bool = True) -> list[TransitiveReply]:
         """Drain what is readable now (at most ``limit`` frames): answer the genuine
         requests, return the genuine answers to our requests, count the rest by reason
-        in :attr:`ignored`. Never blocks, never raises."""
+        in :attr:`ignored`. Never blocks, never raises. ``stamped=False`` for frames known
+        to have come in during this wake-up (TransitiveIO.flush, right after the sends):
+        they are read without the kernel's stamp, their read time standing for it."""
         replies: list[TransitiveReply] = []
+        if not stamped:
+            for data, now in drain_unstamped(self, _RECV_BUFSIZE, limit):
+                truncated = len(data) >= _RECV_BUFSIZE  # longer than any frame of ours
+                reply = self._take(data, truncated, now, now)
+                if reply is not None:
+                    replies.append(reply)
+            return replies
         stamps = RxStamps()
         for data, ancdata, flags, addr, now in drain(self, _RECV_BUFSIZE, limit):
-            if addr[2] != PACKET_HOST:  # broadcast, multicast, other hosts' frames
+            # The kernel's filter keeps other frames out (attach_host_only_filter); a
+            # frame queued before it was attached is still refused here.
+            if addr[2] != PACKET_HOST:
                 self.ignored["not-for-us"] += 1
                 continue
-            reason = "not-ours" if flags & _MSG_TRUNC else refusal(data)
-            if reason is not None:
-                self.ignored[reason] += 1
-                continue
-            frame = data[:FRAME_LEN]  # without the link's padding, if any
-            if frame[_TYPE_AT] == _REQUEST:
-                self._answer(frame)
-                continue
-            reply = self._match(frame, stamps, ancdata, now)
+            stamp = stamps.monotonic(ancdata, now) if data[_TYPE_AT:_TYPE_AT + 1] != \
+                _REQUEST_BYTE else now
+            reply = self._take(data, bool(flags & _MSG_TRUNC), stamp, now)
             if reply is not None:
                 replies.append(reply)
         return replies
+
+    def _take(self, data: bytes, truncated: bool, stamp: int, now: int
+              ) -> TransitiveReply | None:
+        """A frame read at ``now`` (the kernel's ``stamp``): a request is answered, a
+        genuine answer returned, anything else counted."""
+        reason = "not-ours" if truncated else refusal(data)
+        if reason is not None:
+            self.ignored[reason] += 1
+            return None
+        frame = data[:FRAME_LEN]  # without the link's padding, if any
+        if frame[_TYPE_AT] == _REQUEST:
+            self._answer(frame)
+            return None
+        return self._match(frame, stamp, now)
 
     def _answer(self, request: bytes) -> None:
         """Answered on the socket it came in on: the path back is the one it proved."""
@@ -187,8 +217,7 @@ class TransitiveSocket(OwnedSocket):
             if self._transmit(lambda sock: sock.send(answer), "answer"):
                 self.answered += 1  # of the frames :attr:`sent`, the answers
 
-    def _match(self, answer: bytes, stamps: RxStamps, ancdata: list[tuple[int, int, bytes]],
-               now: int) -> TransitiveReply | None:
+    def _match(self, answer: bytes, stamp: int, now: int) -> TransitiveReply | None:
         """The answer to an outstanding request, consumed (a replay finds it gone). The
         comparison takes the same time wherever the bytes differ: the proof is secret."""
         seq = seq_of(answer)
@@ -202,7 +231,7 @@ class TransitiveSocket(OwnedSocket):
         del self._outstanding[seq]
         # As for ICMP replies (net/icmp.py): a converted kernel stamp is clamped into
         # [sent, now], the interval the answer certainly arrived in.
-        recv_ns = min(max(stamps.monotonic(ancdata, now), request.sent_ns), now)
+        recv_ns = min(max(stamp, request.sent_ns), now)
         return TransitiveReply(request.peer, seq, request.sent_ns, recv_ns)
 
     def close(self) -> None:
