@@ -58,7 +58,8 @@ PACKET_HOST = 0
 # probes per failure detection time, so 64 covers many FDTs of late answers; the oldest
 # is forgotten first (its answer then counts as "not-outstanding").
 MAX_OUTSTANDING = 64
-# Room for one frame and a little more: a longer one is not ours (MSG_TRUNC says so).
+# Room for one frame and a little more: a longer one is not ours (MSG_TRUNC says so, or,
+# read without flags, it fills the buffer).
 _RECV_BUFSIZE = FRAME_LEN + 64
 _MSG_TRUNC = int(socket.MSG_TRUNC)
 _TYPE_AT = 19
@@ -77,7 +78,8 @@ IGNORE_REASONS = ("not-for-us", "not-ours", "truncated", "not-outstanding", "not
 class TransitiveReply(NamedTuple):
     """A validated answer to one of this socket's requests. ``peer`` is the label given
     to :meth:`TransitiveSocket.send` (the daemon's name of the member asked); ``sent_ns``
-    and ``recv_ns`` on the CLOCK_MONOTONIC scale, ``recv_ns`` from the kernel's stamp."""
+    and ``recv_ns`` on the CLOCK_MONOTONIC scale, ``recv_ns`` from the kernel's stamp
+    (read unstamped: the read time, moments after the frame came in)."""
 
     peer: str
     seq: int
