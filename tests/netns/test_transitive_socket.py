@@ -13,6 +13,7 @@ import socket
 import sys
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from netns_thread import in_netns
@@ -27,7 +28,8 @@ pytestmark = pytest.mark.netns
 # An address no NIC of the lab has: requests to it stay outstanding for forgers to aim at.
 GHOST_MAC = parse_mac("02:00:00:00:53:99")
 ETH_P_ALL = 0x0003  # linux/if_ether.h: every protocol, outgoing frames included
-PACKET_OUTGOING = 4  # linux/if_packet.h
+PACKET_HOST_TYPE = 0  # linux/if_packet.h
+PACKET_OUTGOING = 4
 # How long a quiet socket is watched to show that nothing arrives (the lab's bridge
 # forwards in well under a millisecond).
 QUIET_S = 0.5
@@ -85,46 +87,44 @@ def test_request_is_answered_and_the_answer_validated(pair: tuple[Lab, Transitiv
     assert set(s1.ignored) <= {"not-for-us"} and set(s0.ignored) <= {"not-for-us"}
 
 
-def sniff_replies(lab: Lab, nic: str, run: Callable[[], object], most: int = 64
-                  ) -> list[bytes]:
-    """The transitive frames of type reply (up to ``most``) that ``nic`` receives while
-    ``run`` runs."""
-    sniffer = in_netns(lab.node, lambda: socket.socket(socket.AF_PACKET, socket.SOCK_RAW,
-                                                       socket.htons(ETHERTYPE)))
-    try:
-        sniffer.bind((nic, ETHERTYPE))
-        sniffer.setblocking(False)
-        run()
-        frames = []
-        for _ in range(most):
-            try:
-                data, addr = sniffer.recvfrom(FRAME_LEN + 64)
-            except BlockingIOError:
-                break
-            if addr[2] == 0 and data[19] == FrameType.REPLY:  # PACKET_HOST
-                frames.append(data)
-        return frames
-    finally:
-        sniffer.close()
-
-
-def sniff_requests(lab: Lab, nic: str, run: Callable[[], object]) -> bytes:
-    """The one transitive request ``nic`` sends while ``run`` runs, as the wire has it
-    (what anyone on the link may see). Outgoing frames reach only ETH_P_ALL sockets."""
+def sniff(lab: Lab, nic: str, run: Callable[[], object],
+          keep: Callable[[bytes, tuple[Any, ...]], bool], most: int = 64) -> list[bytes]:
+    """The transitive frames ``keep(data, address)`` chooses (up to ``most``) of those
+    ``nic`` sends or receives while ``run`` runs, as the wire has them (what anyone on the
+    link may see). Outgoing frames reach only ETH_P_ALL sockets."""
     sniffer = in_netns(lab.node, lambda: socket.socket(socket.AF_PACKET, socket.SOCK_RAW,
                                                        socket.htons(ETH_P_ALL)))
     try:
         sniffer.bind((nic, ETH_P_ALL))
         sniffer.setblocking(False)
         run()
-        for _ in range(64):
-            data, addr = sniffer.recvfrom(FRAME_LEN + 64)
-            if addr[1] == ETHERTYPE and addr[2] == PACKET_OUTGOING:
-                assert data[19] == FrameType.REQUEST
-                return data
-        raise AssertionError(f"no transitive request seen leaving {nic}")
+        frames = []
+        for _ in range(16 * most):  # other protocols' frames come in between
+            try:
+                data, addr = sniffer.recvfrom(FRAME_LEN + 64)
+            except BlockingIOError:
+                break
+            if addr[1] == ETHERTYPE and keep(data, addr):
+                frames.append(data)
+                if len(frames) == most:
+                    break
+        return frames
     finally:
         sniffer.close()
+
+
+def sniff_replies(lab: Lab, nic: str, run: Callable[[], object], most: int = 64
+                  ) -> list[bytes]:
+    """The answers (up to ``most``) that ``nic`` receives while ``run`` runs."""
+    return sniff(lab, nic, run, lambda data, addr: addr[2] == PACKET_HOST_TYPE
+                 and data[19] == FrameType.REPLY, most)
+
+
+def sniff_request(lab: Lab, nic: str, run: Callable[[], object]) -> bytes:
+    """The one request ``nic`` sends while ``run`` runs."""
+    (request,) = sniff(lab, nic, run, lambda data, addr: addr[2] == PACKET_OUTGOING
+                       and data[19] == FrameType.REQUEST, most=1)
+    return request
 
 
 def turned_round(request: bytes, proof: bytes) -> bytes:
@@ -158,7 +158,7 @@ def test_forged_and_replayed_answers_are_refused(pair: tuple[Lab, TransitiveSock
     # who saw them can send: each turned round as a reply, with a made-up proof.
     forged = []
     for seq in (2, 3, 4):
-        request = sniff_requests(lab, "e1", lambda seq=seq: s1.send(e1, GHOST_MAC, seq, "ghost"))
+        request = sniff_request(lab, "e1", lambda seq=seq: s1.send(e1, GHOST_MAC, seq, "ghost"))
         forged.append(turned_round(request, bytes([seq]) * PROOF_LEN))
     altered = bytearray(captured[0])
     altered[-1] ^= 1  # the genuine answer with one bit of its proof changed

@@ -74,29 +74,43 @@ def fake_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(transitive.socket, "socket", FakeKernelSocket)
 
 
-def member(name: str, exchanges: Exchanges) -> tuple[TransitiveSocket, FakeKernelSocket]:
-    sock = TransitiveSocket(name, IFINDEX[name], exchanges)
-    kernel = sock._sock
-    assert isinstance(kernel, FakeKernelSocket)
-    return sock, kernel
+class Node:
+    """One daemon's sockets on the in-memory kernel, read one way (``stamped``: at a
+    wake-up, with the kernel's stamps; or as the flush reads, without)."""
 
+    def __init__(self, names: tuple[str, ...], stamped: bool,
+                 exchanges: Exchanges | None = None) -> None:
+        self.exchanges = Exchanges() if exchanges is None else exchanges
+        self.stamped = stamped
+        self.socks = {name: TransitiveSocket(name, IFINDEX[name], self.exchanges)
+                      for name in names}
 
-@pytest.fixture
-def daemon(fake_kernel: None) -> Iterator[dict[str, tuple[TransitiveSocket, FakeKernelSocket]]]:
-    exchanges = Exchanges()
-    members = {name: member(name, exchanges) for name in MACS}
-    yield members
-    for sock, _ in members.values():
-        sock.close()
+    def kernel(self, name: str) -> FakeKernelSocket:
+        kernel = self.socks[name]._sock
+        assert isinstance(kernel, FakeKernelSocket)
+        return kernel
 
+    def ask(self, seq: int = 7, requester: str = "e1", target: str = "e0",
+            ifindex: int | None = None) -> bytes:
+        """``requester`` sends request ``seq`` to ``target``; the request's bytes."""
+        self.socks[requester].send(MACS[requester], MACS[target], seq, target,
+                                   IFINDEX[target] if ifindex is None else ifindex)
+        return self.kernel(requester).sent[-1]
 
-def ask(members: dict[str, tuple[TransitiveSocket, FakeKernelSocket]], seq: int = 7,
-        requester: str = "e1", target: str = "e0", ifindex: int | None = None) -> bytes:
-    """``requester`` sends request ``seq`` to ``target``; the request's bytes."""
-    sock, kernel = members[requester]
-    sock.send(MACS[requester], MACS[target], seq, target,
-              IFINDEX[target] if ifindex is None else ifindex)
-    return kernel.sent[-1]
+    def deliver(self, name: str, *frames: bytes, pkttype: int = PACKET_HOST
+                ) -> list[transitive.TransitiveReply]:
+        self.kernel(name).inbox.extend((f, pkttype) for f in frames)
+        return self.socks[name].receive(stamped=self.stamped)
+
+    def answered(self, name: str) -> list[bytes]:
+        return self.kernel(name).sent
+
+    def ignored(self, name: str) -> dict[str, int]:
+        return dict(self.socks[name].ignored)
+
+    def close(self) -> None:
+        for sock in self.socks.values():
+            sock.close()
 
 
 @pytest.fixture(params=[True, False], ids=["stamped", "unstamped"])
@@ -105,130 +119,113 @@ def stamped(request: pytest.FixtureRequest) -> bool:
     return bool(request.param)
 
 
-STAMPED = [True]  # set by the autouse fixture below for each test
+@pytest.fixture
+def node(fake_kernel: None, stamped: bool) -> Iterator[Node]:
+    daemon = Node(tuple(MACS), stamped)
+    yield daemon
+    daemon.close()
 
 
-@pytest.fixture(autouse=True)
-def _reading(stamped: bool) -> Iterator[None]:
-    STAMPED[0] = stamped
-    yield
-
-
-def deliver(members: dict[str, tuple[TransitiveSocket, FakeKernelSocket]], name: str,
-            *frames: bytes, pkttype: int = PACKET_HOST) -> list[transitive.TransitiveReply]:
-    sock, kernel = members[name]
-    kernel.inbox.extend((f, pkttype) for f in frames)
-    return sock.receive(stamped=STAMPED[0])
-
-
-def answered(members: dict[str, tuple[TransitiveSocket, FakeKernelSocket]], name: str
-             ) -> list[bytes]:
-    return members[name][1].sent
-
-
-def test_a_genuine_request_is_answered_once_and_its_answer_accepted_once(daemon) -> None:  # noqa: ANN001
-    request = ask(daemon)
-    assert deliver(daemon, "e0", request) == []
-    (answer,) = answered(daemon, "e0")
-    assert daemon["e0"][0].answered == 1
-    (reply,) = deliver(daemon, "e1", answer)
+def test_a_genuine_request_is_answered_once_and_its_answer_accepted_once(node: Node) -> None:
+    request = node.ask()
+    assert node.deliver("e0", request) == []
+    (answer,) = node.answered("e0")
+    assert node.socks["e0"].answered == 1
+    (reply,) = node.deliver("e1", answer)
     assert (reply.peer, reply.seq) == ("e0", 7) and reply.sent_ns <= reply.recv_ns
     # replays: the request is answered no more, the answer accepted no more
-    assert deliver(daemon, "e0", request) == [] and len(answered(daemon, "e0")) == 1
-    assert deliver(daemon, "e1", answer) == []
-    assert daemon["e0"][0].ignored == {"not-outstanding": 1}
-    assert daemon["e1"][0].ignored == {"not-outstanding": 1}
+    assert node.deliver("e0", request) == [] and len(node.answered("e0")) == 1
+    assert node.deliver("e1", answer) == []
+    assert node.ignored("e0") == {"not-outstanding": 1}
+    assert node.ignored("e1") == {"not-outstanding": 1}
 
 
-def test_every_altered_byte_of_a_request_is_refused(daemon) -> None:  # noqa: ANN001
-    request = ask(daemon)
+def test_every_altered_byte_of_a_request_is_refused(node: Node) -> None:
+    request = node.ask()
     altered = []
     for i in range(len(request)):
         copy = bytearray(request)
         copy[i] ^= 0x01
         altered.append(bytes(copy))
-    deliver(daemon, "e0", *altered)
-    assert answered(daemon, "e0") == []
-    assert sum(daemon["e0"][0].ignored.values()) == len(request)
-    assert daemon["e0"][0].ignored["not-genuine"] > 0  # same nonce, other bytes
+    node.deliver("e0", *altered)
+    assert node.answered("e0") == []
+    assert sum(node.ignored("e0").values()) == len(request)
+    assert node.ignored("e0")["not-genuine"] > 0  # same nonce, other bytes
     # a forger's copies did not use up the exchange: the genuine request still counts
-    deliver(daemon, "e0", request)
-    assert len(answered(daemon, "e0")) == 1
+    node.deliver("e0", request)
+    assert len(node.answered("e0")) == 1
 
 
-def test_every_altered_byte_of_an_answer_is_refused(daemon) -> None:  # noqa: ANN001
-    deliver(daemon, "e0", ask(daemon))
-    (answer,) = answered(daemon, "e0")
+def test_every_altered_byte_of_an_answer_is_refused(node: Node) -> None:
+    node.deliver("e0", node.ask())
+    (answer,) = node.answered("e0")
     altered = []
     for i in range(len(answer)):
         copy = bytearray(answer)
         copy[i] ^= 0x01
         altered.append(bytes(copy))
-    assert deliver(daemon, "e1", *altered) == []
-    assert sum(daemon["e1"][0].ignored.values()) == len(answer)
-    assert [r.seq for r in deliver(daemon, "e1", answer)] == [7]
+    assert node.deliver("e1", *altered) == []
+    assert sum(node.ignored("e1").values()) == len(answer)
+    assert [r.seq for r in node.deliver("e1", answer)] == [7]
 
 
-def test_an_answer_needs_the_proof_only_the_member_asked_sends(daemon) -> None:  # noqa: ANN001
+def test_an_answer_needs_the_proof_only_the_member_asked_sends(node: Node) -> None:
     """What anyone who saw the request can make: the request turned round (as a reply,
     the MACs swapped) with any proof. Refused: the proof is secret until e0 answers."""
-    request = bytearray(ask(daemon))
+    request = bytearray(node.ask())
     forged = request[6:12] + request[0:6] + request[12:19] + b"\x02" + request[20:-PROOF_LEN]
     for proof in (bytes(PROOF_LEN), b"\xff" * PROOF_LEN):
-        assert deliver(daemon, "e1", bytes(forged) + proof) == []
-    assert daemon["e1"][0].ignored == {"not-genuine": 2}
+        assert node.deliver("e1", bytes(forged) + proof) == []
+    assert node.ignored("e1") == {"not-genuine": 2}
 
 
-def test_another_daemons_requests_are_not_answered(fake_kernel: None) -> None:
-    ours = {"e0": member("e0", Exchanges())}
-    theirs = {"e1": member("e1", Exchanges())}
-    request = ask({**ours, **theirs})
-    assert deliver(ours, "e0", request) == []
-    assert answered(ours, "e0") == [] and ours["e0"][0].ignored == {"not-outstanding": 1}
+def test_another_daemons_requests_are_not_answered(fake_kernel: None, stamped: bool) -> None:
+    ours, theirs = Node(("e0",), stamped), Node(("e1",), stamped)
+    request = theirs.ask()
+    assert ours.deliver("e0", request) == []
+    assert ours.answered("e0") == [] and ours.ignored("e0") == {"not-outstanding": 1}
+    ours.close()
+    theirs.close()
 
 
-def test_a_request_is_answered_only_by_the_port_asked(daemon) -> None:  # noqa: ANN001
+def test_a_request_is_answered_only_by_the_port_asked(node: Node) -> None:
     """Two members with one MAC: the one whose socket the request reaches must be the
     one asked."""
-    request = ask(daemon, target="e0")
-    deliver(daemon, "e2", request)
-    assert answered(daemon, "e2") == [] and daemon["e2"][0].ignored == {"wrong-port": 1}
-    deliver(daemon, "e0", request)
-    assert len(answered(daemon, "e0")) == 1
+    request = node.ask(target="e0")
+    node.deliver("e2", request)
+    assert node.answered("e2") == [] and node.ignored("e2") == {"wrong-port": 1}
+    node.deliver("e0", request)
+    assert len(node.answered("e0")) == 1
 
 
-def test_frames_not_for_this_mac_are_not_answered(daemon) -> None:  # noqa: ANN001
+def test_frames_not_for_this_mac_are_not_answered(node: Node) -> None:
     """The kernel's filter keeps them out; a frame queued before the filter was attached
     is refused by the stamped read, which sees its packet type."""
-    request = ask(daemon)
-    deliver(daemon, "e0", request, pkttype=1)  # PACKET_BROADCAST
-    deliver(daemon, "e0", request, pkttype=3)  # PACKET_OTHERHOST (promiscuous)
-    assert answered(daemon, "e0") == []
-    assert daemon["e0"][0].ignored == ({"not-for-us": 2} if STAMPED[0] else {})
+    request = node.ask()
+    node.deliver("e0", request, pkttype=1)  # PACKET_BROADCAST
+    node.deliver("e0", request, pkttype=3)  # PACKET_OTHERHOST (promiscuous)
+    assert node.answered("e0") == []
+    assert node.ignored("e0") == ({"not-for-us": 2} if node.stamped else {})
 
 
-def test_requests_in_flight_are_bounded_and_forgotten_with_their_socket(fake_kernel: None
-                                                                        ) -> None:
-    exchanges = Exchanges()
-    members = {name: member(name, exchanges) for name in ("e0", "e1")}
-    first = ask(members, seq=0)
+def test_requests_in_flight_are_bounded_and_forgotten_with_their_socket(node: Node) -> None:
+    first = node.ask(seq=0)
     for seq in range(1, 3 * MAX_OUTSTANDING):
-        ask(members, seq=seq)
-    assert len(exchanges) == MAX_OUTSTANDING  # the oldest are forgotten ...
-    deliver(members, "e0", first)
-    assert answered(members, "e0") == []  # ... and no longer answered
-    last = ask(members, seq=5000)
-    members["e1"][0].close()
-    assert len(exchanges) == 0
-    deliver(members, "e0", last)
-    assert answered(members, "e0") == []
-    members["e0"][0].close()
+        node.ask(seq=seq)
+    assert len(node.exchanges) == MAX_OUTSTANDING  # the oldest are forgotten ...
+    node.deliver("e0", first)
+    assert node.answered("e0") == []  # ... and no longer answered
+    last = node.ask(seq=5000)
+    node.socks["e1"].close()
+    assert len(node.exchanges) == 0
+    node.deliver("e0", last)
+    assert node.answered("e0") == []
 
 
-def test_a_reused_seq_voids_the_older_request(daemon) -> None:  # noqa: ANN001
-    older = ask(daemon, seq=3)
-    newer = ask(daemon, seq=3)
-    deliver(daemon, "e0", older, newer)
-    assert len(answered(daemon, "e0")) == 1  # the newer one only
-    (reply,) = deliver(daemon, "e1", *answered(daemon, "e0"))
+def test_a_reused_seq_voids_the_older_request(node: Node) -> None:
+    older = node.ask(seq=3)
+    newer = node.ask(seq=3)
+    node.deliver("e0", older, newer)
+    assert len(node.answered("e0")) == 1  # the newer one only
+    (reply,) = node.deliver("e1", *node.answered("e0"))
     assert reply.seq == 3
