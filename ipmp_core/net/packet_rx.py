@@ -23,7 +23,6 @@ __all__ = [
     "RxStamps",
     "attach_host_only_filter",
     "drain",
-    "drain_unstamped",
     "enable_rx_timestamps",
     "kernel_stamp",
     "realtime_to_monotonic",
@@ -152,13 +151,28 @@ class OwnedSocket:
             if self._sock is None:
                 raise OSError(errno.EBADF, "probe socket is closed")
             send(self._sock)
-        except OSError as exc:
-            self.last_error = exc
-        except (ValueError, TypeError, OverflowError) as exc:
-            self.last_error = OSError(errno.EINVAL, f"bad {what}: {exc}")
-        else:
-            self.sent += 1
-            return True
+        except (OSError, ValueError, TypeError, OverflowError) as exc:
+            return self._failed(exc, what)
+        self.sent += 1
+        return True
+
+    def _send(self, data: bytes, what: str) -> bool:
+        """:meth:`_transmit` for a frame sent as it is (no address), without a callable
+        to make per frame: the transitive probes' path."""
+        sock = self._sock
+        try:
+            if sock is None:
+                raise OSError(errno.EBADF, "probe socket is closed")
+            sock.send(data)
+        except (OSError, ValueError, TypeError, OverflowError) as exc:
+            return self._failed(exc, what)
+        self.sent += 1
+        return True
+
+    def _failed(self, exc: Exception, what: str) -> bool:
+        """A send that did not happen: kept and counted (see :meth:`_transmit`)."""
+        self.last_error = exc if isinstance(exc, OSError) else OSError(
+            errno.EINVAL, f"bad {what}: {exc}")
         self.send_errors += 1
         return False
 
@@ -197,21 +211,3 @@ def drain(owner: OwnedSocket, bufsize: int, limit: int
             return
         yield data, ancdata, flags, addr, time.monotonic_ns()
 
-
-def drain_unstamped(owner: OwnedSocket, bufsize: int, limit: int) -> Iterator[tuple[bytes, int]]:
-    """As :func:`drain`, for datagrams known to have come in moments ago: (data, read time
-    in monotonic ns), without the kernel's stamp, flags or sender address (half the cost
-    of a recvmsg with them). A datagram longer than ``bufsize`` is cut to it: callers
-    give room for more than they accept."""
-    sock = owner._sock
-    if sock is None:
-        return
-    for _ in range(min(limit, MAX_DRAIN)):
-        try:
-            data = sock.recv(bufsize)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError as exc:
-            owner.last_error = exc
-            return
-        yield data, time.monotonic_ns()

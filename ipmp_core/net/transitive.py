@@ -29,17 +29,18 @@ from ipmp_core.net.packet_rx import (
     RxStamps,
     attach_host_only_filter,
     drain,
-    drain_unstamped,
     enable_rx_timestamps,
 )
 from ipmp_core.net.transitive_frames import (
     ETHERTYPE,
     FRAME_LEN,
+    FRAME_PREFIX,
+    NONCE_AT,
+    NONCE_LEN,
+    SEQ_AT,
     FrameType,
     exchange,
-    nonce_of,
     refusal,
-    seq_of,
 )
 
 __all__ = [
@@ -64,8 +65,12 @@ _RECV_BUFSIZE = FRAME_LEN + 64
 _MSG_TRUNC = int(socket.MSG_TRUNC)
 _TYPE_AT = 19
 _REQUEST = int(FrameType.REQUEST)
+_REPLY = int(FrameType.REPLY)
 _REQUEST_BYTE = bytes([_REQUEST])
 _SEQ_MASK = 0xFFFF_FFFF
+_PREFIX_AT, _PREFIX_END = 12, 12 + len(FRAME_PREFIX)
+_NONCE_END = NONCE_AT + NONCE_LEN
+_SEQ_END = SEQ_AT + 4
 # Why receive() dropped a frame; keys of TransitiveSocket.ignored. "not-outstanding": no
 # exchange of ours is waiting for it (a stray, another daemon's, a replay, or one already
 # used); "not-genuine": one is, but these are not its bytes (forged or altered);
@@ -87,13 +92,9 @@ class TransitiveReply(NamedTuple):
     recv_ns: int
 
 
-class _Request(NamedTuple):
-    """One of this socket's requests, waiting for its answer."""
-
-    answer: bytes
-    peer: str
-    sent_ns: int
-    nonce: bytes
+# One of a socket's requests waiting for its answer: (answer, peer, sent_ns, nonce), a
+# plain tuple (one per probe, on the daemon's hottest path).
+_Request = tuple[bytes, str, int, bytes]
 
 
 class Exchanges(dict[bytes, tuple[int, bytes, bytes]]):
@@ -138,39 +139,47 @@ class TransitiveSocket(OwnedSocket):
         ours). Returns the send time (CLOCK_MONOTONIC ns) whether or not the kernel took
         the frame: a failed send is a lost probe (:attr:`last_error`)."""
         sent_ns = time.monotonic_ns()
-        frames: list[bytes] = []
-
-        def send(sock: socket.socket) -> None:
-            frames[:] = exchange(src_mac, dst_mac, seq, sent_ns)
-            sock.send(frames[0])
-
-        if self._transmit(send, "transitive probe"):
-            request, answer = frames
-            nonce = nonce_of(request)
+        try:
+            request, answer = exchange(src_mac, dst_mac, seq, sent_ns)
+        except ValueError as exc:  # a MAC not known yet
+            self._failed(exc, "transitive probe")
+            return sent_ns
+        if self._send(request, "transitive probe"):
+            nonce = request[NONCE_AT:_NONCE_END]
             self._exchanges[nonce] = (peer_ifindex, request, answer)
-            self._remember(seq & _SEQ_MASK, _Request(answer, peer, sent_ns, nonce))
+            self._remember(seq & _SEQ_MASK, (answer, peer, sent_ns, nonce))
         return sent_ns
 
     def _remember(self, seq: int, request: _Request) -> None:
         outstanding, exchanges = self._outstanding, self._exchanges
         old = outstanding.pop(seq, None)  # a reused seq: the older request is void
         if old is not None:
-            exchanges.pop(old.nonce, None)
+            exchanges.pop(old[3], None)
         outstanding[seq] = request
         if len(outstanding) > MAX_OUTSTANDING:
-            exchanges.pop(outstanding.pop(next(iter(outstanding))).nonce, None)
+            exchanges.pop(outstanding.pop(next(iter(outstanding)))[3], None)
 
     def receive(self, limit: int = MAX_DRAIN, stamped: bool = True) -> list[TransitiveReply]:
         """Drain what is readable now (at most ``limit`` frames): answer the genuine
         requests, return the genuine answers to our requests, count the rest by reason
         in :attr:`ignored`. Never blocks, never raises. ``stamped=False`` for frames known
         to have come in during this wake-up (TransitiveIO.flush, right after the sends):
-        they are read without the kernel's stamp, their read time standing for it."""
+        they are read with recv(), without the kernel's stamp, flags and sender address
+        (half the cost of a recvmsg with them), their read time standing for the stamp."""
         replies: list[TransitiveReply] = []
         if not stamped:
-            for data, now in drain_unstamped(self, _RECV_BUFSIZE, limit):
-                truncated = len(data) >= _RECV_BUFSIZE  # longer than any frame of ours
-                reply = self._take(data, truncated, now, now)
+            sock = self._sock
+            for _ in range(min(limit, MAX_DRAIN) if sock is not None else 0):
+                try:
+                    data = sock.recv(_RECV_BUFSIZE)  # type: ignore[union-attr]
+                except (BlockingIOError, InterruptedError):
+                    break
+                except OSError as exc:
+                    self.last_error = exc
+                    break
+                now = time.monotonic_ns()
+                # a frame that fills the buffer was longer: not ours
+                reply = self._take(data, len(data) >= _RECV_BUFSIZE, now, now)
                 if reply is not None:
                     replies.append(reply)
             return replies
@@ -192,19 +201,20 @@ class TransitiveSocket(OwnedSocket):
               ) -> TransitiveReply | None:
         """A frame read at ``now`` (the kernel's ``stamp``): a request is answered, a
         genuine answer returned, anything else counted."""
-        reason = "not-ours" if truncated else refusal(data)
-        if reason is not None:
-            self.ignored[reason] += 1
-            return None
-        frame = data[:FRAME_LEN]  # without the link's padding, if any
-        if frame[_TYPE_AT] == _REQUEST:
-            self._answer(frame)
-            return None
-        return self._match(frame, stamp, now)
+        if (not truncated and data[_PREFIX_AT:_PREFIX_END] == FRAME_PREFIX
+                and len(data) >= FRAME_LEN):  # ours, the common case
+            kind = data[_TYPE_AT]
+            if kind == _REQUEST:
+                self._answer(data[:FRAME_LEN])  # without the link's padding, if any
+                return None
+            if kind == _REPLY:
+                return self._match(data[:FRAME_LEN], stamp, now)
+        self.ignored["not-ours" if truncated else refusal(data) or "not-ours"] += 1
+        return None
 
     def _answer(self, request: bytes) -> None:
         """Answered on the socket it came in on: the path back is the one it proved."""
-        nonce = nonce_of(request)
+        nonce = request[NONCE_AT:_NONCE_END]
         pending = self._exchanges.get(nonce)
         if pending is None:
             self.ignored["not-outstanding"] += 1
@@ -216,31 +226,31 @@ class TransitiveSocket(OwnedSocket):
             self.ignored["wrong-port"] += 1
         else:
             del self._exchanges[nonce]  # answered once
-            if self._transmit(lambda sock: sock.send(answer), "answer"):
+            if self._send(answer, "answer"):
                 self.answered += 1  # of the frames :attr:`sent`, the answers
 
     def _match(self, answer: bytes, stamp: int, now: int) -> TransitiveReply | None:
         """The answer to an outstanding request, consumed (a replay finds it gone). The
         comparison takes the same time wherever the bytes differ: the proof is secret."""
-        seq = seq_of(answer)
+        seq = int.from_bytes(answer[SEQ_AT:_SEQ_END], "big")
         request = self._outstanding.get(seq)
         if request is None:
             self.ignored["not-outstanding"] += 1
             return None
-        if not hmac.compare_digest(answer, request.answer):
+        expected, peer, sent_ns, _nonce = request
+        if not hmac.compare_digest(answer, expected):
             self.ignored["not-genuine"] += 1
             return None
         del self._outstanding[seq]
         # As for ICMP replies (net/icmp.py): a converted kernel stamp is clamped into
         # [sent, now], the interval the answer certainly arrived in.
-        recv_ns = min(max(stamp, request.sent_ns), now)
-        return TransitiveReply(request.peer, seq, request.sent_ns, recv_ns)
+        return TransitiveReply(peer, seq, sent_ns, min(max(stamp, sent_ns), now))
 
     def close(self) -> None:
         """Close the socket and forget its requests (their answers can no longer come
         in); safe to call twice."""
         for request in self._outstanding.values():
-            self._exchanges.pop(request.nonce, None)
+            self._exchanges.pop(request[3], None)
         self._outstanding.clear()
         super().close()
 

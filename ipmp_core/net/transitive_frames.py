@@ -32,8 +32,11 @@ from ipmp_core.net.mac import MAC_LEN, check_mac
 __all__ = [
     "ETHERTYPE",
     "FRAME_LEN",
+    "FRAME_PREFIX",
+    "NONCE_AT",
     "NONCE_LEN",
     "PROOF_LEN",
+    "SEQ_AT",
     "TRANSITIVE_MAGIC",
     "WIRE_VERSION",
     "Exchange",
@@ -63,8 +66,8 @@ _FRAME = struct.Struct(f"!6s6sH4sBBHI{NONCE_LEN}sQ{PROOF_LEN}s")
 FRAME_LEN = _FRAME.size
 _MAGIC_END = 14 + len(TRANSITIVE_MAGIC)  # after the Ethernet header (dst, src, type)
 _SEQ = struct.Struct("!I")
-_SEQ_AT = 22
-_NONCE_AT = 26
+SEQ_AT = 22
+NONCE_AT = 26
 _SEQ_MASK = 0xFFFF_FFFF
 _NS_MASK = 0xFFFF_FFFF_FFFF_FFFF
 _NO_PROOF = bytes(PROOF_LEN)
@@ -81,8 +84,8 @@ _TYPES = {t.value: t for t in FrameType}
 _REQUEST = int(FrameType.REQUEST)
 _REPLY = int(FrameType.REPLY)
 # EtherType, magic and version: what every frame of ours has from byte 12 on.
-_PREFIX = struct.pack("!H4sB", ETHERTYPE, TRANSITIVE_MAGIC, WIRE_VERSION)
-_VERSION_END = 12 + len(_PREFIX)
+FRAME_PREFIX = struct.pack("!H4sB", ETHERTYPE, TRANSITIVE_MAGIC, WIRE_VERSION)
+_VERSION_END = 12 + len(FRAME_PREFIX)
 
 
 class Frame(NamedTuple):
@@ -153,11 +156,11 @@ def exchange(requester: bytes, target: bytes, seq: int, sent_ns: int) -> Exchang
 def refusal(data: bytes) -> str | None:
     """Why ``data`` is no frame of ours: "truncated" (ours, cut short), "not-ours" (other
     EtherType, magic, version or type); None if its layout is ours. Never raises."""
-    if data[12:_VERSION_END] == _PREFIX and len(data) >= FRAME_LEN and data[19] in _TYPES:
+    if data[12:_VERSION_END] == FRAME_PREFIX and len(data) >= FRAME_LEN and data[19] in _TYPES:
         return None  # the common case, first
     if len(data) < _MAGIC_END:
         return "truncated"
-    if data[12:_MAGIC_END] != _PREFIX[:-1]:
+    if data[12:_MAGIC_END] != FRAME_PREFIX[:-1]:
         return "not-ours"
     if len(data) < FRAME_LEN:
         return "truncated"
@@ -177,9 +180,9 @@ def parse_frame(data: bytes) -> Frame | str:
 
 def seq_of(frame: bytes) -> int:
     """The seq of a frame :func:`refusal` accepted."""
-    return int(_SEQ.unpack_from(frame, _SEQ_AT)[0])
+    return int(_SEQ.unpack_from(frame, SEQ_AT)[0])
 
 
 def nonce_of(frame: bytes) -> bytes:
     """The nonce of a frame :func:`refusal` accepted."""
-    return frame[_NONCE_AT:_NONCE_AT + NONCE_LEN]
+    return frame[NONCE_AT:NONCE_AT + NONCE_LEN]
