@@ -167,11 +167,11 @@ class TransitiveSocket(OwnedSocket):
         they are read with recv(), without the kernel's stamp, flags and sender address
         (half the cost of a recvmsg with them), their read time standing for the stamp."""
         replies: list[TransitiveReply] = []
-        if not stamped:
-            sock = self._sock
-            for _ in range(min(limit, MAX_DRAIN) if sock is not None else 0):
+        sock = self._sock
+        if not stamped and sock is not None:
+            for _ in range(min(limit, MAX_DRAIN)):
                 try:
-                    data = sock.recv(_RECV_BUFSIZE)  # type: ignore[union-attr]
+                    data = sock.recv(_RECV_BUFSIZE)
                 except (BlockingIOError, InterruptedError):
                     break
                 except OSError as exc:
