@@ -20,6 +20,8 @@ from bench.probing.shared import PARTS
 from bench.report import When, command_line, extract_section, section_markers, write_section
 
 MAX_MINUTES = 240.0
+# A comparison of CPU windows repeated more often than this is a bench of its own.
+MAX_CPU_PAIRS = 20
 
 
 def parse_fdts(text: str) -> list[int]:
@@ -44,13 +46,16 @@ class Settings:
     command: str
     rng: random.Random
     output: str
+    cpu_pairs: int = 1
     when: dict[str, When] = field(default_factory=dict)
 
 
 def parse(argv: Sequence[str] | None, *, module: str, description: str, section: str,
-          trials: int, quick_trials: int, max_trials: int, trials_help: str) -> Settings:
+          trials: int, quick_trials: int, max_trials: int, trials_help: str,
+          cpu_pairs: int | None = None) -> Settings:
     """The benchmark's arguments (``module``: e.g. bench.probing); a bad one exits with
-    argparse's usage error."""
+    argparse's usage error. ``cpu_pairs``: the CPU part compares two configurations in
+    that many pairs of windows (``--cpu-pairs``; None: one measurement, no option)."""
     parser = argparse.ArgumentParser(prog=f"python -m {module}", description=description)
     parser.add_argument("--only", action="append", choices=PARTS,
                         help="run only this part (repeatable); default: all three")
@@ -59,6 +64,9 @@ def parse(argv: Sequence[str] | None, *, module: str, description: str, section:
                         help="FDTs (ms) for the detection part, comma separated")
     parser.add_argument("--clean-minutes", type=float, default=10.0)
     parser.add_argument("--cpu-minutes", type=float, default=5.0)
+    if cpu_pairs is not None:
+        parser.add_argument("--cpu-pairs", type=int, default=cpu_pairs,
+                            help="pairs of CPU windows, in alternating order")
     parser.add_argument("--quick", action="store_true",
                         help=f"{quick_trials} trials, 1-minute clean and CPU runs (development)")
     parser.add_argument("--seed", type=int, default=None, help="seed for the random waits")
@@ -73,10 +81,14 @@ def parse(argv: Sequence[str] | None, *, module: str, description: str, section:
         parser.error(f"--trials must be 1..{max_trials}")
     if not 0.1 <= clean <= MAX_MINUTES or not 0.1 <= cpu <= MAX_MINUTES:
         parser.error(f"minutes must be 0.1..{MAX_MINUTES:g}")
+    pairs = 1 if args.quick or cpu_pairs is None else args.cpu_pairs
+    if not 1 <= pairs <= MAX_CPU_PAIRS:
+        parser.error(f"--cpu-pairs must be 1..{MAX_CPU_PAIRS}")
     if os.geteuid() != 0:
         parser.error("needs root (network namespaces)")
     return Settings(n, args.fdt, clean, cpu, args.only or list(PARTS),
-                    command_line(module, argv), random.Random(args.seed), args.output)
+                    command_line(module, argv), random.Random(args.seed), args.output,
+                    pairs)
 
 
 def run_parts(settings: Settings, name: str, runners: dict[str, Callable[[], Any]],
