@@ -30,9 +30,12 @@ members send transitive probes (layer 2) to that member.
     one group of 4 members (one probes the router, three are transitive), nothing wrong;
     counted as in bench/probing part (b). Target: zero member failures.
 (c) CPU at 16 members (labs ``bpcpt`` and ``bpcpu``): bench/probing part (c)'s 4 groups
-    x 4 members at FDT 1 s, measured the same way for ``--cpu-minutes`` each, first with
-    transitive probing (no test address), then with a test address on every member.
-    Target: transitive probing's CPU <= classic probing's, both measured in this run.
+    x 4 members at FDT 1 s, measured the same way for ``--cpu-minutes`` each, with
+    transitive probing (no test address) and with a test address on every member, in
+    ``--cpu-pairs`` pairs of windows (each its own daemon and lab) whose order
+    alternates, so that a drift of the machine's load weighs on both kinds alike.
+    Target: transitive probing's mean CPU <= classic probing's, both measured in this
+    run; every pair's ratio is shown.
 
 Results are printed and written to the ``transitive`` section of docs/performance.md
 (each part between its own markers, so ``--only`` replaces only what it ran). A miss is
